@@ -1,0 +1,36 @@
+# Two commands for a new operator: `make demo` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := tests/interop/node_modules/.installed-stamp
+
+.PHONY: install demo test lint typecheck check bench clean
+
+$(STAMP): pyproject.toml scripts/install-system.sh
+	bash scripts/install-system.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): tests/interop/package.json tests/interop/package-lock.json
+	cd tests/interop && npm ci --no-audit --no-fund --silent
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m demo
+
+test: $(STAMP) $(NODE_STAMP)
+	bash scripts/run-tests.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check idp connectors demo tests migrations
+	$(BIN)/mypy
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) var tests/interop/node_modules

@@ -1,0 +1,56 @@
+"""The application factory: binds settings, database, directories and keys to a Flask app."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from idp import context
+from idp.clients import sync_static_clients
+from idp.directory.registry import build_directories
+from idp.oidc.keys import ensure_keys
+from idp.oidc.server import create_server
+from idp.settings import Settings
+from idp.storage.base import make_engine, make_session_factory
+from idp.storage.migrate import ensure_current
+from idp.web import csrf, errors, i18n, security
+from idp.web import login as login_views
+from idp.web import oidc as oidc_views
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> Flask:
+    """Refuses to build an app on a database behind the migrations (``DatabaseNotReady``)."""
+    engine = make_engine(settings.database.url)
+    ensure_current(engine)
+    sessions = make_session_factory(engine)
+    with sessions() as db:
+        ensure_keys(db, settings.server.secret_key)
+        sync_static_clients(db, settings)
+        db.commit()
+
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.config.update(
+        SECRET_KEY=settings.server.secret_key,
+        SESSION_COOKIE_NAME="campus_id",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not settings.server.dev_mode,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.server.session_lifetime_s),
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    if settings.server.trust_forwarded_headers:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    context.init_app(
+        app, context.Services(settings, engine, sessions, build_directories(settings))
+    )
+    app.extensions[oidc_views.SERVER] = create_server(app)
+    for module in (i18n, csrf, security, errors):
+        module.init_app(app)
+    app.register_blueprint(oidc_views.bp)
+    app.register_blueprint(login_views.bp)
+    return app

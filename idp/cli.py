@@ -1,0 +1,154 @@
+"""The ``idp`` command: check the configuration, migrate the database, register clients, serve.
+
+Every command reads one configuration file (``--config`` or ``IDP_CONFIG``) and exits non-zero,
+listing every problem, when it is invalid.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from idp.errors import ConfigError, DatabaseNotReady
+from idp.settings import PkcePolicy, Settings, load_settings
+
+
+def _fail(title: str, problems: list[str]) -> None:
+    click.echo(title, err=True)
+    for problem in problems:
+        click.echo(f"  - {problem}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+@click.option("--config", "config_path", envvar="IDP_CONFIG", metavar="FILE",
+              help="Configuration file (or IDP_CONFIG).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """Campus ID: single sign-on for a consortium of universities."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    path = ctx.obj.get("config_path")
+    if not path:
+        _fail("No configuration file: give --config FILE or set IDP_CONFIG.", [])
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        _fail(f"The configuration in {path} has {len(exc.problems)} problem(s):", exc.problems)
+        raise AssertionError("unreachable") from exc
+
+
+@main.command("check-config")
+@click.pass_context
+def check_config(ctx: click.Context) -> None:
+    """Validate the configuration and list every problem."""
+    settings = settings_of(ctx)
+    click.echo(f"Configuration is valid: issuer {settings.server.issuer}, "
+               f"{len(settings.organizations)} organization(s), {len(settings.clients)} static client(s).")
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Apply the migrations (creates the database on first run)."""
+    from idp.storage.base import make_engine
+    from idp.storage.migrate import current_revision, upgrade
+
+    settings = settings_of(ctx)
+    engine = make_engine(settings.database.url)
+    upgrade(engine, revision)
+    click.echo(f"Database is at revision {current_revision(engine)}.")
+
+
+@db.command("current")
+@click.pass_context
+def db_current(ctx: click.Context) -> None:
+    """Print the database's migration revision."""
+    from idp.storage.base import make_engine
+    from idp.storage.migrate import current_revision, head_revision
+
+    settings = settings_of(ctx)
+    engine = make_engine(settings.database.url)
+    click.echo(f"current: {current_revision(engine)}  head: {head_revision()}")
+
+
+@main.group()
+def clients() -> None:
+    """Relying parties."""
+
+
+@clients.command("create")
+@click.option("--name", required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
+@click.option("--public", is_flag=True, help="A client that cannot keep a secret (PKCE required).")
+@click.option("--pkce", type=click.Choice([p.value for p in PkcePolicy]), default="required",
+              show_default=True)
+@click.option("--trusted", is_flag=True, help="First-party client: no consent screen.")
+@click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]), default="RS256",
+              show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the client id and secret as JSON.")
+@click.pass_context
+def clients_create(ctx: click.Context, **options: Any) -> None:
+    """Register a relying party; the secret is shown once."""
+    from idp.clients import create_client
+    from idp.storage.base import make_engine, make_session_factory
+    from idp.storage.migrate import ensure_current
+
+    settings = settings_of(ctx)
+    engine = make_engine(settings.database.url)
+    try:
+        ensure_current(engine)
+    except DatabaseNotReady as exc:
+        _fail(exc.detail, [])
+    with make_session_factory(engine)() as session:
+        try:
+            created = create_client(
+                session,
+                name=options["name"],
+                redirect_uris=list(options["redirect_uris"]),
+                public=options["public"],
+                pkce=PkcePolicy(options["pkce"]),
+                trusted=options["trusted"],
+                id_token_signed_response_alg=options["id_token_alg"],
+                dev_mode=settings.server.dev_mode,
+            )
+        except ConfigError as exc:
+            _fail("The client was not created:", exc.problems)
+            return
+        session.commit()
+    if options["as_json"]:
+        click.echo(json.dumps({"client_id": created.client_id, "client_secret": created.client_secret}))
+    else:
+        click.echo(f"client_id:     {created.client_id}")
+        if created.client_secret:
+            click.echo(f"client_secret: {created.client_secret}   (shown once; stored hashed)")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--dev", is_flag=True, help="Werkzeug's development server (dev mode only).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, dev: bool) -> None:
+    """Serve the provider (gunicorn, workers from the config)."""
+    from idp.serve import serve as run
+
+    settings = settings_of(ctx)
+    if dev and not settings.server.dev_mode:
+        _fail("--dev needs server.dev_mode = true in the configuration.", [])
+    try:
+        run(settings, host, port, dev=dev)
+    except DatabaseNotReady as exc:
+        _fail(exc.detail, [])

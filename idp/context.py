@@ -1,0 +1,59 @@
+"""The services an app instance holds (settings, database, directories, keys), and the
+request-scoped database session. Bound to the Flask app in the factory, like an extension."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.directory.base import PasswordDirectory
+from idp.oidc.keys import KeyRing, load_keyring
+from idp.settings import Settings
+
+EXTENSION = "campus_id"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    directories: dict[str, PasswordDirectory]
+    _keyring: KeyRing | None = field(default=None, repr=False)
+
+    def keyring(self) -> KeyRing:
+        if self._keyring is None:
+            with self.sessions() as db:
+                self._keyring = load_keyring(db, self.settings.server.secret_key)
+        return self._keyring
+
+
+def init_app(app: Flask, services: Services) -> None:
+    app.extensions[EXTENSION] = services
+    app.teardown_appcontext(_close_session)
+
+
+def services() -> Services:
+    found: Services = current_app.extensions[EXTENSION]
+    return found
+
+
+def settings() -> Settings:
+    return services().settings
+
+
+def db() -> Session:
+    """The unit of work of the current request; the view commits it before responding."""
+    if "db" not in g:
+        g.db = services().sessions()
+    session: Session = g.db
+    return session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()  # rolls back whatever was not committed

@@ -1,0 +1,1 @@
+"""Organization directories: LDAP v3 and Active Directory, one implementation with presets."""

@@ -1,0 +1,57 @@
+"""What the provider asks of an organization's directory, as small capability protocols.
+
+A wrong password or an unknown user is a normal result (``AuthStatus.INVALID_CREDENTIALS``),
+never an exception; a directory that cannot be reached raises ``DirectoryUnavailable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+class AuthStatus(StrEnum):
+    OK = "ok"
+    INVALID_CREDENTIALS = "invalid_credentials"  # wrong password or no such user: never told apart
+    ACCOUNT_DISABLED = "account_disabled"
+    ACCOUNT_LOCKED = "account_locked"
+    PASSWORD_EXPIRED = "password_expired"
+
+
+@dataclass(frozen=True)
+class DirectoryAccount:
+    """One account as the directory describes it, already mapped to claim names.
+
+    ``external_id`` is the stable key (entryUUID, or objectGUID decoded to a UUID), never the
+    DN or the username, which both change. ``attributes`` maps a claim name (``given_name``,
+    ``email``, ``affiliation``...) to its values; affiliations are already translated to the
+    eduPerson vocabulary through the organization's ``affiliation_map``.
+    """
+
+    organization: str
+    external_id: str
+    username: str
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def first(self, claim: str) -> str | None:
+        values = self.attributes.get(claim, ())
+        return values[0] if values else None
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    status: AuthStatus
+    account: DirectoryAccount | None = None
+
+
+class PasswordDirectory(Protocol):
+    """A directory that checks a person's password with a live bind (passwords are never stored)."""
+
+    organization: str
+
+    def authenticate(self, username: str, password: str) -> AuthResult:
+        """Find the account by username and bind as it. Raises ``DirectoryUnavailable`` when no
+        URI answers within the timeout."""
+        ...

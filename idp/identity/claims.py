@@ -1,0 +1,83 @@
+"""The claims a relying party receives for a campus identity, by granted scope.
+
+Single-valued claims come from the primary account (for now the oldest linked one);
+``affiliations`` and ``organizations`` are the union over all accounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from idp.settings import OrganizationSettings
+from idp.storage.identities import Identity, LinkedAccount
+
+SUPPORTED_SCOPES = ("openid", "profile", "email", "campus")
+PROFILE_CLAIMS = ("name", "given_name", "family_name", "middle_name", "preferred_username", "locale")
+EMAIL_CLAIMS = ("email", "email_verified")
+CAMPUS_CLAIMS = ("campus_id", "affiliations", "organizations")
+CLAIMS_SUPPORTED = ("sub", *PROFILE_CLAIMS, *EMAIL_CLAIMS, *CAMPUS_CLAIMS)
+
+# Directory attributes worth keeping on the account between logins: only what claims need.
+# Identifiers such as SNILS or a birth date are personal data and are never kept in clear.
+KEPT_ATTRIBUTES = frozenset(
+    {"given_name", "family_name", "middle_name", "display_name", "email", "affiliation", "locale"}
+)
+
+
+def primary_account(identity: Identity) -> LinkedAccount:
+    return min(identity.accounts, key=lambda a: (a.linked_at, a.id))
+
+
+def claims_for(
+    identity: Identity, scopes: Iterable[str], organizations: Mapping[str, OrganizationSettings]
+) -> dict[str, Any]:
+    granted = set(scopes)
+    claims: dict[str, Any] = {"sub": identity.sub}
+    account = primary_account(identity)
+    attrs = account.attributes
+    if "profile" in granted:
+        org = organizations.get(account.organization)
+        scope = org.scope if org else account.organization
+        claims.update(
+            name=_full_name(attrs),
+            given_name=_first(attrs, "given_name"),
+            family_name=_first(attrs, "family_name"),
+            middle_name=_first(attrs, "middle_name"),
+            preferred_username=f"{account.username}@{scope}",
+            locale=_first(attrs, "locale") or "ru-RU",
+        )
+    if "email" in granted and (email := _first(attrs, "email")):
+        # Addresses come from the university's own directory, which manages them.
+        claims.update(email=email, email_verified=True)
+    if "campus" in granted:
+        claims.update(
+            campus_id=identity.campus_id,
+            affiliations=scoped_affiliations(identity.accounts, organizations),
+            organizations=sorted({a.organization for a in identity.accounts}),
+        )
+    return {k: v for k, v in claims.items() if v not in (None, "", [])}
+
+
+def scoped_affiliations(
+    accounts: Iterable[LinkedAccount], organizations: Mapping[str, OrganizationSettings]
+) -> list[str]:
+    """eduPersonScopedAffiliation style values: ``student@tpu.ru``."""
+    values = set()
+    for account in accounts:
+        org = organizations.get(account.organization)
+        scope = org.scope if org else account.organization
+        values.update(f"{aff}@{scope}" for aff in account.attributes.get("affiliation", []))
+    return sorted(values)
+
+
+def _first(attrs: Mapping[str, Any], name: str) -> str | None:
+    values = attrs.get(name) or []
+    return str(values[0]) if values else None
+
+
+def _full_name(attrs: Mapping[str, Any]) -> str | None:
+    if display := _first(attrs, "display_name"):
+        return display
+    parts = [_first(attrs, n) for n in ("given_name", "middle_name", "family_name")]
+    return " ".join(p for p in parts if p) or None

@@ -1,0 +1,109 @@
+"""Password login: check the password against the organization's directory, then find or
+create the linked account and its campus identity, refreshing attributes from the directory.
+
+Runs inside the caller's transaction and writes the audit events of what happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from idp.directory.base import AuthStatus, DirectoryAccount, PasswordDirectory
+from idp.errors import DirectoryUnavailable
+from idp.identity.claims import KEPT_ATTRIBUTES
+from idp.storage import audit
+from idp.storage.audit import AuditEventType
+from idp.storage.base import utcnow
+from idp.storage.identities import (
+    Identity,
+    LinkedAccount,
+    find_account,
+    new_campus_id,
+    new_sub,
+)
+
+MAX_CREATE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    status: AuthStatus
+    account: LinkedAccount | None = None
+
+    @property
+    def identity(self) -> Identity | None:
+        return self.account.identity if self.account else None
+
+
+def login_with_password(
+    db: Session, directory: PasswordDirectory, username: str, password: str, *, ip: str | None
+) -> LoginOutcome:
+    """Raises ``DirectoryUnavailable`` (after auditing it) when the directory does not answer."""
+    org = directory.organization
+    try:
+        result = directory.authenticate(username, password)
+    except DirectoryUnavailable as exc:
+        audit.record(db, AuditEventType.LOGIN_DIRECTORY_UNAVAILABLE, organization=org, ip=ip,
+                     detail=exc.detail)
+        raise
+    if result.status is not AuthStatus.OK or result.account is None:
+        audit.record(db, AuditEventType.LOGIN_FAILED, actor=username[:64], organization=org, ip=ip,
+                     reason=result.status.value)
+        return LoginOutcome(result.status)
+    account = upsert_account(db, result.account)
+    audit.record(db, AuditEventType.LOGIN_SUCCEEDED, actor=f"{org}:{account.username}",
+                 identity_id=account.identity_id, organization=org, ip=ip)
+    return LoginOutcome(AuthStatus.OK, account)
+
+
+def upsert_account(db: Session, found: DirectoryAccount) -> LinkedAccount:
+    """The linked account for a directory account, created with a new identity on first login.
+
+    Two concurrent first logins of the same account meet at the unique constraint on
+    (organization, external_id): the loser re-reads the winner's row.
+    """
+    for _ in range(MAX_CREATE_ATTEMPTS):
+        account = find_account(db, found.organization, found.external_id)
+        if account is not None:
+            _refresh(account, found)
+            return account
+        try:
+            with db.begin_nested():
+                account = _create(db, found)
+            return account
+        except IntegrityError:
+            continue  # lost a race, or a campus_id collided: look again
+    raise RuntimeError("could not create a campus identity after several attempts")
+
+
+def _create(db: Session, found: DirectoryAccount) -> LinkedAccount:
+    identity = Identity(sub=new_sub(), campus_id=new_campus_id())
+    db.add(identity)
+    db.flush()
+    account = LinkedAccount(
+        identity=identity,
+        organization=found.organization,
+        external_id=found.external_id,
+        username=found.username,
+        attributes=_kept(found),
+        last_login_at=utcnow(),
+    )
+    db.add(account)
+    db.flush()
+    audit.record(db, AuditEventType.IDENTITY_CREATED, actor="system", identity_id=identity.id,
+                 organization=found.organization, sub=identity.sub, campus_id=identity.campus_id,
+                 account=f"{found.organization}:{found.username}")
+    return account
+
+
+def _refresh(account: LinkedAccount, found: DirectoryAccount) -> None:
+    account.username = found.username
+    account.attributes = _kept(found)
+    account.last_login_at = utcnow()
+
+
+def _kept(found: DirectoryAccount) -> dict[str, list[str]]:
+    return {k: list(v) for k, v in found.attributes.items() if k in KEPT_ATTRIBUTES and v}

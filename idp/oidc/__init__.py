@@ -1,0 +1,1 @@
+"""OpenID Connect wiring: Authlib's server with our models, signing keys, discovery. No views."""

@@ -1,0 +1,141 @@
+"""The authorization code grant with its OpenID Connect and PKCE extensions, on our models.
+
+Layout follows Authlib: the grant stores and consumes codes; extensions add the ID token
+(OpenID Connect Core 3.1) and the code challenge (RFC 7636).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core.grants import OpenIDCode
+from sqlalchemy import select
+
+from idp import context
+from idp.identity.claims import claims_for
+from idp.storage.base import utcnow
+from idp.storage.clients import Client
+from idp.storage.identities import Identity
+from idp.storage.tokens import AuthorizationCode, digest, find_code, mark_code_used
+
+
+@dataclass(frozen=True)
+class AuthenticatedUser:
+    """Who approved an authorization request, and when they last proved their password."""
+
+    identity: Identity
+    auth_time: int
+
+    def get_user_id(self) -> str:
+        return self.identity.sub
+
+
+class CodeReusedError(InvalidGrantError):
+    """A code presented a second time: the tokens from its first use get revoked."""
+
+    def __init__(self, code: AuthorizationCode) -> None:
+        super().__init__("The authorization code has already been used.")
+        self.code = code
+
+
+class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        user: AuthenticatedUser = request.user
+        data = request.payload.data
+        lifetime = context.settings().oidc.code_lifetime_s
+        context.db().add(
+            AuthorizationCode(
+                code_hash=digest(code),
+                client_pk=request.client.id,
+                identity_id=user.identity.id,
+                redirect_uri=request.payload.redirect_uri or "",
+                scope=request.scope,
+                nonce=data.get("nonce"),
+                auth_time=user.auth_time,
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+                expires_at=utcnow() + timedelta(seconds=lifetime),
+            )
+        )
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        found = find_code(context.db(), code)
+        if found is None or found.client_pk != client.id:
+            return None
+        if found.used_at is not None:
+            raise CodeReusedError(found)
+        if found.is_expired():
+            raise InvalidGrantError("The authorization code has expired.")
+        return found
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        # Marked used, not deleted: a second use must be recognised (RFC 6749 4.1.2).
+        if not mark_code_used(context.db(), authorization_code):
+            raise CodeReusedError(authorization_code)
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> Identity:
+        return authorization_code.identity
+
+
+class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
+    """Signs ID tokens with the algorithm the client registered, using the current key."""
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        stmt = select(AuthorizationCode.id).where(
+            AuthorizationCode.client_pk == request.client.id, AuthorizationCode.nonce == nonce
+        )
+        return context.db().scalars(stmt.limit(1)).first() is not None
+
+    def get_client_algorithm(self, client: Client) -> str:
+        return client.id_token_signed_response_alg
+
+    def resolve_client_private_key(self, client: Client) -> Any:
+        return context.services().keyring().key_for(self.get_client_algorithm(client))
+
+    def get_encode_header(self, client: Client) -> dict[str, str]:
+        key = self.resolve_client_private_key(client)
+        return {"alg": self.get_client_algorithm(client), "kid": str(key.kid), "typ": "JWT"}
+
+    def get_client_claims(self, client: Client) -> dict[str, Any]:
+        settings = context.settings()
+        now = int(time.time())
+        return {
+            "iss": settings.server.issuer,
+            "aud": client.client_id,
+            "iat": now,
+            "exp": now + settings.oidc.id_token_lifetime_s,
+        }
+
+    def generate_user_info(self, user: Identity | AuthenticatedUser, scope: str) -> dict[str, Any]:
+        identity = user.identity if isinstance(user, AuthenticatedUser) else user
+        return claims_for(identity, scope.split(), context.settings().organizations)
+
+
+class PkceExtension(CodeChallenge):  # type: ignore[misc]
+    """S256 only; required for public clients and for confidential clients that opt in."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        client: Client = grant.request.client
+        challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
+        if (client.public or client.pkce_required) and not challenge:
+            raise InvalidRequestError("This client must send a PKCE code_challenge (S256).")
+        if challenge and method != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def get_authorization_code_challenge(self, authorization_code: AuthorizationCode) -> str | None:
+        return authorization_code.code_challenge
+
+    def get_authorization_code_challenge_method(self, authorization_code: AuthorizationCode) -> str | None:
+        return authorization_code.code_challenge_method

@@ -1,0 +1,49 @@
+"""Serving: gunicorn in production (workers from the config, app built once before forking),
+Werkzeug's reloader-free development server only in dev mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from idp import context
+from idp.app import create_app
+from idp.settings import Settings
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.application
+
+
+def serve(settings: Settings, host: str, port: int, *, dev: bool = False) -> None:
+    app = create_app(settings)
+    if dev:
+        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+        return
+    engine = app.extensions[context.EXTENSION].engine
+
+    def post_fork(_server: Any, _worker: Any) -> None:
+        engine.dispose(close=False)  # each worker opens its own database connections
+
+    _Gunicorn(app, {
+        "bind": f"{host}:{port}",
+        "workers": settings.server.workers,
+        "worker_class": "sync",
+        "post_fork": post_fork,
+        "accesslog": "-",
+        "errorlog": "-",
+        "timeout": 30,
+        "graceful_timeout": 5,
+    }).run()

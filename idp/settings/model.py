@@ -1,0 +1,97 @@
+"""The validated settings of Campus ID as frozen dataclasses: what the rest of the code reads.
+
+The file format and every key's meaning are documented in ``config/idp.example.toml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class DirectoryType(StrEnum):
+    LDAP = "ldap"
+    ACTIVE_DIRECTORY = "active_directory"
+
+
+class PkcePolicy(StrEnum):
+    REQUIRED = "required"
+    OPTIONAL = "optional"
+
+
+SIGNING_ALGS = ("ES256", "RS256")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    issuer: str
+    dev_mode: bool
+    secret_key: str
+    workers: int = 2
+    session_lifetime_s: int = 8 * 3600
+    trust_forwarded_headers: bool = False
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///var/idp.sqlite3"
+
+
+@dataclass(frozen=True)
+class DirectorySettings:
+    """How to reach one organization's directory. ``attributes`` holds only what the operator
+    mapped; the directory type's preset fills in the rest (``idp.directory.presets``)."""
+
+    type: DirectoryType
+    uris: tuple[str, ...]
+    base_dn: str
+    bind_dn: str = ""
+    bind_password: str = field(default="", repr=False)
+    user_filter: str = ""
+    start_tls: bool = False
+    allow_insecure: bool = False
+    ca_file: str = ""
+    timeout_s: float = 3.0
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    affiliation_map: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OrganizationSettings:
+    id: str
+    name: str
+    name_ru: str
+    scope: str
+    directory: DirectorySettings
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """A relying party declared in the configuration file (a static client)."""
+
+    client_id: str
+    name: str
+    redirect_uris: tuple[str, ...]
+    client_secret: str = field(default="", repr=False)
+    public: bool = False
+    pkce: PkcePolicy = PkcePolicy.REQUIRED
+    trusted: bool = False
+    id_token_signed_response_alg: str = "RS256"
+    scopes: tuple[str, ...] = ("openid", "profile", "email", "campus")
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    code_lifetime_s: int = 60
+    access_token_lifetime_s: int = 3600
+    id_token_lifetime_s: int = 3600
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings
+    database: DatabaseSettings
+    oidc: OidcSettings
+    organizations: Mapping[str, OrganizationSettings]
+    clients: Mapping[str, ClientSettings]

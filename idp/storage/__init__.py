@@ -1,0 +1,6 @@
+"""Storage: SQLAlchemy 2 models, one module per aggregate. Repositories never commit."""
+
+from idp.storage import audit, clients, grants, identities, keys, sessions, tokens
+from idp.storage.base import Base
+
+__all__ = ["Base", "audit", "clients", "grants", "identities", "keys", "sessions", "tokens"]

@@ -1,0 +1,75 @@
+"""The audit trail: one row per security event, written in the caller's transaction.
+
+Details never hold a password or a token value; they hold what an auditor needs to explain
+what happened (who, which client, which account, from where).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from idp.storage.base import Base, UtcDateTime, utcnow
+
+
+class AuditEventType(StrEnum):
+    LOGIN_SUCCEEDED = "login.succeeded"
+    LOGIN_FAILED = "login.failed"
+    LOGIN_DIRECTORY_UNAVAILABLE = "login.directory_unavailable"
+    IDENTITY_CREATED = "identity.created"
+    CONSENT_GRANTED = "consent.granted"
+    CONSENT_DENIED = "consent.denied"
+    CODE_REUSED = "token.code_reused"
+    TOKEN_ISSUED = "token.issued"
+    CLIENT_CREATED = "client.created"
+    SIGNING_KEY_CREATED = "key.created"
+    LOGOUT = "session.logout"
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    type: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    identity_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    organization: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+def record(
+    db: Session,
+    type: AuditEventType,
+    *,
+    actor: str = "",
+    identity_id: int | None = None,
+    client_id: str | None = None,
+    organization: str | None = None,
+    ip: str | None = None,
+    **details: Any,
+) -> AuditEvent:
+    event = AuditEvent(
+        type=type.value,
+        actor=actor,
+        identity_id=identity_id,
+        client_id=client_id,
+        organization=organization,
+        ip=ip,
+        details=details,
+    )
+    db.add(event)
+    return event
+
+
+def events(db: Session, type: AuditEventType | None = None) -> list[AuditEvent]:
+    stmt = select(AuditEvent).order_by(AuditEvent.id)
+    if type is not None:
+        stmt = stmt.where(AuditEvent.type == type.value)
+    return list(db.scalars(stmt))

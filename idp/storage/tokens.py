@@ -1,0 +1,113 @@
+"""Authorization codes and access tokens, stored only as SHA-256 digests of their values.
+
+A code is marked used rather than deleted, so that a second use can be recognised and the
+tokens issued from the first use revoked (RFC 6749 section 4.1.2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from idp.storage.base import Base, UtcDateTime, utcnow
+from idp.storage.clients import Client
+from idp.storage.identities import Identity
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+class AuthorizationCode(Base):
+    __tablename__ = "authorization_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(Text, nullable=True)
+    auth_time: Mapped[int] = mapped_column(Integer)
+    code_challenge: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    code_challenge_method: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    client: Mapped[Client] = relationship(lazy="joined")
+    identity: Mapped[Identity] = relationship(lazy="joined")
+
+    # --- Authlib AuthorizationCodeMixin (OIDC flavour) -------------------------------------
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return self.auth_time
+
+    def get_acr(self) -> str | None:
+        return None
+
+    def get_amr(self) -> list[str]:
+        return ["pwd"]
+
+    def is_expired(self) -> bool:
+        return utcnow() >= self.expires_at
+
+
+class AccessToken(Base):
+    __tablename__ = "access_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id"), index=True)
+    code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("authorization_codes.id"), index=True, nullable=True
+    )
+    scope: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    client: Mapped[Client] = relationship(lazy="joined")
+    identity: Mapped[Identity | None] = relationship(lazy="joined")
+
+    def is_active(self) -> bool:
+        return self.revoked_at is None and utcnow() < self.expires_at
+
+
+def find_code(db: Session, code: str) -> AuthorizationCode | None:
+    stmt = select(AuthorizationCode).where(AuthorizationCode.code_hash == digest(code))
+    return db.scalars(stmt).one_or_none()
+
+
+def mark_code_used(db: Session, code: AuthorizationCode) -> bool:
+    """Atomically claim the code; False when another request used it first."""
+    result = db.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def revoke_tokens_of_code(db: Session, code: AuthorizationCode) -> int:
+    result = db.execute(
+        update(AccessToken)
+        .where(AccessToken.code_id == code.id, AccessToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def find_access_token(db: Session, token: str) -> AccessToken | None:
+    stmt = select(AccessToken).where(AccessToken.token_hash == digest(token))
+    return db.scalars(stmt).one_or_none()

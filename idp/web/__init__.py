@@ -1,0 +1,1 @@
+"""Web layer: one blueprint per audience, thin views over the services below."""

@@ -1,0 +1,37 @@
+"""CSRF protection for every form: a random token kept in the session, checked on each POST
+to a form endpoint (the token endpoint and UserInfo are not forms and authenticate otherwise)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from flask import Flask, abort, request, session
+
+FIELD = "csrf_token"
+# Not forms: the token endpoint and UserInfo authenticate their callers; an authorization
+# request may arrive by POST from a relying party and checks the token itself on consent.
+EXEMPT_ENDPOINTS = {"oidc.token", "oidc.userinfo", "oidc.authorize"}
+
+
+def csrf_token() -> str:
+    token = session.get(FIELD)
+    if not token:
+        token = session[FIELD] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["csrf_token"] = csrf_token
+
+    @app.before_request
+    def check_csrf() -> None:
+        if request.method == "POST" and request.endpoint not in EXEMPT_ENDPOINTS:
+            check_form_token()
+
+
+def check_form_token() -> None:
+    expected = session.get(FIELD)
+    given = request.form.get(FIELD, "")
+    if not expected or not hmac.compare_digest(str(expected), given):
+        abort(400, description="csrf")

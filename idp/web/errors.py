@@ -1,0 +1,48 @@
+"""The one place where errors become responses: HTML for people, JSON for API clients.
+
+Public messages are shown; details go to the log only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from idp.errors import IdpError
+
+log = logging.getLogger(__name__)
+JSON_PATHS = ("/token", "/userinfo", "/jwks", "/.well-known/", "/api/")
+
+
+def wants_json() -> bool:
+    return request.path.startswith(JSON_PATHS)
+
+
+def error_page(message: str, status: int) -> tuple[str, int]:
+    return render_template("error.html", message=message), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(IdpError)
+    def idp_error(exc: IdpError) -> Response | tuple[str, int]:
+        log.warning("%s: %s", type(exc).__name__, exc.detail)
+        if wants_json():
+            resp = jsonify(error="server_error", error_description=exc.public)
+            resp.status_code = exc.status_code
+            return resp
+        return error_page(exc.public, exc.status_code)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response | tuple[str, int]:
+        status = exc.code or 500
+        if exc.description == "csrf":
+            from idp.web.i18n import translate
+
+            return error_page(translate("login.expired_form"), 400)
+        if wants_json():
+            resp = jsonify(error="invalid_request", error_description=exc.name)
+            resp.status_code = status
+            return resp
+        return error_page(exc.name, status)

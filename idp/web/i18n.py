@@ -1,0 +1,124 @@
+"""Russian and English for the pages people see: chosen by a ``lang`` cookie set by the
+language switch, else by ``Accept-Language``; Russian when neither says."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Flask, Response, request
+
+LANGUAGES = ("ru", "en")
+COOKIE = "lang"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "title.login": "Log in — Campus ID",
+        "login.heading": "Log in with your university account",
+        "login.for_client": "to continue to {client}",
+        "login.organization": "University",
+        "login.choose": "Choose your university",
+        "login.username": "Username",
+        "login.username_hint": "The login you use at your university, e.g. ivanov or ivanov@tpu.ru",
+        "login.password": "Password",
+        "login.submit": "Log in",
+        "login.invalid": "Wrong username or password.",
+        "login.missing": "Please fill in every field.",
+        "login.unknown_org": "Please choose your university.",
+        "login.disabled": "This account is disabled at your university. Please contact its IT service.",
+        "login.locked": "This account is locked at your university. Please try again later or contact its IT service.",
+        "login.expired": "Your password has expired. Please change it at your university first.",
+        "login.unavailable": "The directory of {org} is not responding. Please try again in a few minutes.",
+        "login.expired_form": "The form has expired. Please try again.",
+        "title.consent": "Allow access — Campus ID",
+        "consent.heading": "{client} asks for access",
+        "consent.intro": "If you allow it, {client} will receive:",
+        "consent.allow": "Allow",
+        "consent.deny": "Deny",
+        "consent.remember": "Your decision is remembered; you can change it in My Campus ID.",
+        "scope.openid": "Your Campus ID identifier",
+        "scope.profile": "Your name and username",
+        "scope.email": "Your email address",
+        "scope.campus": "Your campus card number, universities and roles (student, staff)",
+        "title.error": "Error — Campus ID",
+        "error.heading": "Something is wrong with this request",
+        "error.back": "Please go back to the application you came from and try again.",
+        "title.home": "Campus ID",
+        "home.signed_in": "You are logged in as {name}.",
+        "home.signed_out": "You are not logged in.",
+        "home.logout": "Log out",
+        "lang.switch": "Русский",
+        "skip": "Skip to the form",
+    },
+    "ru": {
+        "title.login": "Вход — Campus ID",
+        "login.heading": "Вход с учётной записью вашего университета",
+        "login.for_client": "для продолжения работы с «{client}»",
+        "login.organization": "Университет",
+        "login.choose": "Выберите свой университет",
+        "login.username": "Логин",
+        "login.username_hint": "Логин, которым вы входите в университете, например ivanov или ivanov@tpu.ru",
+        "login.password": "Пароль",
+        "login.submit": "Войти",
+        "login.invalid": "Неверный логин или пароль.",
+        "login.missing": "Пожалуйста, заполните все поля.",
+        "login.unknown_org": "Пожалуйста, выберите свой университет.",
+        "login.disabled": "Эта учётная запись отключена в вашем университете. Обратитесь в его ИТ-службу.",
+        "login.locked": "Эта учётная запись заблокирована в вашем университете. Попробуйте позже или обратитесь в его ИТ-службу.",
+        "login.expired": "Срок действия пароля истёк. Сначала смените пароль в своём университете.",
+        "login.unavailable": "Каталог «{org}» не отвечает. Попробуйте через несколько минут.",
+        "login.expired_form": "Форма устарела. Пожалуйста, попробуйте ещё раз.",
+        "title.consent": "Разрешение доступа — Campus ID",
+        "consent.heading": "«{client}» запрашивает доступ",
+        "consent.intro": "Если вы разрешите, «{client}» получит:",
+        "consent.allow": "Разрешить",
+        "consent.deny": "Отказать",
+        "consent.remember": "Решение будет запомнено; изменить его можно в «Мой Campus ID».",
+        "scope.openid": "Ваш идентификатор Campus ID",
+        "scope.profile": "Ваше имя и логин",
+        "scope.email": "Ваш адрес электронной почты",
+        "scope.campus": "Номер кампусной карты, ваши университеты и роли (студент, сотрудник)",
+        "title.error": "Ошибка — Campus ID",
+        "error.heading": "С этим запросом что-то не так",
+        "error.back": "Вернитесь в приложение, из которого вы пришли, и попробуйте ещё раз.",
+        "title.home": "Campus ID",
+        "home.signed_in": "Вы вошли как {name}.",
+        "home.signed_out": "Вы не вошли в систему.",
+        "home.logout": "Выйти",
+        "lang.switch": "English",
+        "skip": "Перейти к форме",
+    },
+}
+
+
+def current_language() -> str:
+    chosen = request.args.get(COOKIE) or request.cookies.get(COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    best = request.accept_languages.best_match(LANGUAGES)
+    return best or "ru"
+
+
+def translate(key: str, **values: str) -> str:
+    text = MESSAGES[current_language()].get(key) or MESSAGES["en"].get(key, key)
+    return text.format(**values) if values else text
+
+
+def switch_url() -> str:
+    """The same page in the other language (GET parameters kept)."""
+    args = request.args.to_dict(flat=False)
+    args[COOKIE] = ["en" if current_language() == "ru" else "ru"]
+    if request.method == "POST" and request.form.get("rid"):
+        args["rid"] = [request.form["rid"]]
+    return request.path + "?" + urlencode(args, doseq=True)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(t=translate, lang=current_language, lang_switch_url=switch_url)
+
+    @app.after_request
+    def remember_choice(response: Response) -> Response:
+        chosen = request.args.get(COOKIE)
+        if chosen in LANGUAGES:
+            response.set_cookie(COOKIE, chosen, max_age=365 * 86400, samesite="Lax",
+                                httponly=True, secure=request.is_secure)
+        return response

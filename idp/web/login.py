@@ -1,0 +1,106 @@
+"""The login page: pick a university, type the login and password you have there.
+
+Typing ``ivanov@tpu.ru`` selects the organization by its scope. Messages never tell whether
+an account exists.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request
+
+from idp import context
+from idp.directory.base import AuthStatus
+from idp.errors import DirectoryUnavailable
+from idp.identity.login import login_with_password
+from idp.settings import OrganizationSettings
+from idp.storage.clients import find_client
+from idp.web import pending
+from idp.web.i18n import current_language, translate
+from idp.web.session import current_login, end_login_session, start_login_session
+
+bp = Blueprint("login", __name__)
+MAX_USERNAME = 256
+STATUS_MESSAGES = {
+    AuthStatus.INVALID_CREDENTIALS: "login.invalid",
+    AuthStatus.ACCOUNT_DISABLED: "login.disabled",
+    AuthStatus.ACCOUNT_LOCKED: "login.locked",
+    AuthStatus.PASSWORD_EXPIRED: "login.expired",
+}
+
+
+@bp.get("/")
+def home() -> Any:
+    login = current_login()
+    return render_template("home.html", login=login)
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    end_login_session()
+    context.db().commit()
+    return redirect("/")
+
+
+@bp.get("/login")
+def login_form() -> Any:
+    rid = request.args.get("rid", "")
+    params = pending.lookup(rid) or {}
+    username, org = _split_hint(params.get("login_hint", ""))
+    return _render(rid, params, username=username, organization=org)
+
+
+@bp.post("/login")
+def login_submit() -> Any:
+    rid = request.form.get("rid", "")
+    params = pending.lookup(rid) or {}
+    username, org_id = _split_hint(request.form.get("username", "").strip())
+    org_id = org_id or request.form.get("organization", "")
+    password = request.form.get("password", "")
+    if not username or not password:
+        return _render(rid, params, translate("login.missing"), username=username, organization=org_id)
+    directory = context.services().directories.get(org_id)
+    if directory is None:
+        return _render(rid, params, translate("login.unknown_org"), username=username, organization="")
+    db = context.db()
+    try:
+        outcome = login_with_password(db, directory, username, password, ip=request.remote_addr)
+    except DirectoryUnavailable:
+        db.commit()
+        org_name = _org_label(context.settings().organizations[org_id])
+        error = translate("login.unavailable", org=org_name)
+        return _render(rid, params, error, username=username, organization=org_id, status=503)
+    if outcome.account is None:
+        db.commit()
+        return _render(rid, params, translate(STATUS_MESSAGES[outcome.status]), username=username,
+                       organization=org_id, status=401)
+    start_login_session(outcome.account, int(time.time()))
+    db.commit()
+    target = pending.mark_fresh_login(rid) if rid else None
+    return redirect(target or "/")
+
+
+def _split_hint(value: str) -> tuple[str, str]:
+    """``ivanov@tpu.ru`` → (``ivanov``, ``tpu``) when the scope is an organization's."""
+    value = value[:MAX_USERNAME]
+    name, sep, scope = value.rpartition("@")
+    if sep:
+        for org in context.settings().organizations.values():
+            if scope.lower() == org.scope.lower():
+                return name, org.id
+    return value, ""
+
+
+def _org_label(org: OrganizationSettings) -> str:
+    return org.name_ru if current_language() == "ru" and org.name_ru else org.name
+
+
+def _render(rid: str, params: dict[str, str], error: str | None = None, *, username: str = "",
+            organization: str = "", status: int = 200) -> Any:
+    client = find_client(context.db(), params.get("client_id", "")) if params else None
+    orgs = [(o.id, _org_label(o)) for o in context.settings().organizations.values()]
+    page = render_template("login.html", rid=rid, client=client, organizations=orgs,
+                           username=username, organization=organization, error=error)
+    return page, status

@@ -1,0 +1,172 @@
+"""The OpenID Connect endpoints: discovery, JWKS, authorization, token and UserInfo.
+
+Thin views: the protocol work is Authlib's grant (``idp.oidc``); these only decide whether a
+login or a consent screen comes first (OpenID Connect Core 3.1.2).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oidc.core.errors import ConsentRequiredError
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
+
+from idp import context
+from idp.identity.claims import claims_for
+from idp.oidc.discovery import provider_metadata
+from idp.oidc.grants import AuthenticatedUser
+from idp.oidc.server import CampusAuthorizationServer
+from idp.storage import audit, grants
+from idp.storage.audit import AuditEventType
+from idp.storage.sessions import LoginSession
+from idp.storage.tokens import find_access_token
+from idp.web import pending
+from idp.web.csrf import check_form_token
+from idp.web.session import current_login
+
+bp = Blueprint("oidc", __name__)
+SERVER = "campus_id.authorization_server"
+
+
+def server() -> CampusAuthorizationServer:
+    found: CampusAuthorizationServer = current_app.extensions[SERVER]
+    return found
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery() -> Response:
+    resp = jsonify(provider_metadata(context.settings().server.issuer))
+    resp.cache_control.public = True
+    resp.cache_control.max_age = 300
+    return resp
+
+
+@bp.get("/jwks")
+def jwks() -> Response:
+    resp = jsonify(context.services().keyring().jwks())
+    resp.cache_control.public = True
+    resp.cache_control.max_age = 300
+    resp.content_type = "application/jwk-set+json"
+    return resp
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize() -> Any:
+    params = pending.authorization_params()
+    login = current_login()
+    user = _authenticated_user(login, params)
+    try:
+        grant = server().get_consent_grant(end_user=user)
+    except OAuth2Error as error:
+        return _authorization_error(error)
+    if user is None:  # prompt=none was answered with login_required by the grant
+        return redirect("/login?rid=" + pending.remember(params))
+    client = grant.client
+    scopes = set(grant.request.scope.split())
+    decision = request.form.get("consent") if request.method == "POST" else None
+    if decision is not None:
+        check_form_token()
+        return _finish(grant, user, decision == "allow", scopes)
+    prompts = set(params.get("prompt", "").split())
+    needs_consent = not client.trusted and (
+        "consent" in prompts or not grants.has_consent(context.db(), user.identity.id, client.id, scopes)
+    )
+    if not needs_consent:
+        return _issue_code(grant, user)
+    if "none" in prompts:
+        return _authorization_error(ConsentRequiredError(redirect_uri=grant.redirect_uri,
+                                                         state=params.get("state")))
+    return render_template("consent.html", client=client, scopes=_ordered(scopes))
+
+
+def _authenticated_user(login: LoginSession | None, params: dict[str, str]) -> AuthenticatedUser | None:
+    """The session's person, unless this request needs a fresh login (prompt=login, max_age)."""
+    if login is None:
+        return None
+    if not pending.is_fresh_login(params):
+        if "login" in params.get("prompt", "").split():
+            return None
+        max_age = params.get("max_age", "")
+        if max_age.isdigit() and time.time() - login.auth_time > int(max_age):
+            return None
+    return AuthenticatedUser(login.identity, login.auth_time)
+
+
+def _finish(grant: Any, user: AuthenticatedUser, allowed: bool, scopes: set[str]) -> Any:
+    db = context.db()
+    kind = AuditEventType.CONSENT_GRANTED if allowed else AuditEventType.CONSENT_DENIED
+    audit.record(db, kind, actor=user.identity.sub, identity_id=user.identity.id,
+                 client_id=grant.client.client_id, scope=" ".join(sorted(scopes)))
+    if not allowed:
+        response = server().create_authorization_response(grant=grant, grant_user=None)
+        db.commit()
+        return response
+    grants.remember_consent(db, user.identity.id, grant.client.id, scopes)
+    return _issue_code(grant, user)
+
+
+def _issue_code(grant: Any, user: AuthenticatedUser) -> Any:
+    response = server().create_authorization_response(grant=grant, grant_user=user)
+    pending.clear_fresh_login()
+    context.db().commit()
+    return response
+
+
+def _authorization_error(error: OAuth2Error) -> Any:
+    """Redirect the error to the client only once its redirect URI is known to be registered
+    (RFC 6749 4.1.2.1); otherwise tell the person on a page of our own."""
+    if getattr(error, "redirect_uri", None):
+        return server().handle_error_response(None, error)
+    description = error.description or error.error
+    return render_template("error.html", message=description), 400
+
+
+def _ordered(scopes: set[str]) -> list[str]:
+    order = ["openid", "profile", "email", "campus"]
+    return [s for s in order if s in scopes]
+
+
+@bp.post("/token")
+def token() -> Any:
+    response = server().create_token_response()
+    if response.status_code == 200:
+        context.db().commit()
+    else:
+        context.db().rollback()
+    return response
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo() -> Any:
+    """OpenID Connect Core 5.3, with the bearer token in the header or the form (RFC 6750 2)."""
+    value = _bearer_token()
+    if not value:
+        return _bearer_error(401, None)
+    found = find_access_token(context.db(), value)
+    if found is None or not found.is_active() or found.identity is None:
+        return _bearer_error(401, "invalid_token")
+    scopes = found.scope.split()
+    if "openid" not in scopes:
+        return _bearer_error(403, "insufficient_scope")
+    return jsonify(claims_for(found.identity, scopes, context.settings().organizations))
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
+        return request.form.get("access_token") or None
+    return None
+
+
+def _bearer_error(status: int, error: str | None) -> Response:
+    challenge = 'Bearer realm="campus-id"' + (f', error="{error}"' if error else "")
+    body = {"error": error} if error else {}
+    resp = jsonify(body)
+    resp.status_code = status
+    resp.headers["WWW-Authenticate"] = challenge
+    return resp

@@ -1,0 +1,66 @@
+"""Authorization requests waiting for a login, remembered in the session by a random id.
+
+The login form carries only that id, so it cannot be turned into an open redirect: after a
+login the browser goes back to the stored authorization URL and nowhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import request, session
+
+MAX_PENDING = 5
+NOT_PARAMS = {"csrf_token", "consent"}
+
+
+def authorization_params() -> dict[str, str]:
+    """The authorization request's parameters, whether sent by GET or POST."""
+    return {k: v for k, v in request.values.items() if k not in NOT_PARAMS}
+
+
+def request_key(params: Mapping[str, str]) -> str:
+    return hashlib.sha256(urlencode(sorted(params.items())).encode()).hexdigest()
+
+
+def remember(params: Mapping[str, str]) -> str:
+    rid = secrets.token_urlsafe(12)
+    pending: dict[str, Any] = dict(session.get("pending", {}))
+    while len(pending) >= MAX_PENDING:
+        pending.pop(next(iter(pending)))
+    pending[rid] = {"params": dict(params)}
+    session["pending"] = pending
+    return rid
+
+
+def lookup(rid: str) -> dict[str, str] | None:
+    entry = session.get("pending", {}).get(rid)
+    return dict(entry["params"]) if entry else None
+
+
+def authorize_url(params: Mapping[str, str]) -> str:
+    return "/authorize?" + urlencode(params)
+
+
+def mark_fresh_login(rid: str) -> str | None:
+    """After a login for request ``rid``: that request counts as freshly authenticated."""
+    params = lookup(rid)
+    if params is None:
+        return None
+    pending = dict(session.get("pending", {}))
+    pending.pop(rid, None)
+    session["pending"] = pending
+    session["fresh"] = request_key(params)
+    return authorize_url(params)
+
+
+def is_fresh_login(params: Mapping[str, str]) -> bool:
+    return session.get("fresh") == request_key(params)
+
+
+def clear_fresh_login() -> None:
+    session.pop("fresh", None)
