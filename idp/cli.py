@@ -100,7 +100,7 @@ def clients() -> None:
               show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the client id and secret as JSON.")
 @click.pass_context
-def clients_create(ctx: click.Context, **options: Any) -> None:
+def clients_create(ctx: click.Context, /, **options: Any) -> None:
     """Register a relying party; the secret is shown once."""
     from idp.clients import create_client
     from idp.storage.base import make_engine, make_session_factory

@@ -30,7 +30,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 def serve(settings: Settings, host: str, port: int, *, dev: bool = False) -> None:
     app = create_app(settings)
     if dev:
-        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+        tls = (settings.server.tls_cert_file, settings.server.tls_key_file)
+        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True,
+                ssl_context=tls if tls[0] else None)
         return
     engine = app.extensions[context.EXTENSION].engine
 
@@ -46,4 +48,12 @@ def serve(settings: Settings, host: str, port: int, *, dev: bool = False) -> Non
         "errorlog": "-",
         "timeout": 30,
         "graceful_timeout": 5,
+        **_tls_options(settings),
     }).run()
+
+
+def _tls_options(settings: Settings) -> dict[str, str]:
+    """https served by gunicorn itself, for set-ups without a reverse proxy."""
+    if not settings.server.tls_cert_file:
+        return {}
+    return {"certfile": settings.server.tls_cert_file, "keyfile": settings.server.tls_key_file}

@@ -63,7 +63,7 @@ def scoped_affiliations(
     accounts: Iterable[LinkedAccount], organizations: Mapping[str, OrganizationSettings]
 ) -> list[str]:
     """eduPersonScopedAffiliation style values: ``student@tpu.ru``."""
-    values = set()
+    values: set[str] = set()
     for account in accounts:
         org = organizations.get(account.organization)
         scope = org.scope if org else account.organization

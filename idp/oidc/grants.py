@@ -36,7 +36,7 @@ class AuthenticatedUser:
         return self.identity.sub
 
 
-class CodeReusedError(InvalidGrantError):
+class CodeReusedError(InvalidGrantError):  # type: ignore[misc]
     """A code presented a second time: the tokens from its first use get revoked."""
 
     def __init__(self, code: AuthorizationCode) -> None:

@@ -42,7 +42,7 @@ def unseal(secret_key: str, kid: str, sealed: bytes) -> bytes:
 
 def generate_key(alg: str) -> JoseKey:
     kid = f"{alg.lower()}-{secrets.token_urlsafe(12)}"
-    params = {"kid": kid, "alg": alg, "use": "sig"}
+    params: Any = {"kid": kid, "alg": alg, "use": "sig"}
     if alg == "ES256":
         return ECKey.generate_key("P-256", parameters=params, private=True)
     if alg == "RS256":

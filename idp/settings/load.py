@@ -81,7 +81,7 @@ def _parse_env_value(raw: str) -> Any:
 def parse_settings(data: Mapping[str, Any], problems: list[str]) -> Settings:
     root = TableReader(data, "", problems)
     server = _server(root.sub("server", required=True))
-    database = DatabaseSettings(url=root.sub("database").str("url", DatabaseSettings.url))
+    database = DatabaseSettings(url=root.sub("database").string("url", DatabaseSettings.url))
     oidc = _oidc(root.sub("oidc"))
     orgs_table = root.sub("organizations", required=True)
     organizations = {
@@ -96,12 +96,12 @@ def parse_settings(data: Mapping[str, Any], problems: list[str]) -> Settings:
 
 
 def _server(r: TableReader) -> ServerSettings:
-    dev_mode = r.bool("dev_mode", False)
-    issuer = r.str("issuer")
+    dev_mode = r.boolean("dev_mode", False)
+    issuer = r.string("issuer")
     _check_url(r, "issuer", issuer, dev_mode)
     if issuer.endswith("/") or "?" in issuer:
         r.problem("issuer", "must not end with '/' or have a query")
-    secret_key = r.str("secret_key", "", secret=True)
+    secret_key = r.string("secret_key", "", secret=True)
     if not secret_key and dev_mode:
         secret_key = _dev_secret_key()
     elif not secret_key:
@@ -112,10 +112,18 @@ def _server(r: TableReader) -> ServerSettings:
         issuer=issuer,
         dev_mode=dev_mode,
         secret_key=secret_key,
-        workers=r.int("workers", 2, minimum=1, maximum=64),
-        session_lifetime_s=r.int("session_lifetime_s", 8 * 3600, minimum=60, maximum=30 * 86400),
-        trust_forwarded_headers=r.bool("trust_forwarded_headers", False),
+        workers=r.integer("workers", 2, minimum=1, maximum=64),
+        session_lifetime_s=r.integer("session_lifetime_s", 8 * 3600, minimum=60, maximum=30 * 86400),
+        trust_forwarded_headers=r.boolean("trust_forwarded_headers", False),
+        tls_cert_file=r.string("tls_cert_file", ""),
+        tls_key_file=r.string("tls_key_file", ""),
     )
+    if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
+        r.problem("tls_cert_file", "tls_cert_file and tls_key_file go together")
+    for key in ("tls_cert_file", "tls_key_file"):
+        value = getattr(settings, key)
+        if value and not Path(value).is_file():
+            r.problem(key, f"{value!r} is not a readable file")
     r.done()
     return settings
 
@@ -133,9 +141,9 @@ def _dev_secret_key() -> str:
 
 def _oidc(r: TableReader) -> OidcSettings:
     settings = OidcSettings(
-        code_lifetime_s=r.int("code_lifetime_s", 60, minimum=10, maximum=600),
-        access_token_lifetime_s=r.int("access_token_lifetime_s", 3600, minimum=60, maximum=86400),
-        id_token_lifetime_s=r.int("id_token_lifetime_s", 3600, minimum=60, maximum=86400),
+        code_lifetime_s=r.integer("code_lifetime_s", 60, minimum=10, maximum=600),
+        access_token_lifetime_s=r.integer("access_token_lifetime_s", 3600, minimum=60, maximum=86400),
+        id_token_lifetime_s=r.integer("id_token_lifetime_s", 3600, minimum=60, maximum=86400),
     )
     r.done()
     return settings
@@ -147,9 +155,9 @@ def _organization(table: TableReader, org_id: str, dev_mode: bool) -> Organizati
         r.problems.append(f"{r.path}: an organization id is lower-case letters, digits, '-' or '_'")
     org = OrganizationSettings(
         id=org_id,
-        name=r.str("name"),
-        name_ru=r.str("name_ru", ""),
-        scope=r.str("scope"),
+        name=r.string("name"),
+        name_ru=r.string("name_ru", ""),
+        scope=r.string("scope"),
         directory=_directory(r.sub("directory", required=True), dev_mode),
     )
     r.done()
@@ -159,8 +167,8 @@ def _organization(table: TableReader, org_id: str, dev_mode: bool) -> Organizati
 def _directory(r: TableReader, dev_mode: bool) -> DirectorySettings:
     kind = r.choice("type", DirectoryType, DirectoryType.LDAP)
     uris = r.str_list("uris", non_empty=True)
-    start_tls = r.bool("start_tls", False)
-    allow_insecure = r.bool("allow_insecure", False)
+    start_tls = r.boolean("start_tls", False)
+    allow_insecure = r.boolean("allow_insecure", False)
     for uri in uris:
         scheme = urlsplit(uri).scheme
         if scheme not in ("ldap", "ldaps"):
@@ -168,19 +176,19 @@ def _directory(r: TableReader, dev_mode: bool) -> DirectorySettings:
         elif scheme == "ldap" and not start_tls and not allow_insecure:
             r.problem("uris", f"{uri!r} is not encrypted: set start_tls = true, use ldaps://, "
                               "or say allow_insecure = true")
-    user_filter = r.str("user_filter", "")
+    user_filter = r.string("user_filter", "")
     if user_filter and (user_filter.count("{username}") != 1 or not user_filter.startswith("(")):
         r.problem("user_filter", "must be an LDAP filter containing {username} exactly once")
     settings = DirectorySettings(
         type=kind,
         uris=uris,
-        base_dn=r.str("base_dn"),
-        bind_dn=r.str("bind_dn", ""),
-        bind_password=r.str("bind_password", "", secret=True),
+        base_dn=r.string("base_dn"),
+        bind_dn=r.string("bind_dn", ""),
+        bind_password=r.string("bind_password", "", secret=True),
         user_filter=user_filter,
         start_tls=start_tls,
         allow_insecure=allow_insecure,
-        ca_file=r.str("ca_file", ""),
+        ca_file=r.string("ca_file", ""),
         timeout_s=r.number("timeout_s", 3.0, minimum=0.1, maximum=60),
         attributes=r.str_map("attributes"),
         affiliation_map=r.str_map("affiliation_map"),
@@ -193,26 +201,26 @@ def _directory(r: TableReader, dev_mode: bool) -> DirectorySettings:
 
 def _client(table: TableReader, client_id: str, dev_mode: bool) -> ClientSettings:
     r = table.sub(client_id, required=True)
-    public = r.bool("public", False)
+    public = r.boolean("public", False)
     redirect_uris = r.str_list("redirect_uris", non_empty=True)
     for uri in redirect_uris:
         check_redirect_uri(r, "redirect_uris", uri, dev_mode)
-    secret = r.str("client_secret", "", secret=True)
+    secret = r.string("client_secret", "", secret=True)
     if not public and len(secret) < 16:
         r.problem("client_secret", "a confidential client needs a secret of 16 characters or more")
     if public and secret:
         r.problem("client_secret", "a public client has no secret")
-    alg = r.str("id_token_signed_response_alg", "RS256")
+    alg = r.string("id_token_signed_response_alg", "RS256")
     if alg not in SIGNING_ALGS:
         r.problem("id_token_signed_response_alg", f"must be one of {', '.join(SIGNING_ALGS)}")
     client = ClientSettings(
         client_id=client_id,
-        name=r.str("name"),
+        name=r.string("name"),
         redirect_uris=redirect_uris,
         client_secret=secret,
         public=public,
         pkce=r.choice("pkce", PkcePolicy, PkcePolicy.REQUIRED),
-        trusted=r.bool("trusted", False),
+        trusted=r.boolean("trusted", False),
         id_token_signed_response_alg=alg,
         scopes=r.str_list("scopes", ["openid", "profile", "email", "campus"]),
     )

@@ -31,6 +31,8 @@ class ServerSettings:
     workers: int = 2
     session_lifetime_s: int = 8 * 3600
     trust_forwarded_headers: bool = False
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ class TableReader:
             self.problem(name, "is required")
         return default
 
-    def str(self, name: str, default: Any = _MISSING, *, secret: bool = False) -> str:
+    def string(self, name: str, default: Any = _MISSING, *, secret: bool = False) -> str:
         if secret:
             self._seen.add(f"{name}_file")
             file_name = self.data.get(f"{name}_file")
@@ -58,7 +58,7 @@ class TableReader:
             self.problem(f"{name}_file", f"cannot be read: {exc.strerror}")
             return ""
 
-    def bool(self, name: str, default: bool) -> bool:
+    def boolean(self, name: str, default: bool) -> bool:
         value = self._get(name, default)
         if not isinstance(value, bool):
             self.problem(name, "must be true or false")
@@ -75,7 +75,7 @@ class TableReader:
             return default
         return value
 
-    def int(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
         value = self.number(name, default, minimum=minimum, maximum=maximum)
         if value != int(value):
             self.problem(name, "must be a whole number")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import idp.storage.base  # noqa: F401  (column types)
+import idp.storage.base
 
 revision = '0001'
 down_revision = None

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole check, as CI runs it: lint, types, then every test. pytest's "no tests ran"
+# (exit code 5) is a failure here, never a silent pass.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+
+$BIN/ruff check idp connectors demo tests migrations || exit 1
+$BIN/mypy || exit 1
+
+mkdir -p test-artifacts
+$BIN/python -m pytest "$@"
+status=$?
+if [ "$status" -eq 5 ]; then
+  echo "pytest collected no tests: failing on purpose" >&2
+  exit 1
+fi
+exit "$status"
