@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from idp import context
 from idp.clients import sync_static_clients
 from idp.directory.registry import build_directories
-from idp.oidc.keys import ensure_keys
+from idp.oidc.keys import ensure_keys, load_keyring
 from idp.oidc.server import create_server
 from idp.settings import Settings
 from idp.storage.base import make_engine, make_session_factory
@@ -32,6 +32,8 @@ def create_app(settings: Settings) -> Flask:
         ensure_keys(db, settings.server.secret_key)
         sync_static_clients(db, settings)
         db.commit()
+        # Loaded once, before any request: a request never opens a second transaction.
+        keys = load_keyring(db, settings.server.secret_key)
 
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(
@@ -46,7 +48,7 @@ def create_app(settings: Settings) -> Flask:
     if settings.server.trust_forwarded_headers:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     context.init_app(
-        app, context.Services(settings, engine, sessions, build_directories(settings))
+        app, context.Services(settings, engine, sessions, build_directories(settings), keys)
     )
     app.extensions[oidc_views.SERVER] = create_server(app)
     for module in (i18n, csrf, security, errors):

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.directory.base import PasswordDirectory
-from idp.oidc.keys import KeyRing, load_keyring
+from idp.oidc.keys import KeyRing
 from idp.settings import Settings
 
 EXTENSION = "campus_id"
@@ -22,13 +22,10 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     directories: dict[str, PasswordDirectory]
-    _keyring: KeyRing | None = field(default=None, repr=False)
+    keys: KeyRing = field(repr=False)
 
     def keyring(self) -> KeyRing:
-        if self._keyring is None:
-            with self.sessions() as db:
-                self._keyring = load_keyring(db, self.settings.server.secret_key)
-        return self._keyring
+        return self.keys
 
 
 def init_app(app: Flask, services: Services) -> None:

@@ -57,7 +57,7 @@ def record(
 ) -> AuditEvent:
     event = AuditEvent(
         type=type.value,
-        actor=actor,
+        actor=printable(actor)[:200],
         identity_id=identity_id,
         client_id=client_id,
         organization=organization,
@@ -66,6 +66,12 @@ def record(
     )
     db.add(event)
     return event
+
+
+def printable(text: str) -> str:
+    """Control characters (a NUL typed into a username...) escaped, so that any input can be
+    recorded as it was given, on every database."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
 
 
 def events(db: Session, type: AuditEventType | None = None) -> list[AuditEvent]:

@@ -1,0 +1,194 @@
+"""Password login against an LDAP v3 or Active Directory server: search the account with the
+service account, then bind as it with the person's password (passwords are never stored).
+
+Each call opens its own connection and closes it. Servers are tried in order: one that is down
+or does not answer within ``timeout_s`` passes the turn to the next; when none answers the call
+raises ``DirectoryUnavailable``. Input no directory should see (an empty password above all,
+which many servers take as an anonymous bind) is refused before any network traffic.
+The password is never logged; the username only at debug level.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import ldap
+import ldap.filter
+
+from idp.directory import presets
+from idp.directory.base import AuthResult, AuthStatus, DirectoryAccount
+from idp.errors import ConfigError, DirectoryUnavailable
+from idp.settings import DirectorySettings
+
+log = logging.getLogger(__name__)
+
+# Errors after which the next server is worth a try: no answer, or a server too busy to give one.
+_TRY_NEXT = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.UNAVAILABLE, ldap.BUSY)
+_REJECTED = AuthResult(AuthStatus.INVALID_CREDENTIALS)
+
+RawAttributes = Mapping[str, list[bytes]]
+
+
+class LdapDirectory:
+    """``PasswordDirectory`` for ``ldap`` and ``active_directory``: the same code, where the type
+    only picks the defaults (``presets``)."""
+
+    def __init__(self, organization_id: str, settings: DirectorySettings) -> None:
+        self.organization = organization_id
+        self.settings = settings
+        self.profile = presets.profile_for(settings)
+        problems = presets.profile_problems(self.profile)
+        if problems:
+            prefix = f"organizations.{organization_id}.directory."
+            raise ConfigError([prefix + problem for problem in problems])
+
+    def authenticate(self, username: str, password: str) -> AuthResult:
+        if not presets.acceptable_credentials(username, password):
+            return _REJECTED
+        log.debug("checking the password of %r at %s", username, self.organization)
+        failures: list[str] = []
+        for uri in self.settings.uris:
+            try:
+                return self._authenticate_at(uri, username, password)
+            except _TRY_NEXT as exc:
+                log.warning("%s: directory server %s did not answer: %s",
+                            self.organization, uri, _describe(exc))
+                failures.append(f"{uri} ({_describe(exc)})")
+            except ldap.LDAPError as exc:
+                raise self._unavailable(f"{uri} failed: {_describe(exc)}") from exc
+        raise self._unavailable("no directory server answered: " + "; ".join(failures))
+
+    # -- one server -----------------------------------------------------------------------
+    def _authenticate_at(self, uri: str, username: str, password: str) -> AuthResult:
+        conn = self._connect(uri)
+        try:
+            if self.settings.start_tls and uri.lower().startswith("ldap://"):
+                conn.start_tls_s()
+            self._service_bind(conn, uri)
+            entry = self._find(conn, username)
+            if entry is None:
+                return _REJECTED
+            dn, attrs = entry
+            status = self._bind_as(conn, dn, password)
+            if status is not AuthStatus.OK:
+                return AuthResult(status)
+            # Only now, with the password proven, may the answer differ from a wrong password.
+            control = attrs.get(presets.AD_ACCOUNT_CONTROL.lower(), [])
+            if self.profile.active_directory and presets.ad_account_disabled(control):
+                return AuthResult(AuthStatus.ACCOUNT_DISABLED)
+            return AuthResult(AuthStatus.OK, self._account(dn, attrs, username))
+        finally:
+            with contextlib.suppress(ldap.LDAPError):
+                conn.unbind_s()
+
+    def _connect(self, uri: str) -> Any:
+        """A connection (not yet opened) with every timeout set, so that a server that accepts
+        and never answers cannot hang the login, and certificate checks demanded for TLS."""
+        s = self.settings
+        conn = ldap.initialize(uri)
+        conn.set_option(ldap.OPT_PROTOCOL_VERSION, ldap.VERSION3)
+        conn.set_option(ldap.OPT_REFERRALS, 0)
+        conn.set_option(ldap.OPT_NETWORK_TIMEOUT, s.timeout_s)
+        conn.set_option(ldap.OPT_TIMEOUT, s.timeout_s)
+        if uri.lower().startswith("ldaps://") or s.start_tls:
+            if s.ca_file:
+                conn.set_option(ldap.OPT_X_TLS_CACERTFILE, s.ca_file)
+            conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+            conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: applies the options above
+        return conn
+
+    def _service_bind(self, conn: Any, uri: str) -> None:
+        """Bind as the service account (anonymous when none is configured). A refusal is the
+        operator's problem, not the person's: the directory counts as unavailable."""
+        s = self.settings
+        try:
+            conn.simple_bind_s(s.bind_dn, s.bind_password if s.bind_dn else "")
+        except ldap.INVALID_CREDENTIALS as exc:
+            raise self._unavailable(
+                f"{uri} refused the service account {s.bind_dn!r}: {_describe(exc)}"
+            ) from exc
+
+    def _find(self, conn: Any, username: str) -> tuple[str, dict[str, list[bytes]]] | None:
+        """The one entry the filter selects; none when zero or several match."""
+        escaped = ldap.filter.escape_filter_chars(username)
+        filterstr = presets.render_filter(self.profile.user_filter, escaped)
+        try:
+            found = conn.search_ext_s(self.settings.base_dn, ldap.SCOPE_SUBTREE, filterstr,
+                                      self.profile.requested_attributes, sizelimit=2)
+        except ldap.SIZELIMIT_EXCEEDED:
+            self._ambiguous()
+            return None
+        except ldap.NO_SUCH_OBJECT as exc:
+            raise self._unavailable(
+                f"base_dn {self.settings.base_dn!r} does not exist or the service account "
+                "cannot read it"
+            ) from exc
+        entries = [(dn, attrs) for dn, attrs in found if dn is not None]  # drop referrals
+        if len(entries) > 1:
+            self._ambiguous()
+            return None
+        if not entries:
+            return None
+        dn, attrs = entries[0]
+        return dn, {name.lower(): values for name, values in attrs.items()}
+
+    def _ambiguous(self) -> None:
+        """Log that several entries matched; the caller then refuses the login."""
+        log.warning("%s: the user filter matches several entries for one username; refusing "
+                    "the login (fix user_filter or the directory)", self.organization)
+
+    def _bind_as(self, conn: Any, dn: str, password: str) -> AuthStatus:
+        try:
+            conn.simple_bind_s(dn, password)
+        except ldap.INVALID_CREDENTIALS as exc:
+            if self.profile.active_directory:
+                return presets.ad_bind_status(_info(exc))
+            return AuthStatus.INVALID_CREDENTIALS
+        return AuthStatus.OK
+
+    # -- mapping --------------------------------------------------------------------------
+    def _account(self, dn: str, attrs: RawAttributes, typed: str) -> DirectoryAccount:
+        mapping = self.profile.attributes
+        id_attr, username_attr = mapping["id"], mapping["username"]
+        raw_ids = attrs.get(id_attr.lower(), [])
+        if not raw_ids:
+            raise self._unavailable(f"the entry {dn!r} has no {id_attr} (attributes.id): the "
+                                    "account cannot be identified")
+        try:
+            external_id = presets.decode_id(id_attr, raw_ids[0])
+        except ValueError as exc:
+            raise self._unavailable(f"the {id_attr} of {dn!r} is not usable: {exc}") from exc
+        username = presets.choose_username(
+            presets.decode_values(attrs.get(username_attr.lower(), [])), typed
+        )
+        if username is None:
+            raise self._unavailable(f"the entry {dn!r} has no {username_attr} (attributes.username)")
+        claims: dict[str, tuple[str, ...]] = {}
+        for claim, attribute in mapping.items():
+            if claim in ("id", "username"):
+                continue
+            values = presets.decode_values(attrs.get(attribute.lower(), []))
+            if claim == "affiliation":
+                values = presets.translate_affiliations(values, self.settings.affiliation_map)
+            if values:
+                claims[claim] = values
+        return DirectoryAccount(organization=self.organization, external_id=external_id,
+                                username=username, attributes=claims)
+
+    def _unavailable(self, detail: str) -> DirectoryUnavailable:
+        return DirectoryUnavailable(f"{self.organization}: {detail}")
+
+
+def _info(exc: ldap.LDAPError) -> str:
+    """The server's diagnostic message (AD puts its sub-codes there)."""
+    data = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    return str(data.get("info", ""))
+
+
+def _describe(exc: ldap.LDAPError) -> str:
+    data = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    desc, info = data.get("desc", type(exc).__name__), data.get("info", "")
+    return f"{desc}: {info}" if info else str(desc)

@@ -1,0 +1,78 @@
+"""Real slapd servers with the demo organizations (started once per session, about 0.05 s
+each), and addresses where no directory answers: a closed port and a listener that accepts
+connections but never replies."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pytest
+
+from demo.people import TPU, TSU, TUSUR, DemoOrganization
+from demo.slapd import SlapdServer, free_port
+from idp.directory.ldap import LdapDirectory
+from idp.settings import DirectorySettings, DirectoryType
+
+
+def settings_for(org: DemoOrganization, uris: Sequence[str], **changes: Any) -> DirectorySettings:
+    """The directory settings the demo suggests for ``org``, with ``changes`` applied."""
+    table = org.config(uris)["directory"]
+    settings = DirectorySettings(
+        type=DirectoryType(table["type"]),
+        uris=tuple(table["uris"]),
+        base_dn=table["base_dn"],
+        bind_dn=table["bind_dn"],
+        bind_password=table["bind_password"],
+        user_filter=table.get("user_filter", ""),
+        allow_insecure=table["allow_insecure"],
+        timeout_s=2.0,
+        attributes=table["attributes"],
+        affiliation_map=table.get("affiliation_map", {}),
+    )
+    return dataclasses.replace(settings, **changes)
+
+
+def directory_for(org: DemoOrganization, uris: Sequence[str], **changes: Any) -> LdapDirectory:
+    return LdapDirectory(org.id, settings_for(org, uris, **changes))
+
+
+@pytest.fixture(scope="session")
+def make_directory() -> Callable[..., LdapDirectory]:
+    """``make_directory(org, uris, **changes)``: an LdapDirectory with the demo's settings."""
+    return directory_for
+
+
+@pytest.fixture(scope="session")
+def tpu_server() -> Iterator[SlapdServer]:
+    with TPU.server(tls=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def tsu_server() -> Iterator[SlapdServer]:
+    with TSU.server(tls=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def tusur_server() -> Iterator[SlapdServer]:
+    with TUSUR.server() as server:
+        yield server
+
+
+@pytest.fixture
+def dead_uri() -> str:
+    """Nothing listens here: connections are refused at once."""
+    return f"ldap://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def hanging_uri() -> Iterator[str]:
+    """A listener whose connections the kernel accepts (into the backlog) and nobody answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield f"ldap://127.0.0.1:{listener.getsockname()[1]}"
