@@ -62,7 +62,7 @@ class PortTaken(RuntimeError):
     """slapd could not listen on the port it was given."""
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Runs in the child before exec: SIGTERM the slapd when the thread that started it dies."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -152,7 +152,7 @@ class SlapdServer:
         self._process = subprocess.Popen(
             [SLAPD, "-d", "none", "-f", str(self.workdir / "slapd.conf"), "-h", " ".join(urls)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            start_new_session=True, preexec_fn=die_with_parent,
         )
         stderr.close()
         self._wait_ready()

@@ -1,0 +1,78 @@
+"""`make demo`: three demo university directories, the provider at http://127.0.0.1:8080 and a
+sample relying party at http://127.0.0.1:8081. Ctrl-C stops everything it started."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from demo.people import roster
+from demo.sample_rp import create_rp
+from demo.stack import ProviderStack
+
+PROVIDER_PORT = 8080
+RP_PORT = 8081
+LDAP_PORTS = {"tpu": 3891, "tsu": 3892, "tusur": 3893}
+WORKDIR = Path("var/demo")
+RP_CLIENT = {
+    "client_id": "sample-rp",
+    "client_secret": "sample-rp-demo-secret",
+    "redirect_uri": f"http://127.0.0.1:{RP_PORT}/callback",
+}
+
+
+def banner(stack: ProviderStack) -> str:
+    lines = [
+        "",
+        "Campus ID demo is running:",
+        f"  provider (issuer)      {stack.issuer}",
+        f"  sample relying party   http://127.0.0.1:{RP_PORT}   <- open this and log in",
+        f"  directories            " + ", ".join(
+            f"{org} {srv.uri}" for org, srv in stack.directories.items()),
+        f"  provider log           {stack.workdir / 'provider.log'}",
+        "",
+        "Every organization has username demo, password demo. Other people:",
+    ]
+    for row in roster():
+        if row["username"] != "demo":
+            lines.append(f"  {row['organization']:6} {row['username']:20} {row['password']:28} "
+                         f"{row['name']} ({row['affiliations']})")
+    lines += ["", "Press Ctrl-C to stop."]
+    return "\n".join(lines)
+
+
+def _stop_on_sigterm(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    clients = {RP_CLIENT["client_id"]: {
+        "name": "Sample relying party", "redirect_uris": [RP_CLIENT["redirect_uri"]],
+        "client_secret": RP_CLIENT["client_secret"],
+    }}
+    stack = ProviderStack(WORKDIR, port=PROVIDER_PORT, ldap_ports=LDAP_PORTS, clients=clients)
+    try:
+        stack.start()
+        rp = create_rp(stack.issuer, RP_CLIENT["client_id"], RP_CLIENT["client_secret"],
+                       RP_CLIENT["redirect_uri"])
+        server = make_server("127.0.0.1", RP_PORT, rp, threaded=True)
+        print(banner(stack), flush=True)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nStopping the demo...", flush=True)
+    except (RuntimeError, OSError) as exc:
+        print(f"The demo could not start: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""The demo universities' directories plus a running provider, as separate processes: what
+`make demo` serves, and what the interop and browser tests drive.
+
+The provider runs exactly as in production (`idp serve`, gunicorn) from a generated
+configuration file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from demo import people
+from demo.slapd import SlapdServer, die_with_parent
+from demo.tls import write_self_signed
+from demo.toml_writer import dumps
+
+ORGANIZATIONS = ("tpu", "tsu", "tusur")
+
+
+class ProviderStack:
+    """Directories for the three demo organizations and `idp serve` over them."""
+
+    def __init__(self, workdir: Path, *, port: int, ldap_ports: dict[str, int] | None = None,
+                 https: bool = False, clients: dict[str, Any] | None = None,
+                 workers: int = 2) -> None:
+        self.workdir = workdir
+        self.port = port
+        self.ldap_ports = ldap_ports or {}
+        self.https = https
+        self.clients = clients or {}
+        self.workers = workers
+        self.directories: dict[str, SlapdServer] = {}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.ca_file: Path | None = None
+        self.config_path = workdir / "idp.toml"
+
+    @property
+    def issuer(self) -> str:
+        return f"{'https' if self.https else 'http'}://127.0.0.1:{self.port}"
+
+    def start(self) -> ProviderStack:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for org_id in ORGANIZATIONS:
+            server = people.organization(org_id).server(port=self.ldap_ports.get(org_id))
+            self.directories[org_id] = server.start()
+        self.write_config()
+        self.idp("db", "upgrade")
+        with open(self.workdir / "provider.log", "wb") as log:
+            self.process = subprocess.Popen(
+                [*self.idp_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - spawned from the main thread
+            )
+        self._wait_ready()
+        return self
+
+    def write_config(self) -> None:
+        server: dict[str, Any] = {
+            "issuer": self.issuer, "dev_mode": True, "workers": self.workers,
+            "secret_key_file": str(self.workdir / "secret_key"),
+        }
+        secret = self.workdir / "secret_key"
+        if not secret.exists():
+            secret.write_text(os.urandom(32).hex(), encoding="utf-8")
+            secret.chmod(0o600)
+        if self.https:
+            cert, key = write_self_signed(self.workdir, "provider")
+            server.update(tls_cert_file=str(cert), tls_key_file=str(key))
+            self.ca_file = cert
+        config = {
+            "server": server,
+            "database": {"url": f"sqlite:///{self.workdir / 'idp.sqlite3'}"},
+            "organizations": {org_id: people.organization(org_id).config([srv.uri])
+                              for org_id, srv in self.directories.items()},
+            "clients": self.clients,
+        }
+        self.config_path.write_text(dumps(config), encoding="utf-8")
+
+    def idp_command(self) -> list[str]:
+        return [sys.executable, "-m", "idp", "--config", str(self.config_path)]
+
+    def idp(self, *args: str) -> str:
+        done = subprocess.run([*self.idp_command(), *args], capture_output=True, text=True,
+                              check=False, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"idp {' '.join(args)} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def _wait_ready(self) -> None:
+        url = f"{self.issuer}/.well-known/openid-configuration"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                log = (self.workdir / "provider.log").read_text(errors="replace")
+                raise RuntimeError(f"the provider exited at start:\n{log[-3000:]}")
+            try:
+                requests.get(url, timeout=1, verify=str(self.ca_file) if self.ca_file else True)
+                return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError(f"the provider did not answer at {url}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        self.process = None
+        for server in self.directories.values():
+            server.close()
+        self.directories = {}
+
+    def __enter__(self) -> ProviderStack:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
