@@ -31,7 +31,7 @@ def banner(stack: ProviderStack) -> str:
         "Campus ID demo is running:",
         f"  provider (issuer)      {stack.issuer}",
         f"  sample relying party   http://127.0.0.1:{RP_PORT}   <- open this and log in",
-        f"  directories            " + ", ".join(
+        "  directories            " + ", ".join(
             f"{org} {srv.uri}" for org, srv in stack.directories.items()),
         f"  provider log           {stack.workdir / 'provider.log'}",
         "",

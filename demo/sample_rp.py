@@ -16,7 +16,8 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>Sample relying party</title>
 <style>body{{font:16px/1.5 sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}}
-pre{{background:#f3f4f6;padding:1rem;white-space:pre-wrap;overflow-wrap:anywhere}}button{{font-size:1rem;padding:.6rem 1.2rem}}</style>
+pre{{background:#f3f4f6;padding:1rem;white-space:pre-wrap;overflow-wrap:anywhere}}
+button{{font-size:1rem;padding:.6rem 1.2rem}}</style>
 </head><body>
 <h1>Sample relying party</h1>
 <p>A partner service that lets people log in with Campus ID.</p>

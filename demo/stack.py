@@ -57,7 +57,7 @@ class ProviderStack:
             self.process = subprocess.Popen(
                 [*self.idp_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=die_with_parent,  # noqa: PLW1509 - spawned from the main thread
+                preexec_fn=die_with_parent,
             )
         self._wait_ready()
         return self

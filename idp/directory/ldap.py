@@ -93,6 +93,9 @@ class LdapDirectory:
         conn.set_option(ldap.OPT_REFERRALS, 0)
         conn.set_option(ldap.OPT_NETWORK_TIMEOUT, s.timeout_s)
         conn.set_option(ldap.OPT_TIMEOUT, s.timeout_s)
+        # Without it libldap (2.5, GnuTLS) waits forever, spinning, in a TLS handshake that the
+        # server never answers, for ldaps:// and StartTLS alike, whatever the timeouts say.
+        conn.set_option(ldap.OPT_CONNECT_ASYNC, ldap.OPT_ON)
         if uri.lower().startswith("ldaps://") or s.start_tls:
             if s.ca_file:
                 conn.set_option(ldap.OPT_X_TLS_CACERTFILE, s.ca_file)

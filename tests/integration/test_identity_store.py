@@ -58,7 +58,7 @@ def test_concurrent_first_logins_create_one_identity(sessions: sessionmaker[Sess
                 found = upsert_account(db, account())
                 db.commit()
                 subs.append(found.identity.sub)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=login) for _ in range(4)]

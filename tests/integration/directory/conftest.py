@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -76,3 +77,34 @@ def hanging_uri() -> Iterator[str]:
         listener.bind(("127.0.0.1", 0))
         listener.listen(16)
         yield f"ldap://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.fixture
+def silent_after_start_tls_uri() -> Iterator[str]:
+    """A listener that accepts StartTLS (a bare success ExtendedResponse) and then never says
+    another word, so the TLS handshake waits for a ServerHello that never comes."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    accepted: list[socket.socket] = []
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+            accepted.append(conn)
+            request = conn.recv(1024)  # 30 LL 02 01 <message id> 77 ... (StartTLS request)
+            message_id = request[4]
+            conn.sendall(bytes([0x30, 0x0C, 0x02, 0x01, message_id, 0x78, 0x07,
+                                0x0A, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00]))
+        except OSError:
+            return  # the listener was closed at teardown
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"ldap://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        thread.join(timeout=5)
+        for conn in accepted:
+            conn.close()
