@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from idp import context
 from idp.clients import sync_static_clients
 from idp.directory.registry import build_directories
+from idp.errors import DatabaseNotReady
 from idp.oidc.keys import ensure_keys, load_keyring
 from idp.oidc.server import create_server
 from idp.settings import Settings
@@ -26,7 +27,11 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> Flask:
     """Refuses to build an app on a database behind the migrations (``DatabaseNotReady``)."""
     engine = make_engine(settings.database.url)
-    ensure_current(engine)
+    try:
+        ensure_current(engine)
+    except DatabaseNotReady:
+        engine.dispose()
+        raise
     sessions = make_session_factory(engine)
     with sessions() as db:
         ensure_keys(db, settings.server.secret_key)

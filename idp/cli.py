@@ -70,6 +70,7 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     engine = make_engine(settings.database.url)
     upgrade(engine, revision)
     click.echo(f"Database is at revision {current_revision(engine)}.")
+    engine.dispose()
 
 
 @db.command("current")
@@ -82,6 +83,7 @@ def db_current(ctx: click.Context) -> None:
     settings = settings_of(ctx)
     engine = make_engine(settings.database.url)
     click.echo(f"current: {current_revision(engine)}  head: {head_revision()}")
+    engine.dispose()
 
 
 @main.group()
@@ -111,6 +113,7 @@ def clients_create(ctx: click.Context, /, **options: Any) -> None:
     try:
         ensure_current(engine)
     except DatabaseNotReady as exc:
+        engine.dispose()
         _fail(exc.detail, [])
     with make_session_factory(engine)() as session:
         try:
@@ -125,9 +128,12 @@ def clients_create(ctx: click.Context, /, **options: Any) -> None:
                 dev_mode=settings.server.dev_mode,
             )
         except ConfigError as exc:
+            session.close()
+            engine.dispose()
             _fail("The client was not created:", exc.problems)
             return
         session.commit()
+    engine.dispose()
     if options["as_json"]:
         click.echo(json.dumps({"client_id": created.client_id, "client_secret": created.client_secret}))
     else:

@@ -177,8 +177,8 @@ def _directory(r: TableReader, dev_mode: bool) -> DirectorySettings:
             r.problem("uris", f"{uri!r} is not encrypted: set start_tls = true, use ldaps://, "
                               "or say allow_insecure = true")
     user_filter = r.string("user_filter", "")
-    if user_filter and (user_filter.count("{username}") != 1 or not user_filter.startswith("(")):
-        r.problem("user_filter", "must be an LDAP filter containing {username} exactly once")
+    if user_filter and ("{username}" not in user_filter or not user_filter.startswith("(")):
+        r.problem("user_filter", "must be an LDAP filter containing {username}")
     settings = DirectorySettings(
         type=kind,
         uris=uris,
