@@ -45,13 +45,15 @@ def banner(stack: ProviderStack) -> str:
     return "\n".join(lines)
 
 
-def _stop_on_sigterm(_signum: int, _frame: object) -> None:
+def _stop(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # SIGINT explicitly too: a shell that starts us in the background sets it to "ignore".
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     clients = {RP_CLIENT["client_id"]: {
         "name": "Sample relying party", "redirect_uris": [RP_CLIENT["redirect_uri"]],
         "client_secret": RP_CLIENT["client_secret"],
@@ -63,13 +65,14 @@ def main() -> int:
                        RP_CLIENT["redirect_uri"])
         server = make_server("127.0.0.1", RP_PORT, rp, threaded=True)
         print(banner(stack), flush=True)
-        server.serve_forever()
+        server.serve_forever()  # returns (Werkzeug swallows KeyboardInterrupt) on Ctrl-C
     except KeyboardInterrupt:
-        print("\nStopping the demo...", flush=True)
+        pass
     except (RuntimeError, OSError) as exc:
         print(f"The demo could not start: {exc}", file=sys.stderr)
         return 1
     finally:
+        print("\nStopping the demo...", flush=True)
         stack.stop()
     return 0
 
