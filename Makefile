@@ -26,8 +26,12 @@ demo: $(STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	bash scripts/run-tests.sh
 
+# Not part of `make test`: prints figures for this machine (see README, "Benchmark").
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
 lint: $(STAMP)
-	$(BIN)/ruff check idp connectors demo tests migrations
+	$(BIN)/ruff check idp connectors demo bench tests migrations
 	$(BIN)/mypy
 
 check: lint test

@@ -30,13 +30,16 @@ class ProviderStack:
 
     def __init__(self, workdir: Path, *, port: int, ldap_ports: dict[str, int] | None = None,
                  https: bool = False, clients: dict[str, Any] | None = None,
-                 workers: int = 2) -> None:
+                 workers: int = 2, database_url: str | None = None,
+                 extra_config: dict[str, Any] | None = None) -> None:
         self.workdir = workdir
         self.port = port
         self.ldap_ports = ldap_ports or {}
         self.https = https
         self.clients = clients or {}
         self.workers = workers
+        self.database_url = database_url or f"sqlite:///{workdir / 'idp.sqlite3'}"
+        self.extra_config = extra_config or {}
         self.directories: dict[str, SlapdServer] = {}
         self.process: subprocess.Popen[bytes] | None = None
         self.ca_file: Path | None = None
@@ -77,11 +80,13 @@ class ProviderStack:
             self.ca_file = cert
         config = {
             "server": server,
-            "database": {"url": f"sqlite:///{self.workdir / 'idp.sqlite3'}"},
+            "database": {"url": self.database_url},
             "organizations": {org_id: people.organization(org_id).config([srv.uri])
                               for org_id, srv in self.directories.items()},
             "clients": self.clients,
         }
+        for section, values in self.extra_config.items():
+            config[section] = {**config.get(section, {}), **values}
         self.config_path.write_text(dumps(config), encoding="utf-8")
 
     def idp_command(self) -> list[str]:

@@ -1,0 +1,1 @@
+"""The provider's benchmark (``make bench``): figures printed, never asserted in tests."""

@@ -1,0 +1,206 @@
+"""``make bench``: the provider as production runs it (gunicorn, workers = cores, PostgreSQL),
+over a real slapd, driven by a load generator in a process of its own; prints one table.
+
+Figures are this machine's: the table starts with its raw signing rate per core so each token
+figure can be read as a fraction of that limit. Environment knobs: ``BENCH_SECONDS`` (per
+measurement, default 8), ``BENCH_POSTGRES_URL`` (an admin URL for a throwaway database),
+``BENCH_REDIS_URL`` (default redis://127.0.0.1:6379/0; empty to run without Redis).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+from bench.signing import signing_rates
+from demo import people
+from demo.slapd import free_port
+from demo.stack import ProviderStack
+
+HERE = Path(__file__).parent
+SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
+POSTGRES_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIRECT_URI = "http://127.0.0.1:9/cb"
+LOGIN_CLIENT = {"client_id": "bench-web", "client_secret": "bench-web-secret-0123456789abcdef"}
+CONCURRENCY = (16, 64)
+
+
+@dataclass
+class Row:
+    name: str
+    concurrency: int
+    rps: float
+    p50_ms: float | None
+    p99_ms: float | None
+    errors: int
+    first_error: str | None
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"campus_id_bench_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :n"), {"n": name})
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def load(spec: dict[str, Any]) -> dict[str, Any]:
+    """One measurement by the Node load generator (a separate process, as a client would be)."""
+    done = subprocess.run(["node", str(HERE / "load.mjs"), json.dumps(spec)], capture_output=True,
+                          text=True, check=False, timeout=spec["seconds"] + 120)
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed: {done.stderr.strip()[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def login_once(issuer: str, user: dict[str, str],
+               scope: str = "openid profile email campus") -> dict[str, Any]:
+    """One login the way a browser does it, for the tokens the other scenarios need."""
+    import base64
+    import hashlib
+    import secrets
+
+    web = requests.Session()
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    params = {"response_type": "code", "client_id": LOGIN_CLIENT["client_id"], "redirect_uri": REDIRECT_URI,
+              "scope": scope, "state": "s", "nonce": "n", "code_challenge": challenge,
+              "code_challenge_method": "S256"}
+    response = web.get(f"{issuer}/authorize", params=params, allow_redirects=False, timeout=10)
+    page = web.get(urljoin(issuer, response.headers["Location"]), timeout=10)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    rid = re.search(r'name="rid" value="([^"]*)"', page.text)
+    assert csrf and rid, page.text[:300]
+    response = web.post(f"{issuer}/login", allow_redirects=False, timeout=10, data={
+        "csrf_token": csrf.group(1), "rid": rid.group(1), "organization": user["organization"],
+        "username": user["username"], "password": user["password"]})
+    response = web.get(urljoin(issuer, response.headers["Location"]), allow_redirects=False, timeout=10)
+    code = re.search(r"[?&]code=([^&]+)", response.headers.get("Location", ""))
+    assert code, response.text[:300]
+    token = requests.post(f"{issuer}/token", timeout=10, auth=(LOGIN_CLIENT["client_id"],
+                          LOGIN_CLIENT["client_secret"]), data={
+        "grant_type": "authorization_code", "code": code.group(1), "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier})
+    token.raise_for_status()
+    body: dict[str, Any] = token.json()
+    return body
+
+
+def login_users() -> list[dict[str, str]]:
+    """Every demo person who can log in (disabled accounts left out)."""
+    return [{"organization": r["organization"], "username": r["username"], "password": r["password"]}
+            for r in people.roster() if "disabled" not in r.get("note", "")]
+
+
+def scenarios(issuer: str, meta: dict[str, Any]) -> list[tuple[str, Callable[[int], dict[str, Any]]]]:
+    """(name, spec for a concurrency) for everything the provider advertises."""
+    users = login_users()
+    token = login_once(issuer, users[0])["access_token"]
+    common = {"base": issuer, "seconds": SECONDS}
+    found: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
+        ("discovery", lambda c: {**common, "scenario": "get", "concurrency": c,
+                                 "path": "/.well-known/openid-configuration"}),
+        ("jwks", lambda c: {**common, "scenario": "get", "concurrency": c, "path": "/jwks"}),
+        ("userinfo", lambda c: {**common, "scenario": "get", "concurrency": c, "path": "/userinfo",
+                                "headers": {"authorization": f"Bearer {token}"}}),
+        ("full login (LDAP bind)", lambda c: {**common, "scenario": "login", "concurrency": c,
+                                              "users": users, "redirect_uri": REDIRECT_URI,
+                                              **LOGIN_CLIENT}),
+    ]
+    return found
+
+
+def worker_memory(master_pid: int) -> list[int]:
+    """Resident memory (KiB) of each gunicorn worker: the children of the master."""
+    sizes = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        ppid = re.search(r"^PPid:\s+(\d+)", text, re.MULTILINE)
+        rss = re.search(r"^VmRSS:\s+(\d+) kB", text, re.MULTILINE)
+        if ppid and rss and int(ppid.group(1)) == master_pid:
+            sizes.append(int(rss.group(1)))
+    return sizes
+
+
+def print_table(rates: dict[str, float], rows: list[Row], memory: list[int], workers: int) -> None:
+    print()
+    print(f"Campus ID benchmark: {os.cpu_count()} cores, gunicorn workers = {workers}, PostgreSQL, "
+          f"{'Redis' if REDIS_URL else 'no Redis'}, {SECONDS:g} s per measurement")
+    print("Raw signing rate, one core: " + ", ".join(f"{alg} {rate:,.0f}/s" for alg, rate in rates.items()))
+    print()
+    print(f"{'endpoint':28} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for row in rows:
+        def ms(value: float | None) -> str:
+            return "-" if value is None else f"{value:.1f}"
+        print(f"{row.name:28} {row.concurrency:>4} {row.rps:>9,.0f} {ms(row.p50_ms):>8} "
+              f"{ms(row.p99_ms):>8} {row.errors:>7}")
+    errors = [r for r in rows if r.first_error]
+    for row in errors:
+        print(f"  first error in {row.name} at {row.concurrency}: {row.first_error}")
+    if memory:
+        print()
+        print("Resident memory per worker: " + ", ".join(f"{kib / 1024:.0f} MiB" for kib in memory))
+
+
+def main() -> int:
+    if shutil.which("node") is None:
+        print("node is needed for the load generator", file=sys.stderr)
+        return 1
+    rates = signing_rates()
+    workers = os.cpu_count() or 2
+    clients = {LOGIN_CLIENT["client_id"]: {
+        "name": "Benchmark web app", "redirect_uris": [REDIRECT_URI],
+        "client_secret": LOGIN_CLIENT["client_secret"], "trusted": True}}
+    with tempfile.TemporaryDirectory(prefix="campus-bench-") as tmp, throwaway_postgres() as db_url:
+        stack = ProviderStack(Path(tmp), port=free_port(), clients=clients, workers=workers,
+                              database_url=db_url)
+        with stack:
+            assert stack.process is not None
+            meta = requests.get(f"{stack.issuer}/.well-known/openid-configuration", timeout=5).json()
+            rows: list[Row] = []
+            for name, spec_for in scenarios(stack.issuer, meta):
+                load({**spec_for(16), "seconds": min(2.0, SECONDS)})  # warm-up
+                for concurrency in CONCURRENCY:
+                    result = load(spec_for(concurrency))
+                    rows.append(Row(name, concurrency, result["rps"], result["p50_ms"],
+                                    result["p99_ms"], result["errors"], result["first_error"]))
+                    print(f"  measured {name} at {concurrency}: {result['rps']:,.0f}/s", file=sys.stderr)
+                    time.sleep(0.5)
+            memory = worker_memory(stack.process.pid)
+    print_table(rates, rows, memory, workers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

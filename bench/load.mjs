@@ -1,0 +1,140 @@
+// The benchmark's load generator: one scenario at a fixed concurrency for a fixed time, from a
+// process of its own, over keep-alive connections. Prints one JSON line: requests, errors,
+// requests per second, p50 and p99 latency in milliseconds.
+//
+//   node load.mjs '<json spec>'
+//
+// spec: {"scenario": "get"|"form"|"login", "base": "http://127.0.0.1:8080", "concurrency": 16,
+//        "seconds": 10, ...scenario fields}. "get" fetches spec.path (with spec.headers);
+// "form" posts spec.form (an object) to spec.path; "login" runs a whole browserless login per
+// iteration: authorize -> login form -> post -> authorize -> code -> token.
+import http from "node:http";
+import crypto from "node:crypto";
+
+const spec = JSON.parse(process.argv[2]);
+const base = new URL(spec.base);
+const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency * 2 });
+
+function request(method, path, { headers = {}, body = null } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: base.hostname, port: base.port, method, path, agent, headers },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode, headers: res.headers,
+                                      body: Buffer.concat(chunks).toString("utf8") }));
+      });
+    req.on("error", reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+const form = (fields) => new URLSearchParams(fields).toString();
+const FORM = { "content-type": "application/x-www-form-urlencoded" };
+
+function pathOf(location) {
+  const url = new URL(location, base);
+  return url.pathname + url.search;
+}
+
+class Jar {
+  cookies = new Map();
+  take(res) {
+    for (const line of res.headers["set-cookie"] ?? []) {
+      const [pair] = line.split(";");
+      const at = pair.indexOf("=");
+      this.cookies.set(pair.slice(0, at).trim(), pair.slice(at + 1).trim());
+    }
+  }
+  header() {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  }
+}
+
+const b64url = (buf) => buf.toString("base64url");
+
+async function login(user) {
+  const jar = new Jar();
+  const verifier = b64url(crypto.randomBytes(32));
+  const challenge = b64url(crypto.createHash("sha256").update(verifier).digest());
+  const authorize = "/authorize?" + form({
+    response_type: "code", client_id: spec.client_id, redirect_uri: spec.redirect_uri,
+    scope: "openid profile email campus", state: b64url(crypto.randomBytes(8)),
+    nonce: b64url(crypto.randomBytes(8)), code_challenge: challenge, code_challenge_method: "S256",
+  });
+  let res = await request("GET", authorize);
+  jar.take(res);
+  if (res.status !== 302) throw new Error(`authorize: ${res.status}`);
+  res = await request("GET", pathOf(res.headers.location), { headers: { cookie: jar.header() } });
+  jar.take(res);
+  const csrf = /name="csrf_token" value="([^"]+)"/.exec(res.body)?.[1];
+  const rid = /name="rid" value="([^"]*)"/.exec(res.body)?.[1] ?? "";
+  if (!csrf) throw new Error(`login page: ${res.status}`);
+  res = await request("POST", "/login", {
+    headers: { ...FORM, cookie: jar.header() },
+    body: form({ csrf_token: csrf, rid, organization: user.organization, username: user.username,
+                 password: user.password }),
+  });
+  jar.take(res);
+  if (res.status !== 302) throw new Error(`login post: ${res.status}`);
+  res = await request("GET", pathOf(res.headers.location), { headers: { cookie: jar.header() } });
+  const location = res.headers.location ?? "";
+  const code = new URL(location, base).searchParams.get("code");
+  if (res.status !== 302 || !code) throw new Error(`code: ${res.status} ${location.slice(0, 80)}`);
+  const basic = Buffer.from(`${spec.client_id}:${spec.client_secret}`).toString("base64");
+  res = await request("POST", "/token", {
+    headers: { ...FORM, authorization: `Basic ${basic}` },
+    body: form({ grant_type: "authorization_code", code, redirect_uri: spec.redirect_uri,
+                 code_verifier: verifier }),
+  });
+  if (res.status !== 200) throw new Error(`token: ${res.status} ${res.body.slice(0, 120)}`);
+}
+
+async function once(worker, i) {
+  if (spec.scenario === "get") {
+    const res = await request("GET", spec.path, { headers: spec.headers ?? {} });
+    if (res.status !== 200) throw new Error(`${spec.path}: ${res.status} ${res.body.slice(0, 120)}`);
+  } else if (spec.scenario === "form") {
+    const fields = typeof spec.form === "function" ? spec.form() : spec.form;
+    const res = await request("POST", spec.path, {
+      headers: { ...FORM, ...(spec.headers ?? {}) }, body: form(fields),
+    });
+    if (res.status !== 200) throw new Error(`${spec.path}: ${res.status} ${res.body.slice(0, 120)}`);
+  } else if (spec.scenario === "login") {
+    await login(spec.users[(worker + i * spec.concurrency) % spec.users.length]);
+  } else {
+    throw new Error(`unknown scenario ${spec.scenario}`);
+  }
+}
+
+const latencies = [];
+let errors = 0;
+let firstError = null;
+const deadline = performance.now() + spec.seconds * 1000;
+
+async function worker(n) {
+  for (let i = 0; performance.now() < deadline; i++) {
+    const start = performance.now();
+    try {
+      await once(n, i);
+      latencies.push(performance.now() - start);
+    } catch (err) {
+      errors++;
+      firstError ??= String(err.message ?? err);
+    }
+  }
+}
+
+const started = performance.now();
+await Promise.all(Array.from({ length: spec.concurrency }, (_, n) => worker(n)));
+const elapsed = (performance.now() - started) / 1000;
+latencies.sort((a, b) => a - b);
+const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1,
+  Math.floor(p * latencies.length))] : null);
+console.log(JSON.stringify({
+  requests: latencies.length, errors, first_error: firstError,
+  rps: latencies.length / elapsed, p50_ms: pct(0.5), p99_ms: pct(0.99),
+}));
+agent.destroy();
