@@ -42,7 +42,8 @@ def serve(settings: Settings, host: str, port: int, *, dev: bool = False) -> Non
     _Gunicorn(app, {
         "bind": f"{host}:{port}",
         "workers": settings.server.workers,
-        "worker_class": "sync",
+        "worker_class": "gthread",
+        "threads": settings.server.threads,
         "post_fork": post_fork,
         "accesslog": "-",
         "errorlog": "-",
