@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import base64
 import ctypes
-import datetime
 import hashlib
-import ipaddress
 import os
 import secrets
 import shutil
@@ -27,10 +25,8 @@ from types import TracebackType
 import ldap
 import ldap.dn
 import ldif
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from demo.tls import write_self_signed
 
 SLAPD = os.environ.get("SLAPD", "/usr/sbin/slapd")
 SLAPADD = os.environ.get("SLAPADD", "/usr/sbin/slapadd")
@@ -205,9 +201,8 @@ class SlapdServer:
             "moduleload back_mdb",
         ]
         if self.tls:
-            self._write_certificate()
-            lines += [f"TLSCertificateFile {self.workdir / 'cert.pem'}",
-                      f"TLSCertificateKeyFile {self.workdir / 'key.pem'}"]
+            cert, key = write_self_signed(self.workdir, "cert")
+            lines += [f"TLSCertificateFile {cert}", f"TLSCertificateKeyFile {key}"]
         lines += [
             "database mdb",
             f"suffix {_quote(self.suffix)}",
@@ -261,28 +256,6 @@ class SlapdServer:
             })
         for dn, attrs in self.entries:
             yield dn, _encode(attrs)
-
-    def _write_certificate(self) -> None:
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName([
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost"),
-            ]), critical=False)
-            .sign(key, hashes.SHA256())
-        )
-        (self.workdir / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        (self.workdir / "key.pem").write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ))
 
     def _wait_ready(self) -> None:
         """Poll with an anonymous bind until slapd answers; fail with its stderr if it exits."""
