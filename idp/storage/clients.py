@@ -11,7 +11,7 @@ import hmac
 import secrets
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, String, select
+from sqlalchemy import JSON, Boolean, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from idp.storage.base import Base, UtcDateTime, utcnow
@@ -33,6 +33,10 @@ class Client(Base):
     trusted: Mapped[bool] = mapped_column(Boolean, default=False)
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="RS256")
     source: Mapped[str] = mapped_column(String(16), default="cli")
+    grant_types: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["authorization_code"])
+    access_token_format: Mapped[str] = mapped_column(String(8), default="opaque")
+    access_token_audience: Mapped[str | None] = mapped_column(Text, nullable=True)
+    refresh_token_policy: Mapped[str] = mapped_column(String(16), default="offline_access")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     # --- Authlib ClientMixin -------------------------------------------------------------

@@ -77,11 +77,41 @@ class AccessToken(Base):
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    jti: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    family_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     client: Mapped[Client] = relationship(lazy="joined")
     identity: Mapped[Identity | None] = relationship(lazy="joined")
 
     def is_active(self) -> bool:
         return self.revoked_at is None and utcnow() < self.expires_at
+
+
+class RefreshToken(Base):
+    """One refresh token of a family: every use rotates it into a child of the same family;
+    presenting a rotated one again revokes the whole family (and its access tokens)."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    family_id: Mapped[str] = mapped_column(String(64), index=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("refresh_tokens.id"), index=True, nullable=True
+    )
+    client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
+    code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("authorization_codes.id"), index=True, nullable=True
+    )
+    scope: Mapped[str] = mapped_column(Text)
+    auth_time: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    idle_expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    client: Mapped[Client] = relationship(lazy="joined")
+    identity: Mapped[Identity] = relationship(lazy="joined")
 
 
 def find_code(db: Session, code: str) -> AuthorizationCode | None:
