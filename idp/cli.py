@@ -13,7 +13,15 @@ from typing import Any
 import click
 
 from idp.errors import ConfigError, DatabaseNotReady
-from idp.settings import PkcePolicy, Settings, load_settings
+from idp.settings import (
+    AccessTokenFormat,
+    GrantType,
+    PkcePolicy,
+    RefreshTokenPolicy,
+    Settings,
+    load_settings,
+)
+from idp.settings.model import DEFAULT_CLIENT_SCOPES
 
 
 def _fail(title: str, problems: list[str]) -> None:
@@ -93,13 +101,27 @@ def clients() -> None:
 
 @clients.command("create")
 @click.option("--name", required=True)
-@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True,
+              help="Repeatable; needed by the authorization_code grant.")
 @click.option("--public", is_flag=True, help="A client that cannot keep a secret (PKCE required).")
 @click.option("--pkce", type=click.Choice([p.value for p in PkcePolicy]), default="required",
               show_default=True)
 @click.option("--trusted", is_flag=True, help="First-party client: no consent screen.")
 @click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]), default="RS256",
-              show_default=True)
+              show_default=True, help="Signs its ID tokens and its JWT access tokens.")
+@click.option("--grant-type", "grant_types", multiple=True,
+              type=click.Choice([g.value for g in GrantType]),
+              help="Repeatable; authorization_code when none is given.")
+@click.option("--scope", "scopes", multiple=True, metavar="SCOPE",
+              help=f"Repeatable: the scopes it may have; {' '.join(DEFAULT_CLIENT_SCOPES)} "
+                   "when none is given. offline_access comes with the refresh_token grant.")
+@click.option("--access-token-format", type=click.Choice([f.value for f in AccessTokenFormat]),
+              default="opaque", show_default=True, help="jwt: RFC 9068 access tokens.")
+@click.option("--access-token-audience", default="", metavar="URI",
+              help="The aud of its JWT access tokens; the issuer when not given.")
+@click.option("--refresh-token-policy", type=click.Choice([p.value for p in RefreshTokenPolicy]),
+              default="offline_access", show_default=True,
+              help="With the refresh_token grant: only when offline_access is granted, or always.")
 @click.option("--json", "as_json", is_flag=True, help="Print the client id and secret as JSON.")
 @click.pass_context
 def clients_create(ctx: click.Context, /, **options: Any) -> None:
@@ -125,6 +147,12 @@ def clients_create(ctx: click.Context, /, **options: Any) -> None:
                 pkce=PkcePolicy(options["pkce"]),
                 trusted=options["trusted"],
                 id_token_signed_response_alg=options["id_token_alg"],
+                grant_types=[GrantType(g) for g in options["grant_types"]
+                             or [GrantType.AUTHORIZATION_CODE]],
+                scopes=list(options["scopes"] or DEFAULT_CLIENT_SCOPES),
+                access_token_format=AccessTokenFormat(options["access_token_format"]),
+                access_token_audience=options["access_token_audience"],
+                refresh_token_policy=RefreshTokenPolicy(options["refresh_token_policy"]),
                 dev_mode=settings.server.dev_mode,
             )
         except ConfigError as exc:

@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from idp.identity.claims import CLAIMS_SUPPORTED, SUPPORTED_SCOPES
+from idp.oidc.client_credentials import ServiceGrant
+from idp.oidc.grants import CodeGrant
+from idp.oidc.introspection import Introspection
 from idp.oidc.keys import SUPPORTED_ALGS
+from idp.oidc.refresh import RefreshGrant
+from idp.oidc.revocation import Revocation
 
 
 def provider_metadata(issuer: str) -> dict[str, Any]:
@@ -16,17 +21,18 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
         "token_endpoint": f"{issuer}/token",
         "userinfo_endpoint": f"{issuer}/userinfo",
         "jwks_uri": f"{issuer}/jwks",
-        "scopes_supported": list(SUPPORTED_SCOPES),
+        "introspection_endpoint": f"{issuer}/introspect",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "scopes_supported": [*SUPPORTED_SCOPES, "offline_access"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": [CodeGrant.GRANT_TYPE, RefreshGrant.GRANT_TYPE,
+                                  ServiceGrant.GRANT_TYPE],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
-        "token_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
+        "token_endpoint_auth_methods_supported": list(CodeGrant.TOKEN_ENDPOINT_AUTH_METHODS),
+        "introspection_endpoint_auth_methods_supported": list(Introspection.CLIENT_AUTH_METHODS),
+        "revocation_endpoint_auth_methods_supported": list(Revocation.CLIENT_AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": list(CLAIMS_SUPPORTED),
         "claims_parameter_supported": False,

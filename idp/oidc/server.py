@@ -1,23 +1,26 @@
-"""Authlib's authorization server bound to our storage: client lookup, token storage, and the
-one place where a code reuse turns into revoked tokens and an audit event."""
+"""Authlib's authorization server bound to our storage: client lookup, the grants and
+endpoints, token storage, and the one place where a reused code or refresh token turns into
+revoked tokens and an audit event."""
 
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from flask import Flask
 
 from idp import context
+from idp.oidc.client_credentials import ServiceGrant
 from idp.oidc.grants import CodeGrant, CodeReusedError, OpenIDCodeExtension, PkceExtension
+from idp.oidc.introspection import Introspection
+from idp.oidc.refresh import RefreshGrant, RefreshTokenReusedError
+from idp.oidc.revocation import Revocation
+from idp.oidc.tokens import TokenGenerator, store_issued
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
-from idp.storage.base import utcnow
 from idp.storage.clients import Client, find_client
-from idp.storage.tokens import AccessToken, digest, revoke_tokens_of_code
+from idp.storage.refresh_tokens import revoke_families_of_code, revoke_family
+from idp.storage.tokens import revoke_tokens_of_code
 
 
 class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
@@ -25,21 +28,13 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return find_client(context.db(), client_id)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
-        code = request.authorization_code
-        context.db().add(
-            AccessToken(
-                token_hash=digest(token["access_token"]),
-                client_pk=request.client.id,
-                identity_id=request.user.id if request.user is not None else None,
-                code_id=code.id if code is not None else None,
-                scope=token.get("scope", ""),
-                expires_at=utcnow() + timedelta(seconds=int(token["expires_in"])),
-            )
-        )
+        store_issued(context.db(), context.settings().oidc, token, request)
 
     def handle_error_response(self, request: Any, error: Any) -> Any:
         if isinstance(error, CodeReusedError):
             _revoke_after_code_reuse(error)
+        elif isinstance(error, RefreshTokenReusedError):
+            _revoke_after_refresh_token_reuse(error)
         return super().handle_error_response(request, error)
 
 
@@ -48,23 +43,39 @@ def _revoke_after_code_reuse(error: CodeReusedError) -> None:
     db = context.db()
     db.rollback()
     code = error.code
-    revoked = revoke_tokens_of_code(db, code)
+    revoked = revoke_tokens_of_code(db, code) + revoke_families_of_code(db, code.id)
     audit.record(db, AuditEventType.CODE_REUSED, actor="client", identity_id=code.identity_id,
                  client_id=code.client.client_id, revoked_tokens=revoked)
+    db.commit()
+
+
+def _revoke_after_refresh_token_reuse(error: RefreshTokenReusedError) -> None:
+    """The same for a spent refresh token presented again: its whole family goes."""
+    db = context.db()
+    db.rollback()
+    token = error.token
+    refresh, access = revoke_family(db, token.family_id)
+    presenter = error.presented_by.client_id if error.presented_by is not None else None
+    audit.record(db, AuditEventType.REFRESH_TOKEN_REUSED, actor="client",
+                 identity_id=token.identity_id, client_id=token.client.client_id,
+                 family=token.family_id, presented_by=presenter,
+                 revoked_refresh_tokens=refresh, revoked_access_tokens=access)
     db.commit()
 
 
 def create_server(app: Flask) -> CampusAuthorizationServer:
     server = CampusAuthorizationServer()
     server.init_app(app)
-    settings = app.extensions[context.EXTENSION].settings
-
-    def access_token(**_: Any) -> str:
-        return secrets.token_urlsafe(32)
-
-    lifetime = settings.oidc.access_token_lifetime_s
+    services = app.extensions[context.EXTENSION]
+    settings = services.settings
     server.register_token_generator(
-        "default", BearerTokenGenerator(access_token, None, lambda client, grant_type: lifetime)
+        "default",
+        TokenGenerator(settings.server.issuer, settings.oidc,
+                       lambda alg: services.keyring().key_for(alg)),
     )
     server.register_grant(CodeGrant, [OpenIDCodeExtension(require_nonce=False), PkceExtension()])
+    server.register_grant(RefreshGrant)
+    server.register_grant(ServiceGrant)
+    server.register_endpoint(Introspection)
+    server.register_endpoint(Revocation)
     return server

@@ -2,25 +2,31 @@
 
 from idp.settings.load import load_settings
 from idp.settings.model import (
+    AccessTokenFormat,
     ClientSettings,
     DatabaseSettings,
     DirectorySettings,
     DirectoryType,
+    GrantType,
     OidcSettings,
     OrganizationSettings,
     PkcePolicy,
+    RefreshTokenPolicy,
     ServerSettings,
     Settings,
 )
 
 __all__ = [
+    "AccessTokenFormat",
     "ClientSettings",
     "DatabaseSettings",
     "DirectorySettings",
     "DirectoryType",
+    "GrantType",
     "OidcSettings",
     "OrganizationSettings",
     "PkcePolicy",
+    "RefreshTokenPolicy",
     "ServerSettings",
     "Settings",
     "load_settings",

@@ -20,7 +20,24 @@ class PkcePolicy(StrEnum):
     OPTIONAL = "optional"
 
 
+class GrantType(StrEnum):
+    AUTHORIZATION_CODE = "authorization_code"
+    REFRESH_TOKEN = "refresh_token"
+    CLIENT_CREDENTIALS = "client_credentials"
+
+
+class AccessTokenFormat(StrEnum):
+    OPAQUE = "opaque"
+    JWT = "jwt"  # RFC 9068
+
+
+class RefreshTokenPolicy(StrEnum):
+    OFFLINE_ACCESS = "offline_access"  # only when the offline_access scope is granted
+    ALWAYS = "always"  # with every authorization code exchange
+
+
 SIGNING_ALGS = ("ES256", "RS256")
+DEFAULT_CLIENT_SCOPES = ("openid", "profile", "email", "campus")
 
 
 @dataclass(frozen=True)
@@ -75,13 +92,17 @@ class ClientSettings:
 
     client_id: str
     name: str
-    redirect_uris: tuple[str, ...]
+    redirect_uris: tuple[str, ...] = ()
     client_secret: str = field(default="", repr=False)
     public: bool = False
     pkce: PkcePolicy = PkcePolicy.REQUIRED
     trusted: bool = False
     id_token_signed_response_alg: str = "RS256"
-    scopes: tuple[str, ...] = ("openid", "profile", "email", "campus")
+    scopes: tuple[str, ...] = DEFAULT_CLIENT_SCOPES
+    grant_types: tuple[GrantType, ...] = (GrantType.AUTHORIZATION_CODE,)
+    access_token_format: AccessTokenFormat = AccessTokenFormat.OPAQUE
+    access_token_audience: str = ""
+    refresh_token_policy: RefreshTokenPolicy = RefreshTokenPolicy.OFFLINE_ACCESS
 
 
 @dataclass(frozen=True)
@@ -89,6 +110,10 @@ class OidcSettings:
     code_lifetime_s: int = 60
     access_token_lifetime_s: int = 3600
     id_token_lifetime_s: int = 3600
+    # A refresh token family ends this long after the code exchange that started it...
+    refresh_token_lifetime_s: int = 30 * 86400
+    # ...or earlier, when no refresh happened for this long.
+    refresh_token_idle_lifetime_s: int = 7 * 86400
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,18 @@
 """Storage: SQLAlchemy 2 models, one module per aggregate. Repositories never commit."""
 
-from idp.storage import audit, clients, grants, identities, keys, sessions, tokens
+from idp.storage import (
+    audit,
+    clients,
+    grants,
+    identities,
+    keys,
+    refresh_tokens,
+    sessions,
+    tokens,
+)
 from idp.storage.base import Base
 
-__all__ = ["Base", "audit", "clients", "grants", "identities", "keys", "sessions", "tokens"]
+__all__ = [
+    "Base", "audit", "clients", "grants", "identities", "keys", "refresh_tokens", "sessions",
+    "tokens",
+]

@@ -25,6 +25,8 @@ class AuditEventType(StrEnum):
     CONSENT_DENIED = "consent.denied"
     CODE_REUSED = "token.code_reused"
     TOKEN_ISSUED = "token.issued"
+    REFRESH_TOKEN_REUSED = "token.refresh_reused"
+    TOKEN_REVOKED = "token.revoked"
     CLIENT_CREATED = "client.created"
     SIGNING_KEY_CREATED = "key.created"
     LOGOUT = "session.logout"

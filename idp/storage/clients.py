@@ -17,6 +17,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from idp.storage.base import Base, UtcDateTime, utcnow
 
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+# Scopes about a person: they mean nothing to a client acting on its own behalf.
+USER_SCOPES = frozenset({"openid", "profile", "email", "campus", "offline_access"})
 
 
 class Client(Base):
@@ -47,9 +49,17 @@ class Client(Base):
         # Only an unambiguous single URI may stand in for a missing redirect_uri.
         return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
 
-    def get_allowed_scope(self, scope: str) -> str:
+    def get_allowed_scope(self, scope: str | None) -> str:
+        """The requested scopes this client may have, in the order asked; offline_access
+        comes with the refresh_token grant type (OpenID Connect Core 11)."""
         allowed = set(self.scopes)
-        return " ".join(s for s in scope.split() if s in allowed)
+        if self.check_grant_type("refresh_token"):
+            allowed.add("offline_access")
+        return " ".join(dict.fromkeys(s for s in (scope or "").split() if s in allowed))
+
+    def service_scopes(self) -> list[str]:
+        """What the client credentials grant may give this client (RFC 6749 4.4)."""
+        return [s for s in self.scopes if s not in USER_SCOPES]
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         """Exact string match, as OpenID Connect Core 3.1.2.1 requires."""
@@ -66,10 +76,10 @@ class Client(Base):
         return method in CONFIDENTIAL_AUTH_METHODS
 
     def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code"
+        return response_type == "code" and self.check_grant_type("authorization_code")
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type == "authorization_code"
+        return grant_type in self.grant_types
 
     @property
     def token_endpoint_auth_method(self) -> str:

@@ -1,7 +1,9 @@
 """Authorization codes and access tokens, stored only as SHA-256 digests of their values.
 
 A code is marked used rather than deleted, so that a second use can be recognised and the
-tokens issued from the first use revoked (RFC 6749 section 4.1.2).
+tokens issued from the first use revoked (RFC 6749 section 4.1.2). A JWT access token
+(RFC 9068) is stored like an opaque one, by the digest of its whole value, and keeps its
+``jti``: revoking it works the same way.
 """
 
 from __future__ import annotations
@@ -85,33 +87,21 @@ class AccessToken(Base):
     def is_active(self) -> bool:
         return self.revoked_at is None and utcnow() < self.expires_at
 
+    # --- Authlib TokenMixin (introspection and revocation) ---------------------------------
+    def check_client(self, client: Client) -> bool:
+        return self.client_pk == client.id
 
-class RefreshToken(Base):
-    """One refresh token of a family: every use rotates it into a child of the same family;
-    presenting a rotated one again revokes the whole family (and its access tokens)."""
+    def get_scope(self) -> str:
+        return self.scope
 
-    __tablename__ = "refresh_tokens"
+    def get_expires_in(self) -> int:
+        return max(0, int((self.expires_at - utcnow()).total_seconds()))
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    family_id: Mapped[str] = mapped_column(String(64), index=True)
-    parent_id: Mapped[int | None] = mapped_column(
-        ForeignKey("refresh_tokens.id"), index=True, nullable=True
-    )
-    client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
-    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
-    code_id: Mapped[int | None] = mapped_column(
-        ForeignKey("authorization_codes.id"), index=True, nullable=True
-    )
-    scope: Mapped[str] = mapped_column(Text)
-    auth_time: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    issued_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    idle_expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    client: Mapped[Client] = relationship(lazy="joined")
-    identity: Mapped[Identity] = relationship(lazy="joined")
+    def is_expired(self) -> bool:
+        return utcnow() >= self.expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
 
 
 def find_code(db: Session, code: str) -> AuthorizationCode | None:
@@ -139,5 +129,16 @@ def revoke_tokens_of_code(db: Session, code: AuthorizationCode) -> int:
 
 
 def find_access_token(db: Session, token: str) -> AccessToken | None:
+    if not token or len(token) > 4096:
+        return None
     stmt = select(AccessToken).where(AccessToken.token_hash == digest(token))
     return db.scalars(stmt).one_or_none()
+
+
+def revoke_access_token(db: Session, token: AccessToken) -> bool:
+    result = db.execute(
+        update(AccessToken)
+        .where(AccessToken.id == token.id, AccessToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

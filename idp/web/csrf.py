@@ -1,5 +1,6 @@
 """CSRF protection for every form: a random token kept in the session, checked on each POST
-to a form endpoint (the token endpoint and UserInfo are not forms and authenticate otherwise)."""
+to a form endpoint (the token, introspection and revocation endpoints and UserInfo are not
+forms and authenticate otherwise)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import secrets
 from flask import Flask, abort, request, session
 
 FIELD = "csrf_token"
-# Not forms: the token endpoint and UserInfo authenticate their callers; an authorization
-# request may arrive by POST from a relying party and checks the token itself on consent.
-EXEMPT_ENDPOINTS = {"oidc.token", "oidc.userinfo", "oidc.authorize"}
+# Not forms: the token, introspection and revocation endpoints and UserInfo authenticate their
+# callers; an authorization request may arrive by POST from a relying party and checks the
+# token itself on consent.
+EXEMPT_ENDPOINTS = {"oidc.token", "oidc.introspect", "oidc.revoke", "oidc.userinfo",
+                    "oidc.authorize"}
 
 
 def csrf_token() -> str:

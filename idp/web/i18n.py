@@ -39,6 +39,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "scope.profile": "Your name and username",
         "scope.email": "Your email address",
         "scope.campus": "Your campus card number, universities and roles (student, staff)",
+        "scope.offline_access": "Access to this information also while you are not signed in, "
+                                "until you revoke it",
         "title.error": "Error — Campus ID",
         "error.heading": "Something is wrong with this request",
         "error.back": "Please go back to the application you came from and try again.",
@@ -77,6 +79,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "scope.profile": "Ваше имя и логин",
         "scope.email": "Ваш адрес электронной почты",
         "scope.campus": "Номер кампусной карты, ваши университеты и роли (студент, сотрудник)",
+        "scope.offline_access": "Доступ к этим данным и тогда, когда вы не в системе, "
+                                "пока вы его не отзовёте",
         "title.error": "Ошибка — Campus ID",
         "error.heading": "С этим запросом что-то не так",
         "error.back": "Вернитесь в приложение, из которого вы пришли, и попробуйте ещё раз.",

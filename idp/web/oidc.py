@@ -64,7 +64,7 @@ def authorize() -> Any:
     if user is None:  # prompt=none was answered with login_required by the grant
         return redirect("/login?rid=" + pending.remember(params))
     client = grant.client
-    scopes = set(grant.request.scope.split())
+    scopes = set(client.get_allowed_scope(grant.request.scope).split())
     decision = request.form.get("consent") if request.method == "POST" else None
     if decision is not None:
         check_form_token()
@@ -124,7 +124,7 @@ def _authorization_error(error: OAuth2Error) -> Any:
 
 
 def _ordered(scopes: set[str]) -> list[str]:
-    order = ["openid", "profile", "email", "campus"]
+    order = ["openid", "profile", "email", "campus", "offline_access"]
     return [s for s in order if s in scopes]
 
 
@@ -138,9 +138,26 @@ def token() -> Any:
     return response
 
 
+@bp.post("/introspect")
+def introspect() -> Any:
+    """RFC 7662: read-only, so nothing to commit."""
+    return server().create_endpoint_response("introspection")
+
+
+@bp.post("/revoke")
+def revoke() -> Any:
+    response = server().create_endpoint_response("revocation")
+    if response.status_code == 200:
+        context.db().commit()
+    return response
+
+
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo() -> Any:
-    """OpenID Connect Core 5.3, with the bearer token in the header or the form (RFC 6750 2)."""
+    """OpenID Connect Core 5.3, with the bearer token in the header or the form (RFC 6750 2).
+
+    Opaque and JWT access tokens are both looked up by digest, so a revoked one of either
+    kind is refused, and so is one issued by the client credentials grant (no person)."""
     value = _bearer_token()
     if not value:
         return _bearer_error(401, None)

@@ -27,6 +27,11 @@ MOODLE = RelyingParty("moodle", "https://moodle.example.org/admin/oauth2callback
                       secret="moodle-secret-0123456789")
 SPA = RelyingParty("spa", "http://127.0.0.1:5173/callback")
 PORTAL = RelyingParty("portal", "https://portal.example.org/cb", secret="portal-secret-0123456789")
+# Services of the client credentials grant: (client_id, secret).
+SERVICE = ("timetable", "timetable-secret-0123456789")
+SERVICE_JWT = ("library-api", "library-api-secret-0123456789")
+SERVICE_AUDIENCE = "https://api.library.example.org"
+REFRESH = ["authorization_code", "refresh_token"]
 
 
 @pytest.fixture(scope="session")
@@ -46,11 +51,20 @@ def client_table() -> dict[str, Any]:
                 **extra}
 
     return {
-        "rp1": confidential(RP1, "Библиотека ТГУ"),
-        "rp2": confidential(RP2, "Sports booking", id_token_signed_response_alg="ES256"),
+        "rp1": confidential(RP1, "Библиотека ТГУ", grant_types=REFRESH),
+        "rp2": confidential(RP2, "Sports booking", id_token_signed_response_alg="ES256",
+                            grant_types=REFRESH, access_token_format="jwt"),
         "moodle": confidential(MOODLE, "Moodle", pkce="optional"),
-        "portal": confidential(PORTAL, "Campus portal", trusted=True),
-        "spa": {"name": "Timetable app", "redirect_uris": [SPA.redirect_uri], "public": True},
+        "portal": confidential(PORTAL, "Campus portal", trusted=True, grant_types=REFRESH,
+                               refresh_token_policy="always"),
+        "spa": {"name": "Timetable app", "redirect_uris": [SPA.redirect_uri], "public": True,
+                "grant_types": REFRESH},
+        SERVICE[0]: {"name": "Timetable sync", "client_secret": SERVICE[1],
+                     "grant_types": ["client_credentials"],
+                     "scopes": ["schedule.read", "schedule.write"]},
+        SERVICE_JWT[0]: {"name": "Library API client", "client_secret": SERVICE_JWT[1],
+                         "grant_types": ["client_credentials"], "scopes": ["catalog.read"],
+                         "access_token_format": "jwt", "access_token_audience": SERVICE_AUDIENCE},
     }
 
 

@@ -1,0 +1,37 @@
+"""The client credentials grant (RFC 6749 section 4.4) for services acting on their own behalf.
+
+Confidential clients only; the scope is limited to the client's service scopes (its allowed
+scopes other than those about a person), all of them when none is asked. No ID token, no
+refresh token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidScopeError
+from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
+
+from idp.storage.clients import Client
+
+
+class ServiceGrant(ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def validate_requested_scope(self) -> None:
+        client: Client = self.request.client
+        allowed = client.service_scopes()
+        asked = self.request.payload.scope
+        wanted = (asked or "").split()
+        if not wanted:  # RFC 6749 3.3: the pre-defined default
+            self.request.service_scope = " ".join(allowed)
+            return
+        refused = [s for s in wanted if s not in allowed]
+        if refused:
+            raise InvalidScopeError(f"This client may not ask for: {' '.join(refused)}.")
+        self.request.service_scope = " ".join(dict.fromkeys(wanted))
+
+    def create_token_response(self) -> Any:
+        token = self.generate_token(scope=self.request.service_scope, include_refresh_token=False)
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER

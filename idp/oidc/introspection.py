@@ -1,0 +1,66 @@
+"""Token introspection (RFC 7662) for the client a token was issued to.
+
+Client-authenticated (``client_secret_basic`` or ``client_secret_post``); another client's
+token, an unknown, expired, revoked or spent one all answer ``{"active": false}`` alike
+(section 2.2). Both token kinds are looked for whatever the hint says (section 2.1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+
+from idp import context
+from idp.storage.clients import Client
+from idp.storage.refresh_tokens import RefreshToken, find_refresh_token
+from idp.storage.tokens import AccessToken, find_access_token
+
+AnyToken = AccessToken | RefreshToken
+
+
+def find_token(token: str, hint: str | None) -> AnyToken | None:
+    """Either kind, the hinted one first; an unknown hint is ignored (RFC 7009 2.1)."""
+    db = context.db()
+    if hint == "refresh_token":
+        return find_refresh_token(db, token) or find_access_token(db, token)
+    return find_access_token(db, token) or find_refresh_token(db, token)
+
+
+def check_token_param(request: Any) -> None:
+    if not request.form.get("token"):
+        raise InvalidRequestError("The 'token' parameter is required.")
+
+
+class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def check_params(self, request: Any, client: Client) -> None:
+        check_token_param(request)
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> AnyToken | None:
+        return find_token(token_string, token_type_hint)
+
+    def check_permission(self, token: AnyToken, client: Client, request: Any) -> bool:
+        return token.check_client(client)
+
+    def introspect_token(self, token: AnyToken) -> dict[str, Any]:
+        issuer = context.settings().server.issuer
+        client = token.client
+        payload: dict[str, Any] = {
+            "active": True,
+            "scope": token.scope,
+            "client_id": client.client_id,
+            "sub": token.identity.sub if token.identity is not None else client.client_id,
+            "iss": issuer,
+            "iat": int(token.issued_at.timestamp()),
+        }
+        if isinstance(token, AccessToken):
+            payload.update(token_type="Bearer", exp=int(token.expires_at.timestamp()),
+                           aud=client.access_token_audience or issuer)
+            if token.jti:
+                payload["jti"] = token.jti
+        else:
+            payload["exp"] = int(token.expiry().timestamp())
+        return payload

@@ -1,0 +1,52 @@
+"""The refresh token grant (RFC 6749 section 6) with rotation on every use and reuse detection.
+
+The presented token is spent (``rotated_at``) in the same transaction that stores its child;
+a spent token presented again raises ``RefreshTokenReusedError``, which the server turns into
+a revoked family and an audit event (``idp.oidc.server``). No ID token is issued on refresh
+(OpenID Connect Core 12.2 allows leaving it out).
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import InvalidGrantError
+from authlib.oauth2.rfc6749.grants import RefreshTokenGrant
+
+from idp import context
+from idp.storage.clients import Client
+from idp.storage.identities import Identity
+from idp.storage.refresh_tokens import RefreshToken, find_refresh_token, mark_rotated
+
+
+class RefreshTokenReusedError(InvalidGrantError):  # type: ignore[misc]
+    """A spent refresh token presented again: its whole family gets revoked."""
+
+    def __init__(self, token: RefreshToken, client: Client | None) -> None:
+        super().__init__("The refresh token is no longer valid.")
+        self.token = token
+        self.presented_by = client
+
+
+class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation on every use
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
+        found = find_refresh_token(context.db(), refresh_token)
+        if found is None:
+            return None
+        if found.rotated_at is not None:
+            raise RefreshTokenReusedError(found, self.request.client)
+        if found.revoked_at is not None:
+            raise InvalidGrantError("The refresh token has been revoked.")
+        if found.is_expired():
+            raise InvalidGrantError("The refresh token has expired.")
+        return found
+
+    def authenticate_user(self, refresh_token: RefreshToken) -> Identity:
+        return refresh_token.identity
+
+    def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
+        # Two requests racing with one token: the loser is a reuse, as if it came later.
+        if not mark_rotated(context.db(), refresh_token):
+            raise RefreshTokenReusedError(refresh_token, self.request.client)
+
