@@ -21,7 +21,7 @@ from idp.settings import (
     RefreshTokenPolicy,
     Settings,
 )
-from idp.settings.load import check_client_capabilities
+from idp.settings.clients import check_client_capabilities
 from idp.settings.model import DEFAULT_CLIENT_SCOPES, SIGNING_ALGS
 from idp.settings.reader import TableReader
 from idp.storage import audit

@@ -125,3 +125,63 @@ def test_clients_create_rejects_bad_redirect_uris_and_stores_nothing(
     with make_session_factory(engine)() as db:
         assert db.scalars(select(Client)).all() == []
     engine.dispose()
+
+
+def test_service_client_with_grant_types_scopes_and_jwt_tokens(config: Path, database_url: str) -> None:
+    assert run("--config", str(config), "db", "upgrade").exit_code == 0
+    result = run("--config", str(config), "clients", "create", "--name", "Timetable sync",
+                 "--grant-type", "client_credentials", "--scope", "schedule.read",
+                 "--scope", "schedule.write", "--access-token-format", "jwt",
+                 "--access-token-audience", "https://api.tpu.ru/schedule", "--json")
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as db:
+        client = db.scalars(select(Client).where(Client.client_id == printed["client_id"])).one()
+        assert client.grant_types == ["client_credentials"] and client.redirect_uris == []
+        assert client.scopes == ["schedule.read", "schedule.write"]
+        assert client.service_scopes() == ["schedule.read", "schedule.write"]
+        assert client.access_token_format == "jwt"
+        assert client.access_token_audience == "https://api.tpu.ru/schedule"
+        assert client.check_grant_type("client_credentials")
+        assert not client.check_grant_type("authorization_code")
+    engine.dispose()
+
+
+def test_relying_party_with_refresh_tokens(config: Path, database_url: str) -> None:
+    assert run("--config", str(config), "db", "upgrade").exit_code == 0
+    result = run("--config", str(config), "clients", "create", "--name", "LMS",
+                 "--redirect-uri", "https://lms.example.org/cb", "--grant-type", "authorization_code",
+                 "--grant-type", "refresh_token", "--refresh-token-policy", "always", "--json")
+    assert result.exit_code == 0, result.output
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as db:
+        client = db.scalars(select(Client)).one()
+        assert client.grant_types == ["authorization_code", "refresh_token"]
+        assert client.refresh_token_policy == "always" and client.access_token_format == "opaque"
+        assert client.get_allowed_scope("openid offline_access email") == "openid offline_access email"
+    engine.dispose()
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--public", "--redirect-uri", "http://127.0.0.1:5173/cb", "--grant-type", "authorization_code",
+      "--grant-type", "client_credentials"], "client_credentials is for confidential clients only"),
+    (["--grant-type", "refresh_token"], "refresh_token is only issued with authorization_code"),
+    (["--grant-type", "client_credentials", "--redirect-uri", "https://svc.example.org/cb"],
+     "only a client of the authorization_code grant has redirect URIs"),
+    ([], "the authorization_code grant needs at least one redirect URI"),
+    (["--grant-type", "client_credentials", "--scope", 'say "hi"'], "is not a scope token"),
+    (["--grant-type", "client_credentials", "--access-token-audience", "api"], "absolute URI"),
+    (["--redirect-uri", "https://lms.example.org/cb", "--refresh-token-policy", "always"],
+     '"always" needs the refresh_token grant type'),
+    (["--grant-type", "password"], "Invalid value for '--grant-type'"),
+])
+def test_clients_create_refuses_what_the_grants_do_not_allow(
+        config: Path, database_url: str, args: list[str], expected: str) -> None:
+    assert run("--config", str(config), "db", "upgrade").exit_code == 0
+    result = run("--config", str(config), "clients", "create", "--name", "Bad", *args, "--json")
+    assert result.exit_code == 2 and expected in result.output, result.output
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as db:
+        assert db.scalars(select(Client)).all() == []
+    engine.dispose()

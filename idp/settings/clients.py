@@ -1,0 +1,119 @@
+"""Relying parties and services in the configuration file (``[clients.ID]``), and the checks
+every client passes however it is registered: what its grant types need (RFC 6749 4.1, 4.4,
+6), what its scopes and redirect URIs may be."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from idp.settings.model import (
+    DEFAULT_CLIENT_SCOPES,
+    SIGNING_ALGS,
+    AccessTokenFormat,
+    ClientSettings,
+    GrantType,
+    PkcePolicy,
+    RefreshTokenPolicy,
+)
+from idp.settings.reader import TableReader
+
+_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,64}$")  # RFC 6749 3.3
+
+
+def parse_client(table: TableReader, client_id: str, dev_mode: bool) -> ClientSettings:
+    r = table.sub(client_id, required=True)
+    public = r.boolean("public", False)
+    grant_types = grant_types_of(r, "grant_types", r.str_list("grant_types", ["authorization_code"]))
+    redirect_uris = r.str_list("redirect_uris", [])
+    secret = r.string("client_secret", "", secret=True)
+    if not public and len(secret) < 16:
+        r.problem("client_secret", "a confidential client needs a secret of 16 characters or more")
+    if public and secret:
+        r.problem("client_secret", "a public client has no secret")
+    alg = r.string("id_token_signed_response_alg", "RS256")
+    if alg not in SIGNING_ALGS:
+        r.problem("id_token_signed_response_alg", f"must be one of {', '.join(SIGNING_ALGS)}")
+    client = ClientSettings(
+        client_id=client_id,
+        name=r.string("name"),
+        redirect_uris=redirect_uris,
+        client_secret=secret,
+        public=public,
+        pkce=r.choice("pkce", PkcePolicy, PkcePolicy.REQUIRED),
+        trusted=r.boolean("trusted", False),
+        id_token_signed_response_alg=alg,
+        scopes=r.str_list("scopes", list(DEFAULT_CLIENT_SCOPES)),
+        grant_types=grant_types,
+        access_token_format=r.choice("access_token_format", AccessTokenFormat,
+                                     AccessTokenFormat.OPAQUE),
+        access_token_audience=r.string("access_token_audience", ""),
+        refresh_token_policy=r.choice("refresh_token_policy", RefreshTokenPolicy,
+                                      RefreshTokenPolicy.OFFLINE_ACCESS),
+    )
+    if public and client.pkce is not PkcePolicy.REQUIRED:
+        r.problem("pkce", "a public client must use PKCE: set pkce = \"required\"")
+    check_client_capabilities(r, client, dev_mode)
+    r.done()
+    return client
+
+
+def grant_types_of(r: TableReader, key: str, values: tuple[str, ...] | list[str]) -> tuple[GrantType, ...]:
+    """Known grant types, each once, in the order given; every unknown one is a problem."""
+    known: list[GrantType] = []
+    for value in values:
+        try:
+            grant = GrantType(value)
+        except ValueError:
+            allowed = ", ".join(g.value for g in GrantType)
+            r.problem(key, f"{value!r} is not a supported grant type ({allowed})")
+            continue
+        if grant not in known:
+            known.append(grant)
+    if not values:
+        r.problem(key, "must not be empty")
+    return tuple(known)
+
+
+def check_client_capabilities(r: TableReader, client: ClientSettings, dev_mode: bool,
+                              redirect_key: str = "redirect_uris") -> None:
+    """What the grant types need (RFC 6749 4.1, 4.4, 6) and what the scopes may be."""
+    grants = set(client.grant_types)
+    if GrantType.AUTHORIZATION_CODE in grants:
+        if not client.redirect_uris:
+            r.problem(redirect_key, "the authorization_code grant needs at least one redirect URI")
+        for uri in client.redirect_uris:
+            check_redirect_uri(r, redirect_key, uri, dev_mode)
+    elif client.redirect_uris:
+        r.problem(redirect_key, "only a client of the authorization_code grant has redirect URIs")
+    if GrantType.REFRESH_TOKEN in grants and GrantType.AUTHORIZATION_CODE not in grants:
+        r.problem("grant_types", "refresh_token is only issued with authorization_code")
+    if GrantType.CLIENT_CREDENTIALS in grants and client.public:
+        r.problem("grant_types", "client_credentials is for confidential clients only")
+    if (client.refresh_token_policy is RefreshTokenPolicy.ALWAYS
+            and GrantType.REFRESH_TOKEN not in grants):
+        r.problem("refresh_token_policy", "\"always\" needs the refresh_token grant type")
+    for scope in client.scopes:
+        if not _SCOPE_TOKEN.match(scope):
+            r.problem("scopes", f"{scope!r} is not a scope token (printable ASCII, no space, "
+                                "quote or backslash, 64 characters at most)")
+    audience = client.access_token_audience
+    if audience and (not urlsplit(audience).scheme or "#" in audience):
+        r.problem("access_token_audience", f"{audience!r} must be an absolute URI without fragment")
+
+
+def check_redirect_uri(r: TableReader, key: str, uri: str, dev_mode: bool) -> None:
+    """Absolute, no fragment, https (plain http only to loopback in dev mode)."""
+    parts = urlsplit(uri)
+    if not parts.scheme or not parts.netloc:
+        r.problem(key, f"{uri!r} must be an absolute URI")
+    elif parts.fragment or "#" in uri:
+        r.problem(key, f"{uri!r} must not contain a fragment")
+    elif parts.scheme == "http" and not (dev_mode and _is_loopback(parts.hostname)):
+        r.problem(key, f"{uri!r} must use https (http only to loopback in dev mode)")
+    elif parts.scheme not in ("http", "https"):
+        r.problem(key, f"{uri!r} must use https")
+
+
+def _is_loopback(host: str | None) -> bool:
+    return host in ("localhost", "::1") or bool(host and host.startswith("127."))
