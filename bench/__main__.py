@@ -37,6 +37,12 @@ POSTGRES_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://post
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 REDIRECT_URI = "http://127.0.0.1:9/cb"
 LOGIN_CLIENT = {"client_id": "bench-web", "client_secret": "bench-web-secret-0123456789abcdef"}
+SERVICE_SCOPE = "bench.read"
+SERVICES = {  # client credentials clients: access token format and signing algorithm
+    "client credentials ES256 JWT": ("bench-cc-es256", "jwt", "ES256"),
+    "client credentials RS256 JWT": ("bench-cc-rs256", "jwt", "RS256"),
+    "client credentials opaque": ("bench-cc-opaque", "opaque", "RS256"),
+}
 CONCURRENCY = (16, 64)
 
 
@@ -120,12 +126,47 @@ def login_users() -> list[dict[str, str]]:
             for r in people.roster() if "disabled" not in r.get("note", "")]
 
 
+def secret_of(client_id: str) -> str:
+    return f"{client_id}-secret-0123456789abcdef"
+
+
+def basic(client_id: str) -> dict[str, str]:
+    import base64
+
+    pair = f"{client_id}:{secret_of(client_id)}".encode()
+    return {"authorization": "Basic " + base64.b64encode(pair).decode()}
+
+
+def bench_clients() -> dict[str, Any]:
+    clients: dict[str, Any] = {LOGIN_CLIENT["client_id"]: {
+        "name": "Benchmark web app", "redirect_uris": [REDIRECT_URI], "trusted": True,
+        "client_secret": LOGIN_CLIENT["client_secret"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "scopes": ["openid", "profile", "email", "campus", "offline_access"]}}
+    for client_id, token_format, alg in SERVICES.values():
+        clients[client_id] = {
+            "name": client_id, "grant_types": ["client_credentials"], "client_secret": secret_of(client_id),
+            "scopes": [SERVICE_SCOPE], "access_token_format": token_format,
+            "id_token_signed_response_alg": alg}
+    return clients
+
+
 def scenarios(issuer: str, meta: dict[str, Any]) -> list[tuple[str, Callable[[int], dict[str, Any]]]]:
     """(name, spec for a concurrency) for everything the provider advertises."""
     users = login_users()
     token = login_once(issuer, users[0])["access_token"]
     common = {"base": issuer, "seconds": SECONDS}
-    found: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
+    found: list[tuple[str, Callable[[int], dict[str, Any]]]] = []
+    for name, (client_id, _, _) in SERVICES.items():
+        found.append((name, lambda c, client_id=client_id: {
+            **common, "scenario": "form", "concurrency": c, "path": "/token", "headers": basic(client_id),
+            "form": {"grant_type": "client_credentials", "scope": SERVICE_SCOPE}}))
+    found += [
+        ("refresh (rotation)", lambda c: {**common, "scenario": "refresh", "concurrency": c,
+                                          "users": users, "redirect_uri": REDIRECT_URI, **LOGIN_CLIENT}),
+        ("introspection", lambda c: {**common, "scenario": "form", "concurrency": c,
+                                     "path": "/introspect", "headers": basic(LOGIN_CLIENT["client_id"]),
+                                     "form": {"token": token}}),
         ("discovery", lambda c: {**common, "scenario": "get", "concurrency": c,
                                  "path": "/.well-known/openid-configuration"}),
         ("jwks", lambda c: {**common, "scenario": "get", "concurrency": c, "path": "/jwks"}),
@@ -179,9 +220,7 @@ def main() -> int:
         return 1
     rates = signing_rates()
     workers = os.cpu_count() or 2
-    clients = {LOGIN_CLIENT["client_id"]: {
-        "name": "Benchmark web app", "redirect_uris": [REDIRECT_URI],
-        "client_secret": LOGIN_CLIENT["client_secret"], "trusted": True}}
+    clients = bench_clients()
     with tempfile.TemporaryDirectory(prefix="campus-bench-") as tmp, throwaway_postgres() as db_url:
         stack = ProviderStack(Path(tmp), port=free_port(), clients=clients, workers=workers,
                               database_url=db_url)

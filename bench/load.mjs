@@ -7,7 +7,8 @@
 // spec: {"scenario": "get"|"form"|"login", "base": "http://127.0.0.1:8080", "concurrency": 16,
 //        "seconds": 10, ...scenario fields}. "get" fetches spec.path (with spec.headers);
 // "form" posts spec.form (an object) to spec.path; "login" runs a whole browserless login per
-// iteration: authorize -> login form -> post -> authorize -> code -> token.
+// iteration: authorize -> login form -> post -> authorize -> code -> token; "refresh" logs
+// each worker in once, unmeasured, then rotates that worker's refresh token per iteration.
 import http from "node:http";
 import crypto from "node:crypto";
 
@@ -55,13 +56,13 @@ class Jar {
 
 const b64url = (buf) => buf.toString("base64url");
 
-async function login(user) {
+async function login(user, scope = "openid profile email campus") {
   const jar = new Jar();
   const verifier = b64url(crypto.randomBytes(32));
   const challenge = b64url(crypto.createHash("sha256").update(verifier).digest());
   const authorize = "/authorize?" + form({
     response_type: "code", client_id: spec.client_id, redirect_uri: spec.redirect_uri,
-    scope: "openid profile email campus", state: b64url(crypto.randomBytes(8)),
+    scope, state: b64url(crypto.randomBytes(8)),
     nonce: b64url(crypto.randomBytes(8)), code_challenge: challenge, code_challenge_method: "S256",
   });
   let res = await request("GET", authorize);
@@ -90,6 +91,20 @@ async function login(user) {
                  code_verifier: verifier }),
   });
   if (res.status !== 200) throw new Error(`token: ${res.status} ${res.body.slice(0, 120)}`);
+  return JSON.parse(res.body);
+}
+
+// The refresh scenario: each worker logs in once (not measured), then rotates its own chain.
+const refreshTokens = [];
+
+async function refresh(worker) {
+  const basic = Buffer.from(`${spec.client_id}:${spec.client_secret}`).toString("base64");
+  const res = await request("POST", "/token", {
+    headers: { ...FORM, authorization: `Basic ${basic}` },
+    body: form({ grant_type: "refresh_token", refresh_token: refreshTokens[worker] }),
+  });
+  if (res.status !== 200) throw new Error(`refresh: ${res.status} ${res.body.slice(0, 120)}`);
+  refreshTokens[worker] = JSON.parse(res.body).refresh_token;
 }
 
 async function once(worker, i) {
@@ -97,15 +112,23 @@ async function once(worker, i) {
     const res = await request("GET", spec.path, { headers: spec.headers ?? {} });
     if (res.status !== 200) throw new Error(`${spec.path}: ${res.status} ${res.body.slice(0, 120)}`);
   } else if (spec.scenario === "form") {
-    const fields = typeof spec.form === "function" ? spec.form() : spec.form;
     const res = await request("POST", spec.path, {
-      headers: { ...FORM, ...(spec.headers ?? {}) }, body: form(fields),
+      headers: { ...FORM, ...(spec.headers ?? {}) }, body: form(spec.form),
     });
     if (res.status !== 200) throw new Error(`${spec.path}: ${res.status} ${res.body.slice(0, 120)}`);
+  } else if (spec.scenario === "refresh") {
+    await refresh(worker);
   } else if (spec.scenario === "login") {
     await login(spec.users[(worker + i * spec.concurrency) % spec.users.length]);
   } else {
     throw new Error(`unknown scenario ${spec.scenario}`);
+  }
+}
+
+if (spec.scenario === "refresh") {
+  for (let n = 0; n < spec.concurrency; n++) {
+    const body = await login(spec.users[n % spec.users.length], "openid offline_access");
+    refreshTokens.push(body.refresh_token);
   }
 }
 
