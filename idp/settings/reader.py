@@ -83,6 +83,8 @@ class TableReader:
 
     def choice(self, name: str, enum: type[E], default: Any = _MISSING) -> E:
         value = self._get(name, default)
+        if value is _MISSING:  # already reported as required
+            return next(iter(enum))
         try:
             return enum(value)
         except ValueError:
