@@ -20,6 +20,7 @@ from idp.storage.migrate import ensure_current
 from idp.web import csrf, errors, i18n, security
 from idp.web import login as login_views
 from idp.web import oidc as oidc_views
+from idp.web import registration as registration_views
 
 log = logging.getLogger(__name__)
 
@@ -60,4 +61,5 @@ def create_app(settings: Settings) -> Flask:
         module.init_app(app)
     app.register_blueprint(oidc_views.bp)
     app.register_blueprint(login_views.bp)
+    app.register_blueprint(registration_views.bp)
     return app

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from idp.errors import ConfigError, DatabaseNotReady
+from idp.oidc.profiles import PROFILES
 from idp.settings import (
     AccessTokenFormat,
     GrantType,
@@ -122,6 +123,9 @@ def clients() -> None:
 @click.option("--refresh-token-policy", type=click.Choice([p.value for p in RefreshTokenPolicy]),
               default="offline_access", show_default=True,
               help="With the refresh_token grant: only when offline_access is granted, or always.")
+@click.option("--profile", type=click.Choice(sorted(PROFILES)), default=None,
+              help="Preset for known software: moodle (client_secret_post, PKCE optional, "
+                   "redirect URI <wwwroot>/admin/oauth2callback.php); see docs/moodle.md.")
 @click.option("--json", "as_json", is_flag=True, help="Print the client id and secret as JSON.")
 @click.pass_context
 def clients_create(ctx: click.Context, /, **options: Any) -> None:
@@ -154,6 +158,7 @@ def clients_create(ctx: click.Context, /, **options: Any) -> None:
                 access_token_audience=options["access_token_audience"],
                 refresh_token_policy=RefreshTokenPolicy(options["refresh_token_policy"]),
                 dev_mode=settings.server.dev_mode,
+                profile=PROFILES[options["profile"]] if options["profile"] else None,
             )
         except ConfigError as exc:
             session.close()
@@ -168,6 +173,61 @@ def clients_create(ctx: click.Context, /, **options: Any) -> None:
         click.echo(f"client_id:     {created.client_id}")
         if created.client_secret:
             click.echo(f"client_secret: {created.client_secret}   (shown once; stored hashed)")
+
+
+@main.group("registration-tokens")
+def registration_tokens() -> None:
+    """Initial access tokens for dynamic client registration (RFC 7591)."""
+
+
+@registration_tokens.command("create")
+@click.option("--org", "organization", required=True, metavar="ORG",
+              help="The organization whose clients the token may register.")
+@click.option("--expires-in", default="7d", show_default=True, metavar="DURATION",
+              help="How long the token lasts: 30m, 12h, 7d, 2w (at most 366 days).")
+@click.option("--max-uses", type=int, default=None, metavar="N",
+              help="How many clients it may register; no limit until it expires when not given.")
+@click.option("--json", "as_json", is_flag=True, help="Print the token and its limits as JSON.")
+@click.pass_context
+def registration_tokens_create(ctx: click.Context, organization: str, expires_in: str,
+                               max_uses: int | None, as_json: bool) -> None:
+    """Create an initial access token for one organization; the token is shown once."""
+    from idp.oidc.registration import issue_initial_access_token, parse_duration
+    from idp.storage.base import make_engine, make_session_factory
+    from idp.storage.migrate import ensure_current
+
+    settings = settings_of(ctx)
+    try:
+        lifetime = parse_duration(expires_in)
+    except ValueError as exc:
+        _fail("The token was not created:", [f"expires_in: {exc}"])
+        return
+    engine = make_engine(settings.database.url)
+    try:
+        ensure_current(engine)
+        with make_session_factory(engine)() as session:
+            issued = issue_initial_access_token(session, settings, organization,
+                                                expires_in=lifetime, max_uses=max_uses,
+                                                actor="cli")
+            session.commit()
+    except DatabaseNotReady as exc:
+        _fail(exc.detail, [])
+        return
+    except ConfigError as exc:
+        _fail("The token was not created:", exc.problems)
+        return
+    finally:
+        engine.dispose()
+    token = issued.token
+    if as_json:
+        click.echo(json.dumps({"token": issued.value, "organization": token.organization,
+                               "expires_at": token.expires_at.isoformat(),
+                               "max_uses": token.max_uses}))
+    else:
+        click.echo(f"initial access token: {issued.value}   (shown once; stored hashed)")
+        click.echo(f"organization:         {token.organization}")
+        click.echo(f"expires at:           {token.expires_at.isoformat()}")
+        click.echo(f"uses:                 {token.max_uses or 'unlimited until it expires'}")
 
 
 @main.command()

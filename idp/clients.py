@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from idp.errors import ConfigError
+from idp.oidc.profiles import Profile
 from idp.settings import (
     AccessTokenFormat,
     ClientSettings,
@@ -51,8 +52,13 @@ def create_client(
     refresh_token_policy: RefreshTokenPolicy = RefreshTokenPolicy.OFFLINE_ACCESS,
     dev_mode: bool = False,
     actor: str = "cli",
+    profile: Profile | None = None,
 ) -> NewClient:
-    """Raises ``ConfigError`` listing every problem with the given metadata."""
+    """Raises ``ConfigError`` listing every problem with the given metadata. A profile
+    (``idp.oidc.profiles``) sets the PKCE policy and the token endpoint authentication method
+    and checks the redirect URIs, as it does for a registration."""
+    if profile is not None:
+        pkce = PkcePolicy.REQUIRED if profile.pkce_required else PkcePolicy.OPTIONAL
     secret = None if public else new_client_secret()
     spec = ClientSettings(
         client_id=new_client_id(),
@@ -80,16 +86,33 @@ def create_client(
     if id_token_signed_response_alg not in SIGNING_ALGS:
         problems.append(f"id_token_signed_response_alg: must be one of {', '.join(SIGNING_ALGS)}")
     check_client_capabilities(checker, spec, dev_mode, redirect_key="redirect_uri")
+    if profile is not None:
+        problems.extend(_profile_problems(profile, spec))
     if problems:
         raise ConfigError(problems)
     client = Client(client_id=spec.client_id)
     _apply(client, spec, source="cli")
+    if profile is not None:
+        client.auth_method = str(profile.defaults["token_endpoint_auth_method"])
+        client.registered_metadata = {"campus_profile": profile.name}
     db.add(client)
     audit.record(db, AuditEventType.CLIENT_CREATED, actor=actor, client_id=client.client_id,
                  name=client.name, redirect_uris=list(spec.redirect_uris), public=public,
                  grant_types=list(client.grant_types), scopes=list(client.scopes),
-                 access_token_format=client.access_token_format)
+                 access_token_format=client.access_token_format,
+                 profile=profile.name if profile else None)
     return NewClient(client.client_id, secret)
+
+
+def _profile_problems(profile: Profile, spec: ClientSettings) -> list[str]:
+    problems = []
+    if spec.public:
+        problems.append(f"public: the {profile.name} profile is for a confidential client")
+    for uri in spec.redirect_uris:
+        if not uri.split("?", 1)[0].endswith(profile.redirect_path):
+            problems.append(f"redirect_uri: {uri!r} is not where {profile.name} comes back: "
+                            f"it must end with {profile.redirect_path}")
+    return problems
 
 
 def sync_static_clients(db: Session, settings: Settings) -> None:

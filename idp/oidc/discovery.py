@@ -23,6 +23,7 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
         "jwks_uri": f"{issuer}/jwks",
         "introspection_endpoint": f"{issuer}/introspect",
         "revocation_endpoint": f"{issuer}/revoke",
+        "registration_endpoint": f"{issuer}/register",  # RFC 7591; needs an initial access token
         "scopes_supported": [*SUPPORTED_SCOPES, "offline_access"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

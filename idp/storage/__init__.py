@@ -7,12 +7,14 @@ from idp.storage import (
     identities,
     keys,
     refresh_tokens,
+    registration_tokens,
     sessions,
     tokens,
 )
 from idp.storage.base import Base
 
 __all__ = [
-    "Base", "audit", "clients", "grants", "identities", "keys", "refresh_tokens", "sessions",
+    "Base", "audit", "clients", "grants", "identities", "keys", "refresh_tokens",
+    "registration_tokens", "sessions",
     "tokens",
 ]

@@ -28,6 +28,11 @@ class AuditEventType(StrEnum):
     REFRESH_TOKEN_REUSED = "token.refresh_reused"
     TOKEN_REVOKED = "token.revoked"
     CLIENT_CREATED = "client.created"
+    CLIENT_UPDATED = "client.updated"
+    CLIENT_DELETED = "client.deleted"
+    REGISTRATION_TOKEN_CREATED = "registration_token.created"
+    REGISTRATION_TOKEN_USED = "registration_token.used"
+    REGISTRATION_REFUSED = "registration.refused"
     SIGNING_KEY_CREATED = "key.created"
     LOGOUT = "session.logout"
 

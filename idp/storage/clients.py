@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -40,6 +41,14 @@ class Client(Base):
     access_token_audience: Mapped[str | None] = mapped_column(Text, nullable=True)
     refresh_token_policy: Mapped[str] = mapped_column(String(16), default="offline_access")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # Dynamic registration (RFC 7591/7592). Empty organization: a consortium client.
+    organization: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    # The registered token_endpoint_auth_method; None: any method of its kind (static clients).
+    auth_method: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Registered metadata kept as given: localised names, logo/policy/terms URIs, contacts...
+    registered_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    registration_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     # --- Authlib ClientMixin -------------------------------------------------------------
     def get_client_id(self) -> str:
@@ -73,6 +82,8 @@ class Client(Base):
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.public:
             return method == "none"
+        if self.auth_method:  # registered: that one method only (RFC 7591 2)
+            return method == self.auth_method
         return method in CONFIDENTIAL_AUTH_METHODS
 
     def check_response_type(self, response_type: str) -> bool:
@@ -83,7 +94,12 @@ class Client(Base):
 
     @property
     def token_endpoint_auth_method(self) -> str:
-        return "none" if self.public else "client_secret_basic"
+        return "none" if self.public else self.auth_method or "client_secret_basic"
+
+    def display_name(self, language: str) -> str:
+        """The registered ``client_name#<language>`` when there is one (RFC 7591 2.2)."""
+        localised = (self.registered_metadata or {}).get(f"client_name#{language}")
+        return localised if isinstance(localised, str) and localised else self.name
 
 
 def hash_secret(secret: str) -> str:
@@ -101,4 +117,5 @@ def new_client_id() -> str:
 def find_client(db: Session, client_id: str) -> Client | None:
     if not client_id or len(client_id) > 64:
         return None
-    return db.scalars(select(Client).where(Client.client_id == client_id)).one_or_none()
+    stmt = select(Client).where(Client.client_id == client_id, Client.deleted_at.is_(None))
+    return db.scalars(stmt).one_or_none()

@@ -14,7 +14,7 @@ FIELD = "csrf_token"
 # callers; an authorization request may arrive by POST from a relying party and checks the
 # token itself on consent.
 EXEMPT_ENDPOINTS = {"oidc.token", "oidc.introspect", "oidc.revoke", "oidc.userinfo",
-                    "oidc.authorize"}
+                    "oidc.authorize", "registration.register"}
 
 
 def csrf_token() -> str:

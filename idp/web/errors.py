@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 from idp.errors import IdpError
 
 log = logging.getLogger(__name__)
-JSON_PATHS = ("/token", "/userinfo", "/jwks", "/.well-known/", "/api/")
+JSON_PATHS = ("/token", "/userinfo", "/jwks", "/.well-known/", "/api/", "/register")
 
 
 def wants_json() -> bool:
