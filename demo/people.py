@@ -10,14 +10,18 @@
 
 Everyone's password is ``Passw0rd-<username>`` except the user ``demo`` of each organization,
 whose password is ``demo``. :func:`roster` lists them all for the README. The patronymic lives
-in ``campusMiddleName`` (``demo/schema/campus.schema``; AD's own ``middleName`` for tusur),
-the SNILS in ``campusSnils``: Анна Смирнова has the same SNILS at tpu and tsu.
+in ``campusMiddleName`` (``demo/schema/campus.schema``; AD's own ``middleName`` for tusur).
+Each directory writes the SNILS and the birth date its own way, as real ones do: tpu
+``campusSnils`` ``11223344595`` and ``campusBirthDate`` ``1994-09-30``; tsu the same SNILS
+attribute and ``30.09.1994``; tusur ``employeeID`` ``112-233-445 95`` and ``campusDateOfBirth``
+``19940930000000Z``. People with accounts at two or three organizations (their notes say
+which) show linking by rule (:data:`LINKING_RULES`): one campus identity, one ``sub``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +44,37 @@ def snils(first_nine: str) -> str:
     return f"{first_nine}{check:02d}"
 
 
+def dashed_snils(digits: str) -> str:
+    """How HR systems print a SNILS: ``123-456-789 01``."""
+    return f"{digits[:3]}-{digits[3:6]}-{digits[6:9]} {digits[9:]}"
+
+
+def dotted_date(iso: str) -> str:
+    """``DD.MM.YYYY``, as Russian records write dates."""
+    year, month, day = iso.split("-")
+    return f"{day}.{month}.{year}"
+
+
+def generalized_time(iso: str) -> str:
+    """LDAP GeneralizedTime at midnight UTC: ``19940930000000Z``."""
+    return iso.replace("-", "") + "000000Z"
+
+
+def _as_is(value: str) -> str:
+    return value
+
+
 SHARED_SNILS = snils("112233445")  # Анна Сергеевна Смирнова at tpu and at tsu
+GRIGORIEVA_SNILS = snils("152637485")  # a joint master's student at tpu and tusur
+ZHUKOV_SNILS = snils("246813579")  # staff at tsu, teaching at tpu and tusur
+GALIEV_SNILS = snils("314159265")  # right at tpu; mistyped at tusur (check number wrong)
+GALIEV_SNILS_MISTYPED = GALIEV_SNILS[:9] + f"{(int(GALIEV_SNILS[9:]) + 1) % 100:02d}"
+# The linking rules of the demo (the [linking] table of its configuration).
+LINKING_RULES: dict[str, dict[str, object]] = {
+    "snils": {"match": ["snils"], "action": "link"},
+    "name_birthdate": {"match": ["family_name", "given_name", "middle_name", "birthdate"],
+                       "action": "propose"},
+}
 
 
 @dataclass(frozen=True)
@@ -84,6 +118,9 @@ class DemoOrganization:
     user_filter: str  # empty: the directory type's preset
     schema_files: tuple[Path, ...]
     affiliation_map: dict[str, str] = field(default_factory=dict)
+    # How this directory writes a SNILS (given as 11 digits) and a birth date (given as ISO).
+    write_snils: Callable[[str], str] = _as_is
+    write_birth_date: Callable[[str], str] = _as_is
 
     @property
     def service_dn(self) -> str:
@@ -136,9 +173,9 @@ class DemoOrganization:
         classes = ["top", "person", "organizationalPerson", "inetOrgPerson", "eduPerson",
                    "campusPerson"]
         if p.snils:
-            attrs["campusSnils"] = p.snils
+            attrs[self.attributes["snils"]] = self.write_snils(p.snils)
         if p.birth_date:
-            attrs["campusBirthDate"] = p.birth_date
+            attrs[self.attributes["birthdate"]] = self.write_birth_date(p.birth_date)
         if self.type == "active_directory":
             classes.append("user")
             attrs.update(cn=p.full_name, sAMAccountName=p.username, objectGUID=p.guid.bytes_le,
@@ -179,6 +216,15 @@ TPU = DemoOrganization(
         _P("omorozova", "Ольга", "Владимировна", "Морозова", ("staff", "employee", "member")),
         _P("svolkov", "Сергей", "Александрович", "Волков", ("student", "alum", "member")),
         _P("tlebedeva", "Татьяна", "Ивановна", "Лебедева", ("alum",)),
+        _P("pgrigorieva", "Полина", "Андреевна", "Григорьева", ("student", "member"),
+           snils=GRIGORIEVA_SNILS, birth_date="2001-03-15",
+           note="joint master's student, also tusur grigorieva.pa: one campus identity"),
+        _P("vzhukov", "Виктор", "Олегович", "Жуков", ("faculty", "employee", "member"),
+           snils=ZHUKOV_SNILS, birth_date="1980-07-12",
+           note="also tsu viktor.zhukov and tusur zhukov.vo: one campus identity"),
+        _P("tgaliev", "Тимур", "Рашидович", "Галиев", ("student", "member"),
+           snils=GALIEV_SNILS, birth_date="1999-02-28",
+           note="also tusur galiev.tr, whose SNILS is mistyped: a proposal, never a link"),
     ),
 )
 
@@ -205,7 +251,13 @@ TSU = DemoOrganization(
         _P("kirill.sorokin", "Кирилл", "Олегович", "Сорокин", ("Абитуриент",),
            note="'Абитуриент' is not in the affiliation_map: no affiliation"),
         _P("lyudmila.pavlova", "Людмила", "Анатольевна", "Павлова", ("Преподаватель",)),
+        _P("viktor.zhukov", "Виктор", "Олегович", "Жуков", ("Сотрудник",),
+           snils=ZHUKOV_SNILS, birth_date="1980-07-12",
+           note="also tpu vzhukov and tusur zhukov.vo: one campus identity"),
+        _P("alena.elkina", "Алёна", "Викторовна", "Ёлкина", ("Студент",), birth_date="1990-11-05",
+           note="no SNILS; same name and birth date as tusur elkina.av: a proposal only"),
     ),
+    write_birth_date=dotted_date,
 )
 
 TUSUR = DemoOrganization(
@@ -215,8 +267,8 @@ TUSUR = DemoOrganization(
     user_filter="",  # the active_directory preset's: sAMAccountName or userPrincipalName
     attributes={"id": "objectGUID", "username": "sAMAccountName", "given_name": "givenName",
                 "family_name": "sn", "middle_name": "middleName", "display_name": "displayName",
-                "email": "mail", "affiliation": "eduPersonAffiliation", "snils": "campusSnils",
-                "birthdate": "campusBirthDate"},
+                "email": "mail", "affiliation": "eduPersonAffiliation", "snils": "employeeID",
+                "birthdate": "campusDateOfBirth"},
     schema_files=(EDUPERSON_SCHEMA, CAMPUS_SCHEMA, AD_LIKE_SCHEMA),
     people=(
         _P("demo", "Никита", "Сергеевич", "Демченко", ("student", "member"), birth_date="2002-11-05"),
@@ -233,7 +285,19 @@ TUSUR = DemoOrganization(
         _P("karpov.ev", "Евгений", "Владимирович", "Карпов", ("student", "member")),
         _P("nikolaeva.ty", "Татьяна", "Юрьевна", "Николаева", ("staff", "employee", "member")),
         _P("orlov.gm", "Глеб", "Максимович", "Орлов", ("student", "member")),
+        _P("grigorieva.pa", "Полина", "Андреевна", "Григорьева", ("student", "member"),
+           snils=GRIGORIEVA_SNILS, birth_date="2001-03-15",
+           note="joint master's student, also tpu pgrigorieva: one campus identity"),
+        _P("zhukov.vo", "Виктор", "Олегович", "Жуков", ("faculty", "employee", "member"),
+           snils=ZHUKOV_SNILS, birth_date="1980-07-12",
+           note="also tsu viktor.zhukov and tpu vzhukov: one campus identity"),
+        _P("elkina.av", "Алена", "Викторовна", "Елкина", ("student", "member"), birth_date="1990-11-05",
+           note="no SNILS; same name and birth date as tsu alena.elkina: a proposal only"),
+        _P("galiev.tr", "Тимур", "Рашидович", "Галиев", ("student", "member"),
+           snils=GALIEV_SNILS_MISTYPED, birth_date="1999-02-28",
+           note="INVALID SNILS (check number wrong): reported, linked to nothing"),
     ),
+    write_snils=dashed_snils, write_birth_date=generalized_time,
 )
 
 ORGANIZATIONS: dict[str, DemoOrganization] = {org.id: org for org in (TPU, TSU, TUSUR)}

@@ -84,6 +84,7 @@ class ProviderStack:
             "organizations": {org_id: people.organization(org_id).config([srv.uri])
                               for org_id, srv in self.directories.items()},
             "clients": self.clients,
+            "linking": {"rules": people.LINKING_RULES},
         }
         for section, values in self.extra_config.items():
             config[section] = {**config.get(section, {}), **values}

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from idp.directory.base import AuthStatus, DirectoryAccount, PasswordDirectory
 from idp.errors import DirectoryUnavailable
 from idp.identity.claims import KEPT_ATTRIBUTES
+from idp.linking.rules import Linker, link_at_login
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.base import utcnow
@@ -39,9 +40,11 @@ class LoginOutcome:
 
 
 def login_with_password(
-    db: Session, directory: PasswordDirectory, username: str, password: str, *, ip: str | None
+    db: Session, directory: PasswordDirectory, username: str, password: str, *, ip: str | None,
+    linker: Linker | None = None,
 ) -> LoginOutcome:
-    """Raises ``DirectoryUnavailable`` (after auditing it) when the directory does not answer."""
+    """Raises ``DirectoryUnavailable`` (after auditing it) when the directory does not answer.
+    With a ``linker``, the linking rules run on the account (``idp.linking.rules``)."""
     org = directory.organization
     try:
         result = directory.authenticate(username, password)
@@ -53,14 +56,21 @@ def login_with_password(
         audit.record(db, AuditEventType.LOGIN_FAILED, actor=username[:64], organization=org, ip=ip,
                      reason=result.status.value)
         return LoginOutcome(result.status)
-    account = upsert_account(db, result.account)
+    account, created = find_or_create_account(db, result.account)
+    if linker is not None:
+        link_at_login(db, linker, account, result.account, created=created)
     audit.record(db, AuditEventType.LOGIN_SUCCEEDED, actor=f"{org}:{account.username}",
                  identity_id=account.identity_id, organization=org, ip=ip)
     return LoginOutcome(AuthStatus.OK, account)
 
 
 def upsert_account(db: Session, found: DirectoryAccount) -> LinkedAccount:
-    """The linked account for a directory account, created with a new identity on first login.
+    """The linked account for a directory account, created with a new identity on first login."""
+    return find_or_create_account(db, found)[0]
+
+
+def find_or_create_account(db: Session, found: DirectoryAccount) -> tuple[LinkedAccount, bool]:
+    """The linked account, and whether this call created it (with a new identity).
 
     Two concurrent first logins of the same account meet at the unique constraint on
     (organization, external_id): the loser re-reads the winner's row.
@@ -69,11 +79,11 @@ def upsert_account(db: Session, found: DirectoryAccount) -> LinkedAccount:
         account = find_account(db, found.organization, found.external_id)
         if account is not None:
             _refresh(account, found)
-            return account
+            return account, False
         try:
             with db.begin_nested():
                 account = _create(db, found)
-            return account
+            return account, True
         except IntegrityError:
             continue  # lost a race, or a campus_id collided: look again
     raise RuntimeError("could not create a campus identity after several attempts")

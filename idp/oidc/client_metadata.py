@@ -240,10 +240,10 @@ def _extra(request: Mapping[str, Any], profile: Profile | None,
     software id and version, the profile."""
     extra: dict[str, Any] = {}
     for key, value in request.items():
-        base, _, language = key.partition("#")
-        if base not in LOCALISABLE or (base == "client_name" and not language):
+        base, tagged, language = key.partition("#")
+        if base not in LOCALISABLE or (base == "client_name" and not tagged):
             continue
-        if language and not _LANGUAGE_TAG.match(language):
+        if tagged and not _LANGUAGE_TAG.match(language):
             problems.add(key, f"{language!r} is not a language tag")
         elif base == "client_name" and not _is_text(value):
             problems.add(key, f"must be a non-empty string of at most {MAX_TEXT} characters")

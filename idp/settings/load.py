@@ -18,6 +18,10 @@ from idp.settings.model import (
     DatabaseSettings,
     DirectorySettings,
     DirectoryType,
+    LinkAction,
+    LinkingRule,
+    LinkingSettings,
+    MatchClaim,
     OidcSettings,
     OrganizationSettings,
     ServerSettings,
@@ -28,7 +32,7 @@ from idp.settings.reader import TableReader
 ENV_PREFIX = "IDP__"
 DEV_SECRET_FILE = Path("var/secret_key")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-_TOP_LEVEL = {"server", "database", "oidc", "organizations", "clients"}
+_TOP_LEVEL = {"server", "database", "oidc", "organizations", "clients", "linking"}
 
 
 def load_settings(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Settings:
@@ -89,8 +93,9 @@ def parse_settings(data: Mapping[str, Any], problems: list[str]) -> Settings:
         problems.append("organizations: at least one organization is required")
     clients_table = root.sub("clients")
     clients = {cid: parse_client(clients_table, cid, server.dev_mode) for cid in clients_table.data}
+    linking = _linking(root.sub("linking"))
     root.done()
-    return Settings(server, database, oidc, organizations, clients)
+    return Settings(server, database, oidc, organizations, clients, linking=linking)
 
 
 def _server(r: TableReader) -> ServerSettings:
@@ -152,6 +157,31 @@ def _oidc(r: TableReader) -> OidcSettings:
         r.problem("refresh_token_idle_lifetime_s", "must not be longer than refresh_token_lifetime_s")
     r.done()
     return settings
+
+
+def _linking(r: TableReader) -> LinkingSettings:
+    rules_table = r.sub("rules")
+    rules = {name: _linking_rule(rules_table, name) for name in rules_table.data}
+    r.done()
+    return LinkingSettings(rules=rules)
+
+
+def _linking_rule(table: TableReader, name: str) -> LinkingRule:
+    r = table.sub(name, required=True)
+    if not _ID.match(name):
+        r.problems.append(f"{r.path}: a rule name is lower-case letters, digits, '-' or '_'")
+    claims: list[MatchClaim] = []
+    for claim in r.str_list("match", non_empty=True):
+        if claim not in {c.value for c in MatchClaim}:
+            known = ", ".join(repr(c.value) for c in MatchClaim)
+            r.problem("match", f"{claim!r} is not a claim linking can compare (one of {known})")
+        elif MatchClaim(claim) in claims:
+            r.problem("match", f"{claim!r} is named twice")
+        else:
+            claims.append(MatchClaim(claim))
+    rule = LinkingRule(name=name, match=tuple(claims), action=r.choice("action", LinkAction))
+    r.done()
+    return rule
 
 
 def _organization(table: TableReader, org_id: str, dev_mode: bool) -> OrganizationSettings:

@@ -36,7 +36,23 @@ class RefreshTokenPolicy(StrEnum):
     ALWAYS = "always"  # with every authorization code exchange
 
 
+class LinkAction(StrEnum):
+    LINK = "link"  # links when exactly one other identity matches
+    PROPOSE = "propose"  # never links by itself: a proposal for the review queue
+
+
+class MatchClaim(StrEnum):
+    """The claims a linking rule may compare, each with its normalisation (``idp.linking``)."""
+
+    SNILS = "snils"
+    BIRTHDATE = "birthdate"
+    FAMILY_NAME = "family_name"
+    GIVEN_NAME = "given_name"
+    MIDDLE_NAME = "middle_name"
+
+
 SIGNING_ALGS = ("ES256", "RS256")
+
 DEFAULT_CLIENT_SCOPES = ("openid", "profile", "email", "campus")
 
 
@@ -117,9 +133,26 @@ class OidcSettings:
 
 
 @dataclass(frozen=True)
+class LinkingRule:
+    """``[linking.rules.NAME]``: accounts whose normalised ``match`` claims are all equal are
+    the same person; ``action`` says whether that links them or only proposes it."""
+
+    name: str
+    match: tuple[MatchClaim, ...]
+    action: LinkAction
+
+
+@dataclass(frozen=True)
+class LinkingSettings:
+    rules: Mapping[str, LinkingRule] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Settings:
+
     server: ServerSettings
     database: DatabaseSettings
     oidc: OidcSettings
     organizations: Mapping[str, OrganizationSettings]
     clients: Mapping[str, ClientSettings]
+    linking: LinkingSettings = LinkingSettings()

@@ -6,6 +6,7 @@ from idp.storage import (
     grants,
     identities,
     keys,
+    linking,
     refresh_tokens,
     registration_tokens,
     sessions,
@@ -14,7 +15,7 @@ from idp.storage import (
 from idp.storage.base import Base
 
 __all__ = [
-    "Base", "audit", "clients", "grants", "identities", "keys", "refresh_tokens",
+    "Base", "audit", "clients", "grants", "identities", "keys", "linking", "refresh_tokens",
     "registration_tokens", "sessions",
     "tokens",
 ]

@@ -15,6 +15,7 @@ from idp import context
 from idp.directory.base import AuthStatus
 from idp.errors import DirectoryUnavailable
 from idp.identity.login import login_with_password
+from idp.linking.rules import Linker
 from idp.settings import OrganizationSettings
 from idp.storage.clients import find_client
 from idp.web import pending
@@ -66,7 +67,8 @@ def login_submit() -> Any:
         return _render(rid, params, translate("login.unknown_org"), username=username, organization="")
     db = context.db()
     try:
-        outcome = login_with_password(db, directory, username, password, ip=request.remote_addr)
+        outcome = login_with_password(db, directory, username, password, ip=request.remote_addr,
+                                      linker=Linker.from_settings(context.settings()))
     except DirectoryUnavailable:
         db.commit()
         org_name = _org_label(context.settings().organizations[org_id])

@@ -53,10 +53,9 @@ def register() -> Response:
 def configure(client_id: str) -> Response:
     db = context.db()
     settings = context.settings()
-    presented = _bearer_token()
+    presented = _bearer_token() or ""
     try:
         client = authenticate_registered_client(db, client_id, presented)
-        assert presented is not None
         if request.method == "GET":
             return _json(client_information(client, settings.server.issuer, presented))
         if request.method == "DELETE":
@@ -77,7 +76,9 @@ def configure(client_id: str) -> Response:
 
 def _bearer_token() -> str | None:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
 
 
 def _json_body() -> Any:

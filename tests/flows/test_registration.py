@@ -231,6 +231,9 @@ def test_consent_page_names_the_client_in_the_page_language(app: Flask, browser:
         **{"client_name#ru": "Портал библиотеки", "client_name#en": "Library portal (en)"})).json
     rp = RelyingParty(created["client_id"], created["redirect_uris"][0],
                       secret=created["client_secret"])
+    login_page = browser.get("/authorize", query_string=rp.params(), follow_redirects=True,
+                             headers={"Accept-Language": "en"})
+    assert "Library portal (en)" in login_page.get_data(as_text=True)
     sign_in(browser, RP1, "asmirnova@tpu.ru", "Passw0rd-asmirnova")  # a session, then consent
     pages = {}
     for language in ("ru", "en", "de"):

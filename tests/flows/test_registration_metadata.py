@@ -62,6 +62,7 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
     ("client_name too long", {"client_name": "x" * 201}, METADATA, "client_name"),
     ("client_name#ru not a string", {"client_name#ru": 5}, METADATA, "client_name#ru"),
     ("client_name bad language tag", {"client_name#ru ru": "Портал"}, METADATA, "language tag"),
+    ("empty language tag", {"tos_uri#": "https://a.example/t"}, METADATA, "language tag"),
     ("id_token alg none", {"id_token_signed_response_alg": "none"}, METADATA,
      "id_token_signed_response_alg"),
     ("id_token alg HS256", {"id_token_signed_response_alg": "HS256"}, METADATA,

@@ -49,7 +49,8 @@ def test_example_file_documents_every_setting() -> None:
     documented |= set(re.findall(r"^\[[a-z_.-]+\.([a-z_]+)\]", text, flags=re.MULTILINE))
     missing = set()
     for cls in (model.ServerSettings, model.DatabaseSettings, model.OidcSettings,
-                model.DirectorySettings, model.ClientSettings, model.OrganizationSettings):
+                model.DirectorySettings, model.ClientSettings, model.OrganizationSettings,
+                model.LinkingSettings, model.LinkingRule):
         assert is_dataclass(cls)
         for f in fields(cls):
             if f.name not in documented and f.name not in {"id", "client_id", "directory"}:

@@ -1,0 +1,117 @@
+"""Match fingerprints and link proposals: what linking rules remember between logins.
+
+A fingerprint row holds one account's keyed hash under one rule (never the clear value), or
+no hash when the account's value was invalid (reported once, matched never). A proposal is
+one entry of the review queue: an account whose identity might be the same person as another
+identity, with the rule that said so. Repositories never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, or_, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from idp.storage.base import Base, UtcDateTime, utcnow
+from idp.storage.identities import LinkedAccount
+
+
+class ProposalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ProposalReason(StrEnum):
+    PROPOSE_RULE = "propose_rule"  # the rule only ever proposes
+    SEVERAL_MATCHES = "several_matches"  # a link rule matched more than one other identity
+    MERGE_REQUIRED = "merge_required"  # both identities already had history: a merge decides
+
+
+class MatchFingerprint(Base):
+    __tablename__ = "match_fingerprints"
+    __table_args__ = (
+        UniqueConstraint("account_id", "rule"),
+        Index("ix_match_fingerprints_rule_hash", "rule", "hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("linked_accounts.id"))
+    rule: Mapped[str] = mapped_column(String(32))
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class LinkProposal(Base):
+    __tablename__ = "link_proposals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=ProposalStatus.PENDING.value, index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("linked_accounts.id"), index=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
+    candidate_identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+def lock_match_keys(db: Session, digests: Iterable[str]) -> None:
+    """Serialise the logins that could match each other, until the transaction ends.
+
+    PostgreSQL: a transaction-level advisory lock per fingerprint, taken in sorted order (no
+    deadlock); after it, READ COMMITTED reads see the fingerprints of whoever held it first.
+    SQLite needs nothing: every transaction there starts with BEGIN IMMEDIATE, so writers
+    already run one at a time.
+    """
+    if db.get_bind().dialect.name != "postgresql":
+        return
+    for digest in sorted(set(digests)):
+        key = int.from_bytes(bytes.fromhex(digest)[:8], "big", signed=True)
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def fingerprints_of(db: Session, account_id: int) -> dict[str, MatchFingerprint]:
+    rows = db.scalars(select(MatchFingerprint).where(MatchFingerprint.account_id == account_id))
+    return {row.rule: row for row in rows}
+
+
+def set_fingerprint(db: Session, existing: MatchFingerprint | None, account_id: int, rule: str,
+                    digest: str | None) -> None:
+    if existing is None:
+        db.add(MatchFingerprint(account_id=account_id, rule=rule, hash=digest))
+    elif existing.hash != digest:
+        existing.hash = digest
+        existing.updated_at = utcnow()
+
+
+def matching_accounts(db: Session, rule: str, digest: str, *,
+                      other_than_identity: int) -> list[LinkedAccount]:
+    """The accounts of other identities with this fingerprint under this rule."""
+    stmt = (
+        select(LinkedAccount)
+        .join(MatchFingerprint, MatchFingerprint.account_id == LinkedAccount.id)
+        .where(MatchFingerprint.rule == rule, MatchFingerprint.hash == digest,
+               LinkedAccount.identity_id != other_than_identity)
+        .order_by(LinkedAccount.id)
+    )
+    return list(db.scalars(stmt))
+
+
+def pending_proposal_exists(db: Session, rule: str, identity_a: int, identity_b: int) -> bool:
+    """Whether the queue already holds this pair under this rule, whichever side raised it."""
+    pair = or_(
+        (LinkProposal.identity_id == identity_a) & (LinkProposal.candidate_identity_id == identity_b),
+        (LinkProposal.identity_id == identity_b) & (LinkProposal.candidate_identity_id == identity_a),
+    )
+    stmt = select(func.count()).select_from(LinkProposal).where(
+        LinkProposal.rule == rule, LinkProposal.status == ProposalStatus.PENDING.value, pair)
+    return bool(db.scalar(stmt))
+
+
+def pending_proposals(db: Session) -> list[LinkProposal]:
+    stmt = select(LinkProposal).where(LinkProposal.status == ProposalStatus.PENDING.value)
+    return list(db.scalars(stmt.order_by(LinkProposal.id)))
