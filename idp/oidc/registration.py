@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -100,13 +101,17 @@ def issue_initial_access_token(db: Session, settings: Settings, organization: st
     return IssuedInitialToken(value, token)
 
 
-def authenticate_initial_token(db: Session, value: str | None) -> InitialAccessToken:
+def authenticate_initial_token(db: Session, value: str | None,
+                               organizations: Collection[str]) -> InitialAccessToken:
+    """A usable token of an organization that is still configured."""
     if not value:
         raise RegistrationUnauthorized(None)
     token = find_initial_access_token(db, value)
     if token is None:
         raise RegistrationUnauthorized("The initial access token is not valid.")
     refusal = token.refusal()
+    if refusal is None and token.organization not in organizations:
+        refusal = "The initial access token's organization is no longer configured."
     if refusal:
         raise RegistrationUnauthorized(refusal)
     return token

@@ -35,7 +35,7 @@ def register() -> Response:
     db = context.db()
     settings = context.settings()
     try:
-        token = authenticate_initial_token(db, _bearer_token())
+        token = authenticate_initial_token(db, _bearer_token(), settings.organizations)
         metadata = parse_client_metadata(_json_body(), dev_mode=settings.server.dev_mode)
         registered = register_client(db, token, metadata, ip=request.remote_addr)
     except RegistrationUnauthorized as refused:

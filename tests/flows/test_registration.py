@@ -97,7 +97,7 @@ def test_public_client_gets_no_secret_and_must_use_pkce(app: Flask, browser: Fla
 
 
 @pytest.mark.parametrize("case", ["missing", "unknown", "expired", "used_up", "revoked",
-                                  "basic_scheme"])
+                                  "basic_scheme", "organization_gone"])
 def test_registration_without_a_valid_initial_access_token_is_refused(
         app: Flask, browser: FlaskClient, case: str) -> None:
     token: str | None = initial_token(app, max_uses=1 if case == "used_up" else None)
@@ -113,6 +113,10 @@ def test_registration_without_a_valid_initial_access_token_is_refused(
             db.commit()
     elif case == "used_up":
         assert register(browser, token, valid_metadata()).status_code == 201
+    elif case == "organization_gone":  # removed from the configuration after the token was made
+        with app.extensions["campus_id"].sessions() as db:
+            db.execute(update(InitialAccessToken).values(organization="closed"))
+            db.commit()
     created = registered_clients(app)
     if case == "basic_scheme":
         response = browser.post("/register", json=valid_metadata(),
@@ -123,6 +127,8 @@ def test_registration_without_a_valid_initial_access_token_is_refused(
     assert registered_clients(app) == created
     if case in ("expired", "used_up", "revoked"):
         assert case.replace("_", " ") in response.json["error_description"]
+    if case == "organization_gone":
+        assert "no longer configured" in response.json["error_description"]
 
 
 def test_invalid_metadata_does_not_use_up_the_token(app: Flask, browser: FlaskClient) -> None:
