@@ -84,6 +84,7 @@ class SlapdServer:
         service_password: str = "idp-service-secret",
         anonymous_search: bool = False,
         workdir: str | Path | None = None,
+        modules: Iterable[str] = (),
     ) -> None:
         self.suffix = suffix
         self.entries = list(entries)
@@ -96,6 +97,7 @@ class SlapdServer:
         self.admin_dn = f"cn=admin,{suffix}"
         self.admin_password = secrets.token_urlsafe(16)
         self.anonymous_search = anonymous_search
+        self.modules = list(modules)  # more slapd modules to load, e.g. "argon2" for {ARGON2}
         self._fixed_ports = port is not None
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="campus-slapd-"))
@@ -199,6 +201,7 @@ class SlapdServer:
             f"argsfile {self.workdir / 'slapd.args'}",
             f"modulepath {MODULE_DIR}",
             "moduleload back_mdb",
+            *(f"moduleload {name}" for name in self.modules),
         ]
         if self.tls:
             cert, key = write_self_signed(self.workdir, "cert")

@@ -12,6 +12,7 @@ from idp import context
 from idp.clients import sync_static_clients
 from idp.directory.registry import build_directories
 from idp.errors import DatabaseNotReady
+from idp.identity.throttle import build_throttle
 from idp.oidc.keys import ensure_keys, load_keyring
 from idp.oidc.server import create_server
 from idp.settings import Settings
@@ -53,9 +54,10 @@ def create_app(settings: Settings) -> Flask:
     )
     if settings.server.trust_forwarded_headers:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
-    context.init_app(
-        app, context.Services(settings, engine, sessions, build_directories(settings), keys)
-    )
+    context.init_app(app, context.Services(
+        settings, engine, sessions, build_directories(settings), keys,
+        throttle=build_throttle(settings.throttle),
+    ))
     app.extensions[oidc_views.SERVER] = create_server(app)
     for module in (i18n, csrf, security, errors):
         module.init_app(app)

@@ -1,5 +1,6 @@
-"""The services an app instance holds (settings, database, directories, keys), and the
-request-scoped database session. Bound to the Flask app in the factory, like an extension."""
+"""The services an app instance holds (settings, database, directories, keys, the login
+throttle), and the request-scoped database session. Bound to the Flask app in the factory,
+like an extension."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.directory.base import PasswordDirectory
+from idp.identity.throttle import LoginThrottle
 from idp.oidc.keys import KeyRing
 from idp.settings import Settings
 
@@ -23,6 +25,7 @@ class Services:
     sessions: sessionmaker[Session]
     directories: dict[str, PasswordDirectory]
     keys: KeyRing = field(repr=False)
+    throttle: LoginThrottle = field(repr=False, kw_only=True)
 
     def keyring(self) -> KeyRing:
         return self.keys
@@ -40,6 +43,10 @@ def services() -> Services:
 
 def settings() -> Settings:
     return services().settings
+
+
+def throttle() -> LoginThrottle:
+    return services().throttle
 
 
 def db() -> Session:

@@ -5,6 +5,7 @@ Each call opens its own connection and closes it. Servers are tried in order: on
 or does not answer within ``timeout_s`` passes the turn to the next; when none answers the call
 raises ``DirectoryUnavailable``. Input no directory should see (an empty password above all,
 which many servers take as an anonymous bind) is refused before any network traffic.
+An unknown username costs what a wrong password costs (``idp.directory.timing``).
 The password is never logged; the username only at debug level.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +22,7 @@ import ldap.filter
 
 from idp.directory import presets
 from idp.directory.base import AuthResult, AuthStatus, DirectoryAccount
+from idp.directory.timing import BindTimer
 from idp.errors import ConfigError, DirectoryUnavailable
 from idp.settings import DirectorySettings
 
@@ -30,6 +33,8 @@ _TRY_NEXT = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.UNAVAILABL
 _REJECTED = AuthResult(AuthStatus.INVALID_CREDENTIALS)
 
 RawAttributes = Mapping[str, list[bytes]]
+# Bound instead of an account that does not exist; no entry has this name.
+DECOY_RDN = "cn=campus-id-no-such-account"
 
 
 class LdapDirectory:
@@ -40,6 +45,7 @@ class LdapDirectory:
         self.organization = organization_id
         self.settings = settings
         self.profile = presets.profile_for(settings)
+        self.bind_timer = BindTimer()
         problems = presets.profile_problems(self.profile)
         if problems:
             prefix = f"organizations.{organization_id}.directory."
@@ -70,9 +76,12 @@ class LdapDirectory:
             self._service_bind(conn, uri)
             entry = self._find(conn, username)
             if entry is None:
+                self._decoy_bind(conn, password)
                 return _REJECTED
             dn, attrs = entry
+            started = time.perf_counter()
             status = self._bind_as(conn, dn, password)
+            self.bind_timer.observe(time.perf_counter() - started)
             if status is not AuthStatus.OK:
                 return AuthResult(status)
             # Only now, with the password proven, may the answer differ from a wrong password.
@@ -151,6 +160,14 @@ class LdapDirectory:
                 return presets.ad_bind_status(_info(exc))
             return AuthStatus.INVALID_CREDENTIALS
         return AuthStatus.OK
+
+    def _decoy_bind(self, conn: Any, password: str) -> None:
+        """No such account (or several): spend what a wrong password would have cost."""
+        started = time.perf_counter()
+        with contextlib.suppress(ldap.INVALID_CREDENTIALS, ldap.INVALID_DN_SYNTAX,
+                                 ldap.UNWILLING_TO_PERFORM):
+            conn.simple_bind_s(f"{DECOY_RDN},{self.settings.base_dn}", password)
+        self.bind_timer.pad(time.perf_counter() - started)
 
     # -- mapping --------------------------------------------------------------------------
     def _account(self, dn: str, attrs: RawAttributes, typed: str) -> DirectoryAccount:

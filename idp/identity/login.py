@@ -1,7 +1,9 @@
 """Password login: check the password against the organization's directory, then find or
 create the linked account and its campus identity, refreshing attributes from the directory.
 
-Runs inside the caller's transaction and writes the audit events of what happened.
+The login throttle (``idp.identity.throttle``) is asked first: a throttled attempt never
+reaches the directory. Runs inside the caller's transaction and writes the audit events of
+what happened.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 from idp.directory.base import AuthStatus, DirectoryAccount, PasswordDirectory
 from idp.errors import DirectoryUnavailable
 from idp.identity.claims import KEPT_ATTRIBUTES
+from idp.identity.throttle import LoginThrottle
 from idp.linking.rules import Linker, link_at_login
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
@@ -33,6 +36,8 @@ MAX_CREATE_ATTEMPTS = 5
 class LoginOutcome:
     status: AuthStatus
     account: LinkedAccount | None = None
+    # Set when the throttle refused the attempt: the password was not checked.
+    retry_after_s: int | None = None
 
     @property
     def identity(self) -> Identity | None:
@@ -41,21 +46,29 @@ class LoginOutcome:
 
 def login_with_password(
     db: Session, directory: PasswordDirectory, username: str, password: str, *, ip: str | None,
-    linker: Linker | None = None,
+    throttle: LoginThrottle, linker: Linker | None = None,
 ) -> LoginOutcome:
     """Raises ``DirectoryUnavailable`` (after auditing it) when the directory does not answer.
     With a ``linker``, the linking rules run on the account (``idp.linking.rules``)."""
     org = directory.organization
+    attempt = throttle.begin(org, username, ip)
+    if not attempt.allowed:
+        audit.record(db, AuditEventType.LOGIN_THROTTLED, actor=username[:64], organization=org,
+                     ip=ip, scope=str(attempt.scope), retry_after_s=attempt.retry_after_s)
+        return LoginOutcome(AuthStatus.INVALID_CREDENTIALS, retry_after_s=attempt.retry_after_s)
     try:
         result = directory.authenticate(username, password)
     except DirectoryUnavailable as exc:
+        throttle.abandoned(attempt)
         audit.record(db, AuditEventType.LOGIN_DIRECTORY_UNAVAILABLE, organization=org, ip=ip,
                      detail=exc.detail)
         raise
     if result.status is not AuthStatus.OK or result.account is None:
+        throttle.failed(attempt)
         audit.record(db, AuditEventType.LOGIN_FAILED, actor=username[:64], organization=org, ip=ip,
                      reason=result.status.value)
         return LoginOutcome(result.status)
+    throttle.succeeded(attempt)
     account, created = find_or_create_account(db, result.account)
     if linker is not None:
         link_at_login(db, linker, account, result.account, created=created)

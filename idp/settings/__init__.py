@@ -18,6 +18,8 @@ from idp.settings.model import (
     RefreshTokenPolicy,
     ServerSettings,
     Settings,
+    ThrottleSchedule,
+    ThrottleSettings,
 )
 
 __all__ = [
@@ -37,5 +39,7 @@ __all__ = [
     "RefreshTokenPolicy",
     "ServerSettings",
     "Settings",
+    "ThrottleSchedule",
+    "ThrottleSettings",
     "load_settings",
 ]

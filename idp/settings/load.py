@@ -26,13 +26,16 @@ from idp.settings.model import (
     OrganizationSettings,
     ServerSettings,
     Settings,
+    ThrottleSchedule,
+    ThrottleSettings,
 )
 from idp.settings.reader import TableReader
 
 ENV_PREFIX = "IDP__"
 DEV_SECRET_FILE = Path("var/secret_key")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-_TOP_LEVEL = {"server", "database", "oidc", "organizations", "clients", "linking"}
+_TOP_LEVEL = {"server", "database", "oidc", "organizations", "clients", "throttle",
+              "linking"}
 
 
 def load_settings(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Settings:
@@ -93,9 +96,11 @@ def parse_settings(data: Mapping[str, Any], problems: list[str]) -> Settings:
         problems.append("organizations: at least one organization is required")
     clients_table = root.sub("clients")
     clients = {cid: parse_client(clients_table, cid, server.dev_mode) for cid in clients_table.data}
+    throttle = _throttle(root.sub("throttle"))
     linking = _linking(root.sub("linking"))
     root.done()
-    return Settings(server, database, oidc, organizations, clients, linking=linking)
+    return Settings(server, database, oidc, organizations, clients, throttle=throttle,
+                    linking=linking)
 
 
 def _server(r: TableReader) -> ServerSettings:
@@ -157,6 +162,35 @@ def _oidc(r: TableReader) -> OidcSettings:
         r.problem("refresh_token_idle_lifetime_s", "must not be longer than refresh_token_lifetime_s")
     r.done()
     return settings
+
+
+def _throttle(r: TableReader) -> ThrottleSettings:
+    defaults = ThrottleSettings()
+    redis_url = r.string("redis_url", "", secret=True)
+    if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        r.problem("redis_url", "must start with redis://, rediss:// or unix://")
+    settings = ThrottleSettings(
+        enabled=r.boolean("enabled", True),
+        redis_url=redis_url,
+        key_prefix=r.string("key_prefix", defaults.key_prefix),
+        account=_throttle_schedule(r.sub("account"), defaults.account),
+        address=_throttle_schedule(r.sub("address"), defaults.address),
+    )
+    r.done()
+    return settings
+
+
+def _throttle_schedule(r: TableReader, default: ThrottleSchedule) -> ThrottleSchedule:
+    schedule = ThrottleSchedule(
+        free_failures=r.integer("free_failures", default.free_failures, minimum=1, maximum=100_000),
+        base_delay_s=r.number("base_delay_s", default.base_delay_s, minimum=0.1, maximum=3600),
+        max_delay_s=r.number("max_delay_s", default.max_delay_s, minimum=0.1, maximum=86400),
+        forget_s=r.number("forget_s", default.forget_s, minimum=0.1, maximum=86400),
+    )
+    if schedule.max_delay_s < schedule.base_delay_s:
+        r.problem("max_delay_s", "must not be shorter than base_delay_s")
+    r.done()
+    return schedule
 
 
 def _linking(r: TableReader) -> LinkingSettings:

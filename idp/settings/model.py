@@ -52,7 +52,6 @@ class MatchClaim(StrEnum):
 
 
 SIGNING_ALGS = ("ES256", "RS256")
-
 DEFAULT_CLIENT_SCOPES = ("openid", "profile", "email", "campus")
 
 
@@ -133,6 +132,27 @@ class OidcSettings:
 
 
 @dataclass(frozen=True)
+class ThrottleSchedule:
+    """How one kind of key (an account, a client address) slows down after failed logins:
+    ``free_failures`` cost nothing, the next attempt waits ``base_delay_s``, doubling with each
+    further failure up to ``max_delay_s``; one failure is forgotten every ``forget_s``."""
+
+    free_failures: int
+    base_delay_s: float
+    max_delay_s: float
+    forget_s: float
+
+
+@dataclass(frozen=True)
+class ThrottleSettings:
+    enabled: bool = True
+    redis_url: str = field(default="", repr=False)  # empty: each process counts on its own
+    key_prefix: str = "campus-id:throttle:"
+    account: ThrottleSchedule = ThrottleSchedule(5, 2.0, 900.0, 600.0)
+    address: ThrottleSchedule = ThrottleSchedule(100, 1.0, 60.0, 6.0)
+
+
+@dataclass(frozen=True)
 class LinkingRule:
     """``[linking.rules.NAME]``: accounts whose normalised ``match`` claims are all equal are
     the same person; ``action`` says whether that links them or only proposes it."""
@@ -149,10 +169,10 @@ class LinkingSettings:
 
 @dataclass(frozen=True)
 class Settings:
-
     server: ServerSettings
     database: DatabaseSettings
     oidc: OidcSettings
     organizations: Mapping[str, OrganizationSettings]
     clients: Mapping[str, ClientSettings]
+    throttle: ThrottleSettings = ThrottleSettings()
     linking: LinkingSettings = LinkingSettings()

@@ -20,6 +20,7 @@ class AuditEventType(StrEnum):
     LOGIN_SUCCEEDED = "login.succeeded"
     LOGIN_FAILED = "login.failed"
     LOGIN_DIRECTORY_UNAVAILABLE = "login.directory_unavailable"
+    LOGIN_THROTTLED = "login.throttled"
     IDENTITY_CREATED = "identity.created"
     ACCOUNT_LINKED = "account.linked"
     LINK_PROPOSED = "link.proposed"

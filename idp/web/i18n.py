@@ -29,6 +29,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "login.expired": "Your password has expired. Please change it at your university first.",
         "login.unavailable": "The directory of {org} is not responding. Please try again in a few minutes.",
         "login.expired_form": "The form has expired. Please try again.",
+        "login.throttled": "Too many failed attempts to log in. Please wait {wait} and try again.",
+        "wait.few_seconds": "a few seconds",
+        "wait.seconds": "about {n} seconds",
+        "wait.minutes.one": "about {n} minute",
+        "wait.minutes.many": "about {n} minutes",
         "title.consent": "Allow access — Campus ID",
         "consent.heading": "{client} asks for access",
         "consent.intro": "If you allow it, {client} will receive:",
@@ -69,6 +74,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "login.expired": "Срок действия пароля истёк. Сначала смените пароль в своём университете.",
         "login.unavailable": "Каталог «{org}» не отвечает. Попробуйте через несколько минут.",
         "login.expired_form": "Форма устарела. Пожалуйста, попробуйте ещё раз.",
+        "login.throttled": "Слишком много неудачных попыток входа. Подождите {wait} и попробуйте снова.",
+        "wait.few_seconds": "несколько секунд",
+        "wait.seconds": "примерно {n} секунд",
+        "wait.minutes.one": "примерно {n} минуту",
+        "wait.minutes.few": "примерно {n} минуты",
+        "wait.minutes.many": "примерно {n} минут",
         "title.consent": "Разрешение доступа — Campus ID",
         "consent.heading": "«{client}» запрашивает доступ",
         "consent.intro": "Если вы разрешите, «{client}» получит:",
@@ -105,6 +116,27 @@ def current_language() -> str:
 def translate(key: str, **values: str) -> str:
     text = MESSAGES[current_language()].get(key) or MESSAGES["en"].get(key, key)
     return text.format(**values) if values else text
+
+
+def plural(n: int) -> str:
+    """The plural category of ``n`` (CLDR: one, few, many) in the current language."""
+    if current_language() != "ru":
+        return "one" if n == 1 else "many"
+    if n % 10 == 1 and n % 100 != 11:
+        return "one"
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return "few"
+    return "many"
+
+
+def wait_text(seconds: int) -> str:
+    """A rough duration to wait: "a few seconds", "about 30 seconds", "about 2 minutes"."""
+    if seconds <= 5:
+        return translate("wait.few_seconds")
+    if seconds < 60:
+        return translate("wait.seconds", n=str(-(-seconds // 5) * 5))
+    minutes = -(-seconds // 60)
+    return translate(f"wait.minutes.{plural(minutes)}", n=str(minutes))
 
 
 def switch_url() -> str:

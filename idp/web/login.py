@@ -1,7 +1,7 @@
 """The login page: pick a university, type the login and password you have there.
 
 Typing ``ivanov@tpu.ru`` selects the organization by its scope. Messages never tell whether
-an account exists.
+an account exists. A throttled attempt gets the form back with 429 and ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request
+from flask import Blueprint, make_response, redirect, render_template, request
 
 from idp import context
 from idp.directory.base import AuthStatus
@@ -19,7 +19,7 @@ from idp.linking.rules import Linker
 from idp.settings import OrganizationSettings
 from idp.storage.clients import find_client
 from idp.web import pending
-from idp.web.i18n import current_language, translate
+from idp.web.i18n import current_language, translate, wait_text
 from idp.web.session import current_login, end_login_session, start_login_session
 
 bp = Blueprint("login", __name__)
@@ -68,12 +68,20 @@ def login_submit() -> Any:
     db = context.db()
     try:
         outcome = login_with_password(db, directory, username, password, ip=request.remote_addr,
+                                      throttle=context.throttle(),
                                       linker=Linker.from_settings(context.settings()))
     except DirectoryUnavailable:
         db.commit()
         org_name = _org_label(context.settings().organizations[org_id])
         error = translate("login.unavailable", org=org_name)
         return _render(rid, params, error, username=username, organization=org_id, status=503)
+    if outcome.retry_after_s is not None:
+        db.commit()
+        error = translate("login.throttled", wait=wait_text(outcome.retry_after_s))
+        response = make_response(_render(rid, params, error, username=username,
+                                         organization=org_id, status=429))
+        response.headers["Retry-After"] = str(outcome.retry_after_s)
+        return response
     if outcome.account is None:
         db.commit()
         return _render(rid, params, translate(STATUS_MESSAGES[outcome.status]), username=username,

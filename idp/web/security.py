@@ -1,14 +1,19 @@
 """Security headers on every response: a strict CSP without inline script, no framing,
-no caching of pages that carry personal data, HSTS when served over https."""
+no caching of pages that carry personal data (``Pragma: no-cache`` too, for HTTP/1.0 caches,
+as RFC 6749 5.1 asks of token responses), HSTS when the issuer is https."""
 
 from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from idp import context
+
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' {forms}; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
+CACHEABLE_ENDPOINTS = ("oidc.discovery", "oidc.jwks", "static")
+HSTS = "max-age=31536000"
 
 
 def init_app(app: Flask) -> None:
@@ -19,8 +24,12 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.endpoint not in ("oidc.discovery", "oidc.jwks", "static"):
+        if request.endpoint not in CACHEABLE_ENDPOINTS:
             response.headers.setdefault("Cache-Control", "no-store")
-        if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if "no-store" in response.headers.get("Cache-Control", ""):
+            response.headers.setdefault("Pragma", "no-cache")
+        # Browsers ignore HSTS over plain http; sent whenever the public address is https,
+        # also behind a proxy that terminates TLS without X-Forwarded-Proto.
+        if context.settings().server.issuer.startswith("https://"):
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

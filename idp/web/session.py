@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import session
+from flask import request, session
 
 from idp import context
+from idp.storage import audit
+from idp.storage.audit import AuditEventType
 from idp.storage.base import utcnow
 from idp.storage.identities import LinkedAccount
 from idp.storage.sessions import LoginSession, find_session, new_session_id
@@ -39,7 +41,10 @@ def start_login_session(account: LinkedAccount, auth_time: int) -> LoginSession:
 
 
 def end_login_session() -> None:
+    """End the server-side session (a copy of the cookie is worthless afterwards), audited."""
     login = current_login()
     if login is not None:
         login.ended_at = utcnow()
+        audit.record(context.db(), AuditEventType.LOGOUT, actor=login.identity.sub,
+                     identity_id=login.identity_id, ip=request.remote_addr)
     session.clear()

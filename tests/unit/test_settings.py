@@ -50,7 +50,8 @@ def test_example_file_documents_every_setting() -> None:
     missing = set()
     for cls in (model.ServerSettings, model.DatabaseSettings, model.OidcSettings,
                 model.DirectorySettings, model.ClientSettings, model.OrganizationSettings,
-                model.LinkingSettings, model.LinkingRule):
+                model.ThrottleSettings, model.ThrottleSchedule, model.LinkingSettings,
+                model.LinkingRule):
         assert is_dataclass(cls)
         for f in fields(cls):
             if f.name not in documented and f.name not in {"id", "client_id", "directory"}:
@@ -137,3 +138,39 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
 def test_unknown_environment_override_is_a_problem(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="IDP__NOPE__X: does not name a setting"):
         load_settings(write(tmp_path, MINIMAL), {"IDP__NOPE__X": "1"})
+
+
+def test_throttle_settings_default_and_override(tmp_path: Path) -> None:
+    defaults = load_settings(write(tmp_path, MINIMAL), {}).throttle
+    assert defaults.enabled and not defaults.redis_url
+    assert (defaults.account.free_failures, defaults.address.free_failures) == (5, 100)
+    env = {"IDP__THROTTLE__REDIS_URL": "redis://cache:6379/2",
+           "IDP__THROTTLE__ADDRESS__FREE_FAILURES": "300"}
+    changed = load_settings(write(tmp_path, MINIMAL), env).throttle
+    assert changed.redis_url == "redis://cache:6379/2" and changed.address.free_failures == 300
+    assert changed.account == defaults.account
+
+
+def test_throttle_problems_are_listed_with_their_keys(tmp_path: Path) -> None:
+    broken = MINIMAL + """
+[throttle]
+redis_url = "http://cache:6379"
+burst = 3
+[throttle.account]
+free_failures = 0
+base_delay_s = 10
+max_delay_s = 5
+[throttle.address]
+forget_s = "soon"
+"""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, broken), {})
+    problems = "\n".join(caught.value.problems)
+    for expected in (
+        "throttle.redis_url: must start with redis://, rediss:// or unix://",
+        "throttle.burst: is not a known setting",
+        "throttle.account.free_failures: must be between 1 and 100000",
+        "throttle.account.max_delay_s: must not be shorter than base_delay_s",
+        "throttle.address.forget_s: must be a number",
+    ):
+        assert expected in problems
