@@ -2,7 +2,7 @@
 // completes a login with what it registered, none of its checks relaxed. Same stdin/stdout
 // protocol as code_flow.mjs; the first line also carries the registration response.
 import * as client from 'openid-client';
-import readline from 'node:readline';
+import { completeLogin, reportFailure } from './login_steps.mjs';
 
 const { ISSUER, INITIAL_ACCESS_TOKEN, REDIRECT_URI } = process.env;
 
@@ -18,39 +18,15 @@ async function main() {
     response_types: ['code'],
   }, undefined, { initialAccessToken: INITIAL_ACCESS_TOKEN });
   const registered = config.clientMetadata();
-  const codeVerifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid profile email campus',
-    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
+  const result = await completeLogin(config, {
+    redirectUri: REDIRECT_URI,
+    announce: {
+      client_id: registered.client_id,
+      registration_client_uri: registered.registration_client_uri,
+      registration_access_token: registered.registration_access_token,
+    },
   });
-  console.log(JSON.stringify({
-    authorization_url: url.href,
-    client_id: registered.client_id,
-    registration_client_uri: registered.registration_client_uri,
-    registration_access_token: registered.registration_access_token,
-  }));
-
-  const rl = readline.createInterface({ input: process.stdin });
-  const callback = await new Promise((resolve) => rl.once('line', resolve));
-  rl.close();
-  const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
-    pkceCodeVerifier: codeVerifier,
-    expectedState: state,
-    expectedNonce: nonce,
-    idTokenExpected: true,
-  });
-  const claims = tokens.claims();
-  const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
-  console.log(JSON.stringify({ claims, userinfo, token_type: tokens.token_type }));
+  console.log(JSON.stringify(result));
 }
 
-main().catch((err) => {
-  console.log(JSON.stringify({ error: `${err.name}: ${err.message}`, code: err.code }));
-  process.exit(1);
-});
+main().catch(reportFailure);
