@@ -1,9 +1,13 @@
 """Password login against an LDAP v3 or Active Directory server: search the account with the
 service account, then bind as it with the person's password (passwords are never stored).
 
-Each call opens its own connection and closes it. Servers are tried in order: one that is down
-or does not answer within ``timeout_s`` passes the turn to the next; when none answers the call
-raises ``DirectoryUnavailable``. Input no directory should see (an empty password above all,
+Connections bound as the service account are kept per server (``idp.directory.pool``) and
+reused for the next search; the person's bind happens on the same connection, which is bound as
+the service account again before its next use. A connection that fails is closed, and one that
+served an earlier login and finds the server gone is retried once on a new connection (the
+server may have restarted). Servers are tried in order: one that is down or does not answer
+within ``timeout_s`` passes the turn to the next; when none answers the call raises
+``DirectoryUnavailable``. Input no directory should see (an empty password above all,
 which many servers take as an anonymous bind) is refused before any network traffic.
 An unknown username costs what a wrong password costs (``idp.directory.timing``).
 The password is never logged; the username only at debug level.
@@ -20,8 +24,10 @@ from typing import Any
 import ldap
 import ldap.filter
 
+from idp.directory import pool as pool_conn
 from idp.directory import presets
 from idp.directory.base import AuthResult, AuthStatus, DirectoryAccount
+from idp.directory.pool import ConnectionPool, Lent
 from idp.directory.timing import BindTimer
 from idp.errors import ConfigError, DirectoryUnavailable
 from idp.settings import DirectorySettings
@@ -46,6 +52,7 @@ class LdapDirectory:
         self.settings = settings
         self.profile = presets.profile_for(settings)
         self.bind_timer = BindTimer()
+        self.pools = {uri: self._pool(uri) for uri in settings.uris}
         problems = presets.profile_problems(self.profile)
         if problems:
             prefix = f"organizations.{organization_id}.directory."
@@ -69,29 +76,64 @@ class LdapDirectory:
 
     # -- one server -----------------------------------------------------------------------
     def _authenticate_at(self, uri: str, username: str, password: str) -> AuthResult:
+        pool = self.pools[uri]
+        lent = pool.borrow()
+        try:
+            result = self._check_password(uri, lent, username, password)
+        except ldap.SERVER_DOWN:
+            pool_conn.close(lent.conn)
+            if not lent.reused:
+                raise
+            # Closed since its last use: the server restarted or dropped idle connections.
+            pool.clear()
+            lent = pool.borrow()
+            try:
+                result = self._check_password(uri, lent, username, password)
+            except BaseException:
+                pool_conn.close(lent.conn)
+                raise
+        except BaseException:
+            pool_conn.close(lent.conn)
+            raise
+        pool.give_back(lent)
+        return result
+
+    def _check_password(self, uri: str, lent: Lent, username: str, password: str) -> AuthResult:
+        conn = lent.conn
+        if not lent.service_bound:  # left bound as the previous person
+            self._service_bind(conn, uri)
+            lent.service_bound = True
+        entry = self._find(conn, username)
+        lent.service_bound = False  # from here on the connection is bound as someone else
+        if entry is None:
+            self._decoy_bind(conn, password)
+            return _REJECTED
+        dn, attrs = entry
+        started = time.perf_counter()
+        status = self._bind_as(conn, dn, password)
+        self.bind_timer.observe(time.perf_counter() - started)
+        if status is not AuthStatus.OK:
+            return AuthResult(status)
+        # Only now, with the password proven, may the answer differ from a wrong password.
+        control = attrs.get(presets.AD_ACCOUNT_CONTROL.lower(), [])
+        if self.profile.active_directory and presets.ad_account_disabled(control):
+            return AuthResult(AuthStatus.ACCOUNT_DISABLED)
+        return AuthResult(AuthStatus.OK, self._account(dn, attrs, username))
+
+    def _pool(self, uri: str) -> ConnectionPool:
+        return ConnectionPool(lambda: self._open(uri))
+
+    def _open(self, uri: str) -> Any:
+        """A new connection bound as the service account (after StartTLS when asked)."""
         conn = self._connect(uri)
         try:
             if self.settings.start_tls and uri.lower().startswith("ldap://"):
                 conn.start_tls_s()
             self._service_bind(conn, uri)
-            entry = self._find(conn, username)
-            if entry is None:
-                self._decoy_bind(conn, password)
-                return _REJECTED
-            dn, attrs = entry
-            started = time.perf_counter()
-            status = self._bind_as(conn, dn, password)
-            self.bind_timer.observe(time.perf_counter() - started)
-            if status is not AuthStatus.OK:
-                return AuthResult(status)
-            # Only now, with the password proven, may the answer differ from a wrong password.
-            control = attrs.get(presets.AD_ACCOUNT_CONTROL.lower(), [])
-            if self.profile.active_directory and presets.ad_account_disabled(control):
-                return AuthResult(AuthStatus.ACCOUNT_DISABLED)
-            return AuthResult(AuthStatus.OK, self._account(dn, attrs, username))
-        finally:
-            with contextlib.suppress(ldap.LDAPError):
-                conn.unbind_s()
+        except BaseException:
+            pool_conn.close(conn)
+            raise
+        return conn
 
     def _connect(self, uri: str) -> Any:
         """A connection (not yet opened) with every timeout set, so that a server that accepts
