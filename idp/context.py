@@ -5,6 +5,7 @@ like an extension."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from idp.directory.base import PasswordDirectory
 from idp.identity.throttle import LoginThrottle
+from idp.linking.rules import Linker
 from idp.oidc.keys import KeyRing
 from idp.settings import Settings
 
@@ -29,6 +31,11 @@ class Services:
 
     def keyring(self) -> KeyRing:
         return self.keys
+
+    @cached_property
+    def linker(self) -> Linker:
+        """Built once: the rules are settings, and its key derivation is not per-login work."""
+        return Linker.from_settings(self.settings)
 
 
 def init_app(app: Flask, services: Services) -> None:

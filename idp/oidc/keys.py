@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -75,6 +76,12 @@ class KeyRing:
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [k.as_dict(private=False) for k in self.published]}
+
+    @cached_property
+    def jwks_body(self) -> bytes:
+        """The JWKS document serialised once per ring (a ring never changes; new keys make a
+        new ring), so serving it exports no key per request."""
+        return json.dumps(self.jwks(), separators=(",", ":")).encode()
 
 
 def load_keyring(db: Session, secret_key: str) -> KeyRing:

@@ -5,11 +5,12 @@ Repositories never commit: the caller (one request or one command) owns the tran
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -62,13 +63,39 @@ def make_engine(url: str) -> Engine:
         else:
             kwargs["poolclass"] = StaticPool
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
-    else:
-        kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
+    else:
+        _ping_when_idle(engine)
     return engine
+
+
+# A connection idle longer than this is pinged before use; a busy one is not (its last use
+# just proved it alive), which saves a round-trip per request under load.
+PING_AFTER_IDLE_S = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """pool_pre_ping, but only for connections that sat idle: a server restarted while the
+    pool was quiet costs no request. One restarted under load fails the requests in flight,
+    and SQLAlchemy then replaces every pooled connection (it invalidates the pool)."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine.pool, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            raise exc.DisconnectionError(str(error)) from error  # the pool opens a new one
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:

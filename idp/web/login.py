@@ -15,7 +15,6 @@ from idp import context
 from idp.directory.base import AuthStatus
 from idp.errors import DirectoryUnavailable
 from idp.identity.login import login_with_password
-from idp.linking.rules import Linker
 from idp.settings import OrganizationSettings
 from idp.storage.clients import find_client
 from idp.web import pending
@@ -69,7 +68,7 @@ def login_submit() -> Any:
     try:
         outcome = login_with_password(db, directory, username, password, ip=request.remote_addr,
                                       throttle=context.throttle(),
-                                      linker=Linker.from_settings(context.settings()))
+                                      linker=context.services().linker)
     except DirectoryUnavailable:
         db.commit()
         org_name = _org_label(context.settings().organizations[org_id])

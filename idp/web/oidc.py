@@ -6,7 +6,9 @@ login or a consent screen comes first (OpenID Connect Core 3.1.2).
 
 from __future__ import annotations
 
+import json
 import time
+from functools import lru_cache
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
@@ -37,18 +39,23 @@ def server() -> CampusAuthorizationServer:
 
 @bp.get("/.well-known/openid-configuration")
 def discovery() -> Response:
-    resp = jsonify(provider_metadata(context.settings().server.issuer))
+    resp = Response(_discovery_body(context.settings().server.issuer), mimetype="application/json")
     resp.cache_control.public = True
     resp.cache_control.max_age = 300
     return resp
 
 
+@lru_cache(maxsize=4)
+def _discovery_body(issuer: str) -> bytes:
+    """The metadata depends on the issuer alone: serialised once."""
+    return json.dumps(provider_metadata(issuer), separators=(",", ":")).encode()
+
+
 @bp.get("/jwks")
 def jwks() -> Response:
-    resp = jsonify(context.services().keyring().jwks())
+    resp = Response(context.services().keyring().jwks_body, mimetype="application/jwk-set+json")
     resp.cache_control.public = True
     resp.cache_control.max_age = 300
-    resp.content_type = "application/jwk-set+json"
     return resp
 
 
