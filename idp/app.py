@@ -18,8 +18,10 @@ from idp.oidc.server import create_server
 from idp.settings import Settings
 from idp.storage.base import make_engine, make_session_factory
 from idp.storage.migrate import ensure_current
+from idp.web import api as api_views
 from idp.web import csrf, errors, i18n, security
 from idp.web import login as login_views
+from idp.web import logout as logout_views
 from idp.web import oidc as oidc_views
 from idp.web import registration as registration_views
 
@@ -63,5 +65,7 @@ def create_app(settings: Settings) -> Flask:
         module.init_app(app)
     app.register_blueprint(oidc_views.bp)
     app.register_blueprint(login_views.bp)
+    app.register_blueprint(logout_views.bp)
     app.register_blueprint(registration_views.bp)
+    app.register_blueprint(api_views.bp)
     return app

@@ -123,6 +123,13 @@ def clients() -> None:
 @click.option("--refresh-token-policy", type=click.Choice([p.value for p in RefreshTokenPolicy]),
               default="offline_access", show_default=True,
               help="With the refresh_token grant: only when offline_access is granted, or always.")
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True,
+              metavar="URI", help="Repeatable: where RP-initiated logout may send people back.")
+@click.option("--backchannel-logout-uri", default="", metavar="URI",
+              help="Receives a logout token when a session it took part in ends.")
+@click.option("--role", "roles", multiple=True, metavar="ROLE",
+              help="Repeatable, client_credentials only: helpdesk (every organization) or "
+                   "helpdesk:ORG (identities with an account of ORG) on the helpdesk API.")
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), default=None,
               help="Preset for known software: moodle (client_secret_post, PKCE optional, "
                    "redirect URI <wwwroot>/admin/oauth2callback.php); see docs/moodle.md.")
@@ -157,8 +164,12 @@ def clients_create(ctx: click.Context, /, **options: Any) -> None:
                 access_token_format=AccessTokenFormat(options["access_token_format"]),
                 access_token_audience=options["access_token_audience"],
                 refresh_token_policy=RefreshTokenPolicy(options["refresh_token_policy"]),
+                post_logout_redirect_uris=list(options["post_logout_redirect_uris"]),
+                backchannel_logout_uri=options["backchannel_logout_uri"],
                 dev_mode=settings.server.dev_mode,
                 profile=PROFILES[options["profile"]] if options["profile"] else None,
+                roles=list(options["roles"]),
+                organizations=list(settings.organizations),
             )
         except ConfigError as exc:
             session.close()
@@ -173,6 +184,37 @@ def clients_create(ctx: click.Context, /, **options: Any) -> None:
         click.echo(f"client_id:     {created.client_id}")
         if created.client_secret:
             click.echo(f"client_secret: {created.client_secret}   (shown once; stored hashed)")
+
+
+@main.group()
+def logout() -> None:
+    """Back-channel logout."""
+
+
+@logout.command("deliver")
+@click.pass_context
+def logout_deliver(ctx: click.Context) -> None:
+    """Deliver the logout tokens that are due: retries of failed deliveries, and tokens for
+    sessions that expired since the last run. Run it every minute or so (cron, systemd timer)."""
+    from idp.oidc.keys import load_keyring
+    from idp.oidc.logout import Signer, deliver, end_expired_sessions
+    from idp.storage.base import make_engine, make_session_factory
+    from idp.storage.migrate import ensure_current
+
+    settings = settings_of(ctx)
+    engine = make_engine(settings.database.url)
+    try:
+        ensure_current(engine)
+    except DatabaseNotReady as exc:
+        engine.dispose()
+        _fail(exc.detail, [])
+    with make_session_factory(engine)() as session:
+        signer = Signer(settings.server.issuer, load_keyring(session, settings.server.secret_key))
+        ended = end_expired_sessions(session, signer)
+        session.commit()
+        delivered, failed = deliver(session, signer)
+    engine.dispose()
+    click.echo(f"expired sessions ended: {ended}; delivered: {delivered}; failed: {failed}")
 
 
 @main.group("registration-tokens")

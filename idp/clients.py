@@ -7,7 +7,7 @@ stored row, so a client means the same whichever way it was registered.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from idp.settings import (
 from idp.settings.clients import check_client_capabilities
 from idp.settings.model import DEFAULT_CLIENT_SCOPES, SIGNING_ALGS
 from idp.settings.reader import TableReader
+from idp.settings.roles import role_problem
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.clients import Client, find_client, hash_secret, new_client_id, new_client_secret
@@ -50,9 +51,13 @@ def create_client(
     access_token_format: AccessTokenFormat = AccessTokenFormat.OPAQUE,
     access_token_audience: str = "",
     refresh_token_policy: RefreshTokenPolicy = RefreshTokenPolicy.OFFLINE_ACCESS,
+    post_logout_redirect_uris: Sequence[str] = (),
+    backchannel_logout_uri: str = "",
     dev_mode: bool = False,
     actor: str = "cli",
     profile: Profile | None = None,
+    roles: Sequence[str] = (),
+    organizations: Collection[str] = (),
 ) -> NewClient:
     """Raises ``ConfigError`` listing every problem with the given metadata. A profile
     (``idp.oidc.profiles``) sets the PKCE policy and the token endpoint authentication method
@@ -74,8 +79,12 @@ def create_client(
         access_token_format=access_token_format,
         access_token_audience=access_token_audience,
         refresh_token_policy=refresh_token_policy,
+        post_logout_redirect_uris=tuple(dict.fromkeys(post_logout_redirect_uris)),
+        backchannel_logout_uri=backchannel_logout_uri,
+        roles=tuple(dict.fromkeys(roles)),
     )
-    problems: list[str] = []
+    problems: list[str] = [f"role: {p}" for role in spec.roles
+                           if (p := role_problem(role, organizations))]
     checker = TableReader({}, "", problems)
     if not spec.name:
         problems.append("name: is required")
@@ -85,7 +94,8 @@ def create_client(
         problems.append("pkce: a public client must use PKCE")
     if id_token_signed_response_alg not in SIGNING_ALGS:
         problems.append(f"id_token_signed_response_alg: must be one of {', '.join(SIGNING_ALGS)}")
-    check_client_capabilities(checker, spec, dev_mode, redirect_key="redirect_uri")
+    check_client_capabilities(checker, spec, dev_mode, redirect_key="redirect_uri",
+                              logout_key="post_logout_redirect_uri")
     if profile is not None:
         problems.extend(_profile_problems(profile, spec))
     if problems:
@@ -100,7 +110,7 @@ def create_client(
                  name=client.name, redirect_uris=list(spec.redirect_uris), public=public,
                  grant_types=list(client.grant_types), scopes=list(client.scopes),
                  access_token_format=client.access_token_format,
-                 profile=profile.name if profile else None)
+                 profile=profile.name if profile else None, roles=list(client.roles))
     return NewClient(client.client_id, secret)
 
 
@@ -138,6 +148,9 @@ def _apply(client: Client, spec: ClientSettings, *, source: str) -> None:
     client.secret_hash = hash_secret(spec.client_secret) if spec.client_secret else None
     client.grant_types = [g.value for g in spec.grant_types]
     client.access_token_format = spec.access_token_format.value
+    client.post_logout_redirect_uris = list(spec.post_logout_redirect_uris)
+    client.backchannel_logout_uri = spec.backchannel_logout_uri or None
     client.access_token_audience = spec.access_token_audience or None
     client.refresh_token_policy = spec.refresh_token_policy.value
+    client.roles = list(spec.roles)
     client.source = source

@@ -36,9 +36,30 @@ class BadRequest(IdpError):
     public = "The request is not valid."
 
 
+class InvalidInput(BadRequest):
+    """Well-formed, but a field is missing or wrong (a reason left out, a malformed account)."""
+
+    status_code = 422
+    public = "A field of the request is missing or invalid."
+
+
+class Forbidden(IdpError):
+    """The caller is known but may not act here (outside its organization, say)."""
+
+    status_code = 403
+    public = "You may not do this."
+
+
 class NotFound(IdpError):
     status_code = 404
     public = "Not found."
+
+
+class Conflict(IdpError):
+    """The request contradicts the current state (unlinking an identity's last account...)."""
+
+    status_code = 409
+    public = "This conflicts with the current state."
 
 
 class DirectoryUnavailable(IdpError):

@@ -1,12 +1,13 @@
 """The claims a relying party receives for a campus identity, by granted scope.
 
-Single-valued claims come from the primary account (for now the oldest linked one);
-``affiliations`` and ``organizations`` are the union over all accounts.
+Single-valued claims come from the primary account: the first organization in the configured
+precedence (``[linking] primary_precedence``), then the oldest link; ``affiliations`` and
+``organizations`` are the union over all accounts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from idp.settings import OrganizationSettings
@@ -25,16 +26,20 @@ KEPT_ATTRIBUTES = frozenset(
 )
 
 
-def primary_account(identity: Identity) -> LinkedAccount:
-    return min(identity.accounts, key=lambda a: (a.linked_at, a.id))
+def primary_account(identity: Identity, precedence: Sequence[str] = ()) -> LinkedAccount:
+    """An organization earlier in ``precedence`` wins; unlisted ones come after, oldest link first."""
+    rank = {org: i for i, org in enumerate(precedence)}
+    return min(identity.accounts,
+               key=lambda a: (rank.get(a.organization, len(rank)), a.linked_at, a.id))
 
 
 def claims_for(
-    identity: Identity, scopes: Iterable[str], organizations: Mapping[str, OrganizationSettings]
+    identity: Identity, scopes: Iterable[str], organizations: Mapping[str, OrganizationSettings],
+    precedence: Sequence[str] = (),
 ) -> dict[str, Any]:
     granted = set(scopes)
     claims: dict[str, Any] = {"sub": identity.sub}
-    account = primary_account(identity)
+    account = primary_account(identity, precedence)
     attrs = account.attributes
     if "profile" in granted:
         org = organizations.get(account.organization)

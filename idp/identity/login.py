@@ -25,8 +25,7 @@ from idp.storage.identities import (
     Identity,
     LinkedAccount,
     find_account,
-    new_campus_id,
-    new_sub,
+    new_identity,
 )
 
 MAX_CREATE_ATTEMPTS = 5
@@ -103,8 +102,7 @@ def find_or_create_account(db: Session, found: DirectoryAccount) -> tuple[Linked
 
 
 def _create(db: Session, found: DirectoryAccount) -> LinkedAccount:
-    identity = Identity(sub=new_sub(), campus_id=new_campus_id())
-    db.add(identity)
+    identity = new_identity(db)
     db.flush()
     account = LinkedAccount(
         identity=identity,

@@ -51,6 +51,9 @@ class ClientMetadata:
     scopes: tuple[str, ...]
     id_token_signed_response_alg: str
     pkce_required: bool
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    backchannel_logout_uri: str = ""
+    backchannel_logout_session_required: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)  # stored as registered, echoed back
 
     @property
@@ -94,6 +97,10 @@ def parse_client_metadata(data: object, *, dev_mode: bool) -> ClientMetadata:
         scopes=_scopes(request, grant_types, problems),
         id_token_signed_response_alg=_signing_alg(request, problems),
         pkce_required=auth_method == "none" or profile is None or profile.pkce_required,
+        post_logout_redirect_uris=_post_logout_uris(request, dev_mode, problems),
+        backchannel_logout_uri=_backchannel_uri(request, dev_mode, problems),
+        backchannel_logout_session_required=_flag(request, "backchannel_logout_session_required",
+                                                  problems),
         extra=_extra(request, profile, problems),
     )
     for name, reason in UNSUPPORTED.items():
@@ -103,6 +110,52 @@ def parse_client_metadata(data: object, *, dev_mode: bool) -> ClientMetadata:
         problems.add("subject_type", "only public subject identifiers are supported")
     problems.raise_if_any()
     return metadata
+
+
+def _post_logout_uris(request: Mapping[str, Any], dev_mode: bool,
+                      problems: _Problems) -> tuple[str, ...]:
+    """RP-Initiated Logout 1.0, section 3.1: the redirect URI rules apply."""
+    uris = request.get("post_logout_redirect_uris")
+    if uris is None:
+        return ()
+    if not isinstance(uris, list) or not all(isinstance(u, str) and u for u in uris):
+        problems.add("post_logout_redirect_uris", "must be an array of strings")
+        return ()
+    if len(uris) > MAX_URIS:
+        problems.add("post_logout_redirect_uris", f"at most {MAX_URIS} are allowed")
+        return ()
+    found: list[str] = []
+    for uri in uris:
+        if len(uri) > MAX_URI_LENGTH:
+            found.append(f"post_logout_redirect_uris: a URI is longer than {MAX_URI_LENGTH} characters")
+            continue
+        check_redirect_uri(TableReader({}, "", found), "post_logout_redirect_uris", uri, dev_mode)
+    for message in found:
+        problems.add("post_logout_redirect_uris", message.removeprefix("post_logout_redirect_uris: "))
+    return tuple(dict.fromkeys(uris))
+
+
+def _backchannel_uri(request: Mapping[str, Any], dev_mode: bool, problems: _Problems) -> str:
+    """Back-Channel Logout 1.0, section 2.2: absolute, no fragment; https as redirect URIs."""
+    uri = request.get("backchannel_logout_uri")
+    if uri is None:
+        return ""
+    if not isinstance(uri, str) or not uri or len(uri) > MAX_URI_LENGTH:
+        problems.add("backchannel_logout_uri", "must be an absolute URI")
+        return ""
+    found: list[str] = []
+    check_redirect_uri(TableReader({}, "", found), "backchannel_logout_uri", uri, dev_mode)
+    for message in found:
+        problems.add("backchannel_logout_uri", message.removeprefix("backchannel_logout_uri: "))
+    return uri
+
+
+def _flag(request: Mapping[str, Any], name: str, problems: _Problems) -> bool:
+    value = request.get(name, False)
+    if not isinstance(value, bool):
+        problems.add(name, "must be true or false")
+        return False
+    return value
 
 
 def _profile(data: Mapping[str, Any], problems: _Problems) -> Profile | None:

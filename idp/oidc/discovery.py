@@ -40,4 +40,8 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "ui_locales_supported": ["ru", "en"],
+        # OpenID Connect RP-Initiated Logout 1.0 and Back-Channel Logout 1.0 (no front-channel).
+        "end_session_endpoint": f"{issuer}/logout",
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }

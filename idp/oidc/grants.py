@@ -22,6 +22,8 @@ from idp.identity.claims import claims_for
 from idp.storage.base import utcnow
 from idp.storage.clients import Client
 from idp.storage.identities import Identity
+from idp.storage.logout import remember_client
+from idp.storage.sessions import LoginSession, public_sid
 from idp.storage.tokens import AuthorizationCode, digest, find_code, mark_code_used
 
 
@@ -31,6 +33,7 @@ class AuthenticatedUser:
 
     identity: Identity
     auth_time: int
+    login_session: LoginSession | None = None
 
     def get_user_id(self) -> str:
         return self.identity.sub
@@ -51,7 +54,12 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         user: AuthenticatedUser = request.user
         data = request.payload.data
         lifetime = context.settings().oidc.code_lifetime_s
-        context.db().add(
+        db = context.db()
+        login = user.login_session
+        if login is not None:  # logout must reach this client (Back-Channel Logout 2.7)
+            public_sid(login)
+            remember_client(db, login.id, request.client)
+        db.add(
             AuthorizationCode(
                 code_hash=digest(code),
                 client_pk=request.client.id,
@@ -62,6 +70,7 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
                 auth_time=user.auth_time,
                 code_challenge=data.get("code_challenge"),
                 code_challenge_method=data.get("code_challenge_method"),
+                login_session_id=login.id if login is not None else None,
                 expires_at=utcnow() + timedelta(seconds=lifetime),
             )
         )
@@ -97,6 +106,16 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
     def get_client_algorithm(self, client: Client) -> str:
         return client.id_token_signed_response_alg
 
+    def get_authorization_code_claims(self, authorization_code: AuthorizationCode) -> dict[str, Any]:
+        """Authlib's claims plus ``sid``, the login session's id for relying parties
+        (Back-Channel Logout 1.0, section 2.1)."""
+        claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
+        if authorization_code.login_session_id is not None:
+            login = context.db().get(LoginSession, authorization_code.login_session_id)
+            if login is not None:
+                claims["sid"] = public_sid(login)
+        return claims
+
     def resolve_client_private_key(self, client: Client) -> Any:
         return context.services().keyring().key_for(self.get_client_algorithm(client))
 
@@ -116,7 +135,9 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
 
     def generate_user_info(self, user: Identity | AuthenticatedUser, scope: str) -> dict[str, Any]:
         identity = user.identity if isinstance(user, AuthenticatedUser) else user
-        return claims_for(identity, scope.split(), context.settings().organizations)
+        settings = context.settings()
+        return claims_for(identity, scope.split(), settings.organizations,
+                          settings.linking.primary_precedence)
 
 
 class PkceExtension(CodeChallenge):  # type: ignore[misc]

@@ -214,6 +214,11 @@ def client_information(client: Client, issuer: str, registration_access_token: s
         scope=" ".join(client.scopes),
         id_token_signed_response_alg=client.id_token_signed_response_alg,
     )
+    if client.post_logout_redirect_uris:
+        body["post_logout_redirect_uris"] = list(client.post_logout_redirect_uris)
+    if client.backchannel_logout_uri:
+        body["backchannel_logout_uri"] = client.backchannel_logout_uri
+        body["backchannel_logout_session_required"] = client.backchannel_logout_session_required
     body.update(client.registered_metadata or {})
     if client.organization:
         body["campus_organization"] = client.organization
@@ -230,6 +235,9 @@ def _apply(client: Client, metadata: ClientMetadata) -> str | None:
     client.pkce_required = metadata.pkce_required
     client.id_token_signed_response_alg = metadata.id_token_signed_response_alg
     client.registered_metadata = dict(metadata.extra)
+    client.post_logout_redirect_uris = list(metadata.post_logout_redirect_uris)
+    client.backchannel_logout_uri = metadata.backchannel_logout_uri or None
+    client.backchannel_logout_session_required = metadata.backchannel_logout_session_required
     if metadata.public:
         client.secret_hash = None
         return None

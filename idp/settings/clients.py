@@ -50,6 +50,9 @@ def parse_client(table: TableReader, client_id: str, dev_mode: bool) -> ClientSe
         access_token_audience=r.string("access_token_audience", ""),
         refresh_token_policy=r.choice("refresh_token_policy", RefreshTokenPolicy,
                                       RefreshTokenPolicy.OFFLINE_ACCESS),
+        post_logout_redirect_uris=tuple(r.str_list("post_logout_redirect_uris", [])),
+        backchannel_logout_uri=r.string("backchannel_logout_uri", ""),
+        roles=tuple(dict.fromkeys(r.str_list("roles", []))),
     )
     if public and client.pkce is not PkcePolicy.REQUIRED:
         r.problem("pkce", "a public client must use PKCE: set pkce = \"required\"")
@@ -76,7 +79,8 @@ def grant_types_of(r: TableReader, key: str, values: tuple[str, ...] | list[str]
 
 
 def check_client_capabilities(r: TableReader, client: ClientSettings, dev_mode: bool,
-                              redirect_key: str = "redirect_uris") -> None:
+                              redirect_key: str = "redirect_uris",
+                              logout_key: str = "post_logout_redirect_uris") -> None:
     """What the grant types need (RFC 6749 4.1, 4.4, 6) and what the scopes may be."""
     grants = set(client.grant_types)
     if GrantType.AUTHORIZATION_CODE in grants:
@@ -86,10 +90,13 @@ def check_client_capabilities(r: TableReader, client: ClientSettings, dev_mode: 
             check_redirect_uri(r, redirect_key, uri, dev_mode)
     elif client.redirect_uris:
         r.problem(redirect_key, "only a client of the authorization_code grant has redirect URIs")
+    check_logout_uris(r, client, dev_mode, logout_key)
     if GrantType.REFRESH_TOKEN in grants and GrantType.AUTHORIZATION_CODE not in grants:
         r.problem("grant_types", "refresh_token is only issued with authorization_code")
     if GrantType.CLIENT_CREDENTIALS in grants and client.public:
         r.problem("grant_types", "client_credentials is for confidential clients only")
+    if client.roles and GrantType.CLIENT_CREDENTIALS not in grants:
+        r.problem("roles", "only a client of the client_credentials grant has roles")
     if (client.refresh_token_policy is RefreshTokenPolicy.ALWAYS
             and GrantType.REFRESH_TOKEN not in grants):
         r.problem("refresh_token_policy", "\"always\" needs the refresh_token grant type")
@@ -100,6 +107,21 @@ def check_client_capabilities(r: TableReader, client: ClientSettings, dev_mode: 
     audience = client.access_token_audience
     if audience and (not urlsplit(audience).scheme or "#" in audience):
         r.problem("access_token_audience", f"{audience!r} must be an absolute URI without fragment")
+
+
+def check_logout_uris(r: TableReader, client: ClientSettings, dev_mode: bool,
+                      logout_key: str = "post_logout_redirect_uris") -> None:
+    """Logout URIs follow the redirect URI rules; only a client that logs people in has them."""
+    logs_in = GrantType.AUTHORIZATION_CODE in client.grant_types
+    for uri in client.post_logout_redirect_uris:
+        check_redirect_uri(r, logout_key, uri, dev_mode)
+    if client.backchannel_logout_uri:
+        check_redirect_uri(r, "backchannel_logout_uri", client.backchannel_logout_uri, dev_mode)
+    if not logs_in and client.post_logout_redirect_uris:
+        r.problem(logout_key, "only a client of the authorization_code grant logs people out")
+    if not logs_in and client.backchannel_logout_uri:
+        r.problem("backchannel_logout_uri",
+                  "only a client of the authorization_code grant has sessions to end")
 
 
 def check_redirect_uri(r: TableReader, key: str, uri: str, dev_mode: bool) -> None:

@@ -30,6 +30,7 @@ from idp.settings.model import (
     ThrottleSettings,
 )
 from idp.settings.reader import TableReader
+from idp.settings.roles import role_problem
 
 ENV_PREFIX = "IDP__"
 DEV_SECRET_FILE = Path("var/secret_key")
@@ -97,7 +98,10 @@ def parse_settings(data: Mapping[str, Any], problems: list[str]) -> Settings:
     clients_table = root.sub("clients")
     clients = {cid: parse_client(clients_table, cid, server.dev_mode) for cid in clients_table.data}
     throttle = _throttle(root.sub("throttle"))
-    linking = _linking(root.sub("linking"))
+    linking = _linking(root.sub("linking"), organizations)
+    for cid, client in clients.items():
+        problems.extend(f"clients.{cid}.roles: {p}" for role in client.roles
+                        if (p := role_problem(role, organizations)))
     root.done()
     return Settings(server, database, oidc, organizations, clients, throttle=throttle,
                     linking=linking)
@@ -193,11 +197,17 @@ def _throttle_schedule(r: TableReader, default: ThrottleSchedule) -> ThrottleSch
     return schedule
 
 
-def _linking(r: TableReader) -> LinkingSettings:
+def _linking(r: TableReader, organizations: Mapping[str, OrganizationSettings]) -> LinkingSettings:
     rules_table = r.sub("rules")
     rules = {name: _linking_rule(rules_table, name) for name in rules_table.data}
+    precedence = r.str_list("primary_precedence", [])
+    for org in precedence:
+        if org not in organizations:
+            r.problem("primary_precedence", f"{org!r} is not a configured organization")
+    if len(set(precedence)) != len(precedence):
+        r.problem("primary_precedence", "names an organization twice")
     r.done()
-    return LinkingSettings(rules=rules)
+    return LinkingSettings(rules=rules, primary_precedence=precedence)
 
 
 def _linking_rule(table: TableReader, name: str) -> LinkingRule:

@@ -118,6 +118,11 @@ class ClientSettings:
     access_token_format: AccessTokenFormat = AccessTokenFormat.OPAQUE
     access_token_audience: str = ""
     refresh_token_policy: RefreshTokenPolicy = RefreshTokenPolicy.OFFLINE_ACCESS
+    # Logout (RP-Initiated Logout 1.0 and Back-Channel Logout 1.0); empty: none registered.
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    backchannel_logout_uri: str = ""
+    # Helpdesk API roles (``idp.settings.roles``): "helpdesk" or "helpdesk:ORG".
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,8 @@ class LinkingRule:
 @dataclass(frozen=True)
 class LinkingSettings:
     rules: Mapping[str, LinkingRule] = field(default_factory=dict)
+    # Organizations whose account gives a linked identity its name and email, first wins.
+    primary_precedence: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from idp.storage import (
     identities,
     keys,
     linking,
+    logout,
     refresh_tokens,
     registration_tokens,
     sessions,
@@ -15,7 +16,7 @@ from idp.storage import (
 from idp.storage.base import Base
 
 __all__ = [
-    "Base", "audit", "clients", "grants", "identities", "keys", "linking", "refresh_tokens",
+    "Base", "audit", "clients", "grants", "identities", "keys", "linking", "logout", "refresh_tokens",
     "registration_tokens", "sessions",
     "tokens",
 ]

@@ -23,6 +23,10 @@ class AuditEventType(StrEnum):
     LOGIN_THROTTLED = "login.throttled"
     IDENTITY_CREATED = "identity.created"
     ACCOUNT_LINKED = "account.linked"
+    ACCOUNT_UNLINKED = "account.unlinked"
+    IDENTITY_MERGED = "identity.merged"
+    LINK_APPROVED = "link.approved"
+    LINK_REJECTED = "link.rejected"
     LINK_PROPOSED = "link.proposed"
     LINK_VALUE_INVALID = "link.invalid_value"
     CONSENT_GRANTED = "consent.granted"
@@ -39,6 +43,8 @@ class AuditEventType(StrEnum):
     REGISTRATION_REFUSED = "registration.refused"
     SIGNING_KEY_CREATED = "key.created"
     LOGOUT = "session.logout"
+    LOGOUT_DELIVERED = "logout.delivered"
+    LOGOUT_DELIVERY_FAILED = "logout.delivery_failed"
 
 
 class AuditEvent(Base):

@@ -49,6 +49,12 @@ class Client(Base):
     registered_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     registration_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # What the client may do on the helpdesk API: ``helpdesk`` or ``helpdesk:ORG``.
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Logout (OpenID Connect RP-Initiated Logout 1.0 and Back-Channel Logout 1.0).
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=False)
 
     # --- Authlib ClientMixin -------------------------------------------------------------
     def get_client_id(self) -> str:
@@ -73,6 +79,10 @@ class Client(Base):
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         """Exact string match, as OpenID Connect Core 3.1.2.1 requires."""
         return redirect_uri in self.redirect_uris
+
+    def check_post_logout_redirect_uri(self, uri: str) -> bool:
+        """Exact string match (RP-Initiated Logout 1.0, section 3)."""
+        return uri in (self.post_logout_redirect_uris or [])
 
     def check_client_secret(self, client_secret: str) -> bool:
         if not self.secret_hash or not client_secret:

@@ -2,6 +2,9 @@
 
 Invariants kept by the schema: a ``sub`` and a ``campus_id`` are unique and never reused;
 an account (organization, external_id) exists once and belongs to exactly one identity.
+An identity absorbed by a merge stays (status ``merged``, ``merged_into_id``) and its ``sub``
+becomes an alias of the survivor, unique in ``identity_aliases``; a new identity never takes
+a ``sub`` that is already an alias (checked in ``new_identity``).
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, exists, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from idp.storage.base import Base, UtcDateTime, utcnow
+
+ACTIVE = "active"
+MERGED = "merged"
 
 
 class Identity(Base):
@@ -23,6 +29,11 @@ class Identity(Base):
     sub: Mapped[str] = mapped_column(String(64), unique=True)
     campus_id: Mapped[str] = mapped_column(String(16), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # ``merged``: absorbed by ``merged_into_id``, which answers for its sub from then on.
+    status: Mapped[str] = mapped_column(String(16), default=ACTIVE)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("identities.id"), index=True, nullable=True
+    )
     accounts: Mapped[list[LinkedAccount]] = relationship(
         back_populates="identity", order_by="LinkedAccount.id", lazy="selectin"
     )
@@ -45,6 +56,31 @@ class LinkedAccount(Base):
     linked_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     identity: Mapped[Identity] = relationship(back_populates="accounts")
+
+
+class IdentityAlias(Base):
+    """A retired ``sub`` (of an identity absorbed by a merge) and the identity answering for it.
+
+    Chains never form: when a survivor is itself absorbed, its aliases move to the new survivor.
+    """
+
+    __tablename__ = "identity_aliases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sub: Mapped[str] = mapped_column(String(64), unique=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+def new_identity(db: Session) -> Identity:
+    """A new identity (added, not flushed) whose sub is neither an identity's nor an alias's."""
+    while True:
+        sub = new_sub()
+        taken = db.scalar(select(exists().where(IdentityAlias.sub == sub)))
+        if not taken and find_identity_by_sub(db, sub) is None:
+            identity = Identity(sub=sub, campus_id=new_campus_id(), status=ACTIVE)
+            db.add(identity)
+            return identity
 
 
 def new_sub() -> str:
@@ -75,6 +111,27 @@ def find_account(db: Session, organization: str, external_id: str) -> LinkedAcco
 
 def find_identity_by_sub(db: Session, sub: str) -> Identity | None:
     return db.scalars(select(Identity).where(Identity.sub == sub)).one_or_none()
+
+
+def resolve_sub(db: Session, sub: str) -> tuple[Identity, bool] | None:
+    """The identity answering for ``sub`` today, and whether ``sub`` was an alias of it."""
+    if not sub or len(sub) > 64:
+        return None
+    alias = db.scalars(select(IdentityAlias).where(IdentityAlias.sub == sub)).one_or_none()
+    if alias is not None:
+        return db.get_one(Identity, alias.identity_id), True
+    found = find_identity_by_sub(db, sub)
+    return (found, False) if found is not None else None
+
+
+def aliases_of(db: Session, identity_id: int) -> list[IdentityAlias]:
+    stmt = select(IdentityAlias).where(IdentityAlias.identity_id == identity_id)
+    return list(db.scalars(stmt.order_by(IdentityAlias.id)))
+
+
+def account_key(account: LinkedAccount) -> str:
+    """How people and audit events name an account: ``tpu:ivanov``."""
+    return f"{account.organization}:{account.username}"
 
 
 def get_identity(db: Session, identity_id: int) -> Identity | None:

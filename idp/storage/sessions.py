@@ -20,6 +20,10 @@ class LoginSession(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # The session's id as relying parties see it (the ``sid`` claim of ID and logout tokens,
+    # OpenID Connect Back-Channel Logout 1.0); never the cookie value. None on sessions
+    # started before migration 0005: filled on first use.
+    sid: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("linked_accounts.id"))
     auth_time: Mapped[int] = mapped_column(Integer)
@@ -35,6 +39,19 @@ class LoginSession(Base):
 
 def new_session_id() -> str:
     return secrets.token_urlsafe(32)
+
+
+def public_sid(login: LoginSession) -> str:
+    """The session's ``sid``, created on first use for sessions older than the column."""
+    if login.sid is None:
+        login.sid = new_session_id()
+    return login.sid
+
+
+def find_session_by_sid(db: Session, sid: str) -> LoginSession | None:
+    if not sid or len(sid) > 64:
+        return None
+    return db.scalars(select(LoginSession).where(LoginSession.sid == sid)).one_or_none()
 
 
 def find_session(db: Session, session_id: str) -> LoginSession | None:

@@ -39,6 +39,11 @@ class AuthorizationCode(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The single sign-on session the code was issued in: its ``sid`` goes into the ID token,
+    # and ending the session reaches the refresh token families started from this code.
+    login_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("login_sessions.id"), index=True, nullable=True
+    )
     client: Mapped[Client] = relationship(lazy="joined")
     identity: Mapped[Identity] = relationship(lazy="joined")
 

@@ -14,7 +14,12 @@ FIELD = "csrf_token"
 # callers; an authorization request may arrive by POST from a relying party and checks the
 # token itself on consent.
 EXEMPT_ENDPOINTS = {"oidc.token", "oidc.introspect", "oidc.revoke", "oidc.userinfo",
-                    "oidc.authorize", "registration.register"}
+                    "oidc.authorize", "registration.register",
+                    # RP-Initiated Logout: a relying party may POST a logout request; the view
+                    # checks the token itself when there is no valid id_token_hint.
+                    "logout.end_session"}
+# The helpdesk API is JSON only and bearer-authenticated: no cookie makes its requests.
+EXEMPT_BLUEPRINTS = {"api"}
 
 
 def csrf_token() -> str:
@@ -29,7 +34,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def check_csrf() -> None:
-        if request.method == "POST" and request.endpoint not in EXEMPT_ENDPOINTS:
+        if (request.method == "POST" and request.endpoint not in EXEMPT_ENDPOINTS
+                and request.blueprint not in EXEMPT_BLUEPRINTS):
             check_form_token()
 
 

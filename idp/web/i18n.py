@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 LANGUAGES = ("ru", "en")
 COOKIE = "lang"
@@ -53,6 +53,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "home.signed_in": "You are logged in as {name}.",
         "home.signed_out": "You are not logged in.",
         "home.logout": "Log out",
+        "title.logout": "Log out — Campus ID",
+        "logout.confirm_heading": "Log out of Campus ID?",
+        "logout.confirm_for_client": "{client} asks to end your Campus ID session.",
+        "logout.confirm_text": "You will be logged out of Campus ID and of the services that support it.",
+        "logout.confirm": "Log out",
+        "logout.done_heading": "You are logged out",
+        "logout.done_text": "Your Campus ID session has ended. You may close this window.",
+        "logout.bad_hint": "The logout request carries an ID token that was not issued by Campus ID.",
+        "logout.bad_client": "The logout request names an unknown service.",
+        "logout.bad_redirect": "The address to return to after logout is not registered for this service.",
         "lang.switch": "Русский",
         "skip": "Skip to the form",
     },
@@ -99,6 +109,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "home.signed_in": "Вы вошли как {name}.",
         "home.signed_out": "Вы не вошли в систему.",
         "home.logout": "Выйти",
+        "title.logout": "Выход — Campus ID",
+        "logout.confirm_heading": "Выйти из Campus ID?",
+        "logout.confirm_for_client": "{client} просит завершить ваш сеанс Campus ID.",
+        "logout.confirm_text": "Вы выйдете из Campus ID и из сервисов, которые это поддерживают.",
+        "logout.confirm": "Выйти",
+        "logout.done_heading": "Вы вышли из системы",
+        "logout.done_text": "Сеанс Campus ID завершён. Это окно можно закрыть.",
+        "logout.bad_hint": "Запрос на выход содержит ID-токен, выпущенный не Campus ID.",
+        "logout.bad_client": "Запрос на выход называет неизвестный сервис.",
+        "logout.bad_redirect": "Адрес возврата после выхода не зарегистрирован для этого сервиса.",
         "lang.switch": "English",
         "skip": "Перейти к форме",
     },
@@ -106,7 +126,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 
 def current_language() -> str:
-    chosen = request.args.get(COOKIE) or request.cookies.get(COOKIE)
+    chosen = g.get("ui_language") or request.args.get(COOKIE) or request.cookies.get(COOKIE)
     if chosen in LANGUAGES:
         return chosen
     best = request.accept_languages.best_match(LANGUAGES)

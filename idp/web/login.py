@@ -19,7 +19,7 @@ from idp.settings import OrganizationSettings
 from idp.storage.clients import find_client
 from idp.web import pending
 from idp.web.i18n import current_language, translate, wait_text
-from idp.web.session import current_login, end_login_session, start_login_session
+from idp.web.session import current_login, start_login_session
 
 bp = Blueprint("login", __name__)
 MAX_USERNAME = 256
@@ -35,13 +35,6 @@ STATUS_MESSAGES = {
 def home() -> Any:
     login = current_login()
     return render_template("home.html", login=login)
-
-
-@bp.post("/logout")
-def logout() -> Any:
-    end_login_session()
-    context.db().commit()
-    return redirect("/")
 
 
 @bp.get("/login")

@@ -98,7 +98,7 @@ def _authenticated_user(login: LoginSession | None, params: dict[str, str]) -> A
         max_age = params.get("max_age", "")
         if max_age.isdigit() and time.time() - login.auth_time > int(max_age):
             return None
-    return AuthenticatedUser(login.identity, login.auth_time)
+    return AuthenticatedUser(login.identity, login.auth_time, login)
 
 
 def _finish(grant: Any, user: AuthenticatedUser, allowed: bool, scopes: set[str]) -> Any:
@@ -174,7 +174,9 @@ def userinfo() -> Any:
     scopes = found.scope.split()
     if "openid" not in scopes:
         return _bearer_error(403, "insufficient_scope")
-    return jsonify(claims_for(found.identity, scopes, context.settings().organizations))
+    settings = context.settings()
+    return jsonify(claims_for(found.identity, scopes, settings.organizations,
+                              settings.linking.primary_precedence))
 
 
 def _bearer_token() -> str | None:

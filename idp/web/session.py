@@ -8,8 +8,7 @@ from datetime import timedelta
 from flask import request, session
 
 from idp import context
-from idp.storage import audit
-from idp.storage.audit import AuditEventType
+from idp.oidc.logout import Signer, deliver, end_session
 from idp.storage.base import utcnow
 from idp.storage.identities import LinkedAccount
 from idp.storage.sessions import LoginSession, find_session, new_session_id
@@ -40,11 +39,27 @@ def start_login_session(account: LinkedAccount, auth_time: int) -> LoginSession:
     return login
 
 
-def end_login_session() -> None:
-    """End the server-side session (a copy of the cookie is worthless afterwards), audited."""
+def end_login_session(reason: str = "logout", client_id: str | None = None) -> list[int]:
+    """End the server-side session (a copy of the cookie is worthless afterwards), audited,
+    with its back-channel logout tokens queued; returns their delivery ids, to be delivered
+    after commit (``deliver_logout_tokens``)."""
     login = current_login()
-    if login is not None:
-        login.ended_at = utcnow()
-        audit.record(context.db(), AuditEventType.LOGOUT, actor=login.identity.sub,
-                     identity_id=login.identity_id, ip=request.remote_addr)
+    ids = end_any_session(login, reason, client_id) if login is not None else []
     session.clear()
+    return ids
+
+
+def end_any_session(login: LoginSession, reason: str, client_id: str | None = None) -> list[int]:
+    """End ``login``, which need not be this browser's session."""
+    return end_session(context.db(), login, signer(), ip=request.remote_addr, reason=reason,
+                       client_id=client_id)
+
+
+def signer() -> Signer:
+    return Signer(context.settings().server.issuer, context.services().keyring())
+
+
+def deliver_logout_tokens(ids: list[int]) -> None:
+    """One attempt right after the request's commit; failures wait for `idp logout deliver`."""
+    if ids:
+        deliver(context.db(), signer(), ids)

@@ -32,6 +32,7 @@ SERVICE = ("timetable", "timetable-secret-0123456789")
 SERVICE_JWT = ("library-api", "library-api-secret-0123456789")
 SERVICE_AUDIENCE = "https://api.library.example.org"
 REFRESH = ["authorization_code", "refresh_token"]
+RP1_LOGGED_OUT = "https://rp1.example.org/logged-out"
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +52,11 @@ def client_table() -> dict[str, Any]:
                 **extra}
 
     return {
-        "rp1": confidential(RP1, "Библиотека ТГУ", grant_types=REFRESH),
+        "rp1": confidential(RP1, "Библиотека ТГУ", grant_types=REFRESH,
+                            post_logout_redirect_uris=[RP1_LOGGED_OUT]),
         "rp2": confidential(RP2, "Sports booking", id_token_signed_response_alg="ES256",
-                            grant_types=REFRESH, access_token_format="jwt"),
+                            grant_types=REFRESH, access_token_format="jwt",
+                            post_logout_redirect_uris=["https://rp2.example.org/bye"]),
         "moodle": confidential(MOODLE, "Moodle", pkce="optional"),
         "portal": confidential(PORTAL, "Campus portal", trusted=True, grant_types=REFRESH,
                                refresh_token_policy="always"),

@@ -1,0 +1,144 @@
+"""What a helpdesk client may see and find: its organization scope, identity search and an
+identity's audit trail (its aliases' events included).
+
+Search is bounded and paged by identity id. Names and e-mail addresses are matched in the
+accounts' stored attributes (JSON text, which escapes non-ASCII letters): the query is
+matched as typed, lower-case and capitalised, which finds ``Смирнова`` from ``смирнова``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, Text, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from idp.settings import OrganizationSettings
+from idp.storage.audit import AuditEvent, AuditEventType
+from idp.storage.identities import ACTIVE, Identity, IdentityAlias, LinkedAccount
+from idp.storage.linking import LinkProposal
+
+MAX_LIMIT = 100
+HELPDESK = "helpdesk"
+
+
+@dataclass(frozen=True)
+class HelpdeskScope:
+    """The organizations a client acts for; ``None``: all of them."""
+
+    organizations: frozenset[str] | None
+
+    @classmethod
+    def of_roles(cls, roles: Collection[str]) -> HelpdeskScope | None:
+        """None when the roles give no helpdesk access at all."""
+        orgs: set[str] = set()
+        for role in roles:
+            name, sep, org = role.partition(":")
+            if name != HELPDESK:
+                continue
+            if not sep:
+                return cls(None)
+            orgs.add(org)
+        return cls(frozenset(orgs)) if orgs else None
+
+    def covers(self, identity: Identity) -> bool:
+        if self.organizations is None:
+            return True
+        return any(a.organization in self.organizations for a in identity.accounts)
+
+
+def search(db: Session, q: str, *, organizations: Mapping[str, OrganizationSettings],
+           scope: HelpdeskScope, limit: int, after: int = 0) -> tuple[list[Identity], int | None]:
+    """Active identities matching ``q`` (name, username, ``user@scope``, email, campus_id, sub
+    or alias sub), ``limit`` at most after identity id ``after``; and the next cursor."""
+    q = q.strip()
+    ids = _matching_ids(q, organizations)
+    stmt = select(Identity).where(Identity.status == ACTIVE, Identity.id.in_(ids),
+                                  Identity.id > after)
+    if scope.organizations is not None:
+        stmt = stmt.where(Identity.id.in_(
+            select(LinkedAccount.identity_id)
+            .where(LinkedAccount.organization.in_(sorted(scope.organizations)))))
+    found = list(db.scalars(stmt.order_by(Identity.id).limit(limit + 1)))
+    more = len(found) > limit
+    found = found[:limit]
+    return found, (found[-1].id if more else None)
+
+
+def _matching_ids(q: str, organizations: Mapping[str, OrganizationSettings]) -> Select[tuple[int]]:
+    """Identity ids by every kind of match, in one SELECT ... UNION."""
+    account_match: list[ColumnElement[bool]] = [func.lower(LinkedAccount.username) == q.lower()]
+    user, at, domain = q.rpartition("@")
+    if at and user:
+        orgs = [o.id for o in organizations.values() if o.scope.lower() == domain.lower()]
+        if orgs:
+            account_match.append((func.lower(LinkedAccount.username) == user.lower())
+                                 & LinkedAccount.organization.in_(orgs))
+    if len(q) >= 2:
+        text = cast(LinkedAccount.attributes, Text)
+        for variant in dict.fromkeys((q, q.lower(), q.capitalize(), q.title())):
+            account_match.append(text.like(f"%{_like(_json_escaped(variant))}%", escape="!"))
+    by_account = select(LinkedAccount.identity_id).where(or_(*account_match))
+    direct = select(Identity.id).where(or_(Identity.sub == q, Identity.campus_id == q))
+    by_alias = select(IdentityAlias.identity_id).where(IdentityAlias.sub == q)
+    by_old_campus_id = (select(IdentityAlias.identity_id)
+                        .join(Identity, Identity.sub == IdentityAlias.sub)
+                        .where(Identity.campus_id == q))
+    union = by_account.union(direct, by_alias, by_old_campus_id).subquery()
+    return select(union.c[0])
+
+
+def _json_escaped(text: str) -> str:
+    return json.dumps(text)[1:-1]
+
+
+def _like(text: str) -> str:
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+def related_identity_ids(db: Session, identity: Identity) -> list[int]:
+    """The identity and every identity merged into it (whose subs are now its aliases)."""
+    merged = select(Identity.id).join(IdentityAlias, IdentityAlias.sub == Identity.sub).where(
+        IdentityAlias.identity_id == identity.id)
+    return [identity.id, *db.scalars(merged)]
+
+
+def audit_trail(db: Session, identity: Identity, *, limit: int,
+                before: int | None = None) -> tuple[list[AuditEvent], int | None]:
+    """Events of the identity and of its aliases, newest first; an unlink that created the
+    identity is found by the new ``sub`` it recorded."""
+    ids = related_identity_ids(db, identity)
+    subs = [identity.sub, *(a.sub for a in db.scalars(
+        select(IdentityAlias).where(IdentityAlias.identity_id == identity.id)))]
+    created_by_unlink = [
+        cast(AuditEvent.details, Text).like(f'%"new_sub": {_like(json.dumps(sub))}%', escape="!")
+        for sub in subs
+    ]
+    stmt = select(AuditEvent).where(or_(
+        AuditEvent.identity_id.in_(ids),
+        (AuditEvent.type == AuditEventType.ACCOUNT_UNLINKED.value) & or_(*created_by_unlink),
+    ))
+    if before is not None:
+        stmt = stmt.where(AuditEvent.id < before)
+    found = list(db.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit + 1)))
+    more = len(found) > limit
+    found = found[:limit]
+    return found, (found[-1].id if more else None)
+
+
+def proposals(db: Session, scope: HelpdeskScope, *, status: str | None, limit: int,
+              after: int = 0) -> tuple[list[LinkProposal], int | None]:
+    stmt = select(LinkProposal).where(LinkProposal.id > after)
+    if status is not None:
+        stmt = stmt.where(LinkProposal.status == status)
+    if scope.organizations is not None:
+        in_scope = select(LinkedAccount.identity_id).where(
+            LinkedAccount.organization.in_(sorted(scope.organizations)))
+        stmt = stmt.where(or_(LinkProposal.identity_id.in_(in_scope),
+                              LinkProposal.candidate_identity_id.in_(in_scope)))
+    found = list(db.scalars(stmt.order_by(LinkProposal.id).limit(limit + 1)))
+    more = len(found) > limit
+    found = found[:limit]
+    return found, (found[-1].id if more else None)

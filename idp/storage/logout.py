@@ -1,0 +1,75 @@
+"""Logout bookkeeping: which relying parties took part in a single sign-on session, and the
+queue of back-channel logout tokens waiting to reach them.
+
+A ``LoginSessionClient`` row is written when a client gets an authorization code in a login
+session; ending the session then reaches every such client (OpenID Connect Back-Channel
+Logout 1.0, section 2.7). A ``LogoutDelivery`` row is queued in the transaction that ends the
+session, so a receiver that is down loses nothing: ``idp logout deliver`` retries it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from idp.storage.base import Base, UtcDateTime, utcnow
+from idp.storage.clients import Client
+
+
+class LoginSessionClient(Base):
+    __tablename__ = "login_session_clients"
+    __table_args__ = (UniqueConstraint("login_session_id", "client_pk"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login_session_id: Mapped[int] = mapped_column(ForeignKey("login_sessions.id"), index=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    client: Mapped[Client] = relationship(lazy="joined")
+
+
+class LogoutDelivery(Base):
+    """One logout token for one client. ``next_attempt_at`` is None once delivered or given
+    up (then ``delivered_at`` tells which)."""
+
+    __tablename__ = "logout_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    login_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("login_sessions.id"), index=True, nullable=True
+    )
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    token: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True,
+                                                             index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    client: Mapped[Client] = relationship(lazy="joined")
+
+
+def remember_client(db: Session, login_session_id: int, client: Client) -> None:
+    """Note that ``client`` took part in the session (once per pair)."""
+    stmt = select(LoginSessionClient.id).where(
+        LoginSessionClient.login_session_id == login_session_id,
+        LoginSessionClient.client_pk == client.id,
+    )
+    if db.scalars(stmt).first() is None:
+        db.add(LoginSessionClient(login_session_id=login_session_id, client_pk=client.id))
+        db.flush()
+
+
+def clients_of_session(db: Session, login_session_id: int) -> list[Client]:
+    stmt = select(LoginSessionClient).where(LoginSessionClient.login_session_id == login_session_id)
+    return [row.client for row in db.scalars(stmt).all() if row.client.deleted_at is None]
+
+
+def due_deliveries(db: Session, ids: list[int] | None = None, limit: int = 100) -> list[LogoutDelivery]:
+    stmt = select(LogoutDelivery).where(LogoutDelivery.next_attempt_at.is_not(None),
+                                        LogoutDelivery.next_attempt_at <= utcnow())
+    if ids is not None:
+        stmt = stmt.where(LogoutDelivery.id.in_(ids))
+    return list(db.scalars(stmt.order_by(LogoutDelivery.next_attempt_at).limit(limit)).all())

@@ -1,0 +1,231 @@
+"""The helpdesk API (``/api/v1``, JSON only): find identities, link and unlink accounts,
+decide proposals, read an identity's audit trail.
+
+Bearer access tokens of this provider's client credentials grant (RFC 6750; looked up by
+digest like introspection does), authorised by the client's roles: ``helpdesk`` everywhere,
+``helpdesk:ORG`` only on identities with an account of ORG (a merge needs ORG on both). Order
+of checks in each view: token (401), role (403), input (400/422), lookup (404), organization
+scope (403), then the change (409 on conflict), committed before the response with its one
+audit event. Errors are ``{"error": ..., "message": ...}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from idp import context
+from idp.errors import BadRequest, Forbidden, IdpError, InvalidInput, NotFound
+from idp.linking import helpdesk, merge
+from idp.linking.helpdesk import HelpdeskScope
+from idp.storage.clients import Client
+from idp.storage.identities import Identity, resolve_sub
+from idp.storage.linking import LinkProposal, ProposalStatus
+from idp.storage.tokens import find_access_token
+from idp.web import api_json
+from idp.web.openapi import openapi_document
+
+log = logging.getLogger(__name__)
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+REALM = "campus-id"
+ERROR_CODES = {400: "invalid_request", 401: "invalid_token", 403: "forbidden", 404: "not_found",
+               409: "conflict", 422: "invalid_input"}
+
+
+class Unauthorized(IdpError):
+    status_code = 401
+    public = "A valid bearer access token of a helpdesk client is required."
+
+
+@bp.errorhandler(IdpError)
+def _error(exc: IdpError) -> Response:
+    log.info("api %s: %s", type(exc).__name__, exc.detail)
+    resp = jsonify(error=ERROR_CODES.get(exc.status_code, "server_error"), message=exc.public)
+    resp.status_code = exc.status_code
+    if exc.status_code == 401:  # RFC 6750 3: no error code when no token was given
+        challenge = f'Bearer realm="{REALM}"'
+        if request.headers.get("Authorization"):
+            challenge += ', error="invalid_token"'
+        resp.headers["WWW-Authenticate"] = challenge
+    return resp
+
+
+@bp.after_request
+def _no_store(resp: Response) -> Response:
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _caller() -> tuple[Client, HelpdeskScope]:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("no bearer token")
+    token = find_access_token(context.db(), value.strip())
+    if (token is None or not token.is_active() or token.identity_id is not None
+            or token.client.deleted_at is not None):
+        raise Unauthorized("unknown, expired, revoked or personal token")
+    scope = HelpdeskScope.of_roles(token.client.roles or [])
+    if scope is None:
+        raise Forbidden(f"client {token.client.client_id} has no helpdesk role",
+                        public="This client has no helpdesk role.")
+    return token.client, scope
+
+
+def _actor(client: Client) -> str:
+    return f"client:{client.client_id}"
+
+
+def _identity(sub: str, scope: HelpdeskScope) -> tuple[Identity, bool]:
+    found = resolve_sub(context.db(), sub)
+    if found is None:
+        raise NotFound(f"sub {sub!r}", public="No identity has this sub.")
+    _check_scope(scope, found[0])
+    return found
+
+
+def _check_scope(scope: HelpdeskScope, *identities: Identity) -> None:
+    for identity in identities:
+        if not scope.covers(identity):
+            raise Forbidden(f"identity {identity.id} outside {scope.organizations}",
+                            public="This identity has no account of your organization.")
+
+
+def _body() -> dict[str, Any]:
+    if not request.data:
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("body not a JSON object", public="The body must be a JSON object.")
+    return body
+
+
+def _int_arg(name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+        raise InvalidInput(f"{name}={raw!r}",
+                           public=f"{name} must be a whole number from {minimum} to {maximum}.")
+    return int(raw)
+
+
+def _limit() -> int:
+    return _int_arg("limit", 20, minimum=1, maximum=helpdesk.MAX_LIMIT)
+
+
+def _page(items: list[dict[str, Any]], cursor: int | None) -> Response:
+    return jsonify(items=items, next_cursor=str(cursor) if cursor is not None else None)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document(context.settings().server.issuer))
+
+
+@bp.get("/identities")
+def search_identities() -> Response:
+    _client, scope = _caller()
+    q = request.args.get("q", "").strip()
+    if not q or len(q) > 200:
+        raise InvalidInput("q", public="q (1 to 200 characters) is required.")
+    found, cursor = helpdesk.search(context.db(), q, organizations=context.settings().organizations,
+                                    scope=scope, limit=_limit(),
+                                    after=_int_arg("cursor", 0, minimum=0, maximum=2**62))
+    return _page([api_json.identity_summary(i, _precedence()) for i in found], cursor)
+
+
+@bp.get("/identities/<sub>")
+def show_identity(sub: str) -> Response:
+    _client, scope = _caller()
+    identity, via_alias = _identity(sub, scope)
+    return jsonify(api_json.identity_details(context.db(), identity, _precedence(),
+                                             requested=sub if via_alias else None))
+
+
+@bp.post("/identities/<sub>/accounts")
+def link(sub: str) -> Response:
+    client, scope = _caller()
+    body = _body()
+    reason = merge.check_reason(body.get("reason"))
+    merge.parse_account_key(body.get("account"))
+    identity, _ = _identity(sub, scope)
+    db = context.db()
+    account = merge.find_account_by_key(db, body["account"])
+    _check_scope(scope, account.identity)
+    outcome = merge.link_account(db, identity, account, reason=reason, actor=_actor(client))
+    db.commit()
+    details = api_json.identity_details(db, outcome.survivor, _precedence())
+    return _json({**details, "merged_sub": outcome.absorbed_sub}, 200)
+
+
+@bp.delete("/identities/<sub>/accounts/<key>")
+def unlink(sub: str, key: str) -> Response:
+    client, scope = _caller()
+    reason = merge.check_reason(_body().get("reason", request.args.get("reason")))
+    merge.parse_account_key(key)
+    identity, _ = _identity(sub, scope)
+    db = context.db()
+    created = merge.unlink_account(db, identity, key, reason=reason, actor=_actor(client))
+    db.commit()
+    return _json({"identity": api_json.identity_details(db, identity, _precedence()),
+                  "new_identity": api_json.identity_details(db, created, _precedence())}, 200)
+
+
+@bp.get("/proposals")
+def list_proposals() -> Response:
+    _client, scope = _caller()
+    status = request.args.get("status", ProposalStatus.PENDING.value)
+    if status not in {s.value for s in ProposalStatus} | {"all"}:
+        raise InvalidInput(f"status={status!r}",
+                           public="status is pending, approved, rejected or all.")
+    db = context.db()
+    found, cursor = helpdesk.proposals(db, scope, status=None if status == "all" else status,
+                                       limit=_limit(),
+                                       after=_int_arg("cursor", 0, minimum=0, maximum=2**62))
+    return _page([api_json.proposal(db, p) for p in found], cursor)
+
+
+@bp.post("/proposals/<int:proposal_id>/<any(approve, reject):decision>")
+def decide(proposal_id: int, decision: str) -> Response:
+    client, scope = _caller()
+    reason = merge.check_reason(_body().get("reason"))
+    db = context.db()
+    proposal = db.get(LinkProposal, proposal_id)
+    if proposal is None:
+        raise NotFound(f"proposal {proposal_id}", public="No such proposal.")
+    involved = [merge.current_identity(db, db.get_one(Identity, i))
+                for i in (proposal.identity_id, proposal.candidate_identity_id)]
+    if decision == "approve":  # a merge: both identities must be in scope
+        _check_scope(scope, *involved)
+        merge.approve_proposal(db, proposal, reason=reason, actor=_actor(client))
+    else:  # nothing changes but the queue: either identity will do
+        if not any(scope.covers(i) for i in involved):
+            raise Forbidden(f"proposal {proposal_id} outside {scope.organizations}",
+                            public="Neither identity has an account of your organization.")
+        merge.reject_proposal(db, proposal, reason=reason, actor=_actor(client))
+    db.commit()
+    return _json(api_json.proposal(db, proposal), 200)
+
+
+@bp.get("/audit")
+def audit_trail() -> Response:
+    _client, scope = _caller()
+    sub = request.args.get("sub", "")
+    if not sub:
+        raise InvalidInput("no sub", public="sub is required.")
+    identity, _ = _identity(sub, scope)
+    before = _int_arg("cursor", 0, minimum=0, maximum=2**62) or None
+    events, cursor = helpdesk.audit_trail(context.db(), identity, limit=_limit(), before=before)
+    return _page([api_json.audit_event(e) for e in events], cursor)
+
+
+def _precedence() -> tuple[str, ...]:
+    return context.settings().linking.primary_precedence
+
+
+def _json(body: dict[str, Any], status: int) -> Response:
+    resp = jsonify(body)
+    resp.status_code = status
+    return resp

@@ -1,0 +1,99 @@
+"""How the helpdesk API shows identities, accounts, proposals and audit events: only what a
+helpdesk needs (names and e-mail of each account, never stored identifiers or hashes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from idp.identity.claims import primary_account
+from idp.storage.audit import AuditEvent
+from idp.storage.identities import Identity, LinkedAccount, account_key, aliases_of
+from idp.storage.linking import LinkProposal
+
+
+def identity_summary(identity: Identity, precedence: Sequence[str]) -> dict[str, Any]:
+    primary = primary_account(identity, precedence)
+    return {
+        "sub": identity.sub,
+        "campus_id": identity.campus_id,
+        "name": _name(primary),
+        "primary_account": account_key(primary),
+        "accounts": [account_key(a) for a in identity.accounts],
+    }
+
+
+def identity_details(db: Session, identity: Identity, precedence: Sequence[str], *,
+                     requested: str | None = None) -> dict[str, Any]:
+    """``requested``: the alias sub that was asked for, said so in ``resolved_from_alias``."""
+    primary = primary_account(identity, precedence)
+    body: dict[str, Any] = {
+        "sub": identity.sub,
+        "campus_id": identity.campus_id,
+        "status": identity.status,
+        "created_at": _time(identity.created_at),
+        "primary_account": account_key(primary),
+        "accounts": [account(a) for a in identity.accounts],
+        "aliases": [a.sub for a in aliases_of(db, identity.id)],
+    }
+    if requested is not None:
+        body["resolved_from_alias"] = requested
+    return body
+
+
+def account(a: LinkedAccount) -> dict[str, Any]:
+    return {
+        "account": account_key(a),
+        "organization": a.organization,
+        "username": a.username,
+        "name": _name(a),
+        "email": _first(a, "email"),
+        "linked_at": _time(a.linked_at),
+        "last_login_at": _time(a.last_login_at),
+    }
+
+
+def proposal(db: Session, p: LinkProposal) -> dict[str, Any]:
+    acct = db.get_one(LinkedAccount, p.account_id)
+    return {
+        "id": p.id,
+        "status": p.status,
+        "rule": p.rule,
+        "reason": p.reason,
+        "account": account_key(acct),
+        "identity": db.get_one(Identity, p.identity_id).sub,
+        "candidate_identity": db.get_one(Identity, p.candidate_identity_id).sub,
+        "created_at": _time(p.created_at),
+        "decided_at": _time(p.decided_at),
+    }
+
+
+def audit_event(e: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "at": _time(e.at),
+        "type": e.type,
+        "actor": e.actor,
+        "organization": e.organization,
+        "client_id": e.client_id,
+        "details": e.details,
+    }
+
+
+def _name(a: LinkedAccount) -> str | None:
+    if display := _first(a, "display_name"):
+        return display
+    parts = [_first(a, n) for n in ("given_name", "middle_name", "family_name")]
+    return " ".join(p for p in parts if p) or None
+
+
+def _first(a: LinkedAccount, name: str) -> str | None:
+    values = (a.attributes or {}).get(name) or []
+    return str(values[0]) if values else None
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,174 @@
+"""The OpenAPI 3.1 document of the helpdesk API (``/api/v1/openapi.json``), written by hand
+so that it says exactly what ``idp.web.api`` does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_REF = "#/components/schemas/"
+_ERRORS = {
+    "400": "The body is not a JSON object.",
+    "401": "No, or no valid, bearer access token (with a WWW-Authenticate challenge).",
+    "403": "The client has no helpdesk role, or the identity is outside its organization.",
+    "404": "Unknown sub, account or proposal.",
+    "409": "Conflicts with the current state.",
+    "422": "A field is missing or invalid (reason, account, limit, cursor...).",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    return {code: {"description": _ERRORS[code],
+                   "content": {"application/json": {"schema": _ref("Error")}}} for code in codes}
+
+
+def _ok(schema: str, description: str = "OK") -> dict[str, Any]:
+    return {"200": {"description": description,
+                    "content": {"application/json": {"schema": _ref(schema)}}}}
+
+
+def _param(name: str, where: str, schema: dict[str, Any], *, required: bool = False,
+           description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": where, "required": required, "schema": schema,
+            "description": description}
+
+
+_SUB = _param("sub", "path", {"type": "string", "maxLength": 64}, required=True,
+              description="The identity's sub, or an alias sub (answered by the survivor).")
+_LIMIT = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20})
+_CURSOR = _param("cursor", "query", {"type": "string", "pattern": "^[0-9]+$"},
+                 description="next_cursor of the previous page.")
+_REASON_BODY = {"required": False, "content": {"application/json": {"schema": _ref("Reason")}}}
+_NULLABLE_STR = {"type": ["string", "null"]}
+
+
+def _page(item: str) -> dict[str, Any]:
+    return {"type": "object", "required": ["items", "next_cursor"], "properties": {
+        "items": {"type": "array", "items": _ref(item)}, "next_cursor": _NULLABLE_STR}}
+
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "required": ["error", "message"], "properties": {
+        "error": {"type": "string", "enum": ["invalid_request", "invalid_token", "forbidden",
+                                             "not_found", "conflict", "invalid_input"]},
+        "message": {"type": "string"}}},
+    "Reason": {"type": "object", "required": ["reason"], "properties": {
+        "reason": {"type": "string", "minLength": 1, "maxLength": 500}}},
+    "LinkRequest": {"type": "object", "required": ["account", "reason"], "properties": {
+        "account": {"type": "string", "pattern": "^[a-z0-9_-]{1,32}:\\S{1,256}$",
+                    "examples": ["tsu:petrov"]},
+        "reason": {"type": "string", "minLength": 1, "maxLength": 500}}},
+    "Account": {"type": "object", "properties": {
+        "account": {"type": "string"}, "organization": {"type": "string"},
+        "username": {"type": "string"}, "name": _NULLABLE_STR, "email": _NULLABLE_STR,
+        "linked_at": {"type": "string", "format": "date-time"},
+        "last_login_at": _NULLABLE_STR}},
+    "IdentitySummary": {"type": "object", "properties": {
+        "sub": {"type": "string"}, "campus_id": {"type": "string"}, "name": _NULLABLE_STR,
+        "primary_account": {"type": "string"},
+        "accounts": {"type": "array", "items": {"type": "string"}}}},
+    "Identity": {"type": "object", "required": ["sub", "campus_id", "accounts", "aliases"],
+                 "properties": {
+        "sub": {"type": "string"}, "campus_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["active"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "primary_account": {"type": "string"},
+        "accounts": {"type": "array", "items": _ref("Account")},
+        "aliases": {"type": "array", "items": {"type": "string"}},
+        "resolved_from_alias": {"type": "string",
+                                "description": "Present when the sub asked for was an alias."},
+        "merged_sub": {"type": "string",
+                       "description": "After a link: the absorbed identity's sub, now an alias."}}},
+    "Unlinked": {"type": "object", "required": ["identity", "new_identity"], "properties": {
+        "identity": _ref("Identity"), "new_identity": _ref("Identity")}},
+    "Proposal": {"type": "object", "properties": {
+        "id": {"type": "integer"},
+        "status": {"type": "string", "enum": ["pending", "approved", "rejected"]},
+        "rule": {"type": "string"},
+        "reason": {"type": "string", "enum": ["propose_rule", "several_matches", "merge_required"]},
+        "account": {"type": "string"}, "identity": {"type": "string"},
+        "candidate_identity": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"}, "decided_at": _NULLABLE_STR}},
+    "AuditEvent": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+        "type": {"type": "string"}, "actor": {"type": "string"},
+        "organization": _NULLABLE_STR, "client_id": _NULLABLE_STR,
+        "details": {"type": "object"}}},
+    "IdentityPage": _page("IdentitySummary"),
+    "ProposalPage": _page("Proposal"),
+    "AuditPage": _page("AuditEvent"),
+}
+
+_PATHS: dict[str, Any] = {
+    "/identities": {"get": {
+        "operationId": "searchIdentities",
+        "summary": "Find identities by name, username (ivanov or ivanov@tpu.ru), e-mail, "
+                   "campus_id, sub or alias sub.",
+        "parameters": [_param("q", "query", {"type": "string", "minLength": 1, "maxLength": 200},
+                              required=True), _LIMIT, _CURSOR],
+        "responses": {**_ok("IdentityPage"), **_errors("401", "403", "422")}}},
+    "/identities/{sub}": {"get": {
+        "operationId": "showIdentity",
+        "summary": "An identity with its accounts, primary account and aliases.",
+        "parameters": [_SUB],
+        "responses": {**_ok("Identity"), **_errors("401", "403", "404")}}},
+    "/identities/{sub}/accounts": {"post": {
+        "operationId": "linkAccount",
+        "summary": "Link an account; its identity, when it has another one, is merged into "
+                   "this one, which keeps its sub.",
+        "parameters": [_SUB],
+        "requestBody": {"required": True,
+                        "content": {"application/json": {"schema": _ref("LinkRequest")}}},
+        "responses": {**_ok("Identity"), **_errors("400", "401", "403", "404", "409", "422")}}},
+    "/identities/{sub}/accounts/{account}": {"delete": {
+        "operationId": "unlinkAccount",
+        "summary": "Move an account to a new identity (new sub); the last account cannot go.",
+        "parameters": [_SUB, _param("account", "path", {"type": "string"}, required=True,
+                                    description="organization:username"),
+                       _param("reason", "query", {"type": "string", "maxLength": 500},
+                              description="The reason, when not given in the body.")],
+        "requestBody": _REASON_BODY,
+        "responses": {**_ok("Unlinked"), **_errors("400", "401", "403", "404", "409", "422")}}},
+    "/proposals": {"get": {
+        "operationId": "listProposals",
+        "summary": "The review queue.",
+        "parameters": [_param("status", "query", {"type": "string", "default": "pending",
+                                                  "enum": ["pending", "approved", "rejected", "all"]}),
+                       _LIMIT, _CURSOR],
+        "responses": {**_ok("ProposalPage"), **_errors("401", "403", "422")}}},
+    **{f"/proposals/{{id}}/{decision}": {"post": {
+        "operationId": f"{decision}Proposal",
+        "summary": f"{decision.capitalize()} a pending proposal"
+                   + (" (merging the two identities)." if decision == "approve" else "."),
+        "parameters": [_param("id", "path", {"type": "integer"}, required=True)],
+        "requestBody": {"required": True,
+                        "content": {"application/json": {"schema": _ref("Reason")}}},
+        "responses": {**_ok("Proposal"), **_errors("400", "401", "403", "404", "409", "422")}}}
+       for decision in ("approve", "reject")},
+    "/audit": {"get": {
+        "operationId": "auditTrail",
+        "summary": "An identity's audit trail, its aliases' included, newest first.",
+        "parameters": [_param("sub", "query", {"type": "string", "maxLength": 64}, required=True),
+                       _LIMIT, _CURSOR],
+        "responses": {**_ok("AuditPage"), **_errors("401", "403", "404", "422")}}},
+}
+
+
+def openapi_document(issuer: str) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Campus ID helpdesk API", "version": "1"},
+        "servers": [{"url": f"{issuer}/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": _PATHS,
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {"bearer": {
+                "type": "http", "scheme": "bearer",
+                "description": "An access token of the client credentials grant, issued by "
+                               "this provider to a client with the helpdesk or helpdesk:ORG role."}},
+        },
+    }
