@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 import click
+from sqlalchemy import Engine
 
 from idp.errors import ConfigError, DatabaseNotReady
 from idp.oidc.profiles import PROFILES
@@ -51,6 +52,20 @@ def settings_of(ctx: click.Context) -> Settings:
     except ConfigError as exc:
         _fail(f"The configuration in {path} has {len(exc.problems)} problem(s):", exc.problems)
         raise AssertionError("unreachable") from exc
+
+
+def _current_engine(settings: Settings) -> Engine:
+    """An engine on a database at the latest migration; otherwise exit 2 saying what to run."""
+    from idp.storage.base import make_engine
+    from idp.storage.migrate import ensure_current
+
+    engine = make_engine(settings.database.url)
+    try:
+        ensure_current(engine)
+    except DatabaseNotReady as exc:
+        engine.dispose()
+        _fail(exc.detail, [])
+    return engine
 
 
 @main.command("check-config")
@@ -138,16 +153,10 @@ def clients() -> None:
 def clients_create(ctx: click.Context, /, **options: Any) -> None:
     """Register a relying party; the secret is shown once."""
     from idp.clients import create_client
-    from idp.storage.base import make_engine, make_session_factory
-    from idp.storage.migrate import ensure_current
+    from idp.storage.base import make_session_factory
 
     settings = settings_of(ctx)
-    engine = make_engine(settings.database.url)
-    try:
-        ensure_current(engine)
-    except DatabaseNotReady as exc:
-        engine.dispose()
-        _fail(exc.detail, [])
+    engine = _current_engine(settings)
     with make_session_factory(engine)() as session:
         try:
             created = create_client(
@@ -198,16 +207,10 @@ def logout_deliver(ctx: click.Context) -> None:
     sessions that expired since the last run. Run it every minute or so (cron, systemd timer)."""
     from idp.oidc.keys import load_keyring
     from idp.oidc.logout import Signer, deliver, end_expired_sessions
-    from idp.storage.base import make_engine, make_session_factory
-    from idp.storage.migrate import ensure_current
+    from idp.storage.base import make_session_factory
 
     settings = settings_of(ctx)
-    engine = make_engine(settings.database.url)
-    try:
-        ensure_current(engine)
-    except DatabaseNotReady as exc:
-        engine.dispose()
-        _fail(exc.detail, [])
+    engine = _current_engine(settings)
     with make_session_factory(engine)() as session:
         signer = Signer(settings.server.issuer, load_keyring(session, settings.server.secret_key))
         ended = end_expired_sessions(session, signer)
