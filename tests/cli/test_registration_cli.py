@@ -10,19 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
-from idp.cli import main
 from idp.storage import audit
 from idp.storage.base import make_engine, make_session_factory
 from idp.storage.clients import Client
 from idp.storage.registration_tokens import InitialAccessToken
-from tests.cli.test_cli import CONFIG
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+from tests.cli.test_cli import CONFIG, run
 
 
 @pytest.fixture
