@@ -55,6 +55,11 @@ class Client(Base):
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
     backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Admin UI: a disabled client logs nobody in and gets no tokens; after a secret rotation
+    # the previous secret's digest keeps working until its expiry (the overlap window).
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     # --- Authlib ClientMixin -------------------------------------------------------------
     def get_client_id(self) -> str:
