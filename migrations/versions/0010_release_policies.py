@@ -4,8 +4,8 @@ Attribute release per relying party: ``release_policies`` holds, for a client, t
 may receive: the consortium default (``organization`` empty) and, per organization, a
 narrowing for that organization's people. No row: every claim of the granted scopes.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-29 05:20:00.000000
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import idp.storage.base
 
-revision = '0008'
-down_revision = '0007'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
