@@ -4,8 +4,8 @@ Signing keys are published before they sign: ``activates_at`` is when a key star
 (``idp keys rotate`` sets it after ``[keys] activation_delay_s``; keys made on first start, and
 keys from before this revision, are active from their creation).
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-29 05:20:00.000000
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import idp.storage.base
 
-revision = '0009'
-down_revision = '0008'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
