@@ -2,12 +2,14 @@
 
 from idp.storage import (
     audit,
+    client_assertions,
     clients,
     grants,
     identities,
     keys,
     linking,
     logout,
+    pushed_requests,
     refresh_tokens,
     registration_tokens,
     sessions,
@@ -16,7 +18,6 @@ from idp.storage import (
 from idp.storage.base import Base
 
 __all__ = [
-    "Base", "audit", "clients", "grants", "identities", "keys", "linking", "logout", "refresh_tokens",
-    "registration_tokens", "sessions",
-    "tokens",
+    "Base", "audit", "client_assertions", "clients", "grants", "identities", "keys", "linking",
+    "logout", "pushed_requests", "refresh_tokens", "registration_tokens", "sessions", "tokens",
 ]

@@ -18,6 +18,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from idp.storage.base import Base, UtcDateTime, utcnow
 
 CONFIDENTIAL_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+PRIVATE_KEY_JWT = "private_key_jwt"
+PUBLIC_SUBJECT = "public"
+PAIRWISE_SUBJECT = "pairwise"
 # Scopes about a person: they mean nothing to a client acting on its own behalf.
 USER_SCOPES = frozenset({"openid", "profile", "email", "campus", "offline_access"})
 
@@ -55,11 +58,23 @@ class Client(Base):
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
     backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where Security Event Tokens about its people (identity merged, account unlinked) are
+    # pushed (RFC 8935); None: it is told nothing.
+    event_delivery_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Admin UI: a disabled client logs nobody in and gets no tokens; after a secret rotation
     # the previous secret's digest keeps working until its expiry (the overlap window).
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     previous_secret_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # private_key_jwt and signed request objects: the client's public keys, by value or by URI.
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    jwks_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_object_signing_alg: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    require_pushed_authorization_requests: Mapped[bool] = mapped_column(Boolean, default=False)
+    # OpenID Connect Core 8: ``public`` or ``pairwise``; a pairwise client's sector is the host
+    # its subjects are computed for (of its redirect URIs or its sector_identifier_uri).
+    subject_type: Mapped[str] = mapped_column(String(16), default=PUBLIC_SUBJECT)
+    sector_identifier: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
     # --- Authlib ClientMixin -------------------------------------------------------------
     def get_client_id(self) -> str:
@@ -90,9 +105,20 @@ class Client(Base):
         return uri in (self.post_logout_redirect_uris or [])
 
     def check_client_secret(self, client_secret: str) -> bool:
+        """The current secret, or the previous one until its overlap window ends."""
         if not self.secret_hash or not client_secret:
             return False
-        return hmac.compare_digest(self.secret_hash, hash_secret(client_secret))
+        given = hash_secret(client_secret)
+        if hmac.compare_digest(self.secret_hash, given):
+            return True
+        return (self.previous_secret_hash is not None
+                and self.previous_secret_expires_at is not None
+                and utcnow() < self.previous_secret_expires_at
+                and hmac.compare_digest(self.previous_secret_hash, given))
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.public:
