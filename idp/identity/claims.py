@@ -1,8 +1,9 @@
 """The claims a relying party receives for a campus identity, by granted scope.
 
 Single-valued claims come from the primary account: the first organization in the configured
-precedence (``[linking] primary_precedence``), then the oldest link; ``affiliations`` and
-``organizations`` are the union over all accounts.
+precedence (``[linking] primary_precedence``), then the oldest link; ``affiliations``,
+``entitlements`` and ``organizations`` are the union over all accounts. docs/claims.md names
+the eduPerson attribute behind each campus claim.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from idp.storage.identities import Identity, LinkedAccount
 SUPPORTED_SCOPES = ("openid", "profile", "email", "campus")
 PROFILE_CLAIMS = ("name", "given_name", "family_name", "middle_name", "preferred_username", "locale")
 EMAIL_CLAIMS = ("email", "email_verified")
-CAMPUS_CLAIMS = ("campus_id", "affiliations", "organizations")
+CAMPUS_CLAIMS = ("campus_id", "affiliations", "entitlements", "organizations")
 CLAIMS_SUPPORTED = ("sub", *PROFILE_CLAIMS, *EMAIL_CLAIMS, *CAMPUS_CLAIMS)
+# What a release policy names: every claim but ``sub`` (always released) and ``email_verified``
+# (released with ``email``, whose trust it qualifies).
+RELEASABLE_CLAIMS = tuple(c for c in CLAIMS_SUPPORTED if c not in ("sub", "email_verified"))
 
 # Directory attributes worth keeping on the account between logins: only what claims need.
 # Identifiers such as SNILS or a birth date are personal data and are never kept in clear.
 KEPT_ATTRIBUTES = frozenset(
-    {"given_name", "family_name", "middle_name", "display_name", "email", "affiliation", "locale"}
+    {"given_name", "family_name", "middle_name", "display_name", "email", "affiliation",
+     "entitlement", "locale"}
 )
 
 
@@ -59,6 +64,8 @@ def claims_for(
         claims.update(
             campus_id=identity.campus_id,
             affiliations=scoped_affiliations(identity.accounts, organizations),
+            entitlements=sorted({e for a in identity.accounts
+                                 for e in a.attributes.get("entitlement", [])}),
             organizations=sorted({a.organization for a in identity.accounts}),
         )
     return {k: v for k, v in claims.items() if v not in (None, "", [])}

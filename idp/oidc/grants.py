@@ -7,6 +7,7 @@ Layout follows Authlib: the grant stores and consumes codes; extensions add the 
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,13 +19,16 @@ from authlib.oidc.core.grants import OpenIDCode
 from sqlalchemy import select
 
 from idp import context
-from idp.identity.claims import claims_for
+from idp.identity.release import released_claims
 from idp.storage.base import utcnow
 from idp.storage.clients import Client
 from idp.storage.identities import Identity
 from idp.storage.logout import remember_client
 from idp.storage.sessions import LoginSession, public_sid
 from idp.storage.tokens import AuthorizationCode, digest, find_code, mark_code_used
+
+# The client an ID token is being signed for: Authlib asks for the user's claims without it.
+_ID_TOKEN_AUDIENCE: ContextVar[Client] = ContextVar("id_token_audience")
 
 
 @dataclass(frozen=True)
@@ -133,11 +137,19 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
             "exp": now + settings.oidc.id_token_lifetime_s,
         }
 
+    def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
+        reset = _ID_TOKEN_AUDIENCE.set(request.client)
+        try:
+            encoded: str = super().encode_id_token(token, request)
+        finally:
+            _ID_TOKEN_AUDIENCE.reset(reset)
+        return encoded
+
     def generate_user_info(self, user: Identity | AuthenticatedUser, scope: str) -> dict[str, Any]:
+        """The claims released to the client the ID token is for (``idp.identity.release``)."""
         identity = user.identity if isinstance(user, AuthenticatedUser) else user
-        settings = context.settings()
-        return claims_for(identity, scope.split(), settings.organizations,
-                          settings.linking.primary_precedence)
+        return released_claims(context.db(), context.settings(), _ID_TOKEN_AUDIENCE.get(),
+                               identity, scope.split())
 
 
 class PkceExtension(CodeChallenge):  # type: ignore[misc]

@@ -12,6 +12,7 @@ from idp.storage import (
     pushed_requests,
     refresh_tokens,
     registration_tokens,
+    release,
     sessions,
     tokens,
 )
@@ -19,5 +20,5 @@ from idp.storage.base import Base
 
 __all__ = [
     "Base", "audit", "client_assertions", "clients", "grants", "identities", "keys", "linking",
-    "logout", "pushed_requests", "refresh_tokens", "registration_tokens", "sessions", "tokens",
+    "logout", "pushed_requests", "refresh_tokens", "registration_tokens", "release", "sessions", "tokens",
 ]

@@ -16,7 +16,7 @@ from authlib.oidc.core.errors import ConsentRequiredError
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
 
 from idp import context
-from idp.identity.claims import claims_for
+from idp.identity.release import released_claims
 from idp.oidc.discovery import provider_metadata
 from idp.oidc.grants import AuthenticatedUser
 from idp.oidc.server import CampusAuthorizationServer
@@ -174,9 +174,8 @@ def userinfo() -> Any:
     scopes = found.scope.split()
     if "openid" not in scopes:
         return _bearer_error(403, "insufficient_scope")
-    settings = context.settings()
-    return jsonify(claims_for(found.identity, scopes, settings.organizations,
-                              settings.linking.primary_precedence))
+    return jsonify(released_claims(context.db(), context.settings(), found.client,
+                                   found.identity, scopes))
 
 
 def _bearer_token() -> str | None:

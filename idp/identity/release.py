@@ -1,0 +1,71 @@
+"""Attribute release: which of a person's claims one relying party actually receives.
+
+A client gets the claims of the scopes it was granted, narrowed by its release policy: the
+consortium's default for the client, then every narrowing set by an organization the person
+has an account at (so a person of two universities is narrowed by both). A narrowing never
+widens: the result is the intersection of the levels that restrict. ``sub`` is always
+released and ``email_verified`` goes with ``email``. The same function filters the ID token
+and UserInfo, so neither shows a claim the other hides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from idp.identity.claims import RELEASABLE_CLAIMS, claims_for
+from idp.settings import Settings
+from idp.storage.clients import Client
+from idp.storage.identities import Identity
+from idp.storage.release import CONSORTIUM, policies_of
+
+ALWAYS_RELEASED = frozenset({"sub"})
+COMPANIONS = {"email_verified": "email"}  # released whenever the claim it qualifies is
+
+
+def claim_problems(names: Iterable[str]) -> list[str]:
+    """One message per name a release policy cannot hold."""
+    problems = []
+    for name in names:
+        if name in ALWAYS_RELEASED:
+            problems.append(f"{name!r} is always released and is not part of a policy")
+        elif name in COMPANIONS:
+            problems.append(f"{name!r} is released together with {COMPANIONS[name]!r}")
+        elif name not in RELEASABLE_CLAIMS:
+            problems.append(f"{name!r} is not a claim (known: {', '.join(RELEASABLE_CLAIMS)})")
+    return problems
+
+
+def parse_claim_list(text: str) -> list[str]:
+    """``"name, email"`` as the names it lists, each once, in order."""
+    return list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+
+
+def allowed_claims(policies: Mapping[str, frozenset[str]],
+                   organizations: Iterable[str]) -> frozenset[str] | None:
+    """What the policy lets through for a person of these organizations; None: no limit."""
+    allowed = policies.get(CONSORTIUM)
+    for organization in sorted(set(organizations)):
+        narrowing = policies.get(organization) if organization != CONSORTIUM else None
+        if narrowing is not None:
+            allowed = narrowing if allowed is None else allowed & narrowing
+    return allowed
+
+
+def release(claims: Mapping[str, Any], allowed: frozenset[str] | None) -> dict[str, Any]:
+    """The claims that pass ``allowed``, in their order."""
+    if allowed is None:
+        return dict(claims)
+    return {name: value for name, value in claims.items()
+            if name in ALWAYS_RELEASED or name in allowed or COMPANIONS.get(name) in allowed}
+
+
+def released_claims(db: Session, settings: Settings, client: Client, identity: Identity,
+                    scopes: Iterable[str]) -> dict[str, Any]:
+    """The claims ``client`` receives about ``identity`` for the granted ``scopes``."""
+    claims = claims_for(identity, scopes, settings.organizations,
+                        settings.linking.primary_precedence)
+    organizations = {account.organization for account in identity.accounts}
+    return release(claims, allowed_claims(policies_of(db, client.id), organizations))

@@ -1,0 +1,78 @@
+"""Release policies: the claims a relying party may receive, stored per client.
+
+One row per (client, organization). ``organization`` empty (``CONSORTIUM``) is the consortium's
+default for the client; a row for an organization narrows it for that organization's people.
+No row means no restriction at that level: every claim of the granted scopes. ``sub`` is
+always released and never stored here.
+
+These functions take the caller's Session and never commit. ``set_release`` writes the audit
+event of the change in the same transaction; claim names are checked before it is called
+(``idp.release.change_release`` checks them, as the CLI and the admin UI do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from idp.storage import audit
+from idp.storage.audit import AuditEventType
+from idp.storage.base import Base, UtcDateTime, utcnow
+from idp.storage.clients import Client
+
+CONSORTIUM = ""  # the organization key of the consortium's default
+
+
+class ReleasePolicy(Base):
+    __tablename__ = "release_policies"
+    __table_args__ = (UniqueConstraint("client_pk", "organization"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    organization: Mapped[str] = mapped_column(String(32), default=CONSORTIUM)
+    claims: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+def policies_of(db: Session, client_pk: int) -> dict[str, frozenset[str]]:
+    """Every level that restricts this client: ``{"": default, "tpu": narrowing, ...}``."""
+    rows = db.scalars(select(ReleasePolicy).where(ReleasePolicy.client_pk == client_pk))
+    return {row.organization: frozenset(row.claims) for row in rows}
+
+
+def get_release(db: Session, client_pk: int, organization: str = CONSORTIUM) -> frozenset[str] | None:
+    """The claims one level allows; None when that level does not restrict."""
+    row = _find(db, client_pk, organization)
+    return frozenset(row.claims) if row is not None else None
+
+
+def set_release(db: Session, client: Client, claims: Collection[str] | None, *,
+                organization: str = CONSORTIUM, actor: str) -> bool:
+    """Set (or, with None, remove) one level's claims; audited when something changed.
+    Returns whether it changed."""
+    row = _find(db, client.id, organization)
+    before = sorted(row.claims) if row is not None else None
+    after = sorted(set(claims)) if claims is not None else None
+    if before == after:
+        return False
+    if after is None:
+        assert row is not None
+        db.delete(row)
+    elif row is None:
+        db.add(ReleasePolicy(client_pk=client.id, organization=organization, claims=after,
+                             updated_by=actor[:200]))
+    else:
+        row.claims, row.updated_at, row.updated_by = after, utcnow(), actor[:200]
+    audit.record(db, AuditEventType.CLIENT_RELEASE_CHANGED, actor=actor, client_id=client.client_id,
+                 organization=organization or None, before=before, after=after)
+    return True
+
+
+def _find(db: Session, client_pk: int, organization: str) -> ReleasePolicy | None:
+    stmt = select(ReleasePolicy).where(ReleasePolicy.client_pk == client_pk,
+                                       ReleasePolicy.organization == organization)
+    return db.scalars(stmt).one_or_none()
