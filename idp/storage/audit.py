@@ -38,6 +38,7 @@ class AuditEventType(StrEnum):
     CLIENT_CREATED = "client.created"
     CLIENT_UPDATED = "client.updated"
     CLIENT_DELETED = "client.deleted"
+    CLIENT_ASSERTION_REPLAYED = "client.assertion_replayed"
     CLIENT_RELEASE_CHANGED = "client.release_changed"
     CLIENT_DISABLED = "client.disabled"
     CLIENT_ENABLED = "client.enabled"
