@@ -16,6 +16,8 @@ Each directory writes the SNILS and the birth date its own way, as real ones do:
 attribute and ``30.09.1994``; tusur ``employeeID`` ``112-233-445 95`` and ``campusDateOfBirth``
 ``19940930000000Z``. People with accounts at two or three organizations (their notes say
 which) show linking by rule (:data:`LINKING_RULES`): one campus identity, one ``sub``.
+A few people hold eduPersonEntitlement values (tpu ``demo``, ``asmirnova``, ``ikuznetsov``;
+tusur ``sidorov.av``): the library's ``urn:mace:dir:entitlement:common-lib-terms``, and a lab.
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ GRIGORIEVA_SNILS = snils("152637485")  # a joint master's student at tpu and tus
 ZHUKOV_SNILS = snils("246813579")  # staff at tsu, teaching at tpu and tusur
 GALIEV_SNILS = snils("314159265")  # right at tpu; mistyped at tusur (check number wrong)
 GALIEV_SNILS_MISTYPED = GALIEV_SNILS[:9] + f"{(int(GALIEV_SNILS[9:]) + 1) % 100:02d}"
+# eduPersonEntitlement values some demo people hold (the library's licence terms, a lab).
+LIBRARY_TERMS = "urn:mace:dir:entitlement:common-lib-terms"
+LAB_ACCESS = "https://id.tpu.ru/entitlement/lab-access"
 # The linking rules of the demo (the [linking] table of its configuration).
 LINKING_RULES: dict[str, dict[str, object]] = {
     "snils": {"match": ["snils"], "action": "link"},
@@ -88,6 +93,7 @@ class Person:
     birth_date: str = ""
     disabled: bool = False
     note: str = ""
+    entitlements: tuple[str, ...] = ()  # eduPersonEntitlement URIs
 
     @property
     def password(self) -> str:
@@ -176,6 +182,8 @@ class DemoOrganization:
             attrs[self.attributes["snils"]] = self.write_snils(p.snils)
         if p.birth_date:
             attrs[self.attributes["birthdate"]] = self.write_birth_date(p.birth_date)
+        if p.entitlements:
+            attrs["eduPersonEntitlement"] = list(p.entitlements)
         if self.type == "active_directory":
             classes.append("user")
             attrs.update(cn=p.full_name, sAMAccountName=p.username, objectGUID=p.guid.bytes_le,
@@ -203,10 +211,13 @@ TPU = DemoOrganization(
     user_filter="(&(objectClass=inetOrgPerson)(uid={username}))",
     attributes=_LDAP_ATTRIBUTES, schema_files=(EDUPERSON_SCHEMA, CAMPUS_SCHEMA),
     people=(
-        _P("demo", "Алексей", "Викторович", "Демидов", ("student", "member"), birth_date="2003-04-12"),
+        _P("demo", "Алексей", "Викторович", "Демидов", ("student", "member"), birth_date="2003-04-12",
+           entitlements=(LIBRARY_TERMS,)),
         _P("asmirnova", "Анна", "Сергеевна", "Смирнова", ("staff", "employee", "member"),
-           snils=SHARED_SNILS, birth_date="1994-09-30", note="same SNILS as tsu anna.smirnova"),
-        _P("ikuznetsov", "Игорь", "Дмитриевич", "Кузнецов", ("faculty", "employee", "member")),
+           snils=SHARED_SNILS, birth_date="1994-09-30", note="same SNILS as tsu anna.smirnova",
+           entitlements=(LIBRARY_TERMS, LAB_ACCESS)),
+        _P("ikuznetsov", "Игорь", "Дмитриевич", "Кузнецов", ("faculty", "employee", "member"),
+           entitlements=(LIBRARY_TERMS,)),
         _P("epopova", "Елена", "Николаевна", "Попова", ("staff", "employee", "member")),
         _P("dvasiliev", "Дмитрий", "Андреевич", "Васильев", ("student", "member")),
         _P("mpetrova", "Мария", "Игоревна", "Петрова", ("student", "member"), snils=snils("123456789")),
@@ -272,7 +283,8 @@ TUSUR = DemoOrganization(
     schema_files=(EDUPERSON_SCHEMA, CAMPUS_SCHEMA, AD_LIKE_SCHEMA),
     people=(
         _P("demo", "Никита", "Сергеевич", "Демченко", ("student", "member"), birth_date="2002-11-05"),
-        _P("sidorov.av", "Андрей", "Викторович", "Сидоров", ("faculty", "employee", "member")),
+        _P("sidorov.av", "Андрей", "Викторович", "Сидоров", ("faculty", "employee", "member"),
+           entitlements=(LIBRARY_TERMS,)),
         _P("kovaleva.ei", "Екатерина", "Игоревна", "Ковалёва", ("student", "member")),
         _P("gusev.dn", "Денис", "Николаевич", "Гусев", ("staff", "employee", "member")),
         _P("titova.ma", "Марина", "Александровна", "Титова", ("student", "member")),

@@ -29,6 +29,7 @@ _COMMON_ATTRIBUTES = {
     "display_name": "displayName",
     "email": "mail",
     "affiliation": "eduPersonAffiliation",
+    "entitlement": "eduPersonEntitlement",  # URIs of rights (eduPerson 202208, 2.2.5)
 }
 # userAccountControl flag "ACCOUNTDISABLE" ([MS-ADTS] 2.2.16).
 AD_ACCOUNTDISABLE = 0x2

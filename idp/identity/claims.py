@@ -8,12 +8,14 @@ the eduPerson attribute behind each campus claim.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from idp.settings import OrganizationSettings
 from idp.storage.identities import Identity, LinkedAccount
 
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$")  # RFC 3986 scheme ":" and no space
 SUPPORTED_SCOPES = ("openid", "profile", "email", "campus")
 PROFILE_CLAIMS = ("name", "given_name", "family_name", "middle_name", "preferred_username", "locale")
 EMAIL_CLAIMS = ("email", "email_verified")
@@ -64,8 +66,7 @@ def claims_for(
         claims.update(
             campus_id=identity.campus_id,
             affiliations=scoped_affiliations(identity.accounts, organizations),
-            entitlements=sorted({e for a in identity.accounts
-                                 for e in a.attributes.get("entitlement", [])}),
+            entitlements=entitlement_uris(identity.accounts),
             organizations=sorted({a.organization for a in identity.accounts}),
         )
     return {k: v for k, v in claims.items() if v not in (None, "", [])}
@@ -81,6 +82,12 @@ def scoped_affiliations(
         scope = org.scope if org else account.organization
         values.update(f"{aff}@{scope}" for aff in account.attributes.get("affiliation", []))
     return sorted(values)
+
+
+def entitlement_uris(accounts: Iterable[LinkedAccount]) -> list[str]:
+    """eduPersonEntitlement values: absolute URIs (``urn:mace:...``, ``https://...``) only."""
+    values = {str(v).strip() for a in accounts for v in a.attributes.get("entitlement", [])}
+    return sorted(v for v in values if _URI.match(v))
 
 
 def _first(attrs: Mapping[str, Any], name: str) -> str | None:
