@@ -1,15 +1,18 @@
-"""Logout bookkeeping: which relying parties took part in a single sign-on session, and the
-queue of back-channel logout tokens waiting to reach them.
+"""Back-channel bookkeeping: which relying parties took part in a single sign-on session, and
+the queue of signed tokens waiting to reach relying parties over the back channel.
 
 A ``LoginSessionClient`` row is written when a client gets an authorization code in a login
 session; ending the session then reaches every such client (OpenID Connect Back-Channel
-Logout 1.0, section 2.7). A ``LogoutDelivery`` row is queued in the transaction that ends the
-session, so a receiver that is down loses nothing: ``idp logout deliver`` retries it.
+Logout 1.0, section 2.7). A ``LogoutDelivery`` row (one queue for every ``DeliveryKind``:
+logout tokens, and Security Event Tokens about identities) is queued in the transaction that
+makes the change it reports, so a receiver that is down loses nothing: ``idp logout deliver``
+retries it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -29,9 +32,17 @@ class LoginSessionClient(Base):
     client: Mapped[Client] = relationship(lazy="joined")
 
 
+class DeliveryKind(StrEnum):
+    """What a queued token is, which decides where and how it is posted."""
+
+    LOGOUT = "logout"  # a logout token, form-posted to backchannel_logout_uri
+    SECURITY_EVENT = "set"  # a Security Event Token (RFC 8417), pushed to event_delivery_uri
+
+
 class LogoutDelivery(Base):
-    """One logout token for one client. ``next_attempt_at`` is None once delivered or given
-    up (then ``delivered_at`` tells which)."""
+    """One token for one client (a back-channel delivery of any ``DeliveryKind``; the table
+    kept the name it got when logout tokens were all it held). ``next_attempt_at`` is None
+    once delivered or given up (then ``delivered_at`` tells which)."""
 
     __tablename__ = "logout_deliveries"
 
@@ -40,6 +51,7 @@ class LogoutDelivery(Base):
     login_session_id: Mapped[int | None] = mapped_column(
         ForeignKey("login_sessions.id"), index=True, nullable=True
     )
+    kind: Mapped[str] = mapped_column(String(16), default=DeliveryKind.LOGOUT.value)
     jti: Mapped[str] = mapped_column(String(64), unique=True)
     token: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
