@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from idp.identity.claims import RELEASABLE_CLAIMS, claims_for
+from idp.identity.subjects import subject_for
 from idp.settings import Settings
 from idp.storage.clients import Client
 from idp.storage.identities import Identity
@@ -64,8 +65,10 @@ def release(claims: Mapping[str, Any], allowed: frozenset[str] | None) -> dict[s
 
 def released_claims(db: Session, settings: Settings, client: Client, identity: Identity,
                     scopes: Iterable[str]) -> dict[str, Any]:
-    """The claims ``client`` receives about ``identity`` for the granted ``scopes``."""
+    """The claims ``client`` receives about ``identity`` for the granted ``scopes``, with the
+    subject it sees (public or pairwise, ``idp.identity.subjects``)."""
     claims = claims_for(identity, scopes, settings.organizations,
                         settings.linking.primary_precedence)
+    claims["sub"] = subject_for(client, identity, settings.server.secret_key)
     organizations = {account.organization for account in identity.accounts}
     return release(claims, allowed_claims(policies_of(db, client.id), organizations))

@@ -16,7 +16,7 @@ from idp.storage.clients import Client
 
 
 class ServiceGrant(ClientCredentialsGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
     def validate_requested_scope(self) -> None:
         client: Client = self.request.client

@@ -52,7 +52,8 @@ class CodeReusedError(InvalidGrantError):  # type: ignore[misc]
 
 
 class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt",
+                                   "none"]
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         user: AuthenticatedUser = request.user

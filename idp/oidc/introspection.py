@@ -1,6 +1,7 @@
 """Token introspection (RFC 7662) for the client a token was issued to.
 
-Client-authenticated (``client_secret_basic`` or ``client_secret_post``); another client's
+Client-authenticated (``client_secret_basic``, ``client_secret_post`` or ``private_key_jwt``);
+another client's
 token, an unknown, expired, revoked or spent one all answer ``{"active": false}`` alike
 (section 2.2). Both token kinds are looked for whatever the hint says (section 2.1).
 """
@@ -13,6 +14,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from idp import context
+from idp.identity.subjects import subject_for
 from idp.storage.clients import Client
 from idp.storage.refresh_tokens import RefreshToken, find_refresh_token
 from idp.storage.tokens import AccessToken, find_access_token
@@ -34,7 +36,7 @@ def check_token_param(request: Any) -> None:
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
     def check_params(self, request: Any, client: Client) -> None:
         check_token_param(request)
@@ -46,13 +48,15 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         return token.check_client(client)
 
     def introspect_token(self, token: AnyToken) -> dict[str, Any]:
-        issuer = context.settings().server.issuer
+        settings = context.settings()
+        issuer = settings.server.issuer
         client = token.client
         payload: dict[str, Any] = {
             "active": True,
             "scope": token.scope,
             "client_id": client.client_id,
-            "sub": token.identity.sub if token.identity is not None else client.client_id,
+            "sub": (subject_for(client, token.identity, settings.server.secret_key)
+                    if token.identity is not None else client.client_id),
             "iss": issuer,
             "iat": int(token.issued_at.timestamp()),
         }

@@ -27,7 +27,8 @@ class RefreshTokenReusedError(InvalidGrantError):  # type: ignore[misc]
 
 
 class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt",
+                                   "none"]
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation on every use
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:

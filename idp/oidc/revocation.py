@@ -1,6 +1,7 @@
 """Token revocation (RFC 7009) by the client a token was issued to.
 
-Confidential clients authenticate (``client_secret_basic`` or ``client_secret_post``); a
+Confidential clients authenticate (``client_secret_basic``, ``client_secret_post`` or
+``private_key_jwt``); a
 public client names itself, as section 5 allows. Revoking a refresh token revokes its whole
 family with the access tokens issued from it (section 2.1); revoking an access token revokes
 only that one. An unknown token answers 200 (section 2.2); another client's token is refused
@@ -23,7 +24,7 @@ from idp.storage.tokens import revoke_access_token
 
 
 class Revocation(RevocationEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
     def check_params(self, request: Any, client: Client) -> None:
         check_token_param(request)

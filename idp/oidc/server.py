@@ -4,13 +4,17 @@ revoked tokens and an audit event."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Flask
 
 from idp import context
+from idp.oidc.client_assertions import PrivateKeyJwt
 from idp.oidc.client_credentials import ServiceGrant
+from idp.oidc.client_keys import ClientKeys
 from idp.oidc.grants import CodeGrant, CodeReusedError, OpenIDCodeExtension, PkceExtension
 from idp.oidc.introspection import Introspection
 from idp.oidc.refresh import RefreshGrant, RefreshTokenReusedError
@@ -23,9 +27,37 @@ from idp.storage.refresh_tokens import revoke_families_of_code, revoke_family
 from idp.storage.tokens import revoke_tokens_of_code
 
 
+@dataclass(frozen=True)
+class ResolvedAuthorization:
+    """An authorization request whose parameters came from a request object or a pushed
+    request (``idp.oidc.pushed``) rather than from the query."""
+
+    params: dict[str, str]
+
+
 class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
+    client_keys: ClientKeys
+
+    def create_oauth2_request(self, request: Any) -> Any:
+        if isinstance(request, ResolvedAuthorization):
+            oauth_request = super().create_oauth2_request(None)
+            oauth_request.payload = BasicOAuth2Payload(dict(request.params))
+            return oauth_request
+        return super().create_oauth2_request(request)
+
+    def validate_authorization_params(self, params: dict[str, str]) -> None:
+        """Check a pushed request as /authorize would (RFC 9126 2.1), before any login;
+        raises Authlib's OAuth2Error."""
+        request = self.create_oauth2_request(ResolvedAuthorization(params))
+        request.user = None
+        grant = self.get_authorization_grant(request)
+        grant.validate_no_multiple_request_parameter(request)
+        grant.validate_authorization_request()
+
     def query_client(self, client_id: str) -> Client | None:
-        return find_client(context.db(), client_id)
+        """A disabled client (admin UI) is as unknown here: it logs nobody in, gets no token."""
+        client = find_client(context.db(), client_id)
+        return client if client is not None and client.disabled_at is None else None
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         store_issued(context.db(), context.settings().oidc, token, request)
@@ -68,6 +100,10 @@ def create_server(app: Flask) -> CampusAuthorizationServer:
     server.init_app(app)
     services = app.extensions[context.EXTENSION]
     settings = services.settings
+    issuer = settings.server.issuer
+    server.client_keys = ClientKeys(dev_mode=settings.server.dev_mode)
+    server.register_client_auth_method("private_key_jwt", PrivateKeyJwt(
+        issuer, [issuer, f"{issuer}/token", f"{issuer}/par"], server.client_keys))
     server.register_token_generator(
         "default",
         TokenGenerator(settings.server.issuer, settings.oidc,

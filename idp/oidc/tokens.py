@@ -18,6 +18,8 @@ from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
 
+from idp import context
+from idp.identity.subjects import subject_for
 from idp.oidc.keys import SUPPORTED_ALGS, JoseKey
 from idp.settings import OidcSettings
 from idp.storage.base import utcnow
@@ -50,6 +52,13 @@ class JwtAccessTokens(JWTBearerTokenGenerator):  # type: ignore[misc]
 
     def get_jti(self, client: Client, grant_type: str, user: Identity | None, scope: str) -> str:
         return secrets.token_urlsafe(24)
+
+    def get_extra_claims(self, client: Client, grant_type: str, user: Identity | None,
+                         scope: str) -> dict[str, Any]:
+        """A person's ``sub`` as this client sees it (pairwise or public), as in its ID token."""
+        if user is None:
+            return {}
+        return {"sub": subject_for(client, user, context.settings().server.secret_key)}
 
 
 class TokenGenerator:

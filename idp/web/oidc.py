@@ -1,4 +1,4 @@
-"""The OpenID Connect endpoints: discovery, JWKS, authorization, token and UserInfo.
+"""The OpenID Connect endpoints: discovery, JWKS, authorization (with pushed requests), token and UserInfo.
 
 Thin views: the protocol work is Authlib's grant (``idp.oidc``); these only decide whether a
 login or a consent screen comes first (OpenID Connect Core 3.1.2).
@@ -12,14 +12,25 @@ from functools import lru_cache
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+)
 
 from idp import context
 from idp.identity.release import released_claims
 from idp.oidc.discovery import provider_metadata
 from idp.oidc.grants import AuthenticatedUser
-from idp.oidc.server import CampusAuthorizationServer
+from idp.oidc.pushed import PAR_LIFETIME_S, authorization_params, push_request
+from idp.oidc.server import CampusAuthorizationServer, ResolvedAuthorization
 from idp.storage import audit, grants
 from idp.storage.audit import AuditEventType
 from idp.storage.sessions import LoginSession
@@ -30,6 +41,7 @@ from idp.web.session import current_login
 
 bp = Blueprint("oidc", __name__)
 SERVER = "campus_id.authorization_server"
+PAR_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
 
 def server() -> CampusAuthorizationServer:
@@ -61,15 +73,20 @@ def jwks() -> Response:
 
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
-    params = pending.authorization_params()
-    login = current_login()
-    user = _authenticated_user(login, params)
+    sent = pending.authorization_params()
     try:
-        grant = server().get_consent_grant(end_user=user)
+        params = _resolved(sent)
+    except OAuth2Error as error:
+        return _authorization_error(error)
+    login = current_login()
+    user = _authenticated_user(login, sent, params)
+    try:
+        grant = server().get_consent_grant(
+            request=None if params is sent else ResolvedAuthorization(params), end_user=user)
     except OAuth2Error as error:
         return _authorization_error(error)
     if user is None:  # prompt=none was answered with login_required by the grant
-        return redirect("/login?rid=" + pending.remember(params))
+        return redirect("/login?rid=" + pending.remember(sent))
     client = grant.client
     scopes = set(client.get_allowed_scope(grant.request.scope).split())
     decision = request.form.get("consent") if request.method == "POST" else None
@@ -88,11 +105,27 @@ def authorize() -> Any:
     return render_template("consent.html", client=client, scopes=_ordered(scopes))
 
 
-def _authenticated_user(login: LoginSession | None, params: dict[str, str]) -> AuthenticatedUser | None:
+def _resolved(sent: dict[str, str]) -> dict[str, str]:
+    """The parameters the request carries (``idp.oidc.pushed``): ``sent`` itself, or those of
+    its request object or pushed request. Spending a pushed request is committed at once, and
+    this browser keeps its parameters for the rest of the flow."""
+    if "request" not in sent and "request_uri" not in sent and "client_id" not in sent:
+        return sent
+    remembered = dict(session.get("pushed", {}))
+    params = authorization_params(context.db(), sent, server().client_keys,
+                                  context.settings().server.issuer, remembered)
+    if "request_uri" in sent:
+        session["pushed"] = remembered
+        context.db().commit()
+    return params
+
+
+def _authenticated_user(login: LoginSession | None, sent: dict[str, str],
+                        params: dict[str, str]) -> AuthenticatedUser | None:
     """The session's person, unless this request needs a fresh login (prompt=login, max_age)."""
     if login is None:
         return None
-    if not pending.is_fresh_login(params):
+    if not pending.is_fresh_login(sent):
         if "login" in params.get("prompt", "").split():
             return None
         max_age = params.get("max_age", "")
@@ -133,6 +166,33 @@ def _authorization_error(error: OAuth2Error) -> Any:
 def _ordered(scopes: set[str]) -> list[str]:
     order = ["openid", "profile", "email", "campus", "offline_access"]
     return [s for s in order if s in scopes]
+
+
+@bp.post("/par")
+def pushed_authorization_request() -> Any:
+    """RFC 9126 2: a client-authenticated push of an authorization request; 201 with its
+    request_uri, or the error as JSON (never a redirect)."""
+    srv = server()
+    oauth_request = srv.create_oauth2_request(None)
+    db = context.db()
+    try:
+        repeated = [k for k in request.form if len(request.form.getlist(k)) > 1]
+        if repeated:
+            raise InvalidRequestError(f"Repeated parameter: {', '.join(repeated)}.")
+        client = srv.authenticate_client(oauth_request, PAR_AUTH_METHODS,
+                                         endpoint="pushed_authorization_request")
+        request_uri = push_request(db, client, request.form.to_dict(), srv.client_keys,
+                                   context.settings().server.issuer,
+                                   srv.validate_authorization_params)
+    except OAuth2Error as error:
+        db.rollback()
+        error.redirect_uri = None  # the client is told directly, not through the browser
+        return srv.handle_error_response(oauth_request, error)
+    db.commit()
+    resp = jsonify(request_uri=request_uri, expires_in=PAR_LIFETIME_S)
+    resp.status_code = 201
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.post("/token")
