@@ -18,7 +18,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from idp import context
 from idp.errors import BadRequest, Forbidden, IdpError, InvalidInput, NotFound
-from idp.linking import helpdesk, merge
+from idp.linking import actions, helpdesk, merge
 from idp.linking.helpdesk import HelpdeskScope
 from idp.storage.clients import Client
 from idp.storage.identities import Identity, resolve_sub
@@ -26,6 +26,7 @@ from idp.storage.linking import LinkProposal, ProposalStatus
 from idp.storage.tokens import find_access_token
 from idp.web import api_json
 from idp.web.openapi import openapi_document
+from idp.web.session import signer
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -154,8 +155,10 @@ def link(sub: str) -> Response:
     db = context.db()
     account = merge.find_account_by_key(db, body["account"])
     _check_scope(scope, account.identity)
-    outcome = merge.link_account(db, identity, account, reason=reason, actor=_actor(client))
+    outcome, queued = actions.link(db, signer(), identity, account, reason=reason,
+                                   actor=_actor(client))
     db.commit()
+    actions.deliver_now(db, signer(), queued)
     details = api_json.identity_details(db, outcome.survivor, _precedence())
     return _json({**details, "merged_sub": outcome.absorbed_sub}, 200)
 
@@ -167,8 +170,10 @@ def unlink(sub: str, key: str) -> Response:
     merge.parse_account_key(key)
     identity, _ = _identity(sub, scope)
     db = context.db()
-    created = merge.unlink_account(db, identity, key, reason=reason, actor=_actor(client))
+    created, queued = actions.unlink(db, signer(), identity, key, reason=reason,
+                                     actor=_actor(client))
     db.commit()
+    actions.deliver_now(db, signer(), queued)
     return _json({"identity": api_json.identity_details(db, identity, _precedence()),
                   "new_identity": api_json.identity_details(db, created, _precedence())}, 200)
 
@@ -197,15 +202,18 @@ def decide(proposal_id: int, decision: str) -> Response:
         raise NotFound(f"proposal {proposal_id}", public="No such proposal.")
     involved = [merge.current_identity(db, db.get_one(Identity, i))
                 for i in (proposal.identity_id, proposal.candidate_identity_id)]
+    queued: list[int] = []
     if decision == "approve":  # a merge: both identities must be in scope
         _check_scope(scope, *involved)
-        merge.approve_proposal(db, proposal, reason=reason, actor=_actor(client))
+        _outcome, queued = actions.approve(db, signer(), proposal, reason=reason,
+                                           actor=_actor(client))
     else:  # nothing changes but the queue: either identity will do
         if not any(scope.covers(i) for i in involved):
             raise Forbidden(f"proposal {proposal_id} outside {scope.organizations}",
                             public="Neither identity has an account of your organization.")
-        merge.reject_proposal(db, proposal, reason=reason, actor=_actor(client))
+        actions.reject(db, proposal, reason=reason, actor=_actor(client))
     db.commit()
+    actions.deliver_now(db, signer(), queued)
     return _json(api_json.proposal(db, proposal), 200)
 
 

@@ -1,0 +1,51 @@
+"""The helpdesk's changes to identities, as both the API and the CLI make them.
+
+Each function is one unit of work in the caller's transaction: the merge engine's change with
+its audit event (``idp.linking.merge``) and the Security Event Tokens that tell relying
+parties about it (``idp.oidc.events``), queued together so that neither happens without the
+other. It returns the queued delivery ids: the caller commits, then calls ``deliver_now``
+(one attempt; a receiver that is down gets it from ``idp logout deliver`` later).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from idp.linking import merge
+from idp.linking.merge import MergeOutcome
+from idp.oidc import events
+from idp.oidc.backchannel import Signer, deliver
+from idp.storage.identities import Identity, LinkedAccount
+from idp.storage.linking import LinkProposal
+
+
+def link(db: Session, signer: Signer, identity: Identity, account: LinkedAccount | str, *,
+         reason: str, actor: str) -> tuple[MergeOutcome, list[int]]:
+    outcome = merge.link_account(db, identity, account, reason=reason, actor=actor)
+    return outcome, events.queue_merge(db, signer, outcome.survivor, outcome.absorbed_sub)
+
+
+def unlink(db: Session, signer: Signer, identity: Identity, account: LinkedAccount | str, *,
+           reason: str, actor: str) -> tuple[Identity, list[int]]:
+    created = merge.unlink_account(db, identity, account, reason=reason, actor=actor)
+    organization = created.accounts[0].organization
+    return created, events.queue_unlink(db, signer, identity, created, organization)
+
+
+def approve(db: Session, signer: Signer, proposal: LinkProposal, *, reason: str,
+            actor: str) -> tuple[MergeOutcome | None, list[int]]:
+    outcome = merge.approve_proposal(db, proposal, reason=reason, actor=actor)
+    if outcome is None:  # already one identity: no sub changed
+        return None, []
+    return outcome, events.queue_merge(db, signer, outcome.survivor, outcome.absorbed_sub)
+
+
+def reject(db: Session, proposal: LinkProposal, *, reason: str, actor: str) -> None:
+    """Only the queue changes: relying parties hear nothing."""
+    merge.reject_proposal(db, proposal, reason=reason, actor=actor)
+
+
+def deliver_now(db: Session, signer: Signer, queued: list[int]) -> None:
+    """One attempt at what a committed change queued; failures wait for the next run."""
+    if queued:
+        deliver(db, signer, queued)

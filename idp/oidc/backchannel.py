@@ -1,0 +1,196 @@
+"""Back-channel delivery of signed tokens to relying parties, one queue for every kind.
+
+Rows of ``logout_deliveries`` are queued in the transaction of the change they report (a
+session ended: a logout token; an identity merged or split: a Security Event Token). After the
+caller commits, ``deliver`` posts the due ones, each the way its kind requires:
+
+* logout token: ``logout_token=...`` form-posted to ``backchannel_logout_uri``, 200 or 204
+  expected (OpenID Connect Back-Channel Logout 1.0, 2.5 and 2.8);
+* Security Event Token: the JWT itself as an ``application/secevent+jwt`` body to
+  ``event_delivery_uri``, 202 expected (RFC 8935, 2; 200 and 204 are taken as well).
+
+A failure is retried with growing delays by the next ``deliver`` run (``idp logout deliver``,
+from cron or a systemd timer), so a receiver that is down loses nothing; a delivery is given
+up after ``MAX_ATTEMPTS`` attempts (about two days). A retried token is signed again with a
+fresh ``iat`` (and ``exp`` for logout tokens) and the same ``jti``: receivers check ``exp``,
+and a token queued yesterday would otherwise arrive expired.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import requests
+from joserfc import jwt
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from idp.oidc.keys import KeyRing
+from idp.storage import audit
+from idp.storage.audit import AuditEventType
+from idp.storage.base import utcnow
+from idp.storage.clients import Client
+from idp.storage.logout import DeliveryKind, LogoutDelivery, due_deliveries
+
+LOGOUT_TOKEN_LIFETIME_S = 120
+DELIVERY_TIMEOUT_S = 3.0
+MAX_ATTEMPTS = 12
+# A delivery being attempted is leased for this long, so that a request and a cron run (or two
+# workers) never post the same token at the same time.
+LEASE_S = 60
+# Claims set at signing time; everything else is the token's content, kept across retries.
+_SIGNING_CLAIMS = ("iss", "aud", "iat", "exp")
+
+
+def backoff_s(attempts: int) -> int:
+    """Delay before the next attempt after ``attempts`` failures: 30 s, 1 min, 2 min... 6 h."""
+    return int(min(30 * 2 ** max(attempts - 1, 0), 6 * 3600))
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Signs back-channel tokens with the provider's keys, in the client's ID token algorithm
+    (the one its JWKS validation already expects)."""
+
+    issuer: str
+    keyring: KeyRing
+
+    def logout_token(self, client: Client, claims: dict[str, Any]) -> str:
+        """Back-Channel Logout 2.4: ``typ: logout+jwt``, fresh iat/exp, never a nonce."""
+        now = int(time.time())
+        payload = {**claims, "exp": now + LOGOUT_TOKEN_LIFETIME_S}
+        payload.pop("nonce", None)
+        return self._sign(client, payload, "logout+jwt", now)
+
+    def security_event_token(self, client: Client, claims: dict[str, Any]) -> str:
+        """RFC 8417 2.3: ``typ: secevent+jwt``; iss, aud and iat set here, no ``exp``."""
+        return self._sign(client, dict(claims), "secevent+jwt", int(time.time()))
+
+    def sign(self, kind: DeliveryKind, client: Client, claims: dict[str, Any]) -> str:
+        if kind is DeliveryKind.SECURITY_EVENT:
+            return self.security_event_token(client, claims)
+        return self.logout_token(client, claims)
+
+    def _sign(self, client: Client, claims: dict[str, Any], typ: str, now: int) -> str:
+        alg = client.id_token_signed_response_alg
+        key = self.keyring.key_for(alg)
+        payload = {**claims, "iss": self.issuer, "aud": client.client_id, "iat": now}
+        header = {"alg": alg, "kid": str(key.kid), "typ": typ}
+        return jwt.encode(header, payload, key, algorithms=[alg])
+
+
+# (url, token) -> HTTP status; raises requests.RequestException when nothing answered.
+Post = Callable[[str, str], int]
+
+
+def post_logout_token(url: str, token: str) -> int:
+    response = requests.post(url, data={"logout_token": token}, timeout=DELIVERY_TIMEOUT_S,
+                             allow_redirects=False)
+    return response.status_code
+
+
+def push_security_event(url: str, token: str) -> int:
+    """RFC 8935 2: the SET is the whole body."""
+    response = requests.post(url, data=token.encode("ascii"), timeout=DELIVERY_TIMEOUT_S,
+                             allow_redirects=False,
+                             headers={"Content-Type": "application/secevent+jwt",
+                                      "Accept": "application/json"})
+    return response.status_code
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where and how one kind of token goes, and which audit events report the outcome."""
+
+    uri: Callable[[Client], str | None]
+    post: Post
+    accepted: frozenset[int]
+    delivered: AuditEventType
+    failed: AuditEventType
+
+
+ROUTES: Mapping[DeliveryKind, Route] = {
+    DeliveryKind.LOGOUT: Route(lambda c: c.backchannel_logout_uri, post_logout_token,
+                               frozenset({200, 204}), AuditEventType.LOGOUT_DELIVERED,
+                               AuditEventType.LOGOUT_DELIVERY_FAILED),
+    DeliveryKind.SECURITY_EVENT: Route(lambda c: c.event_delivery_uri, push_security_event,
+                                       frozenset({200, 202, 204}),
+                                       AuditEventType.SECURITY_EVENT_DELIVERED,
+                                       AuditEventType.SECURITY_EVENT_DELIVERY_FAILED),
+}
+
+
+def queue(db: Session, signer: Signer, kind: DeliveryKind, client: Client, claims: dict[str, Any],
+          *, login_session_id: int | None = None) -> LogoutDelivery:
+    """Add one signed token for ``client`` to the queue (in the caller's transaction); due now.
+    ``claims`` carry a ``jti``."""
+    delivery = LogoutDelivery(client_pk=client.id, login_session_id=login_session_id,
+                              kind=kind.value, jti=claims["jti"],
+                              token=signer.sign(kind, client, claims), attempts=0,
+                              next_attempt_at=utcnow())
+    db.add(delivery)
+    return delivery
+
+
+def deliver(db: Session, signer: Signer, ids: list[int] | None = None, *,
+            posts: Mapping[DeliveryKind, Post] | None = None) -> tuple[int, int]:
+    """Attempt the due deliveries (only ``ids`` when given), committing after each one;
+    returns (delivered, failed). ``posts`` replaces the HTTP posting of a kind (tests)."""
+    delivered = failed = 0
+    for row in due_deliveries(db, ids):
+        claimed = db.execute(
+            update(LogoutDelivery)
+            .where(LogoutDelivery.id == row.id, LogoutDelivery.next_attempt_at == row.next_attempt_at)
+            .values(next_attempt_at=utcnow() + timedelta(seconds=LEASE_S))
+        )
+        db.commit()
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            continue  # another process has it
+        db.refresh(row)
+        kind = DeliveryKind(row.kind)
+        route = ROUTES[kind]
+        if row.attempts:  # a retry: same claims, fresh iat (and exp)
+            row.token = signer.sign(kind, row.client, _claims_of(row.token))
+        error = _attempt((posts or {}).get(kind, route.post), route, row)
+        row.attempts += 1
+        if error is None:
+            row.delivered_at = utcnow()
+            row.next_attempt_at = None
+            row.last_error = None
+            delivered += 1
+            audit.record(db, route.delivered, actor="system",
+                         client_id=row.client.client_id, jti=row.jti, attempts=row.attempts)
+        else:
+            row.last_error = error
+            gave_up = row.attempts >= MAX_ATTEMPTS
+            row.next_attempt_at = None if gave_up else utcnow() + timedelta(seconds=backoff_s(row.attempts))
+            failed += 1
+            audit.record(db, route.failed, actor="system", client_id=row.client.client_id,
+                         error=error, gave_up=gave_up, jti=row.jti, attempts=row.attempts)
+        db.commit()
+    return delivered, failed
+
+
+def _attempt(post: Post, route: Route, row: LogoutDelivery) -> str | None:
+    """One POST; None when the receiver accepted it, else what went wrong."""
+    url = route.uri(row.client)
+    if not url:
+        return "the client no longer has a URI for this kind of token"
+    try:
+        status = post(url, row.token)
+    except requests.RequestException as exc:
+        return f"{type(exc).__name__}: {exc}"[:500]
+    return None if status in route.accepted else f"HTTP {status}"
+
+
+def _claims_of(token: str) -> dict[str, Any]:
+    """The content claims of a token we signed ourselves (read back from our own table)."""
+    payload = token.split(".")[1]
+    data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return {k: v for k, v in data.items() if k not in _SIGNING_CLAIMS}
