@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp import context
+from idp.admin.internal_client import ensure_admin_client
 from idp.clients import sync_static_clients
 from idp.directory.registry import build_directories
 from idp.errors import DatabaseNotReady
@@ -18,6 +19,7 @@ from idp.oidc.server import create_server
 from idp.settings import Settings
 from idp.storage.base import make_engine, make_session_factory
 from idp.storage.migrate import ensure_current
+from idp.web import admin as admin_views
 from idp.web import api as api_views
 from idp.web import csrf, errors, i18n, security
 from idp.web import login as login_views
@@ -40,6 +42,7 @@ def create_app(settings: Settings) -> Flask:
     with sessions() as db:
         ensure_keys(db, settings.server.secret_key)
         sync_static_clients(db, settings)
+        ensure_admin_client(db, settings)
         db.commit()
         # Loaded once, before any request: a request never opens a second transaction.
         keys = load_keyring(db, settings.server.secret_key)
@@ -68,4 +71,5 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(logout_views.bp)
     app.register_blueprint(registration_views.bp)
     app.register_blueprint(api_views.bp)
+    admin_views.init_app(app)
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class AuthStatus(StrEnum):
@@ -54,4 +54,16 @@ class PasswordDirectory(Protocol):
     def authenticate(self, username: str, password: str) -> AuthResult:
         """Find the account by username and bind as it. Raises ``DirectoryUnavailable`` when no
         URI answers within the timeout."""
+        ...
+
+
+@runtime_checkable
+class GroupDirectory(Protocol):
+    """A directory that can also tell whether an account is a member of a group (staff roles
+    from ``admin_group_dn``)."""
+
+    organization: str
+
+    def is_member(self, username: str, group_dn: str) -> bool:
+        """Raises ``DirectoryUnavailable`` when no URI answers within the timeout."""
         ...

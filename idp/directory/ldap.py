@@ -24,8 +24,8 @@ from typing import Any
 import ldap
 import ldap.filter
 
+from idp.directory import groups, presets
 from idp.directory import pool as pool_conn
-from idp.directory import presets
 from idp.directory.base import AuthResult, AuthStatus, DirectoryAccount
 from idp.directory.pool import ConnectionPool, Lent
 from idp.directory.timing import BindTimer
@@ -73,6 +73,38 @@ class LdapDirectory:
             except ldap.LDAPError as exc:
                 raise self._unavailable(f"{uri} failed: {_describe(exc)}") from exc
         raise self._unavailable("no directory server answered: " + "; ".join(failures))
+
+    def is_member(self, username: str, group_dn: str) -> bool:
+        """``GroupDirectory``: whether the account ``username`` is in ``group_dn`` (read with
+        the service account). Raises ``DirectoryUnavailable`` when no server answers."""
+        if not presets.acceptable_credentials(username, "-"):
+            return False
+        failures: list[str] = []
+        for uri in self.settings.uris:
+            try:
+                return self._is_member_at(uri, username, group_dn)
+            except _TRY_NEXT as exc:
+                failures.append(f"{uri} ({_describe(exc)})")
+            except ldap.LDAPError as exc:
+                raise self._unavailable(f"{uri} failed: {_describe(exc)}") from exc
+        raise self._unavailable("no directory server answered: " + "; ".join(failures))
+
+    def _is_member_at(self, uri: str, username: str, group_dn: str) -> bool:
+        pool = self.pools[uri]
+        lent = pool.borrow()
+        try:
+            if not lent.service_bound:
+                self._service_bind(lent.conn, uri)
+                lent.service_bound = True
+            entry = self._find(lent.conn, username)
+            member = entry is not None and groups.has_member(
+                lent.conn, group_dn, entry[0], username,
+                active_directory=self.profile.active_directory)
+        except BaseException:
+            pool_conn.close(lent.conn)
+            raise
+        pool.give_back(lent)
+        return member
 
     # -- one server -----------------------------------------------------------------------
     def _authenticate_at(self, uri: str, username: str, password: str) -> AuthResult:

@@ -171,10 +171,23 @@ def update_client(db: Session, client: Client, metadata: ClientMetadata, request
     return secret
 
 
-def delete_client(db: Session, client: Client, *, ip: str | None) -> None:
+def delete_client(db: Session, client: Client, *, ip: str | None, actor: str | None = None) -> None:
     """RFC 7592 2.3: the client can no longer authenticate or be found, and every token
     issued to it stops working. The row stays (codes and tokens refer to it; so does the
-    audit trail)."""
+    audit trail). ``actor``: the staff member, when the admin UI deletes it."""
+    access, refresh = revoke_client_tokens(db, client)
+    client.deleted_at = utcnow()
+    client.secret_hash = None
+    client.previous_secret_hash = None
+    client.registration_token_hash = None
+    audit.record(db, AuditEventType.CLIENT_DELETED,
+                 actor=actor or f"registration:{client.client_id}",
+                 ip=ip, organization=client.organization, client_id=client.client_id,
+                 revoked_access_tokens=access, revoked_refresh_tokens=refresh)
+
+
+def revoke_client_tokens(db: Session, client: Client) -> tuple[int, int]:
+    """Revoke every live access and refresh token of ``client``; how many of each."""
     now = utcnow()
     access = db.execute(update(AccessToken)
                         .where(AccessToken.client_pk == client.id, AccessToken.revoked_at.is_(None))
@@ -183,13 +196,7 @@ def delete_client(db: Session, client: Client, *, ip: str | None) -> None:
                          .where(RefreshToken.client_pk == client.id,
                                 RefreshToken.revoked_at.is_(None))
                          .values(revoked_at=now))
-    client.deleted_at = now
-    client.secret_hash = None
-    client.registration_token_hash = None
-    audit.record(db, AuditEventType.CLIENT_DELETED, actor=f"registration:{client.client_id}",
-                 ip=ip, organization=client.organization, client_id=client.client_id,
-                 revoked_access_tokens=int(access.rowcount),  # type: ignore[attr-defined]
-                 revoked_refresh_tokens=int(refresh.rowcount))  # type: ignore[attr-defined]
+    return int(access.rowcount), int(refresh.rowcount)  # type: ignore[attr-defined]
 
 
 def client_information(client: Client, issuer: str, registration_access_token: str,
@@ -223,6 +230,12 @@ def client_information(client: Client, issuer: str, registration_access_token: s
     if client.organization:
         body["campus_organization"] = client.organization
     return body
+
+
+def apply_metadata(client: Client, metadata: ClientMetadata) -> str | None:
+    """Copy validated metadata onto the client (the admin UI uses it too); returns a new
+    secret when the client needs one and had none."""
+    return _apply(client, metadata)
 
 
 def _apply(client: Client, metadata: ClientMetadata) -> str | None:

@@ -31,12 +31,13 @@ from idp.settings.model import (
 )
 from idp.settings.reader import TableReader
 from idp.settings.roles import role_problem
+from idp.settings.staff import parse_admin, parse_roles
 
 ENV_PREFIX = "IDP__"
 DEV_SECRET_FILE = Path("var/secret_key")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _TOP_LEVEL = {"server", "database", "oidc", "organizations", "clients", "throttle",
-              "linking"}
+              "linking", "roles", "admin"}
 
 
 def load_settings(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Settings:
@@ -102,9 +103,11 @@ def parse_settings(data: Mapping[str, Any], problems: list[str]) -> Settings:
     for cid, client in clients.items():
         problems.extend(f"clients.{cid}.roles: {p}" for role in client.roles
                         if (p := role_problem(role, organizations)))
+    roles = parse_roles(root.sub("roles"), organizations)
+    admin = parse_admin(root.sub("admin"))
     root.done()
     return Settings(server, database, oidc, organizations, clients, throttle=throttle,
-                    linking=linking)
+                    linking=linking, roles=roles, admin=admin)
 
 
 def _server(r: TableReader) -> ServerSettings:
@@ -271,7 +274,10 @@ def _directory(r: TableReader, dev_mode: bool) -> DirectorySettings:
         timeout_s=r.number("timeout_s", 3.0, minimum=0.1, maximum=60),
         attributes=r.str_map("attributes"),
         affiliation_map=r.str_map("affiliation_map"),
+        admin_group_dn=r.string("admin_group_dn", ""),
     )
+    if settings.admin_group_dn and "=" not in settings.admin_group_dn:
+        r.problem("admin_group_dn", f"{settings.admin_group_dn!r} is not a DN")
     if settings.ca_file and not Path(settings.ca_file).is_file():
         r.problem("ca_file", f"{settings.ca_file!r} is not a readable file")
     r.done()

@@ -90,6 +90,8 @@ class DirectorySettings:
     timeout_s: float = 3.0
     attributes: Mapping[str, str] = field(default_factory=dict)
     affiliation_map: Mapping[str, str] = field(default_factory=dict)
+    # Members of this group are org_admin of the organization (idp.admin.roles); empty: none.
+    admin_group_dn: str = ""
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,23 @@ class LinkingSettings:
 
 
 @dataclass(frozen=True)
+class RolesSettings:
+    """``[roles]``: staff roles by account (``org:username``, the organization's id and the
+    username as its directory knows it). ``org_admin`` is of the account's organization."""
+
+    consortium_admin: tuple[str, ...] = ()
+    org_admin: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    """``[admin]``: the organization admin web UI (``/admin``)."""
+
+    # After a client secret rotation the previous secret keeps working this long.
+    secret_rotation_overlap_s: int = 7 * 86400
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings
     database: DatabaseSettings
@@ -183,3 +202,5 @@ class Settings:
     clients: Mapping[str, ClientSettings]
     throttle: ThrottleSettings = ThrottleSettings()
     linking: LinkingSettings = LinkingSettings()
+    roles: RolesSettings = RolesSettings()
+    admin: AdminSettings = AdminSettings()

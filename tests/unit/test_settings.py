@@ -51,7 +51,7 @@ def test_example_file_documents_every_setting() -> None:
     for cls in (model.ServerSettings, model.DatabaseSettings, model.OidcSettings,
                 model.DirectorySettings, model.ClientSettings, model.OrganizationSettings,
                 model.ThrottleSettings, model.ThrottleSchedule, model.LinkingSettings,
-                model.LinkingRule):
+                model.LinkingRule, model.RolesSettings, model.AdminSettings):
         assert is_dataclass(cls)
         for f in fields(cls):
             if f.name not in documented and f.name not in {"id", "client_id", "directory"}:

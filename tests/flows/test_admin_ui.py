@@ -1,0 +1,249 @@
+"""The admin UI: staff sign in through Campus ID's own code flow, roles from the
+configuration, clients and registration tokens of their organization only (403, audited, on
+another's), secret shown once and rotated, disable and delete."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from demo import people
+from demo.slapd import SlapdServer
+from idp.app import create_app
+from idp.settings import Settings
+from idp.storage import audit
+from idp.storage.audit import AuditEventType
+from idp.storage.base import make_engine
+from idp.storage.clients import Client
+from idp.storage.migrate import upgrade
+from idp.storage.tokens import AccessToken
+from tests.flows.conftest import make_settings
+from tests.support.admin import admin_sign_in, post_form
+from tests.support.oidc_client import RelyingParty, sign_in
+
+ROLES = {"consortium_admin": ["tpu:ikuznetsov"], "org_admin": ["tsu:ivan.petrov", "tpu:epopova"]}
+MOODLE_URI = "https://moodle.tsu.example.org/admin/oauth2callback.php"
+SECRET = re.compile(r'id="client-secret" class="secret" value="([^"]+)"')
+CLIENT_ID = re.compile(r'id="client-id">([^<]+)<')
+
+
+def pw(org: str, username: str) -> str:
+    return people.organization(org).person(username).password
+
+
+@pytest.fixture
+def admin_settings(database_url: str, directories: dict[str, SlapdServer]) -> Settings:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+    return make_settings(database_url, directories, roles=ROLES)
+
+
+@pytest.fixture
+def admin_app(admin_settings: Settings) -> Iterator[Flask]:
+    app = create_app(admin_settings)
+    yield app
+    app.extensions["campus_id"].engine.dispose()
+
+
+def staff_browser(app: Flask, org: str, username: str) -> tuple[FlaskClient, str]:
+    browser = app.test_client()
+    page = admin_sign_in(browser, username, pw(org, username), org)
+    assert page.status_code == 200, page.get_data(as_text=True)[:500]
+    return browser, page.get_data(as_text=True)
+
+
+def create_moodle(browser: FlaskClient, org: str = "tsu", name: str = "Moodle ТГУ") -> tuple[str, str]:
+    form = browser.get("/admin/clients/new")
+    response = post_form(browser, form, "/admin/clients/new", {
+        "organization": org, "name": name, "redirect_uris": MOODLE_URI, "profile": "moodle",
+        "auth_method": "", "scope": ["openid", "profile", "email", "campus"]})
+    assert response.status_code == 200, response.get_data(as_text=True)[:800]
+    html = response.get_data(as_text=True)
+    return CLIENT_ID.search(html).group(1), SECRET.search(html).group(1)  # type: ignore[union-attr]
+
+
+def stored(app: Flask, client_id: str) -> Client:
+    with app.extensions["campus_id"].sessions() as db:
+        client = db.query(Client).filter_by(client_id=client_id).one()
+        db.expunge(client)
+        return client
+
+
+def events(app: Flask, kind: AuditEventType) -> list[audit.AuditEvent]:
+    with app.extensions["campus_id"].sessions() as db:
+        return audit.events(db, kind)
+
+
+def test_org_admin_signs_in_through_campus_id_and_sees_own_clients(admin_app: Flask) -> None:
+    browser, html = staff_browser(admin_app, "tsu", "ivan.petrov")
+    assert "org_admin:tsu" in html
+    client_id, secret = create_moodle(browser)
+    assert len(secret) >= 32
+    listing = browser.get("/admin/clients").get_data(as_text=True)
+    assert client_id in listing and "Moodle ТГУ" in listing
+    # The sign-in was a real code exchange of the campus-admin client, audited as everyone's.
+    admin_client = stored(admin_app, "campus-admin")
+    with admin_app.extensions["campus_id"].sessions() as db:
+        assert db.query(AccessToken).filter_by(client_pk=admin_client.id).count() == 1
+    assert [e for e in events(admin_app, AuditEventType.LOGIN_SUCCEEDED)
+            if e.actor == "tsu:ivan.petrov"]
+    signed = events(admin_app, AuditEventType.ADMIN_SIGNED_IN)
+    assert signed and signed[-1].details["roles"] == ["org_admin:tsu"]
+    created = [e for e in events(admin_app, AuditEventType.CLIENT_CREATED) if e.client_id == client_id]
+    assert created[0].actor.startswith("staff:") and created[0].organization == "tsu"
+    client = stored(admin_app, client_id)
+    assert client.organization == "tsu" and client.auth_method == "client_secret_post"
+    assert client.registered_metadata["campus_profile"] == "moodle" and not client.pkce_required
+    assert secret not in str(client.secret_hash)
+
+
+def test_a_person_without_a_role_gets_403(admin_app: Flask) -> None:
+    browser = admin_app.test_client()
+    page = admin_sign_in(browser, "mpetrova", pw("tpu", "mpetrova"), "tpu")
+    assert page.status_code == 403
+    assert events(admin_app, AuditEventType.ADMIN_FORBIDDEN)
+
+
+def test_org_admin_gets_403_on_another_organizations_client(admin_app: Flask) -> None:
+    tsu_admin, _ = staff_browser(admin_app, "tsu", "ivan.petrov")
+    client_id, _secret = create_moodle(tsu_admin)
+    tpu_admin, _ = staff_browser(admin_app, "tpu", "epopova")
+    assert client_id not in tpu_admin.get("/admin/clients").get_data(as_text=True)
+    page = tpu_admin.get("/admin/clients")
+    assert tpu_admin.get(f"/admin/clients/{client_id}").status_code == 403
+    assert tpu_admin.get(f"/admin/clients/{client_id}/audit").status_code == 403
+    assert tpu_admin.get("/admin/clients?org=tsu").status_code == 403
+    for action in ("disable", "delete", "rotate"):
+        response = post_form(tpu_admin, page, f"/admin/clients/{client_id}/{action}", {})
+        assert response.status_code == 403, action
+    response = post_form(tpu_admin, page, f"/admin/clients/{client_id}", {
+        "name": "Hijacked", "redirect_uris": MOODLE_URI, "profile": "moodle"})
+    assert response.status_code == 403
+    client = stored(admin_app, client_id)
+    assert client.name == "Moodle ТГУ" and client.disabled_at is None and client.deleted_at is None
+    forbidden = events(admin_app, AuditEventType.ADMIN_FORBIDDEN)
+    assert len(forbidden) >= 7 and all(e.organization == "tsu" for e in forbidden[-6:])
+    # Creating a client or a token for another organization is refused too.
+    response = post_form(tpu_admin, page, "/admin/clients/new", {
+        "organization": "tsu", "name": "X", "redirect_uris": MOODLE_URI, "profile": "moodle"})
+    assert response.status_code == 403
+    response = post_form(tpu_admin, page, "/admin/tokens", {"organization": "tsu"})
+    assert response.status_code == 403
+
+
+def test_consortium_admin_sees_every_organization_with_a_filter(admin_app: Flask) -> None:
+    tsu_admin, _ = staff_browser(admin_app, "tsu", "ivan.petrov")
+    client_id, _secret = create_moodle(tsu_admin)
+    boss, html = staff_browser(admin_app, "tpu", "ikuznetsov")
+    assert "consortium_admin" in html
+    assert client_id in html and "rp1" in html  # consortium clients of the config file too
+    only_tpu = boss.get("/admin/clients?org=tpu").get_data(as_text=True)
+    assert client_id not in only_tpu
+    assert boss.get(f"/admin/clients/{client_id}").status_code == 200
+
+
+def test_bad_metadata_is_refused_naming_the_field_and_nothing_is_stored(admin_app: Flask) -> None:
+    browser, _ = staff_browser(admin_app, "tsu", "ivan.petrov")
+    form = browser.get("/admin/clients/new")
+    response = post_form(browser, form, "/admin/clients/new", {
+        "organization": "tsu", "name": "Moodle", "profile": "moodle",
+        "redirect_uris": "http://moodle.tsu.example.org/callback#frag"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "redirect_uris" in html and "oauth2callback.php" in html
+    assert not [e for e in events(admin_app, AuditEventType.CLIENT_CREATED) if e.actor.startswith("staff:")]
+
+
+def test_forms_need_the_csrf_token(admin_app: Flask) -> None:
+    browser, _ = staff_browser(admin_app, "tsu", "ivan.petrov")
+    client_id, _secret = create_moodle(browser)
+    response = browser.post(f"/admin/clients/{client_id}/delete", data={})
+    assert response.status_code == 400
+    assert stored(admin_app, client_id).deleted_at is None
+
+
+def test_edit_disable_enable_and_delete(admin_app: Flask) -> None:
+    browser, _ = staff_browser(admin_app, "tsu", "ivan.petrov")
+    client_id, _secret = create_moodle(browser)
+    page = browser.get(f"/admin/clients/{client_id}")
+    response = post_form(browser, page, f"/admin/clients/{client_id}", {
+        "name": "Moodle ТГУ (новый)", "redirect_uris": MOODLE_URI, "profile": "moodle",
+        "auth_method": "client_secret_basic", "scope": ["openid", "email", "campus"]})
+    assert response.status_code == 302
+    client = stored(admin_app, client_id)
+    assert client.name == "Moodle ТГУ (новый)" and client.auth_method == "client_secret_basic"
+    assert client.scopes == ["openid", "email", "campus"] and client.secret_hash
+    post_form(browser, page, f"/admin/clients/{client_id}/disable", {})
+    assert stored(admin_app, client_id).disabled_at is not None
+    assert "disabled" in browser.get(f"/admin/clients/{client_id}?lang=en").get_data(as_text=True)
+    post_form(browser, page, f"/admin/clients/{client_id}/enable", {})
+    assert stored(admin_app, client_id).disabled_at is None
+    response = post_form(browser, page, f"/admin/clients/{client_id}/delete", {})
+    assert response.status_code == 302
+    assert stored(admin_app, client_id).deleted_at is not None
+    assert browser.get(f"/admin/clients/{client_id}").status_code == 404
+    trail = [e.type for e in events(admin_app, AuditEventType.CLIENT_DELETED) if e.client_id == client_id]
+    assert trail == ["client.deleted"]
+
+
+def test_client_audit_trail_page(admin_app: Flask) -> None:
+    browser, _ = staff_browser(admin_app, "tsu", "ivan.petrov")
+    client_id, _secret = create_moodle(browser)
+    page = browser.get(f"/admin/clients/{client_id}")
+    post_form(browser, page, f"/admin/clients/{client_id}/rotate", {})
+    html = browser.get(f"/admin/clients/{client_id}/audit").get_data(as_text=True)
+    assert "client.created" in html and "client.secret_rotated" in html and "staff:" in html
+
+
+def test_registration_tokens_list_create_revoke(admin_app: Flask) -> None:
+    browser, _ = staff_browser(admin_app, "tsu", "ivan.petrov")
+    page = browser.get("/admin/tokens")
+    response = post_form(browser, page, "/admin/tokens",
+                         {"organization": "tsu", "expires_in": "2d", "max_uses": "1"})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    value = re.search(r'id="token-value" class="secret" value="([^"]+)"', html)
+    assert value and value.group(1).startswith("cid_iat_")
+    # The token registers a client of tsu through RFC 7591.
+    registered = browser.post("/register", json={
+        "client_name": "Library", "redirect_uris": ["https://lib.tsu.example.org/cb"]},
+        headers={"Authorization": f"Bearer {value.group(1)}"})
+    assert registered.status_code == 201 and registered.json["campus_organization"] == "tsu"
+    assert value.group(1) not in browser.get("/admin/tokens").get_data(as_text=True)
+    bad = post_form(browser, page, "/admin/tokens", {"organization": "tsu", "expires_in": "soon"})
+    assert bad.status_code == 400 and "expires_in" in bad.get_data(as_text=True)
+    token_id = events(admin_app, AuditEventType.REGISTRATION_TOKEN_CREATED)[-1].details["token_id"]
+    response = post_form(browser, page, f"/admin/tokens/{token_id}/revoke", {})
+    assert response.status_code == 302
+    revoked = events(admin_app, AuditEventType.REGISTRATION_TOKEN_REVOKED)
+    assert revoked and revoked[-1].actor.startswith("staff:")
+
+
+def test_logging_out_of_campus_id_ends_the_admin_session(admin_app: Flask) -> None:
+    browser, _ = staff_browser(admin_app, "tsu", "ivan.petrov")
+    page = browser.get("/")
+    post_form(browser, page, "/logout", {})
+    response = browser.get("/admin/clients")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+def test_disabled_client_cannot_log_in_or_get_tokens(admin_app: Flask) -> None:
+    browser, _ = staff_browser(admin_app, "tsu", "ivan.petrov")
+    client_id, secret = create_moodle(browser)
+    rp = RelyingParty(client_id, MOODLE_URI)  # Moodle sends its secret in the body, no PKCE
+    person = admin_app.test_client()
+    params = sign_in(person, rp, "olga.kozlova", pw("tsu", "olga.kozlova"), "tsu")
+    page = browser.get(f"/admin/clients/{client_id}")
+    post_form(browser, page, f"/admin/clients/{client_id}/disable", {})
+    refused = rp.token(person, params["code"], client_secret=secret)
+    assert refused.status_code in (400, 401) and refused.json["error"] == "invalid_client"
+    response = person.get("/authorize", query_string=rp.params())
+    assert response.status_code == 400  # an error page, never a redirect to the client
+    post_form(browser, page, f"/admin/clients/{client_id}/enable", {})
+    params = sign_in(person, rp, "olga.kozlova", pw("tsu", "olga.kozlova"), "tsu")
+    assert rp.token(person, params["code"], client_secret=secret).status_code == 200
