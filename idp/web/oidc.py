@@ -35,7 +35,7 @@ from idp.storage import audit, grants
 from idp.storage.audit import AuditEventType
 from idp.storage.sessions import LoginSession
 from idp.storage.tokens import find_access_token
-from idp.web import pending
+from idp.web import consent, pending
 from idp.web.csrf import check_form_token
 from idp.web.session import current_login
 
@@ -102,7 +102,7 @@ def authorize() -> Any:
     if "none" in prompts:
         return _authorization_error(ConsentRequiredError(redirect_uri=grant.redirect_uri,
                                                          state=params.get("state")))
-    return render_template("consent.html", client=client, scopes=_ordered(scopes))
+    return consent.render(client, user.identity, scopes)
 
 
 def _resolved(sent: dict[str, str]) -> dict[str, str]:
@@ -161,11 +161,6 @@ def _authorization_error(error: OAuth2Error) -> Any:
         return server().handle_error_response(None, error)
     description = error.description or error.error
     return render_template("error.html", message=description), 400
-
-
-def _ordered(scopes: set[str]) -> list[str]:
-    order = ["openid", "profile", "email", "campus", "offline_access"]
-    return [s for s in order if s in scopes]
 
 
 @bp.post("/par")

@@ -9,18 +9,25 @@ from flask import Flask, Response, request
 from idp import context
 
 CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' {forms}; "
+    "default-src 'none'; style-src 'self'; img-src 'self' data:{images}; form-action 'self' {forms}; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
+# form-action must allow the redirect back to the relying party after a form post.
+FORM_TARGETS = "http: https:"
 CACHEABLE_ENDPOINTS = ("oidc.discovery", "oidc.jwks", "static")
 HSTS = "max-age=31536000"
+
+
+def content_security_policy(images: tuple[str, ...] = ()) -> str:
+    """The policy, with the image sources a page needs beyond its own (a relying party's
+    logo on the consent page: that one https origin, nothing wider)."""
+    return CSP.format(images="".join(" " + source for source in images), forms=FORM_TARGETS)
 
 
 def init_app(app: Flask) -> None:
     @app.after_request
     def headers(response: Response) -> Response:
-        # form-action must allow the redirect back to the relying party after a form post.
-        response.headers.setdefault("Content-Security-Policy", CSP.format(forms="http: https:"))
+        response.headers.setdefault("Content-Security-Policy", content_security_policy())
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")

@@ -1,0 +1,162 @@
+"""Attribute release end to end: a client's release policy decides which claims reach its ID
+token and its UserInfo (both, the same), an organization's narrowing reaches only that
+organization's people, and the consent page lists exactly what will be released, with the
+relying party's logo, privacy policy and terms."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from demo.people import LIBRARY_TERMS
+from idp.release import change_release
+from idp.storage.clients import find_client
+from tests.flows.conftest import RP1
+from tests.support.oidc_client import RelyingParty, follow, login, sign_in
+from tests.support.registration import initial_token, register
+
+PERSON_CLAIMS = {"name", "given_name", "family_name", "middle_name", "preferred_username",
+                 "locale", "email", "email_verified", "campus_id", "affiliations",
+                 "entitlements", "organizations"}
+PROTOCOL_CLAIMS = {"iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "amr", "acr",
+                   "azp"}
+
+
+def set_release(app: Flask, client_id: str, claims: list[str] | None, organization: str = "") -> None:
+    with app.extensions["campus_id"].sessions() as db:
+        client = find_client(db, client_id)
+        assert client is not None
+        change_release(db, client, claims, organizations=["tpu", "tsu", "tusur"],
+                       organization=organization, actor="test")
+        db.commit()
+
+
+def id_token_and_userinfo(browser: FlaskClient, rp: RelyingParty, username: str,
+                          password: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    result = sign_in(browser, rp, username, password)
+    tokens = rp.token(browser, result["code"]).json
+    keys = KeySet.import_key_set(browser.get("/jwks").json)
+    id_token = dict(jwt.decode(tokens["id_token"], keys).claims)
+    info = browser.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert info.status_code == 200
+    return id_token, dict(info.json)
+
+
+def person_claims(claims: dict[str, Any]) -> set[str]:
+    return set(claims) - PROTOCOL_CLAIMS - {"sub"}
+
+
+def test_without_a_policy_every_claim_of_the_granted_scopes_is_released(
+        app: Flask, browser: FlaskClient) -> None:
+    id_token, info = id_token_and_userinfo(browser, RP1, "demo@tpu.ru", "demo")
+    assert person_claims(info) == PERSON_CLAIMS
+    assert person_claims(id_token) == PERSON_CLAIMS
+    assert info["entitlements"] == [LIBRARY_TERMS]  # from eduPersonEntitlement in the directory
+
+
+def test_a_narrowed_client_gets_exactly_the_released_claims(app: Flask, browser: FlaskClient) -> None:
+    set_release(app, RP1.client_id, ["name", "email", "entitlements"])
+    id_token, info = id_token_and_userinfo(browser, RP1, "demo@tpu.ru", "demo")
+    released = {"name", "email", "email_verified", "entitlements"}
+    assert person_claims(id_token) == released
+    assert person_claims(info) == released
+    assert id_token["sub"] == info["sub"]
+    assert info["entitlements"] == [LIBRARY_TERMS]
+    for absent in ("campus_id", "given_name", "affiliations", "preferred_username"):
+        assert absent not in id_token and absent not in info
+
+
+def test_an_organization_narrows_only_for_its_own_people(app: Flask, browser: FlaskClient) -> None:
+    set_release(app, RP1.client_id, ["email", "campus_id"], organization="tpu")
+    id_token, info = id_token_and_userinfo(browser, RP1, "demo@tpu.ru", "demo")
+    assert person_claims(id_token) == person_claims(info) == {"email", "email_verified", "campus_id"}
+
+    other = app.test_client()
+    id_token, info = id_token_and_userinfo(other, RelyingParty(RP1.client_id, RP1.redirect_uri,
+                                                               secret=RP1.secret),
+                                           "demo@tsu.ru", "demo")
+    assert "name" in info and "affiliations" in info and "name" in id_token  # tsu: not narrowed
+
+
+def test_an_empty_policy_releases_only_the_subject(app: Flask, browser: FlaskClient) -> None:
+    set_release(app, RP1.client_id, [])
+    id_token, info = id_token_and_userinfo(browser, RP1, "demo@tpu.ru", "demo")
+    assert person_claims(id_token) == set() and set(info) == {"sub"}
+
+
+def consent_page(browser: FlaskClient, rp: RelyingParty, username: str, password: str) -> Any:
+    response = browser.get("/authorize", query_string=rp.params())
+    page = follow(browser, login(browser, follow(browser, response), username, password))
+    assert page.status_code == 200
+    return page
+
+
+def listed(page: Any) -> list[str]:
+    return re.findall(r'data-claim="([a-z_]+)"', page.get_data(as_text=True))
+
+
+def test_the_consent_page_lists_exactly_the_released_attributes(
+        app: Flask, browser: FlaskClient) -> None:
+    set_release(app, RP1.client_id, ["name", "email", "campus_id", "given_name"])
+    set_release(app, RP1.client_id, ["email", "campus_id"], organization="tpu")
+    page = consent_page(browser, RP1, "demo@tpu.ru", "demo")
+    assert listed(page) == ["sub", "email", "campus_id"]
+    html = page.get_data(as_text=True)
+    assert "Ваш адрес электронной почты" in html and "Номер вашей кампусной карты" in html
+    assert "Ваши фамилия, имя и отчество" not in html
+
+    english = app.test_client()
+    english.set_cookie("lang", "en")
+    page = consent_page(english, RP1, "demo@tsu.ru", "demo")
+    assert listed(page) == ["sub", "name", "given_name", "email", "campus_id"]
+    assert "Your full name" in page.get_data(as_text=True)
+
+
+def test_the_consent_page_shows_the_logo_policy_and_terms(app: Flask, browser: FlaskClient) -> None:
+    response = register(browser, initial_token(app), {
+        "client_name": "Library portal", "client_name#ru": "Портал библиотеки",
+        "redirect_uris": ["https://library.tpu.example/callback"],
+        "logo_uri": "https://static.library.tpu.example/logo.png",
+        "policy_uri": "https://library.tpu.example/privacy",
+        "policy_uri#en": "https://library.tpu.example/en/privacy",
+        "tos_uri": "https://library.tpu.example/terms"})
+    assert response.status_code == 201, response.json
+    body = response.json
+    rp = RelyingParty(body["client_id"], "https://library.tpu.example/callback",
+                      secret=body["client_secret"])
+    page = consent_page(browser, rp, "asmirnova@tpu.ru", "Passw0rd-asmirnova")
+    html = page.get_data(as_text=True)
+    assert "«Портал библиотеки» запрашивает доступ" in html
+    assert ('<img class="rp-logo" src="https://static.library.tpu.example/logo.png" '
+            'alt="Логотип «Портал библиотеки»"') in html
+    assert 'href="https://library.tpu.example/privacy"' in html
+    assert 'href="https://library.tpu.example/terms"' in html
+    assert "Политика конфиденциальности" in html and "Условия использования" in html
+    csp = page.headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://static.library.tpu.example;" in csp
+    assert "entitlements" in listed(page)  # asmirnova holds two
+
+    english = app.test_client()
+    english.set_cookie("lang", "en")
+    html = consent_page(english, rp, "asmirnova@tpu.ru", "Passw0rd-asmirnova").get_data(as_text=True)
+    assert 'href="https://library.tpu.example/en/privacy"' in html
+    assert 'alt="Logo of Library portal"' in html
+
+
+def test_without_registered_links_there_is_no_logo_and_the_csp_stays_strict(
+        app: Flask, browser: FlaskClient) -> None:
+    with app.extensions["campus_id"].sessions() as db:
+        client = find_client(db, RP1.client_id)
+        assert client is not None
+        client.registered_metadata = {"logo_uri": "http://rp1.example.org/logo.png",
+                                      "policy_uri": "javascript:alert(1)"}
+        db.commit()
+    page = consent_page(browser, RP1, "demo@tpu.ru", "demo")
+    html = page.get_data(as_text=True)
+    assert "<img" not in html and "javascript:" not in html and "rp1.example.org/logo" not in html
+    assert "img-src 'self' data:;" in page.headers["Content-Security-Policy"]
