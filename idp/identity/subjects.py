@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Iterable
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -44,7 +45,7 @@ def subject_for(client: Client | None, identity: Identity, secret_key: str) -> s
     return pairwise_subject(pairwise_key(secret_key), client.sector_identifier, identity.sub)
 
 
-def sector_of_redirect_uris(uris: list[str] | tuple[str, ...]) -> str | None:
+def sector_of_redirect_uris(uris: Iterable[str]) -> str | None:
     """Section 8.1: the host of the redirect URIs when they share one; None when they do not
     (the client then needs a sector_identifier_uri)."""
     hosts = {(urlsplit(uri).hostname or "").lower() for uri in uris}

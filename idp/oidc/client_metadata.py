@@ -16,13 +16,20 @@ from urllib.parse import urlsplit
 from authlib.oauth2.rfc7591 import InvalidClientMetadataError, InvalidRedirectURIError
 
 from idp.identity.claims import SUPPORTED_SCOPES
+from idp.oidc.key_metadata import (
+    FetchUris,
+    KeyMetadata,
+    fetch_sector_uris,
+    key_problems,
+    sector_identifier,
+)
 from idp.oidc.keys import SUPPORTED_ALGS
 from idp.oidc.profiles import PROFILES, Profile
 from idp.settings.clients import check_redirect_uri
 from idp.settings.model import DEFAULT_CLIENT_SCOPES
 from idp.settings.reader import TableReader
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 REGISTERABLE_SCOPES = (*SUPPORTED_SCOPES, "offline_access")
 HTTPS_URI_FIELDS = ("logo_uri", "client_uri", "policy_uri", "tos_uri")
@@ -55,6 +62,8 @@ class ClientMetadata:
     backchannel_logout_uri: str = ""
     backchannel_logout_session_required: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)  # stored as registered, echoed back
+    keys: KeyMetadata = field(default_factory=KeyMetadata)
+    sector_identifier: str | None = None  # of a pairwise client (OpenID Connect Core 8.1)
 
     @property
     def public(self) -> bool:
@@ -79,8 +88,10 @@ class _Problems:
         raise InvalidClientMetadataError(description)
 
 
-def parse_client_metadata(data: object, *, dev_mode: bool) -> ClientMetadata:
-    """Raise ``InvalidClientMetadataError`` / ``InvalidRedirectURIError`` naming each field."""
+def parse_client_metadata(data: object, *, dev_mode: bool,
+                          fetch_sector: FetchUris = fetch_sector_uris) -> ClientMetadata:
+    """Raise ``InvalidClientMetadataError`` / ``InvalidRedirectURIError`` naming each field.
+    A pairwise client's ``sector_identifier_uri`` is fetched with ``fetch_sector``."""
     if not isinstance(data, dict):
         raise InvalidClientMetadataError("The request body must be a JSON object of client metadata.")
     problems = _Problems()
@@ -88,9 +99,18 @@ def parse_client_metadata(data: object, *, dev_mode: bool) -> ClientMetadata:
     request = {**profile.defaults, **data} if profile else data
     auth_method = _auth_method(request, profile, problems)
     grant_types = _grant_types(request, problems)
+    redirect_uris = _redirect_uris(request, profile, dev_mode, problems)
+    keys = _keys(request, auth_method, dev_mode, problems)
+    sector = None
+    if "redirect_uris" not in problems.fields:  # a sector is only worth fetching for valid URIs
+        sector, found = sector_identifier(keys.subject_type, redirect_uris,
+                                          keys.sector_identifier_uri, dev_mode, fetch_sector)
+        for name, messages in found.items():
+            for message in messages:
+                problems.add(name, message)
     metadata = ClientMetadata(
         client_name=_client_name(request, problems),
-        redirect_uris=_redirect_uris(request, profile, dev_mode, problems),
+        redirect_uris=redirect_uris,
         token_endpoint_auth_method=auth_method,
         grant_types=grant_types,
         response_types=_response_types(request, grant_types, problems),
@@ -102,14 +122,43 @@ def parse_client_metadata(data: object, *, dev_mode: bool) -> ClientMetadata:
         backchannel_logout_session_required=_flag(request, "backchannel_logout_session_required",
                                                   problems),
         extra=_extra(request, profile, problems),
+        keys=keys,
+        sector_identifier=sector,
     )
     for name, reason in UNSUPPORTED.items():
         if request.get(name) is not None:
             problems.add(name, f"is not supported: {reason}")
-    if request.get("subject_type", "public") != "public":
-        problems.add("subject_type", "only public subject identifiers are supported")
     problems.raise_if_any()
     return metadata
+
+
+def _keys(request: Mapping[str, Any], auth_method: str, dev_mode: bool,
+          problems: _Problems) -> KeyMetadata:
+    """jwks / jwks_uri, request object algorithm, subject type, PAR requirement."""
+    strings = {}
+    for name in ("jwks_uri", "request_object_signing_alg", "sector_identifier_uri"):
+        value = request.get(name, "")
+        if not isinstance(value, str):
+            problems.add(name, "must be a string")
+            value = ""
+        strings[name] = value
+    subject_type = request.get("subject_type", "public")
+    if not isinstance(subject_type, str):
+        problems.add("subject_type", "must be public or pairwise")
+        subject_type = "public"
+    keys = KeyMetadata(
+        jwks=request.get("jwks"), jwks_uri=strings["jwks_uri"],
+        request_object_signing_alg=strings["request_object_signing_alg"],
+        subject_type=subject_type, sector_identifier_uri=strings["sector_identifier_uri"],
+        require_pushed_authorization_requests=_flag(
+            request, "require_pushed_authorization_requests", problems))
+    if keys.jwks is not None and not isinstance(keys.jwks, dict):
+        problems.add("jwks", "must be a JWK set: an object with a keys array")
+        return keys
+    for name, messages in key_problems(keys, auth_method, dev_mode).items():
+        for message in messages:
+            problems.add(name, message)
+    return keys
 
 
 def _post_logout_uris(request: Mapping[str, Any], dev_mode: bool,
@@ -213,10 +262,7 @@ def _redirect_uris(request: Mapping[str, Any], profile: Profile | None, dev_mode
 
 def _auth_method(request: Mapping[str, Any], profile: Profile | None, problems: _Problems) -> str:
     method = request.get("token_endpoint_auth_method", "client_secret_basic")  # RFC 7591 2
-    if method == "private_key_jwt":
-        problems.add("token_endpoint_auth_method", "private_key_jwt is not supported yet; use "
-                                                   "client_secret_basic or client_secret_post")
-    elif method not in AUTH_METHODS:
+    if method not in AUTH_METHODS:
         problems.add("token_endpoint_auth_method",
                      f"{method!r} is not supported ({', '.join(AUTH_METHODS)})")
     elif profile and profile.auth_methods and method not in profile.auth_methods:

@@ -23,11 +23,19 @@ from sqlalchemy.orm import Session
 
 from idp.errors import ConfigError
 from idp.oidc.client_metadata import ClientMetadata
+from idp.oidc.key_metadata import apply_key_metadata, key_information
 from idp.settings import Settings
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.base import utcnow
-from idp.storage.clients import Client, find_client, hash_secret, new_client_id, new_client_secret
+from idp.storage.clients import (
+    PRIVATE_KEY_JWT,
+    Client,
+    find_client,
+    hash_secret,
+    new_client_id,
+    new_client_secret,
+)
 from idp.storage.refresh_tokens import RefreshToken
 from idp.storage.registration_tokens import (
     InitialAccessToken,
@@ -208,7 +216,7 @@ def client_information(client: Client, issuer: str, registration_access_token: s
     }
     if client_secret:
         body["client_secret"] = client_secret
-    if not client.public:
+    if client.secret_hash:
         body["client_secret_expires_at"] = 0  # never
     body.update(
         registration_access_token=registration_access_token,
@@ -221,6 +229,7 @@ def client_information(client: Client, issuer: str, registration_access_token: s
         scope=" ".join(client.scopes),
         id_token_signed_response_alg=client.id_token_signed_response_alg,
     )
+    body.update(key_information(client))
     if client.post_logout_redirect_uris:
         body["post_logout_redirect_uris"] = list(client.post_logout_redirect_uris)
     if client.backchannel_logout_uri:
@@ -251,8 +260,9 @@ def _apply(client: Client, metadata: ClientMetadata) -> str | None:
     client.post_logout_redirect_uris = list(metadata.post_logout_redirect_uris)
     client.backchannel_logout_uri = metadata.backchannel_logout_uri or None
     client.backchannel_logout_session_required = metadata.backchannel_logout_session_required
-    if metadata.public:
-        client.secret_hash = None
+    apply_key_metadata(client, metadata.keys, metadata.sector_identifier)
+    if metadata.public or metadata.token_endpoint_auth_method == PRIVATE_KEY_JWT:
+        client.secret_hash = None  # no secret: a public client, or one proving keys it holds
         return None
     if client.secret_hash:
         return None

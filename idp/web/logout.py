@@ -24,6 +24,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from idp import context
+from idp.identity.subjects import subject_for
 from idp.oidc.keys import SUPPORTED_ALGS
 from idp.storage.clients import Client, find_client
 from idp.storage.sessions import LoginSession, find_session_by_sid
@@ -69,7 +70,7 @@ def end_session() -> Any:
     if hint is None:
         ids = end_login_session(reason, client_id)
     else:
-        ids = _end_hinted(hint, reason, client_id)
+        ids = _end_hinted(hint, reason, client)
     db = context.db()
     db.commit()
     deliver_logout_tokens(ids)
@@ -80,14 +81,18 @@ def end_session() -> Any:
     return render_template("logged_out.html")
 
 
-def _end_hinted(hint: dict[str, Any], reason: str, client_id: str | None) -> list[int]:
+def _end_hinted(hint: dict[str, Any], reason: str, client: Client | None) -> list[int]:
+    """The hint's ``sub`` is the one its client saw: public, or pairwise for that client."""
+    client_id = client.client_id if client is not None else None
     current = current_login()
     named: LoginSession | None = None
     if isinstance(hint.get("sid"), str):
         named = find_session_by_sid(context.db(), hint["sid"])
     elif current is not None:
         named = current
-    if named is None or not named.is_active() or named.identity.sub != hint.get("sub"):
+    if named is None or not named.is_active():
+        return []
+    if subject_for(client, named.identity, context.settings().server.secret_key) != hint.get("sub"):
         return []
     if current is not None and current.id == named.id:
         return end_login_session(reason, client_id)

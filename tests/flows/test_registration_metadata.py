@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.support.client_keys import make_key, public_jwks
 from tests.support.registration import (
     initial_token,
     manage,
@@ -21,6 +22,7 @@ from tests.support.registration import (
 REDIRECT = "invalid_redirect_uri"
 METADATA = "invalid_client_metadata"
 DROP = None  # a field left out of the request
+KEY = make_key("ES256", kid="rp-key")
 
 # (case, changes to a valid request, expected error, text the description must contain)
 REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
@@ -34,8 +36,22 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
     ("redirect_uri custom scheme", {"redirect_uris": ["myapp://cb"]}, REDIRECT, "https"),
     ("redirect_uri http to a public host in dev mode",
      {"redirect_uris": ["http://192.0.2.7/cb"]}, REDIRECT, "loopback"),
-    ("auth method private_key_jwt", {"token_endpoint_auth_method": "private_key_jwt"}, METADATA,
-     "token_endpoint_auth_method: private_key_jwt is not supported yet"),
+    ("private_key_jwt without keys", {"token_endpoint_auth_method": "private_key_jwt"}, METADATA,
+     "jwks: private_key_jwt needs the client's public keys"),
+    ("jwks and jwks_uri both", {"jwks": public_jwks(KEY), "jwks_uri": "https://a.example/j"},
+     METADATA, "jwks: give jwks or jwks_uri, not both"),
+    ("jwks not a set", {"jwks": [KEY.as_dict(private=False)]}, METADATA, "jwks: must be a JWK set"),
+    ("jwks with a private key", {"jwks": {"keys": [KEY.as_dict(private=True)]}}, METADATA,
+     "jwks: the set must hold public keys only"),
+    ("jwks with a shared secret", {"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}, METADATA,
+     "jwks: the set must hold public keys only"),
+    ("jwks_uri not https", {"jwks_uri": "ftp://a.example/jwks"}, METADATA, "jwks_uri: must be"),
+    ("request object alg none", {"request_object_signing_alg": "none", "jwks": public_jwks(KEY)},
+     METADATA, "request_object_signing_alg: 'none' is not accepted"),
+    ("request object alg without keys", {"request_object_signing_alg": "ES256"}, METADATA,
+     "request_object_signing_alg: signed request objects need"),
+    ("require PAR not a flag", {"require_pushed_authorization_requests": "yes"}, METADATA,
+     "require_pushed_authorization_requests"),
     ("auth method client_secret_jwt", {"token_endpoint_auth_method": "client_secret_jwt"}, METADATA,
      "token_endpoint_auth_method"),
     ("auth method not a string", {"token_endpoint_auth_method": ["none"]}, METADATA,
@@ -70,7 +86,16 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
     ("scope unknown", {"scope": "openid admin"}, METADATA, "scope: 'admin'"),
     ("offline_access without refresh_token", {"scope": "openid offline_access"}, METADATA,
      "offline_access"),
-    ("pairwise subjects", {"subject_type": "pairwise"}, METADATA, "subject_type"),
+    ("unknown subject type", {"subject_type": "anonymous"}, METADATA,
+     "subject_type: must be one of public, pairwise"),
+    ("pairwise over two hosts", {"subject_type": "pairwise", "redirect_uris": [
+        "https://a.example/cb", "https://b.example/cb"]}, METADATA,
+     "sector_identifier_uri: is required"),
+    ("sector identifier of a public client", {"sector_identifier_uri": "https://a.example/s"},
+     METADATA, "sector_identifier_uri: is only for a pairwise client"),
+    ("sector identifier not https", {"subject_type": "pairwise",
+                                     "sector_identifier_uri": "ftp://a.example/s"}, METADATA,
+     "sector_identifier_uri: must be an absolute https URL"),
     ("encrypted ID tokens", {"id_token_encrypted_response_alg": "RSA-OAEP"}, METADATA,
      "id_token_encrypted_response_alg"),
     ("contacts not a list", {"contacts": "it@tpu.example"}, METADATA, "contacts"),
@@ -143,7 +168,17 @@ ACCEPTED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("localised names and https URIs",
      {"client_name#ru": "Портал", "client_name#en-GB": "Portal", "tos_uri#ru": "https://a.example/ru"},
      {"client_name#ru": "Портал", "client_name#en-GB": "Portal", "tos_uri#ru": "https://a.example/ru"}),
-    ("public subjects", {"subject_type": "public"}, {}),
+    ("public subjects", {"subject_type": "public"}, {"subject_type": "public"}),
+    ("pairwise subjects", {"subject_type": "pairwise"}, {"subject_type": "pairwise"}),
+    ("private_key_jwt with jwks", {"token_endpoint_auth_method": "private_key_jwt",
+                                   "jwks": public_jwks(KEY)},
+     {"token_endpoint_auth_method": "private_key_jwt", "jwks": public_jwks(KEY)}),
+    ("private_key_jwt with jwks_uri", {"token_endpoint_auth_method": "private_key_jwt",
+                                       "jwks_uri": "https://a.example/jwks.json"},
+     {"jwks_uri": "https://a.example/jwks.json"}),
+    ("signed requests pushed", {"jwks": public_jwks(KEY), "request_object_signing_alg": "ES256",
+                                "require_pushed_authorization_requests": True},
+     {"request_object_signing_alg": "ES256", "require_pushed_authorization_requests": True}),
     ("unknown fields ignored", {"frontchannel_logout_uri": "https://a.example/l", "x-custom": 1},
      {}),
 ]
@@ -157,7 +192,7 @@ def test_accepted_metadata_is_registered_as_asked(
     assert response.status_code == 201, response.json
     for key, value in expected.items():
         assert response.json[key] == value, key
-    for ignored in ("frontchannel_logout_uri", "x-custom", "subject_type"):
+    for ignored in ("frontchannel_logout_uri", "x-custom"):
         assert ignored not in response.json
 
 
@@ -166,6 +201,8 @@ def test_an_update_is_validated_like_a_registration(app: Flask, browser: FlaskCl
     uri, token = created["registration_client_uri"], created["registration_access_token"]
     for changes, error in ((({"redirect_uris": ["https://a.example/#f"]}), REDIRECT),
                            ({"token_endpoint_auth_method": "private_key_jwt"}, METADATA),
+                           ({"subject_type": "pairwise", "redirect_uris": [
+                               "https://a.example/cb", "https://b.example/cb"]}, METADATA),
                            ({"grant_types": ["refresh_token"]}, METADATA)):
         response = manage(browser, "PUT", uri, token,
                           valid_metadata(client_id=created["client_id"], **changes))

@@ -1,0 +1,163 @@
+"""Client metadata about keys and subjects, checked the same way for a registration (RFC 7591)
+and for ``idp clients create``: ``jwks`` / ``jwks_uri`` (exactly one, and one of them for
+private_key_jwt), ``request_object_signing_alg``, and the sector of a ``pairwise`` client
+(OpenID Connect Core 8.1), fetched from its ``sector_identifier_uri`` when it has one.
+
+Each check returns problem messages without the field name; the caller names the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from idp.identity.subjects import host_of, sector_of_redirect_uris
+from idp.oidc.client_keys import FETCH_TIMEOUT_S, MAX_JWKS_BYTES, ClientKeysError, parse_jwks
+from idp.oidc.request_objects import REQUEST_OBJECT_ALGS
+from idp.storage.clients import PAIRWISE_SUBJECT, PRIVATE_KEY_JWT, PUBLIC_SUBJECT, Client
+
+SUBJECT_TYPES = (PUBLIC_SUBJECT, PAIRWISE_SUBJECT)
+MAX_KEYS = 10
+
+FetchUris = Callable[[str], list[str]]
+
+
+class SectorFetchError(Exception):
+    """The sector_identifier_uri could not be read as a JSON array of URIs."""
+
+
+@dataclass(frozen=True)
+class KeyMetadata:
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str = ""
+    request_object_signing_alg: str = ""
+    subject_type: str = PUBLIC_SUBJECT
+    sector_identifier_uri: str = ""
+    require_pushed_authorization_requests: bool = False
+
+
+def jwks_problems(jwks: object) -> list[str]:
+    if not isinstance(jwks, dict):
+        return ["must be a JWK set: an object with a keys array"]
+    keys = jwks.get("keys")
+    if isinstance(keys, list) and len(keys) > MAX_KEYS:
+        return [f"at most {MAX_KEYS} keys are allowed"]
+    try:
+        parse_jwks(jwks)
+    except ClientKeysError as error:
+        return [str(error).replace("The client's JWK set", "the set")]
+    if isinstance(keys, list) and len(keys) > 1 and not all(
+            isinstance(k, dict) and isinstance(k.get("kid"), str) and k["kid"] for k in keys):
+        return ["every key needs a kid when there are several"]
+    return []
+
+
+def jwks_uri_problems(uri: object, dev_mode: bool) -> list[str]:
+    if not isinstance(uri, str) or not uri or len(uri) > 2000:
+        return ["must be an absolute https URL"]
+    parts = urlsplit(uri)
+    if parts.scheme == "https" and parts.netloc and "#" not in uri:
+        return []
+    if dev_mode and parts.scheme == "http" and parts.netloc and "#" not in uri:
+        return []
+    return ["must be an absolute https URL without fragment (http only in dev mode)"]
+
+
+def key_problems(meta: KeyMetadata, auth_method: str, dev_mode: bool) -> dict[str, list[str]]:
+    """Problems by field name."""
+    found: dict[str, list[str]] = {}
+    if meta.jwks is not None and meta.jwks_uri:
+        found.setdefault("jwks", []).append("give jwks or jwks_uri, not both")
+    elif meta.jwks is not None:
+        found["jwks"] = jwks_problems(meta.jwks)
+    elif meta.jwks_uri:
+        found["jwks_uri"] = jwks_uri_problems(meta.jwks_uri, dev_mode)
+    elif auth_method == PRIVATE_KEY_JWT:
+        found["jwks"] = ["private_key_jwt needs the client's public keys: jwks or jwks_uri"]
+    alg = meta.request_object_signing_alg
+    if alg and alg not in REQUEST_OBJECT_ALGS:
+        found["request_object_signing_alg"] = [
+            f"{alg!r} is not accepted ({', '.join(REQUEST_OBJECT_ALGS)}; never none)"]
+    if alg and meta.jwks is None and not meta.jwks_uri:
+        found.setdefault("request_object_signing_alg", []).append(
+            "signed request objects need the client's public keys: jwks or jwks_uri")
+    return {name: problems for name, problems in found.items() if problems}
+
+
+def fetch_sector_uris(uri: str) -> list[str]:
+    """Section 8.1: the sector_identifier_uri holds a JSON array of redirect URIs."""
+    try:
+        with requests.get(uri, timeout=FETCH_TIMEOUT_S, allow_redirects=False, stream=True) as resp:
+            if resp.status_code != 200:
+                raise SectorFetchError(f"answered HTTP {resp.status_code}")
+            body = resp.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
+    except requests.RequestException as error:
+        raise SectorFetchError("could not be fetched") from error
+    if len(body) > MAX_JWKS_BYTES:
+        raise SectorFetchError("is too large")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise SectorFetchError("is not JSON") from None
+    if not isinstance(data, list) or not all(isinstance(u, str) for u in data):
+        raise SectorFetchError("must hold a JSON array of URIs")
+    return data
+
+
+def sector_identifier(subject_type: str, redirect_uris: Sequence[str], sector_uri: str,
+                      dev_mode: bool, fetch: FetchUris = fetch_sector_uris,
+                      ) -> tuple[str | None, dict[str, list[str]]]:
+    """The sector a pairwise client's subjects are computed for, or the problems by field."""
+    if subject_type not in SUBJECT_TYPES:
+        return None, {"subject_type": [f"must be one of {', '.join(SUBJECT_TYPES)}"]}
+    if subject_type == PUBLIC_SUBJECT:
+        if sector_uri:
+            return None, {"sector_identifier_uri": ["is only for a pairwise client"]}
+        return None, {}
+    if not sector_uri:
+        sector = sector_of_redirect_uris(redirect_uris)
+        if sector is None:
+            return None, {"sector_identifier_uri": [
+                "is required: the redirect URIs have several hosts (or none)"]}
+        return sector, {}
+    parts = urlsplit(sector_uri)
+    if not (parts.scheme == "https" or (dev_mode and parts.scheme == "http")) or not parts.netloc:
+        return None, {"sector_identifier_uri": ["must be an absolute https URL"]}
+    try:
+        listed = fetch(sector_uri)
+    except SectorFetchError as error:
+        return None, {"sector_identifier_uri": [str(error)]}
+    missing = [uri for uri in redirect_uris if uri not in listed]
+    if missing:
+        return None, {"sector_identifier_uri": [
+            f"does not list every redirect URI (missing: {', '.join(missing)})"]}
+    return host_of(sector_uri), {}
+
+
+def apply_key_metadata(client: Client, meta: KeyMetadata, sector: str | None) -> None:
+    """Copy checked metadata onto the stored client."""
+    client.jwks = dict(meta.jwks) if meta.jwks is not None else None
+    client.jwks_uri = meta.jwks_uri or None
+    client.request_object_signing_alg = meta.request_object_signing_alg or None
+    client.require_pushed_authorization_requests = meta.require_pushed_authorization_requests
+    client.subject_type = meta.subject_type
+    client.sector_identifier = sector if meta.subject_type == PAIRWISE_SUBJECT else None
+
+
+def key_information(client: Client) -> dict[str, Any]:
+    """What a client information response (RFC 7591 3.2.1) says of these."""
+    body: dict[str, Any] = {"subject_type": client.subject_type}
+    if client.jwks is not None:
+        body["jwks"] = client.jwks
+    if client.jwks_uri:
+        body["jwks_uri"] = client.jwks_uri
+    if client.request_object_signing_alg:
+        body["request_object_signing_alg"] = client.request_object_signing_alg
+    if client.require_pushed_authorization_requests:
+        body["require_pushed_authorization_requests"] = True
+    return body
