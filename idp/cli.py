@@ -291,3 +291,6 @@ def serve(ctx: click.Context, host: str, port: int, dev: bool) -> None:
         run(settings, host, port, dev=dev)
     except DatabaseNotReady as exc:
         _fail(exc.detail, [])
+
+
+from idp import cli_admin  # noqa: E402,F401  (registers `idp clients rotate-secret`)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -247,3 +248,29 @@ def test_disabled_client_cannot_log_in_or_get_tokens(admin_app: Flask) -> None:
     post_form(browser, page, f"/admin/clients/{client_id}/enable", {})
     params = sign_in(person, rp, "olga.kozlova", pw("tsu", "olga.kozlova"), "tsu")
     assert rp.token(person, params["code"], client_secret=secret).status_code == 200
+
+
+def test_rotation_overlap_at_the_token_endpoint(admin_app: Flask) -> None:
+    """Both secrets get tokens inside the window; after it (the expiry row moved into the
+    past), the old one is refused and the new one works."""
+    browser, _ = staff_browser(admin_app, "tsu", "ivan.petrov")
+    client_id, old = create_moodle(browser)
+    page = browser.get(f"/admin/clients/{client_id}")
+    rotated = post_form(browser, page, f"/admin/clients/{client_id}/rotate", {})
+    html = rotated.get_data(as_text=True)
+    new = SECRET.search(html).group(1)  # type: ignore[union-attr]
+    assert new != old and "(UTC)" in html
+    rp = RelyingParty(client_id, MOODLE_URI)
+    person = admin_app.test_client()
+
+    def exchange(secret: str) -> int:
+        params = sign_in(person, rp, "olga.kozlova", pw("tsu", "olga.kozlova"), "tsu")
+        return rp.token(person, params["code"], client_secret=secret).status_code
+
+    assert exchange(old) == 200 and exchange(new) == 200
+    with admin_app.extensions["campus_id"].sessions() as db:
+        client = db.query(Client).filter_by(client_id=client_id).one()
+        client.previous_secret_expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        db.commit()
+    assert exchange(old) in (400, 401)
+    assert exchange(new) == 200
