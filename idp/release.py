@@ -21,6 +21,9 @@ from idp.identity.release import claim_problems
 from idp.storage.clients import Client
 from idp.storage.release import CONSORTIUM, policies_of, set_release
 
+# What Moodle's OAuth 2 login cannot do without: the username it maps and an email address.
+MOODLE_NEEDS = frozenset({"campus_id", "email"})
+
 
 @dataclass(frozen=True)
 class ReleaseLevel:
@@ -39,6 +42,10 @@ def change_release(db: Session, client: Client, claims: Iterable[str] | None, *,
     problems = [f"claims: {p}" for p in claim_problems(names or [])]
     if organization and organization not in organizations:
         problems.append(f"org: {organization!r} is not a configured organization")
+    missing = MOODLE_NEEDS - set(names) if names is not None else set()
+    if (client.registered_metadata or {}).get("campus_profile") == "moodle" and missing:
+        problems.append(f"claims: Moodle refuses a login without {', '.join(sorted(missing))} "
+                        "(its username and email; docs/moodle.md)")
     if not client.check_grant_type("authorization_code"):
         problems.append(f"client: {client.client_id} logs nobody in; it receives no claims")
     if problems:

@@ -103,3 +103,19 @@ def test_a_service_client_has_no_release_policy(config: Path, database_url: str)
     service_id = json.loads(created.output)["client_id"]
     result = run("--config", str(config), "clients", "release", "set", service_id, "--claims", "name")
     assert result.exit_code == 2 and "logs nobody in" in result.output
+
+
+def test_a_moodle_client_keeps_its_username_and_email(config: Path, database_url: str) -> None:
+    created = run("--config", str(config), "clients", "create", "--name", "Moodle", "--json",
+                  "--profile", "moodle", "--pkce", "optional",
+                  "--redirect-uri", "https://moodle.tpu.example/admin/oauth2callback.php")
+    assert created.exit_code == 0, created.output
+    moodle_id = json.loads(created.output)["client_id"]
+    refused = run("--config", str(config), "clients", "release", "set", moodle_id,
+                  "--claims", "name,email", "--org", "tpu")
+    assert refused.exit_code == 2 and "Moodle refuses a login without campus_id" in refused.output
+    allowed = run("--config", str(config), "clients", "release", "set", moodle_id,
+                  "--claims", "campus_id,email,given_name,family_name")
+    assert allowed.exit_code == 0, allowed.output
+    assert stored(database_url, moodle_id)[0] == {
+        "": {"campus_id", "email", "given_name", "family_name"}}
