@@ -14,13 +14,16 @@ from idp.clients import sync_static_clients
 from idp.directory.registry import build_directories
 from idp.errors import DatabaseNotReady
 from idp.identity.throttle import build_throttle
-from idp.oidc.keys import ensure_keys, load_keyring
+from idp.oidc.key_rotation import retention, settle
+from idp.oidc.keys import ensure_keys
+from idp.oidc.live_keys import LiveKeyRing
 from idp.oidc.server import create_server
 from idp.settings import Settings
-from idp.storage.base import make_engine, make_session_factory
+from idp.storage.base import make_engine, make_session_factory, utcnow
 from idp.storage.migrate import ensure_current
 from idp.web import admin as admin_views
 from idp.web import api as api_views
+from idp.web import api_clients as api_clients_views
 from idp.web import csrf, errors, i18n, security
 from idp.web import login as login_views
 from idp.web import logout as logout_views
@@ -41,11 +44,14 @@ def create_app(settings: Settings) -> Flask:
     sessions = make_session_factory(engine)
     with sessions() as db:
         ensure_keys(db, settings.server.secret_key)
+        # Activations are recorded and due keys retired at every start (and by `idp keys`).
+        settle(db, now=utcnow(), retention=retention(settings), actor="system")
         sync_static_clients(db, settings)
         ensure_admin_client(db, settings)
         db.commit()
-        # Loaded once, before any request: a request never opens a second transaction.
-        keys = load_keyring(db, settings.server.secret_key)
+    # Loaded before any request; afterwards reloaded only when keys change (idp.oidc.live_keys).
+    keys = LiveKeyRing(engine, sessions, settings.server.secret_key, retention=retention(settings),
+                       check_every=timedelta(seconds=settings.keys.reload_check_s))
 
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(
@@ -72,4 +78,5 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(registration_views.bp)
     app.register_blueprint(api_views.bp)
     admin_views.init_app(app)
+    app.register_blueprint(api_clients_views.bp)
     return app

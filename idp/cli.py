@@ -123,7 +123,7 @@ def clients() -> None:
 @click.option("--pkce", type=click.Choice([p.value for p in PkcePolicy]), default="required",
               show_default=True)
 @click.option("--trusted", is_flag=True, help="First-party client: no consent screen.")
-@click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]), default="RS256",
+@click.option("--id-token-alg", type=click.Choice(["RS256", "ES256", "EdDSA"]), default="RS256",
               show_default=True, help="Signs its ID tokens and its JWT access tokens.")
 @click.option("--grant-type", "grant_types", multiple=True,
               type=click.Choice([g.value for g in GrantType]),
@@ -142,6 +142,9 @@ def clients() -> None:
               metavar="URI", help="Repeatable: where RP-initiated logout may send people back.")
 @click.option("--backchannel-logout-uri", default="", metavar="URI",
               help="Receives a logout token when a session it took part in ends.")
+@click.option("--event-delivery-uri", default="", metavar="URI",
+              help="Receives Security Event Tokens (RFC 8417) when a person it knows is merged "
+                   "or split; see docs/helpdesk-api.md.")
 @click.option("--role", "roles", multiple=True, metavar="ROLE",
               help="Repeatable, client_credentials only: helpdesk (every organization) or "
                    "helpdesk:ORG (identities with an account of ORG) on the helpdesk API.")
@@ -175,6 +178,7 @@ def clients_create(ctx: click.Context, /, **options: Any) -> None:
                 refresh_token_policy=RefreshTokenPolicy(options["refresh_token_policy"]),
                 post_logout_redirect_uris=list(options["post_logout_redirect_uris"]),
                 backchannel_logout_uri=options["backchannel_logout_uri"],
+                event_delivery_uri=options["event_delivery_uri"],
                 dev_mode=settings.server.dev_mode,
                 profile=PROFILES[options["profile"]] if options["profile"] else None,
                 roles=list(options["roles"]),
@@ -205,6 +209,7 @@ def logout() -> None:
 def logout_deliver(ctx: click.Context) -> None:
     """Deliver the logout tokens that are due: retries of failed deliveries, and tokens for
     sessions that expired since the last run. Run it every minute or so (cron, systemd timer)."""
+    from idp.oidc.key_rotation import retention
     from idp.oidc.keys import load_keyring
     from idp.oidc.logout import Signer, deliver, end_expired_sessions
     from idp.storage.base import make_session_factory
@@ -212,7 +217,8 @@ def logout_deliver(ctx: click.Context) -> None:
     settings = settings_of(ctx)
     engine = _current_engine(settings)
     with make_session_factory(engine)() as session:
-        signer = Signer(settings.server.issuer, load_keyring(session, settings.server.secret_key))
+        keyring = load_keyring(session, settings.server.secret_key, retention=retention(settings))
+        signer = Signer(settings.server.issuer, keyring)
         ended = end_expired_sessions(session, signer)
         session.commit()
         delivered, failed = deliver(session, signer)
@@ -291,6 +297,14 @@ def serve(ctx: click.Context, host: str, port: int, dev: bool) -> None:
         run(settings, host, port, dev=dev)
     except DatabaseNotReady as exc:
         _fail(exc.detail, [])
+
+
+# The command groups of their own modules register themselves on import.
+from idp import (  # noqa: E402
+    cli_helpdesk,  # noqa: F401  (registers `idp identities`, `proposals`, `audit`)
+    cli_keys,  # noqa: F401  (registers `idp keys` on main)
+    cli_release,  # noqa: F401  (registers `idp clients release`)
+)
 
 
 from idp import cli_admin  # noqa: E402,F401  (registers `idp clients rotate-secret`)

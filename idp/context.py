@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,6 +15,7 @@ from idp.directory.base import PasswordDirectory
 from idp.identity.throttle import LoginThrottle
 from idp.linking.rules import Linker
 from idp.oidc.keys import KeyRing
+from idp.oidc.live_keys import LiveKeyRing
 from idp.settings import Settings
 
 EXTENSION = "campus_id"
@@ -26,11 +27,18 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     directories: dict[str, PasswordDirectory]
-    keys: KeyRing = field(repr=False)
+    keys: LiveKeyRing = field(repr=False)
     throttle: LoginThrottle = field(repr=False, kw_only=True)
 
     def keyring(self) -> KeyRing:
-        return self.keys
+        """The current snapshot (rotated, activated and retired keys are picked up by
+        ``LiveKeyRing``); within a request always the one taken when the request began."""
+        if not has_request_context():
+            return self.keys.current()
+        if "keyring" not in g:
+            g.keyring = self.keys.current()
+        ring: KeyRing = g.keyring
+        return ring
 
     @cached_property
     def linker(self) -> Linker:
@@ -40,7 +48,14 @@ class Services:
 
 def init_app(app: Flask, services: Services) -> None:
     app.extensions[EXTENSION] = services
+    # First of all before_request functions: a key reload reads the database before the
+    # request's own transaction begins (on SQLite that one holds the write lock).
+    app.before_request(lambda: _take_keyring(services))
     app.teardown_appcontext(_close_session)
+
+
+def _take_keyring(found: Services) -> None:
+    found.keyring()
 
 
 def services() -> Services:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from idp.errors import ConfigError
 from idp.settings.clients import parse_client
+from idp.settings.keys import parse_keys
 from idp.settings.model import (
     DatabaseSettings,
     DirectorySettings,
@@ -37,7 +38,7 @@ ENV_PREFIX = "IDP__"
 DEV_SECRET_FILE = Path("var/secret_key")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _TOP_LEVEL = {"server", "database", "oidc", "organizations", "clients", "throttle",
-              "linking", "roles", "admin"}
+              "linking", "roles", "admin", "keys"}
 
 
 def load_settings(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Settings:
@@ -105,9 +106,10 @@ def parse_settings(data: Mapping[str, Any], problems: list[str]) -> Settings:
                         if (p := role_problem(role, organizations)))
     roles = parse_roles(root.sub("roles"), organizations)
     admin = parse_admin(root.sub("admin"))
+    keys = parse_keys(root.sub("keys"))
     root.done()
     return Settings(server, database, oidc, organizations, clients, throttle=throttle,
-                    linking=linking, roles=roles, admin=admin)
+                    linking=linking, roles=roles, admin=admin, keys=keys)
 
 
 def _server(r: TableReader) -> ServerSettings:

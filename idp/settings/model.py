@@ -51,7 +51,9 @@ class MatchClaim(StrEnum):
     MIDDLE_NAME = "middle_name"
 
 
-SIGNING_ALGS = ("ES256", "RS256")
+SIGNING_ALGS = ("ES256", "RS256", "EdDSA")
+# How long relying parties may cache the JWKS document (its Cache-Control max-age).
+JWKS_MAX_AGE_S = 300
 DEFAULT_CLIENT_SCOPES = ("openid", "profile", "email", "campus")
 
 
@@ -123,8 +125,17 @@ class ClientSettings:
     # Logout (RP-Initiated Logout 1.0 and Back-Channel Logout 1.0); empty: none registered.
     post_logout_redirect_uris: tuple[str, ...] = ()
     backchannel_logout_uri: str = ""
+    # Security Event Tokens about its people (idp.oidc.events); empty: none.
+    event_delivery_uri: str = ""
     # Helpdesk API roles (``idp.settings.roles``): "helpdesk" or "helpdesk:ORG".
     roles: tuple[str, ...] = ()
+    # Attribute release (docs/claims.md): the consortium's default for this client; None: the
+    # configuration leaves it to `idp clients release`.
+    release_claims: tuple[str, ...] | None = None
+    # Shown on the consent screen (https only): the logo, privacy policy and terms of service.
+    logo_uri: str = ""
+    policy_uri: str = ""
+    tos_uri: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,6 +205,18 @@ class AdminSettings:
 
 
 @dataclass(frozen=True)
+class KeySettings:
+    """``[keys]``: signing key rotation (``idp keys rotate``, docs/keys.md)."""
+
+    # A new key is published at once and signs only this long after (longer than JWKS caches).
+    activation_delay_s: int = 3600
+    # A replaced key stays published for the longest token lifetime plus this margin.
+    retire_margin_s: int = 600
+    # How often a running process asks the database whether keys were added or retired.
+    reload_check_s: int = 5
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings
     database: DatabaseSettings
@@ -204,3 +227,4 @@ class Settings:
     linking: LinkingSettings = LinkingSettings()
     roles: RolesSettings = RolesSettings()
     admin: AdminSettings = AdminSettings()
+    keys: KeySettings = KeySettings()

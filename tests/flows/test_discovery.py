@@ -25,7 +25,7 @@ def test_metadata_names_the_issuer_and_its_endpoints(browser: FlaskClient) -> No
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert {"openid", "profile", "email", "campus"} <= set(meta["scopes_supported"])
     assert {"campus_id", "affiliations", "middle_name"} <= set(meta["claims_supported"])
-    assert set(meta["id_token_signing_alg_values_supported"]) == {"RS256", "ES256"}
+    assert set(meta["id_token_signing_alg_values_supported"]) == {"RS256", "ES256", "EdDSA"}
 
 
 def test_jwks_publishes_one_public_key_per_advertised_algorithm(browser: FlaskClient) -> None:
