@@ -29,14 +29,11 @@ MAX_TRAIL = 200
 
 @dataclass(frozen=True)
 class Actor:
-    """The staff member doing it: ``sub`` of their identity and where they came from."""
+    """Who does it, as the audit trail names them (``staff:SUB`` in the UI, ``client:ID`` on
+    the API), and where they came from."""
 
-    sub: str
+    label: str
     ip: str | None = None
-
-    @property
-    def label(self) -> str:
-        return f"staff:{self.sub}"
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,19 @@ class StaffRoles:
         """The organizations these roles may act for, in configuration order."""
         return [org for org in configured if self.can_manage(org)]
 
+    @classmethod
+    def of_client_roles(cls, roles: Iterable[str]) -> StaffRoles:
+        """The staff roles an API client holds (``consortium_admin``, ``org_admin:ORG``)."""
+        consortium = False
+        orgs: set[str] = set()
+        for role in roles:
+            name, sep, org = role.partition(":")
+            if name == Role.CONSORTIUM_ADMIN and not sep:
+                consortium = True
+            elif name == Role.ORG_ADMIN and org:
+                orgs.add(org)
+        return cls(consortium, frozenset(orgs))
+
     def describe(self) -> list[str]:
         """For the audit trail and the page header: ``consortium_admin``, ``org_admin:tsu``."""
         found = [Role.CONSORTIUM_ADMIN.value] if self.consortium_admin else []

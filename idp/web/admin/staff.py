@@ -96,7 +96,7 @@ def current_staff() -> Staff | None:
     configured = roles_from_config(context.settings(), _accounts(identity))
     roles = StaffRoles(configured.consortium_admin,
                        configured.org_admin_of | frozenset(str(o) for o in groups))
-    return Staff(identity, roles, Actor(sub, request.remote_addr))
+    return Staff(identity, roles, Actor(f"staff:{sub}", request.remote_addr))
 
 
 def staff_required(view: F) -> F:
