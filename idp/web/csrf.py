@@ -1,6 +1,6 @@
 """CSRF protection for every form: a random token kept in the session, checked on each POST
-to a form endpoint (the token, introspection and revocation endpoints and UserInfo are not
-forms and authenticate otherwise)."""
+to a form endpoint (the token, introspection, revocation and pushed authorization request
+endpoints and UserInfo are not forms and authenticate otherwise)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ FIELD = "csrf_token"
 # callers; an authorization request may arrive by POST from a relying party and checks the
 # token itself on consent.
 EXEMPT_ENDPOINTS = {"oidc.token", "oidc.introspect", "oidc.revoke", "oidc.userinfo",
+                    "oidc.pushed_authorization_request",  # RFC 9126: client-authenticated
                     "oidc.authorize", "registration.register",
                     # RP-Initiated Logout: a relying party may POST a logout request; the view
                     # checks the token itself when there is no valid id_token_hint.

@@ -32,9 +32,12 @@ def start_login_session(account: LinkedAccount, auth_time: int) -> LoginSession:
     )
     context.db().add(login)
     pending = session.get("pending", {})
+    pushed = session.get("pushed", {})  # pushed requests this browser is in the middle of
     session.clear()  # a fresh cookie after login: no fixation of an earlier session
     session[KEY] = login.session_id
     session["pending"] = pending
+    if pushed:
+        session["pushed"] = pushed
     session.permanent = True
     return login
 

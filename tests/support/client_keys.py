@@ -61,10 +61,11 @@ def assertion_form(key: AnyKey | None, client_id: str, *, alg: str | None = None
             "client_assertion": sign(key, assertion_claims(client_id, **changes), alg)}
 
 
-def request_object(key: AnyKey | None, client_id: str, params: dict[str, str], *,
+def request_object(key: AnyKey | None, sender: str, params: dict[str, str], *,
                    alg: str | None = None, **changes: Any) -> str:
+    """Signed by ``sender`` for this provider; ``changes`` replace or (None) drop claims."""
     now = int(time.time())
-    claims: dict[str, Any] = {"iss": client_id, "aud": ISSUER, "client_id": client_id,
+    claims: dict[str, Any] = {"iss": sender, "aud": ISSUER, "client_id": sender,
                               "iat": now, "exp": now + 120, **params}
     claims.update(changes)
     return sign(key, {k: v for k, v in claims.items() if v is not None}, alg,
