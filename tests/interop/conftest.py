@@ -24,6 +24,10 @@ CLIENTS: dict[str, dict[str, Any]] = {
                       "client_secret": "interop-es256-secret-0123456789",
                       "id_token_signed_response_alg": "ES256", "grant_types": CODE_AND_REFRESH,
                       "access_token_format": "jwt"},
+    "interop-eddsa": {"name": "Interop EdDSA", "redirect_uris": [REDIRECT_URI],
+                      "client_secret": "interop-eddsa-secret-0123456789",
+                      "id_token_signed_response_alg": "EdDSA", "grant_types": CODE_AND_REFRESH,
+                      "access_token_format": "jwt"},
 }
 SERVICE_AUDIENCE = "https://api.interop.test"
 SERVICES: dict[str, dict[str, Any]] = {

@@ -29,7 +29,7 @@ export async function completeLogin(config, { redirectUri, scope, announce = {} 
   });
   const claims = tokens.claims();
   const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
-  return { claims, userinfo, token_type: tokens.token_type };
+  return { claims, userinfo, token_type: tokens.token_type, id_token: tokens.id_token };
 }
 
 export function reportFailure(err) {
