@@ -9,10 +9,11 @@ matched as typed, lower-case and capitalised, which finds ``Смирнова`` f
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, Text, cast, func, or_, select
+from sqlalchemy import ColumnElement, Select, Text, cast, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from idp.settings import OrganizationSettings
@@ -109,6 +110,33 @@ def audit_trail(db: Session, identity: Identity, *, limit: int,
                 before: int | None = None) -> tuple[list[AuditEvent], int | None]:
     """Events of the identity and of its aliases, newest first; an unlink that created the
     identity is found by the new ``sub`` it recorded."""
+    stmt = select(AuditEvent).where(_trail_of(db, identity))
+    if before is not None:
+        stmt = stmt.where(AuditEvent.id < before)
+    found = list(db.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit + 1)))
+    more = len(found) > limit
+    found = found[:limit]
+    return found, (found[-1].id if more else None)
+
+
+def audit_export(db: Session, identity: Identity | None, *, since: datetime | None = None,
+                 batch: int = 500) -> Iterator[AuditEvent]:
+    """Every event (of ``identity`` and its aliases when given), oldest first, read in
+    batches by id so that an export of the whole trail holds only one batch in memory."""
+    condition = _trail_of(db, identity) if identity is not None else true()
+    after = 0
+    while True:
+        stmt = select(AuditEvent).where(condition, AuditEvent.id > after)
+        if since is not None:
+            stmt = stmt.where(AuditEvent.at >= since)
+        rows = list(db.scalars(stmt.order_by(AuditEvent.id).limit(batch)))
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1].id
+
+
+def _trail_of(db: Session, identity: Identity) -> ColumnElement[bool]:
     ids = related_identity_ids(db, identity)
     subs = [identity.sub, *(a.sub for a in db.scalars(
         select(IdentityAlias).where(IdentityAlias.identity_id == identity.id)))]
@@ -116,16 +144,10 @@ def audit_trail(db: Session, identity: Identity, *, limit: int,
         cast(AuditEvent.details, Text).like(f'%"new_sub": {_like(json.dumps(sub))}%', escape="!")
         for sub in subs
     ]
-    stmt = select(AuditEvent).where(or_(
+    return or_(
         AuditEvent.identity_id.in_(ids),
         (AuditEvent.type == AuditEventType.ACCOUNT_UNLINKED.value) & or_(*created_by_unlink),
-    ))
-    if before is not None:
-        stmt = stmt.where(AuditEvent.id < before)
-    found = list(db.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit + 1)))
-    more = len(found) > limit
-    found = found[:limit]
-    return found, (found[-1].id if more else None)
+    )
 
 
 def proposals(db: Session, scope: HelpdeskScope, *, status: str | None, limit: int,
