@@ -29,6 +29,7 @@ from idp.settings.roles import role_problem
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.clients import Client, find_client, hash_secret, new_client_id, new_client_secret
+from idp.storage.release import set_release
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ def create_client(
     refresh_token_policy: RefreshTokenPolicy = RefreshTokenPolicy.OFFLINE_ACCESS,
     post_logout_redirect_uris: Sequence[str] = (),
     backchannel_logout_uri: str = "",
+    event_delivery_uri: str = "",
     dev_mode: bool = False,
     actor: str = "cli",
     profile: Profile | None = None,
@@ -81,6 +83,7 @@ def create_client(
         refresh_token_policy=refresh_token_policy,
         post_logout_redirect_uris=tuple(dict.fromkeys(post_logout_redirect_uris)),
         backchannel_logout_uri=backchannel_logout_uri,
+        event_delivery_uri=event_delivery_uri,
         roles=tuple(dict.fromkeys(roles)),
     )
     problems: list[str] = [f"role: {p}" for role in spec.roles
@@ -135,6 +138,20 @@ def sync_static_clients(db: Session, settings: Settings) -> None:
             audit.record(db, AuditEventType.CLIENT_CREATED, actor="config",
                          client_id=static.client_id, name=static.name)
         _apply(client, static, source="config")
+        _apply_consent_links(client, static)
+        if static.release_claims is not None:
+            db.flush()  # a new client needs its id
+            set_release(db, client, static.release_claims, actor="config")
+
+
+CONSENT_LINKS = ("logo_uri", "policy_uri", "tos_uri")
+
+
+def _apply_consent_links(client: Client, spec: ClientSettings) -> None:
+    """The configured logo, privacy policy and terms, where the consent screen reads them."""
+    kept = {k: v for k, v in (client.registered_metadata or {}).items() if k not in CONSENT_LINKS}
+    links = {"logo_uri": spec.logo_uri, "policy_uri": spec.policy_uri, "tos_uri": spec.tos_uri}
+    client.registered_metadata = {**kept, **{k: v for k, v in links.items() if v}}
 
 
 def _apply(client: Client, spec: ClientSettings, *, source: str) -> None:
@@ -150,6 +167,7 @@ def _apply(client: Client, spec: ClientSettings, *, source: str) -> None:
     client.access_token_format = spec.access_token_format.value
     client.post_logout_redirect_uris = list(spec.post_logout_redirect_uris)
     client.backchannel_logout_uri = spec.backchannel_logout_uri or None
+    client.event_delivery_uri = spec.event_delivery_uri or None
     client.access_token_audience = spec.access_token_audience or None
     client.refresh_token_policy = spec.refresh_token_policy.value
     client.roles = list(spec.roles)

@@ -234,6 +234,8 @@ def _merge_consents(db: Session, survivor: Identity, absorbed: Identity) -> None
             consent.identity_id = survivor.id
         else:
             kept.scope = " ".join(sorted(set(kept.scope.split()) | set(consent.scope.split())))
+            if kept.claims is not None or consent.claims is not None:  # the claims listed to either
+                kept.claims = sorted(set(kept.claims or ()) | set(consent.claims or ()))
             db.delete(consent)
     db.flush()
 

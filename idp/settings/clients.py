@@ -52,13 +52,40 @@ def parse_client(table: TableReader, client_id: str, dev_mode: bool) -> ClientSe
                                       RefreshTokenPolicy.OFFLINE_ACCESS),
         post_logout_redirect_uris=tuple(r.str_list("post_logout_redirect_uris", [])),
         backchannel_logout_uri=r.string("backchannel_logout_uri", ""),
+        event_delivery_uri=r.string("event_delivery_uri", ""),
         roles=tuple(dict.fromkeys(r.str_list("roles", []))),
+        release_claims=_release_claims(r),
+        logo_uri=_https_link(r, "logo_uri"),
+        policy_uri=_https_link(r, "policy_uri"),
+        tos_uri=_https_link(r, "tos_uri"),
     )
     if public and client.pkce is not PkcePolicy.REQUIRED:
         r.problem("pkce", "a public client must use PKCE: set pkce = \"required\"")
     check_client_capabilities(r, client, dev_mode)
     r.done()
     return client
+
+
+def _release_claims(r: TableReader) -> tuple[str, ...] | None:
+    """``release_claims``: the claims the client may receive (docs/claims.md), or None."""
+    if "release_claims" not in r.data:
+        return None
+    from idp.identity.release import claim_problems  # the claim vocabulary; imports settings
+
+    names = tuple(dict.fromkeys(r.str_list("release_claims", [])))
+    for problem in claim_problems(names):
+        r.problem("release_claims", problem)
+    return names
+
+
+def _https_link(r: TableReader, key: str) -> str:
+    """A page of the relying party shown on the consent screen: https, absolute, no fragment."""
+    value = r.string(key, "")
+    parts = urlsplit(value)
+    if value and (parts.scheme != "https" or not parts.hostname or parts.fragment
+                  or any(ch.isspace() for ch in value)):
+        r.problem(key, f"{value!r} must be an absolute https URL")
+    return value
 
 
 def grant_types_of(r: TableReader, key: str, values: tuple[str, ...] | list[str]) -> tuple[GrantType, ...]:
@@ -111,7 +138,8 @@ def check_client_capabilities(r: TableReader, client: ClientSettings, dev_mode: 
 
 def check_logout_uris(r: TableReader, client: ClientSettings, dev_mode: bool,
                       logout_key: str = "post_logout_redirect_uris") -> None:
-    """Logout URIs follow the redirect URI rules; only a client that logs people in has them."""
+    """Logout and event URIs follow the redirect URI rules; only a client that logs people in
+    has them."""
     logs_in = GrantType.AUTHORIZATION_CODE in client.grant_types
     for uri in client.post_logout_redirect_uris:
         check_redirect_uri(r, logout_key, uri, dev_mode)
@@ -122,6 +150,11 @@ def check_logout_uris(r: TableReader, client: ClientSettings, dev_mode: bool,
     if not logs_in and client.backchannel_logout_uri:
         r.problem("backchannel_logout_uri",
                   "only a client of the authorization_code grant has sessions to end")
+    if client.event_delivery_uri:
+        check_redirect_uri(r, "event_delivery_uri", client.event_delivery_uri, dev_mode)
+        if not logs_in:
+            r.problem("event_delivery_uri",
+                      "only a client of the authorization_code grant knows people to hear about")
 
 
 def check_redirect_uri(r: TableReader, key: str, uri: str, dev_mode: bool) -> None:

@@ -1,10 +1,13 @@
-"""Consent decisions: which scopes a person allowed a relying party, remembered per client."""
+"""Consent decisions: which scopes a person allowed a relying party, remembered per client,
+and the claims the consent page listed then (None for consents older than that record): a
+consent covers a request when both its scopes and its released claims were allowed."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Text, UniqueConstraint, select
+from sqlalchemy import JSON, ForeignKey, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from idp.storage.base import Base, UtcDateTime, utcnow
@@ -19,20 +22,27 @@ class Consent(Base):
     client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
     scope: Mapped[str] = mapped_column(Text)
     granted_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    claims: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
-def has_consent(db: Session, identity_id: int, client_pk: int, scopes: set[str]) -> bool:
+def has_consent(db: Session, identity_id: int, client_pk: int, scopes: set[str],
+                claims: Collection[str] = ()) -> bool:
     consent = _find(db, identity_id, client_pk)
-    return consent is not None and scopes <= set(consent.scope.split())
+    if consent is None or not scopes <= set(consent.scope.split()):
+        return False
+    return consent.claims is None or set(claims) <= set(consent.claims)
 
 
-def remember_consent(db: Session, identity_id: int, client_pk: int, scopes: set[str]) -> None:
+def remember_consent(db: Session, identity_id: int, client_pk: int, scopes: set[str],
+                     claims: Collection[str] = ()) -> None:
     """Store the union of what was allowed before and now."""
     consent = _find(db, identity_id, client_pk)
     if consent is None:
-        db.add(Consent(identity_id=identity_id, client_pk=client_pk, scope=" ".join(sorted(scopes))))
+        db.add(Consent(identity_id=identity_id, client_pk=client_pk, scope=" ".join(sorted(scopes)),
+                       claims=sorted(set(claims))))
     else:
         consent.scope = " ".join(sorted(scopes | set(consent.scope.split())))
+        consent.claims = sorted(set(claims) | set(consent.claims or ()))
         consent.granted_at = utcnow()
 
 

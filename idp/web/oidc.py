@@ -95,7 +95,9 @@ def authorize() -> Any:
         return _finish(grant, user, decision == "allow", scopes)
     prompts = set(params.get("prompt", "").split())
     needs_consent = not client.trusted and (
-        "consent" in prompts or not grants.has_consent(context.db(), user.identity.id, client.id, scopes)
+        "consent" in prompts or not grants.has_consent(
+            context.db(), user.identity.id, client.id, scopes,
+            consent.released_attributes(client, user.identity, scopes))
     )
     if not needs_consent:
         return _issue_code(grant, user)
@@ -137,13 +139,14 @@ def _authenticated_user(login: LoginSession | None, sent: dict[str, str],
 def _finish(grant: Any, user: AuthenticatedUser, allowed: bool, scopes: set[str]) -> Any:
     db = context.db()
     kind = AuditEventType.CONSENT_GRANTED if allowed else AuditEventType.CONSENT_DENIED
+    claims = consent.released_attributes(grant.client, user.identity, scopes)
     audit.record(db, kind, actor=user.identity.sub, identity_id=user.identity.id,
-                 client_id=grant.client.client_id, scope=" ".join(sorted(scopes)))
+                 client_id=grant.client.client_id, scope=" ".join(sorted(scopes)), claims=claims)
     if not allowed:
         response = server().create_authorization_response(grant=grant, grant_user=None)
         db.commit()
         return response
-    grants.remember_consent(db, user.identity.id, grant.client.id, scopes)
+    grants.remember_consent(db, user.identity.id, grant.client.id, scopes, claims)
     return _issue_code(grant, user)
 
 

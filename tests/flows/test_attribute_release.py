@@ -14,10 +14,14 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from demo.people import LIBRARY_TERMS
+from demo.slapd import SlapdServer
+from idp.app import create_app
 from idp.release import change_release
+from idp.settings import Settings
+from idp.storage import audit
 from idp.storage.clients import find_client
-from tests.flows.conftest import RP1
-from tests.support.oidc_client import RelyingParty, follow, login, sign_in
+from tests.flows.conftest import RP1, RP2, client_table, make_settings
+from tests.support.oidc_client import RelyingParty, callback_params, follow, login, sign_in
 from tests.support.registration import initial_token, register
 
 PERSON_CLAIMS = {"name", "given_name", "family_name", "middle_name", "preferred_username",
@@ -160,3 +164,50 @@ def test_without_registered_links_there_is_no_logo_and_the_csp_stays_strict(
     html = page.get_data(as_text=True)
     assert "<img" not in html and "javascript:" not in html and "rp1.example.org/logo" not in html
     assert "img-src 'self' data:;" in page.headers["Content-Security-Policy"]
+
+
+def static_library(settings: Settings, directories: dict[str, SlapdServer]) -> Settings:
+    table = client_table()["rp2"]
+    return make_settings(settings.database.url, directories, clients={"rp2": {
+        **table, "release_claims": ["name", "entitlements"],
+        "logo_uri": "https://rp2.example.org/logo.svg", "tos_uri": "https://rp2.example.org/terms"}})
+
+
+def test_a_static_client_takes_its_release_and_links_from_the_configuration(
+        settings: Settings, directories: dict[str, SlapdServer]) -> None:
+    configured = static_library(settings, directories)
+    apps = [create_app(configured), create_app(configured)]  # a restart changes nothing more
+    try:
+        app = apps[1]
+        browser = app.test_client()
+        page = consent_page(browser, RP2, "asmirnova@tpu.ru", "Passw0rd-asmirnova")
+        assert listed(page) == ["sub", "name", "entitlements"]
+        html = page.get_data(as_text=True)
+        assert 'src="https://rp2.example.org/logo.svg"' in html
+        assert 'href="https://rp2.example.org/terms"' in html and "Политика" not in html
+        id_token, info = id_token_and_userinfo(browser, RP2, "asmirnova@tpu.ru", "Passw0rd-asmirnova")
+        assert person_claims(id_token) == person_claims(info) == {"name", "entitlements"}
+        with app.extensions["campus_id"].sessions() as db:
+            changes = audit.events(db, audit.AuditEventType.CLIENT_RELEASE_CHANGED)
+        assert [(e.actor, e.client_id, e.details["after"]) for e in changes] == [
+            ("config", "rp2", ["entitlements", "name"])]
+    finally:
+        for app in apps:
+            app.extensions["campus_id"].engine.dispose()
+
+
+def test_a_widened_release_asks_for_consent_again(app: Flask, browser: FlaskClient) -> None:
+    set_release(app, RP1.client_id, ["name"])
+    assert "code" in sign_in(browser, RP1, "demo@tpu.ru", "demo")
+    assert "code" in callback_params(browser.get("/authorize", query_string=RP1.params()))
+
+    set_release(app, RP1.client_id, ["name", "email"])
+    again = browser.get("/authorize", query_string=RP1.params())
+    assert again.status_code == 200 and listed(again) == ["sub", "name", "email"]
+    assert "code" in sign_in(browser, RP1, "demo@tpu.ru", "demo")
+
+    set_release(app, RP1.client_id, ["email"])  # narrower than agreed: no need to ask
+    assert "code" in callback_params(browser.get("/authorize", query_string=RP1.params()))
+    with app.extensions["campus_id"].sessions() as db:
+        granted = audit.events(db, audit.AuditEventType.CONSENT_GRANTED)
+    assert [e.details["claims"] for e in granted] == [["sub", "name"], ["sub", "name", "email"]]
