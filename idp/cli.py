@@ -219,7 +219,7 @@ def logout_deliver(ctx: click.Context) -> None:
     with make_session_factory(engine)() as session:
         keyring = load_keyring(session, settings.server.secret_key, retention=retention(settings))
         signer = Signer(settings.server.issuer, keyring)
-        ended = end_expired_sessions(session, signer)
+        ended = end_expired_sessions(session, signer, secret_key=settings.server.secret_key)
         session.commit()
         delivered, failed = deliver(session, signer)
     engine.dispose()

@@ -19,6 +19,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.identity.subjects import subject_for
 from idp.oidc.backchannel import (
     LOGOUT_TOKEN_LIFETIME_S,
     MAX_ATTEMPTS,
@@ -44,9 +45,10 @@ EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 def end_session(db: Session, login: LoginSession, signer: Signer, *, ip: str | None,
-                reason: str, client_id: str | None = None) -> list[int]:
+                reason: str, secret_key: str, client_id: str | None = None) -> list[int]:
     """End ``login`` and queue its logout tokens; returns the queued delivery ids (deliver
-    them after commit). Ending an ended session queues nothing."""
+    them after commit). Ending an ended session queues nothing. Each token's ``sub`` is the
+    one its client knows (public or pairwise, derived under ``secret_key``)."""
     if login.ended_at is not None:
         return []
     login.ended_at = utcnow()
@@ -58,15 +60,15 @@ def end_session(db: Session, login: LoginSession, signer: Signer, *, ip: str | N
         if not client.backchannel_logout_uri:
             continue
         _revoke_families(db, login, client)
-        claims = {"sub": login.identity.sub, "sid": sid, "jti": secrets.token_urlsafe(24),
-                  "events": {EVENT: {}}}
+        claims = {"sub": subject_for(client, login.identity, secret_key), "sid": sid,
+                  "jti": secrets.token_urlsafe(24), "events": {EVENT: {}}}
         queued.append(queue(db, signer, DeliveryKind.LOGOUT, client, claims,
                             login_session_id=login.id))
     db.flush()
     return [d.id for d in queued]
 
 
-def end_expired_sessions(db: Session, signer: Signer, limit: int = 500) -> int:
+def end_expired_sessions(db: Session, signer: Signer, *, secret_key: str, limit: int = 500) -> int:
     """Sessions that expired without a logout, and had a back-channel client, are ended now
     (lazily, by ``idp logout deliver``), so their relying parties hear of it too."""
     from idp.storage.logout import LoginSessionClient
@@ -80,7 +82,7 @@ def end_expired_sessions(db: Session, signer: Signer, limit: int = 500) -> int:
             .limit(limit))
     ended = 0
     for login in db.scalars(stmt).unique().all():
-        end_session(db, login, signer, ip=None, reason="expired")
+        end_session(db, login, signer, ip=None, reason="expired", secret_key=secret_key)
         ended += 1
     return ended
 

@@ -55,7 +55,7 @@ def end_login_session(reason: str = "logout", client_id: str | None = None) -> l
 def end_any_session(login: LoginSession, reason: str, client_id: str | None = None) -> list[int]:
     """End ``login``, which need not be this browser's session."""
     return end_session(context.db(), login, signer(), ip=request.remote_addr, reason=reason,
-                       client_id=client_id)
+                       client_id=client_id, secret_key=context.settings().server.secret_key)
 
 
 def signer() -> Signer:
