@@ -68,7 +68,7 @@ def test_login_returns_the_mapped_attributes_and_the_entry_uuid(
         "given_name": ("Анна",), "middle_name": ("Сергеевна",), "family_name": ("Смирнова",),
         "display_name": ("Смирнова Анна Сергеевна",), "email": ("asmirnova@tpu.ru",),
         "affiliation": ("staff", "employee", "member"), "snils": (person.snils,),
-        "birthdate": ("1994-09-30",),
+        "birthdate": ("1994-09-30",), "entitlement": person.entitlements,
     }
 
 
