@@ -21,6 +21,7 @@ from idp.storage.audit import AuditEventType
 from idp.storage.base import make_engine
 from idp.storage.clients import Client
 from idp.storage.migrate import upgrade
+from idp.storage.release import get_release
 from idp.storage.tokens import AccessToken
 from tests.flows.conftest import make_settings
 from tests.support.admin import admin_sign_in, post_form
@@ -274,3 +275,44 @@ def test_rotation_overlap_at_the_token_endpoint(admin_app: Flask) -> None:
         db.commit()
     assert exchange(old) in (400, 401)
     assert exchange(new) == 200
+
+
+def test_release_policy_page_edits_the_admins_organization_only(admin_app: Flask) -> None:
+    browser, _ = staff_browser(admin_app, "tsu", "ivan.petrov")
+    client_id, _secret = create_moodle(browser)
+    page = browser.get(f"/admin/clients/{client_id}/release?lang=en")
+    assert page.status_code == 200
+    assert "Consortium default" in page.get_data(as_text=True)
+    path = f"/admin/clients/{client_id}/release"
+    response = post_form(browser, page, path, {"level": "tsu", "restrict": "on",
+                                               "claim": ["campus_id", "email", "name"]})
+    assert response.status_code == 302
+    with admin_app.extensions["campus_id"].sessions() as db:
+        client = db.query(Client).filter_by(client_id=client_id).one()
+        assert get_release(db, client.id, "tsu") == {"campus_id", "email", "name"}
+        assert get_release(db, client.id) is None
+    # Moodle cannot do without an email: refused, saying why, nothing changed.
+    refused = post_form(browser, page, path, {"level": "tsu", "restrict": "on", "claim": ["name"]})
+    assert refused.status_code == 400 and "email" in refused.get_data(as_text=True)
+    # The consortium's default and another organization's level are not an org_admin's.
+    assert post_form(browser, page, path, {"level": "", "restrict": "on",
+                                           "claim": ["campus_id", "email"]}).status_code == 403
+    assert post_form(browser, page, path, {"level": "tpu", "restrict": "on",
+                                           "claim": ["campus_id", "email"]}).status_code == 403
+    with admin_app.extensions["campus_id"].sessions() as db:
+        assert get_release(db, client.id, "tsu") == {"campus_id", "email", "name"}
+        assert get_release(db, client.id) is None and get_release(db, client.id, "tpu") is None
+        changes = audit.events(db, AuditEventType.CLIENT_RELEASE_CHANGED)
+    assert len(changes) == 1 and changes[0].actor.startswith("staff:")
+
+
+def test_leaving_the_admin_area_keeps_the_campus_id_session(admin_app: Flask) -> None:
+    browser, _ = staff_browser(admin_app, "tsu", "ivan.petrov")
+    page = browser.get("/admin/clients")
+    response = post_form(browser, page, "/admin/logout", {})
+    assert response.status_code == 302
+    response = browser.get("/admin/clients")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+    # Signing in again needs no password: the single sign-on session goes on.
+    again = admin_sign_in(browser, "ivan.petrov", "not-needed", "tsu")
+    assert again.status_code == 200 and "org_admin:tsu" in again.get_data(as_text=True)

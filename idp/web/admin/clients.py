@@ -12,12 +12,11 @@ from flask import abort, redirect, render_template, request, url_for
 
 from idp import context
 from idp.admin import clients as service
-from idp.errors import Conflict
 from idp.oidc.profiles import PROFILES
 from idp.storage.clients import Client
 from idp.web.admin import forms
 from idp.web.admin.blueprint import bp
-from idp.web.admin.staff import Staff, forbidden, staff, staff_required
+from idp.web.admin.staff import forbidden, staff, staff_required
 
 
 @bp.get("/")
@@ -68,7 +67,7 @@ def client_new() -> Any:
 @bp.get("/clients/<client_id>")
 @staff_required
 def client_show(client_id: str) -> Any:
-    client = _managed(client_id)
+    client = managed_client(client_id)
     if not isinstance(client, Client):
         return client
     return _form_page(forms.client_values(client), [], client=client)
@@ -77,7 +76,7 @@ def client_show(client_id: str) -> Any:
 @bp.post("/clients/<client_id>")
 @staff_required
 def client_update(client_id: str) -> Any:
-    client = _managed(client_id)
+    client = managed_client(client_id)
     if not isinstance(client, Client):
         return client
     values = forms.form_values(request.form)
@@ -107,7 +106,7 @@ def client_enable(client_id: str) -> Any:
 @bp.post("/clients/<client_id>/delete")
 @staff_required
 def client_delete(client_id: str) -> Any:
-    client = _managed(client_id)
+    client = managed_client(client_id)
     if not isinstance(client, Client):
         return client
     db = context.db()
@@ -119,7 +118,7 @@ def client_delete(client_id: str) -> Any:
 @bp.post("/clients/<client_id>/rotate")
 @staff_required
 def client_rotate(client_id: str) -> Any:
-    client = _managed(client_id)
+    client = managed_client(client_id)
     if not isinstance(client, Client):
         return client
     db = context.db()
@@ -133,14 +132,14 @@ def client_rotate(client_id: str) -> Any:
 @bp.get("/clients/<client_id>/audit")
 @staff_required
 def client_audit(client_id: str) -> Any:
-    client = _managed(client_id)
+    client = managed_client(client_id)
     if not isinstance(client, Client):
         return client
     return render_template("admin/audit.html", client=client,
                            events=service.trail(context.db(), client))
 
 
-def _managed(client_id: str) -> Client | tuple[str, int]:
+def managed_client(client_id: str) -> Client | tuple[str, int]:
     """The client, when this staff member may manage it: 404 unknown, 403 (audited) another
     organization's."""
     client = service.find_managed_client(context.db(), client_id)
@@ -154,16 +153,11 @@ def _managed(client_id: str) -> Client | tuple[str, int]:
 
 
 def _change(client_id: str, action: Any) -> Any:
-    client = _managed(client_id)
+    client = managed_client(client_id)
     if not isinstance(client, Client):
         return client
-    who: Staff = staff()
     db = context.db()
-    try:
-        action(db, client, who)
-    except Conflict:
-        db.rollback()
-        raise
+    action(db, client, staff())  # a Conflict becomes the error page, nothing committed
     db.commit()
     return redirect(url_for("admin.client_show", client_id=client.client_id))
 

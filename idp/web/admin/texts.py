@@ -74,6 +74,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "admin.revoked": "revoked",
         "admin.no_tokens": "No registration tokens.",
         "admin.static_client": "Defined in the configuration file: change it there.",
+        "admin.release": "Attribute release",
+        "admin.release_hint": "Which claims this application may receive. The consortium sets "
+                              "the default; an organization may narrow it for its own people. "
+                              "sub is always released.",
+        "admin.release_consortium": "Consortium default",
+        "admin.release_unrestricted": "No restriction: every claim of the granted scopes.",
+        "admin.release_restrict": "Restrict to the claims ticked below",
+        "admin.release_claims": "Claims",
     },
     "ru": {
         "admin.title": "Администрирование Campus ID",
@@ -145,6 +153,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "admin.revoked": "отозван",
         "admin.no_tokens": "Токенов регистрации нет.",
         "admin.static_client": "Задано в файле конфигурации: меняйте там.",
+        "admin.release": "Передача атрибутов",
+        "admin.release_hint": "Какие утверждения (claims) получает приложение. Консорциум "
+                              "задаёт умолчание; организация может сузить его для своих людей. "
+                              "sub передаётся всегда.",
+        "admin.release_consortium": "Умолчание консорциума",
+        "admin.release_unrestricted": "Без ограничений: все утверждения выданных областей доступа.",
+        "admin.release_restrict": "Только отмеченные ниже",
+        "admin.release_claims": "Утверждения",
     },
 }
 
