@@ -84,3 +84,16 @@ def test_entitlements_are_the_union_over_accounts_under_the_campus_scope() -> No
         "https://lib.tsu.ru/ent/ebsco", "urn:mace:dir:entitlement:common-lib-terms"]
     assert "entitlements" not in claims_for(person, ["openid", "profile"], orgs)
     assert "entitlements" in RELEASABLE_CLAIMS
+
+
+def test_entitlements_that_are_not_uris_are_dropped() -> None:
+    person = Identity(id=1, sub="s-1", campus_id="123456782")
+    person.accounts = [LinkedAccount(
+        id=1, organization="tpu", external_id="u-1", username="anna",
+        linked_at=datetime(2026, 1, 1, tzinfo=UTC),
+        attributes={"entitlement": ["library", "urn:mace:dir:entitlement:common-lib-terms",
+                                    "https://x.example/has space", " urn:x:trimmed "]})]
+    directory = DirectorySettings(DirectoryType.LDAP, ("ldaps://x",), "dc=x")
+    orgs = {"tpu": OrganizationSettings("tpu", "TPU", "ТПУ", "tpu.ru", directory)}
+    assert claims_for(person, ["campus"], orgs)["entitlements"] == [
+        "urn:mace:dir:entitlement:common-lib-terms", "urn:x:trimmed"]
