@@ -14,6 +14,7 @@ import click
 from sqlalchemy import Engine
 
 from idp.errors import ConfigError, DatabaseNotReady
+from idp.oidc.key_metadata import KeyMetadata
 from idp.oidc.profiles import PROFILES
 from idp.settings import (
     AccessTokenFormat,
@@ -147,10 +148,26 @@ def clients() -> None:
                    "or split; see docs/helpdesk-api.md.")
 @click.option("--role", "roles", multiple=True, metavar="ROLE",
               help="Repeatable, client_credentials only: helpdesk (every organization) or "
-                   "helpdesk:ORG (identities with an account of ORG) on the helpdesk API.")
+                   "helpdesk:ORG (identities with an account of ORG) on the helpdesk API; "
+                   "consortium_admin or org_admin:ORG on the client management API.")
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), default=None,
               help="Preset for known software: moodle (client_secret_post, PKCE optional, "
                    "redirect URI <wwwroot>/admin/oauth2callback.php); see docs/moodle.md.")
+@click.option("--token-endpoint-auth-method", default=None,
+              type=click.Choice(["client_secret_basic", "client_secret_post", "private_key_jwt"]),
+              help="How it authenticates (a confidential client may use either secret method "
+                   "when not given); private_key_jwt needs --jwks-uri or --jwks-file and gets no "
+                   "secret. See docs/client-authentication.md.")
+@click.option("--jwks-uri", default="", metavar="URL",
+              help="Where its public keys are published (https): private_key_jwt and signed "
+                   "request objects.")
+@click.option("--jwks-file", type=click.File("r"), default=None, metavar="FILE",
+              help="Its public keys as a JWK set in a JSON file, instead of --jwks-uri.")
+@click.option("--subject-type", type=click.Choice(["public", "pairwise"]), default="public",
+              show_default=True, help="pairwise: a sub of its own sector (the redirect URIs' "
+                                      "host, or --sector-identifier-uri).")
+@click.option("--sector-identifier-uri", default="", metavar="URL",
+              help="pairwise only: a JSON array of URIs that lists all its redirect URIs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the client id and secret as JSON.")
 @click.pass_context
 def clients_create(ctx: click.Context, /, **options: Any) -> None:
@@ -159,6 +176,7 @@ def clients_create(ctx: click.Context, /, **options: Any) -> None:
     from idp.storage.base import make_session_factory
 
     settings = settings_of(ctx)
+    keys = _key_options(options)
     engine = _current_engine(settings)
     with make_session_factory(engine)() as session:
         try:
@@ -183,6 +201,8 @@ def clients_create(ctx: click.Context, /, **options: Any) -> None:
                 profile=PROFILES[options["profile"]] if options["profile"] else None,
                 roles=list(options["roles"]),
                 organizations=list(settings.organizations),
+                token_endpoint_auth_method=options["token_endpoint_auth_method"],
+                keys=keys,
             )
         except ConfigError as exc:
             session.close()
@@ -197,6 +217,19 @@ def clients_create(ctx: click.Context, /, **options: Any) -> None:
         click.echo(f"client_id:     {created.client_id}")
         if created.client_secret:
             click.echo(f"client_secret: {created.client_secret}   (shown once; stored hashed)")
+
+
+def _key_options(options: dict[str, Any]) -> KeyMetadata:
+    """The key and subject options; a JWK set file that is not JSON stops here."""
+    jwks = None
+    if options["jwks_file"] is not None:
+        try:
+            jwks = json.load(options["jwks_file"])
+        except ValueError as exc:
+            _fail("The client was not created:", [f"jwks_file: not JSON ({exc})"])
+    return KeyMetadata(jwks=jwks, jwks_uri=options["jwks_uri"],
+                       subject_type=options["subject_type"],
+                       sector_identifier_uri=options["sector_identifier_uri"])
 
 
 @main.group()

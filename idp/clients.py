@@ -13,6 +13,14 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from idp.errors import ConfigError
+from idp.oidc.key_metadata import (
+    FetchUris,
+    KeyMetadata,
+    apply_key_metadata,
+    fetch_sector_uris,
+    key_problems,
+    sector_identifier,
+)
 from idp.oidc.profiles import Profile
 from idp.settings import (
     AccessTokenFormat,
@@ -28,8 +36,17 @@ from idp.settings.reader import TableReader
 from idp.settings.roles import role_problem
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
-from idp.storage.clients import Client, find_client, hash_secret, new_client_id, new_client_secret
+from idp.storage.clients import (
+    PRIVATE_KEY_JWT,
+    Client,
+    find_client,
+    hash_secret,
+    new_client_id,
+    new_client_secret,
+)
 from idp.storage.release import set_release
+
+CLI_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 
 
 @dataclass(frozen=True)
@@ -60,13 +77,18 @@ def create_client(
     profile: Profile | None = None,
     roles: Sequence[str] = (),
     organizations: Collection[str] = (),
+    token_endpoint_auth_method: str | None = None,
+    keys: KeyMetadata = KeyMetadata(),  # noqa: B008 (a frozen value)
+    fetch_sector: FetchUris = fetch_sector_uris,
 ) -> NewClient:
     """Raises ``ConfigError`` listing every problem with the given metadata. A profile
     (``idp.oidc.profiles``) sets the PKCE policy and the token endpoint authentication method
-    and checks the redirect URIs, as it does for a registration."""
+    and checks the redirect URIs, as it does for a registration. ``keys`` carries the
+    client's public keys, subject type and sector identifier URI (``idp.oidc.key_metadata``);
+    a private_key_jwt client gets no secret."""
     if profile is not None:
         pkce = PkcePolicy.REQUIRED if profile.pkce_required else PkcePolicy.OPTIONAL
-    secret = None if public else new_client_secret()
+    secret = None if public or token_endpoint_auth_method == PRIVATE_KEY_JWT else new_client_secret()
     spec = ClientSettings(
         client_id=new_client_id(),
         name=name.strip(),
@@ -101,10 +123,17 @@ def create_client(
                               logout_key="post_logout_redirect_uri")
     if profile is not None:
         problems.extend(_profile_problems(profile, spec))
+        if token_endpoint_auth_method and token_endpoint_auth_method not in profile.auth_methods:
+            problems.append(f"token_endpoint_auth_method: the {profile.name} profile "
+                            f"authenticates with {' or '.join(profile.auth_methods)}")
+    sector = _key_problems(problems, keys, token_endpoint_auth_method, public, spec, dev_mode,
+                           fetch_sector)
     if problems:
         raise ConfigError(problems)
     client = Client(client_id=spec.client_id)
     _apply(client, spec, source="cli")
+    client.auth_method = token_endpoint_auth_method
+    apply_key_metadata(client, keys, sector)
     if profile is not None:
         client.auth_method = str(profile.defaults["token_endpoint_auth_method"])
         client.registered_metadata = {"campus_profile": profile.name}
@@ -113,8 +142,27 @@ def create_client(
                  name=client.name, redirect_uris=list(spec.redirect_uris), public=public,
                  grant_types=list(client.grant_types), scopes=list(client.scopes),
                  access_token_format=client.access_token_format,
-                 profile=profile.name if profile else None, roles=list(client.roles))
+                 profile=profile.name if profile else None, roles=list(client.roles),
+                 token_endpoint_auth_method=client.token_endpoint_auth_method,
+                 subject_type=client.subject_type)
     return NewClient(client.client_id, secret)
+
+
+def _key_problems(problems: list[str], keys: KeyMetadata, method: str | None, public: bool,
+                  spec: ClientSettings, dev_mode: bool, fetch: FetchUris) -> str | None:
+    """Adds the problems of the authentication method, keys and subject type; returns the
+    sector of a pairwise client."""
+    if method is not None and method not in CLI_AUTH_METHODS:
+        problems.append(f"token_endpoint_auth_method: must be one of {', '.join(CLI_AUTH_METHODS)}")
+    if method is not None and public:
+        problems.append("token_endpoint_auth_method: a public client authenticates with none")
+    for name, messages in key_problems(keys, method or "", dev_mode).items():
+        problems.extend(f"{name}: {message}" for message in messages)
+    sector, found = sector_identifier(keys.subject_type, spec.redirect_uris,
+                                      keys.sector_identifier_uri, dev_mode, fetch)
+    for name, messages in found.items():
+        problems.extend(f"{name}: {message}" for message in messages)
+    return sector
 
 
 def _profile_problems(profile: Profile, spec: ClientSettings) -> list[str]:
