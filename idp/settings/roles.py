@@ -15,7 +15,8 @@ def role_problem(role: str, organizations: Collection[str]) -> str | None:
     """Why ``role`` is not a role of this deployment, or None when it is one."""
     name, _, org = role.partition(":")
     if name not in ROLE_NAMES:
-        return f"{role!r}: unknown role (known: {', '.join(ROLE_NAMES)}, each optionally :ORG)"
+        return (f"{role!r}: unknown role (known: helpdesk, helpdesk:ORG, consortium_admin, "
+                "org_admin:ORG)")
     if name in NEEDS_ORG and ":" not in role:
         return f"{role!r}: write {name}:ORG, naming the organization"
     if name in NO_ORG and ":" in role:
