@@ -120,7 +120,8 @@ def identities_link(ctx: click.Context, sub: str, account: str, reason: str) -> 
         merge.parse_account_key(account)
         identity = find_identity(db, sub)
         signer = _signer(db, settings)
-        outcome, queued = actions.link(db, signer, identity, account, reason=reason, actor=actor())
+        outcome, queued = actions.link(db, signer, identity, account, reason=reason, actor=actor(),
+                                       secret_key=settings.server.secret_key)
         db.commit()
         actions.deliver_now(db, signer, queued)
         _echo({**_details(db, settings, outcome.survivor), "merged_sub": outcome.absorbed_sub})
@@ -139,7 +140,7 @@ def identities_unlink(ctx: click.Context, sub: str, account: str, reason: str) -
         identity = find_identity(db, sub)
         signer = _signer(db, settings)
         created, queued = actions.unlink(db, signer, identity, account, reason=reason,
-                                         actor=actor())
+                                         actor=actor(), secret_key=settings.server.secret_key)
         db.commit()
         actions.deliver_now(db, signer, queued)
         _echo({"identity": _details(db, settings, identity),
@@ -187,7 +188,8 @@ def proposals_approve(ctx: click.Context, proposal_id: int, reason: str) -> None
         merge.check_reason(reason)
         proposal = _proposal(db, proposal_id)
         signer = _signer(db, settings)
-        _outcome, queued = actions.approve(db, signer, proposal, reason=reason, actor=actor())
+        _outcome, queued = actions.approve(db, signer, proposal, reason=reason, actor=actor(),
+                                           secret_key=settings.server.secret_key)
         db.commit()
         actions.deliver_now(db, signer, queued)
         _echo(api_json.proposal(db, proposal))

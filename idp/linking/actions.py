@@ -5,6 +5,7 @@ its audit event (``idp.linking.merge``) and the Security Event Tokens that tell 
 parties about it (``idp.oidc.events``), queued together so that neither happens without the
 other. It returns the queued delivery ids: the caller commits, then calls ``deliver_now``
 (one attempt; a receiver that is down gets it from ``idp logout deliver`` later).
+``secret_key`` (the server secret) derives the pairwise subjects of pairwise clients.
 """
 
 from __future__ import annotations
@@ -20,24 +21,27 @@ from idp.storage.linking import LinkProposal
 
 
 def link(db: Session, signer: Signer, identity: Identity, account: LinkedAccount | str, *,
-         reason: str, actor: str) -> tuple[MergeOutcome, list[int]]:
+         reason: str, actor: str, secret_key: str) -> tuple[MergeOutcome, list[int]]:
     outcome = merge.link_account(db, identity, account, reason=reason, actor=actor)
-    return outcome, events.queue_merge(db, signer, outcome.survivor, outcome.absorbed_sub)
+    return outcome, events.queue_merge(db, signer, outcome.survivor, outcome.absorbed_sub,
+                                       secret_key=secret_key)
 
 
 def unlink(db: Session, signer: Signer, identity: Identity, account: LinkedAccount | str, *,
-           reason: str, actor: str) -> tuple[Identity, list[int]]:
+           reason: str, actor: str, secret_key: str) -> tuple[Identity, list[int]]:
     created = merge.unlink_account(db, identity, account, reason=reason, actor=actor)
     organization = created.accounts[0].organization
-    return created, events.queue_unlink(db, signer, identity, created, organization)
+    return created, events.queue_unlink(db, signer, identity, created, organization,
+                                        secret_key=secret_key)
 
 
-def approve(db: Session, signer: Signer, proposal: LinkProposal, *, reason: str,
-            actor: str) -> tuple[MergeOutcome | None, list[int]]:
+def approve(db: Session, signer: Signer, proposal: LinkProposal, *, reason: str, actor: str,
+            secret_key: str) -> tuple[MergeOutcome | None, list[int]]:
     outcome = merge.approve_proposal(db, proposal, reason=reason, actor=actor)
     if outcome is None:  # already one identity: no sub changed
         return None, []
-    return outcome, events.queue_merge(db, signer, outcome.survivor, outcome.absorbed_sub)
+    return outcome, events.queue_merge(db, signer, outcome.survivor, outcome.absorbed_sub,
+                                       secret_key=secret_key)
 
 
 def reject(db: Session, proposal: LinkProposal, *, reason: str, actor: str) -> None:

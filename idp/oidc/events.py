@@ -5,7 +5,8 @@ unlink moves an account to a new identity with a new ``sub``. Relying parties th
 an ``event_delivery_uri`` and know either identity (a consent, a login session, an
 authorization code, an access or refresh token) get one SET each, queued in the transaction
 of the change and delivered like logout tokens (``idp.oidc.backchannel``). Event types are
-URNs of ours (no fake domain); the payload names subjects only, never a person's attributes:
+URNs of ours (no fake domain); the payload names subjects only, never a person's attributes,
+each as the client knows it (its pairwise value for a pairwise client, ``subject_for``):
 
 * ``urn:campus-id:event:identity-merged``: ``{"sub": survivor, "previous_sub": absorbed}``;
 * ``urn:campus-id:event:account-unlinked``: ``{"sub": the identity that stays,
@@ -20,17 +21,18 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
+from idp.identity.subjects import subject_for
 from idp.oidc.backchannel import Signer, queue
 from idp.storage.clients import Client
 from idp.storage.grants import Consent
-from idp.storage.identities import Identity
+from idp.storage.identities import Identity, find_identity_by_sub
 from idp.storage.logout import DeliveryKind, LoginSessionClient
 from idp.storage.refresh_tokens import RefreshToken
 from idp.storage.sessions import LoginSession
@@ -42,16 +44,27 @@ class IdentityEvent(StrEnum):
     ACCOUNT_UNLINKED = "urn:campus-id:event:account-unlinked"
 
 
-def queue_merge(db: Session, signer: Signer, survivor: Identity, absorbed_sub: str) -> list[int]:
+def queue_merge(db: Session, signer: Signer, survivor: Identity, absorbed_sub: str, *,
+                secret_key: str) -> list[int]:
     """After a merge (everything of the absorbed identity now names the survivor)."""
-    payload = {"sub": survivor.sub, "previous_sub": absorbed_sub}
+    absorbed = find_identity_by_sub(db, absorbed_sub)
+    assert absorbed is not None  # a merged identity stays, marked merged
+
+    def payload(client: Client) -> dict[str, Any]:
+        return {"sub": subject_for(client, survivor, secret_key),
+                "previous_sub": subject_for(client, absorbed, secret_key)}
+
     return _queue(db, signer, IdentityEvent.MERGED, payload, [survivor.id])
 
 
 def queue_unlink(db: Session, signer: Signer, identity: Identity, created: Identity,
-                 organization: str) -> list[int]:
+                 organization: str, *, secret_key: str) -> list[int]:
     """After an unlink: relying parties of either identity hear of both subs."""
-    payload = {"sub": identity.sub, "new_sub": created.sub, "organization": organization}
+
+    def payload(client: Client) -> dict[str, Any]:
+        return {"sub": subject_for(client, identity, secret_key),
+                "new_sub": subject_for(client, created, secret_key), "organization": organization}
+
     return _queue(db, signer, IdentityEvent.ACCOUNT_UNLINKED, payload, [identity.id, created.id])
 
 
@@ -73,14 +86,14 @@ def receivers(db: Session, identity_ids: Collection[int]) -> list[Client]:
     return list(db.scalars(stmt.order_by(Client.id)))
 
 
-def _queue(db: Session, signer: Signer, event: IdentityEvent, payload: dict[str, Any],
-           identity_ids: list[int]) -> list[int]:
+def _queue(db: Session, signer: Signer, event: IdentityEvent,
+           payload: Callable[[Client], dict[str, Any]], identity_ids: list[int]) -> list[int]:
     db.flush()
     txn = secrets.token_urlsafe(16)
     toe = int(time.time())
     queued = [queue(db, signer, DeliveryKind.SECURITY_EVENT, client,
                     {"jti": secrets.token_urlsafe(24), "txn": txn, "toe": toe,
-                     "events": {event.value: payload}})
+                     "events": {event.value: payload(client)}})
               for client in receivers(db, identity_ids)]
     db.flush()
     return [d.id for d in queued]

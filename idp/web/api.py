@@ -156,7 +156,7 @@ def link(sub: str) -> Response:
     account = merge.find_account_by_key(db, body["account"])
     _check_scope(scope, account.identity)
     outcome, queued = actions.link(db, signer(), identity, account, reason=reason,
-                                   actor=_actor(client))
+                                   actor=_actor(client), secret_key=_secret_key())
     db.commit()
     actions.deliver_now(db, signer(), queued)
     details = api_json.identity_details(db, outcome.survivor, _precedence())
@@ -171,7 +171,7 @@ def unlink(sub: str, key: str) -> Response:
     identity, _ = _identity(sub, scope)
     db = context.db()
     created, queued = actions.unlink(db, signer(), identity, key, reason=reason,
-                                     actor=_actor(client))
+                                     actor=_actor(client), secret_key=_secret_key())
     db.commit()
     actions.deliver_now(db, signer(), queued)
     return _json({"identity": api_json.identity_details(db, identity, _precedence()),
@@ -206,7 +206,7 @@ def decide(proposal_id: int, decision: str) -> Response:
     if decision == "approve":  # a merge: both identities must be in scope
         _check_scope(scope, *involved)
         _outcome, queued = actions.approve(db, signer(), proposal, reason=reason,
-                                           actor=_actor(client))
+                                           actor=_actor(client), secret_key=_secret_key())
     else:  # nothing changes but the queue: either identity will do
         if not any(scope.covers(i) for i in involved):
             raise Forbidden(f"proposal {proposal_id} outside {scope.organizations}",
@@ -227,6 +227,10 @@ def audit_trail() -> Response:
     before = _int_arg("cursor", 0, minimum=0, maximum=2**62) or None
     events, cursor = helpdesk.audit_trail(context.db(), identity, limit=_limit(), before=before)
     return _page([api_json.audit_event(e) for e in events], cursor)
+
+
+def _secret_key() -> str:
+    return context.settings().server.secret_key
 
 
 def _precedence() -> tuple[str, ...]:
