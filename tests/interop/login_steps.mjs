@@ -4,18 +4,23 @@
 import * as client from 'openid-client';
 import readline from 'node:readline';
 
-export async function completeLogin(config, { redirectUri, scope, announce = {} }) {
+// `buildUrl` (optional) turns the parameters into the URL another way: pushed (PAR) or signed
+// (JAR); the plain query otherwise.
+export async function completeLogin(config, { redirectUri, scope, announce = {}, buildUrl }) {
   const codeVerifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
-  const url = client.buildAuthorizationUrl(config, {
+  const parameters = {
     redirect_uri: redirectUri,
     scope: scope || 'openid profile email campus',
     code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
     code_challenge_method: 'S256',
     state,
     nonce,
-  });
+  };
+  const url = buildUrl
+    ? await buildUrl(config, parameters)
+    : client.buildAuthorizationUrl(config, parameters);
   console.log(JSON.stringify({ authorization_url: url.href, ...announce }));
 
   const rl = readline.createInterface({ input: process.stdin });
@@ -29,7 +34,10 @@ export async function completeLogin(config, { redirectUri, scope, announce = {} 
   });
   const claims = tokens.claims();
   const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
-  return { claims, userinfo, token_type: tokens.token_type, id_token: tokens.id_token };
+  return {
+    claims, userinfo, token_type: tokens.token_type, id_token: tokens.id_token,
+    refresh_token: tokens.refresh_token, access_token: tokens.access_token,
+  };
 }
 
 export function reportFailure(err) {
