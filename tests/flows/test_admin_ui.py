@@ -24,7 +24,7 @@ from idp.storage.migrate import upgrade
 from idp.storage.release import get_release
 from idp.storage.tokens import AccessToken
 from tests.flows.conftest import make_settings
-from tests.support.admin import admin_sign_in, post_form
+from tests.support.admin import admin_sign_in, local, post_form
 from tests.support.oidc_client import RelyingParty, sign_in
 
 ROLES = {"consortium_admin": ["tpu:ikuznetsov"], "org_admin": ["tsu:ivan.petrov", "tpu:epopova"]}
@@ -316,3 +316,33 @@ def test_leaving_the_admin_area_keeps_the_campus_id_session(admin_app: Flask) ->
     # Signing in again needs no password: the single sign-on session goes on.
     again = admin_sign_in(browser, "ivan.petrov", "not-needed", "tsu")
     assert again.status_code == 200 and "org_admin:tsu" in again.get_data(as_text=True)
+
+
+def test_callback_refuses_what_it_did_not_ask_for(admin_app: Flask) -> None:
+    """A wrong state, no sign-in in progress, or a code of another client: no admin session."""
+    browser = admin_app.test_client()
+    assert browser.get("/admin/callback?code=x&state=y").status_code == 400
+    start = browser.get("/admin/login?next=https://evil.example.org/")
+    authorize = start.headers["Location"]
+    assert "client_id=campus-admin" in authorize and "code_challenge_method=S256" in authorize
+    assert browser.get("/admin/callback?code=x&state=wrong").status_code == 400
+    # A real code, but issued to another client, is refused by the token endpoint's checks.
+    rp1 = RelyingParty("rp1", "https://rp1.example.org/callback", secret="rp1-secret-0123456789")
+    params = sign_in(browser, rp1, "ivan.petrov", pw("tsu", "ivan.petrov"), "tsu")
+    browser.get("/admin/login")
+    state = browser.get("/admin/login").headers["Location"].split("state=")[1].split("&")[0]
+    response = browser.get(f"/admin/callback?code={params['code']}&state={state}")
+    assert response.status_code == 400
+    assert browser.get("/admin/clients").status_code == 302  # still not signed in
+    assert not events(admin_app, AuditEventType.ADMIN_SIGNED_IN)
+
+
+def test_sign_in_never_redirects_off_the_admin_area(admin_app: Flask) -> None:
+    browser = admin_app.test_client()
+    staff_browser_sso = admin_sign_in(browser, "ivan.petrov", pw("tsu", "ivan.petrov"), "tsu")
+    assert staff_browser_sso.status_code == 200
+    for target in ("//evil.example.org/admin/", "https://evil.example.org/", "/admin/../x"):
+        response = browser.get("/admin/login", query_string={"next": target})
+        response = browser.get(local(response.headers["Location"]))  # SSO: straight back
+        response = browser.get(local(response.headers["Location"]))  # the callback
+        assert response.status_code == 302 and response.headers["Location"] == "/admin/", target

@@ -20,7 +20,8 @@ from idp.web.i18n import translate
 @bp.get("/login")
 def sign_in() -> Any:
     next_path = request.args.get("next", "")
-    if not next_path.startswith("/admin/") or "//" in next_path or "\\" in next_path:
+    if (not next_path.startswith("/admin/") or "//" in next_path or "\\" in next_path
+            or ".." in next_path):
         next_path = "/admin/"  # only pages of the admin UI: no open redirect
     pending, url = start(next_path)
     write_cookie({"pending": pending.as_dict()})
