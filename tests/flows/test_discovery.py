@@ -46,3 +46,20 @@ def test_keys_survive_a_restart(browser: FlaskClient, settings: Settings) -> Non
         assert again.test_client().get("/jwks").json == before
     finally:
         again.extensions["campus_id"].engine.dispose()
+
+
+def test_client_authentication_par_request_objects_and_subjects_are_advertised(
+        browser: FlaskClient) -> None:
+    meta = browser.get("/.well-known/openid-configuration").json
+    algs = ["RS256", "PS256", "ES256", "EdDSA"]
+    for endpoint in ("token", "introspection", "revocation"):
+        assert "private_key_jwt" in meta[f"{endpoint}_endpoint_auth_methods_supported"]
+        assert meta[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] == algs
+    assert "client_secret_jwt" not in meta["token_endpoint_auth_methods_supported"]
+    assert meta["subject_types_supported"] == ["public", "pairwise"]
+    assert meta["pushed_authorization_request_endpoint"] == ISSUER + "/par"
+    assert browser.post("/par").json["error"] == "invalid_client"  # there, and authenticated
+    assert meta["require_pushed_authorization_requests"] is False
+    assert meta["request_parameter_supported"] is True
+    assert meta["request_object_signing_alg_values_supported"] == algs
+    assert meta["request_uri_parameter_supported"] is False

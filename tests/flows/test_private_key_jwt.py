@@ -7,6 +7,7 @@ unauthenticated one ``invalid_client``."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +16,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from idp.storage.audit import AuditEvent
+from idp.storage.base import utcnow
 from idp.storage.client_assertions import ClientAssertionJti
+from idp.storage.clients import Client
 from tests.support.client_keys import (
     ISSUER,
     JsonServer,
@@ -105,6 +108,26 @@ def test_a_replayed_assertion_is_refused_and_audited(app: Flask, browser: FlaskC
                                    AuditEvent.client_id == client_id))
         assert replays == 2
         assert db.scalar(select(func.count()).select_from(ClientAssertionJti)) == 1
+
+
+def test_spent_ids_are_kept_until_their_assertion_expires(app: Flask, browser: FlaskClient) -> None:
+    key = make_key()
+    client_id = register_jwt_client(app, browser, jwks=public_jwks(key))
+    services = app.extensions["campus_id"]
+    with services.sessions() as db:
+        pk = db.scalar(select(Client.id).where(Client.client_id == client_id))
+        db.add(ClientAssertionJti(client_pk=pk, jti="long-gone",
+                                  expires_at=utcnow() - timedelta(seconds=1)))
+        db.commit()
+    assert token_request(browser, assertion_form(key, client_id)).json["error"] == "invalid_grant"
+    assert token_request(browser, assertion_form(key, client_id, jti="long-gone")).json["error"] \
+        == "invalid_grant"  # pruned: its assertion expired long ago, so it cannot be replayed
+    with services.sessions() as db:
+        rows = db.scalars(select(ClientAssertionJti.jti)).all()
+        assert "long-gone" in rows and len(rows) == 2
+        expiry = db.scalar(select(ClientAssertionJti.expires_at)
+                           .where(ClientAssertionJti.jti == "long-gone"))
+        assert expiry is not None and expiry > utcnow()
 
 
 def test_the_same_jti_from_another_client_is_its_own(app: Flask, browser: FlaskClient) -> None:
