@@ -31,6 +31,7 @@ from idp.oidc.discovery import provider_metadata
 from idp.oidc.grants import AuthenticatedUser
 from idp.oidc.pushed import PAR_LIFETIME_S, authorization_params, push_request
 from idp.oidc.server import CampusAuthorizationServer, ResolvedAuthorization
+from idp.settings.model import JWKS_MAX_AGE_S
 from idp.storage import audit, grants
 from idp.storage.audit import AuditEventType
 from idp.storage.sessions import LoginSession
@@ -67,7 +68,8 @@ def _discovery_body(issuer: str) -> bytes:
 def jwks() -> Response:
     resp = Response(context.services().keyring().jwks_body, mimetype="application/jwk-set+json")
     resp.cache_control.public = True
-    resp.cache_control.max_age = 300
+    # [keys] activation_delay_s may not be shorter: a new key is in every cached copy first.
+    resp.cache_control.max_age = JWKS_MAX_AGE_S
     return resp
 
 

@@ -197,3 +197,31 @@ def test_the_signing_key_cannot_be_retired_and_a_replaced_one_only_by_force(
     clock.advance(timedelta(seconds=10))
     assert old_kid not in published(browser)
     assert kid_of(tokens_of(browser, RP2)["id_token"]) == new_kid
+
+
+def test_jwks_may_be_cached_for_less_than_the_activation_delay(app: Flask, settings: Settings) -> None:
+    response = app.test_client().get("/jwks")
+    assert response.cache_control.max_age is not None
+    assert response.cache_control.max_age < settings.keys.activation_delay_s
+
+
+def test_a_failed_check_keeps_the_current_keys(app: Flask, clock: Clock,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """The database gone for a moment: tokens are still signed and JWKS still served."""
+    browser = app.test_client()
+    before = published(browser)
+    live = app.extensions["campus_id"].keys
+    working = live.engine
+    live.engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    try:
+        clock.advance(timedelta(seconds=10))
+        with caplog.at_level("WARNING", logger="idp.oidc.live_keys"):
+            assert live.current().jwks_body == live.current().jwks_body
+            assert {k.kid for k in live.current().published} == before
+        assert "could not check for changes" in caplog.text
+    finally:
+        live.engine.dispose()
+        live.engine = working
+    new_kid = rotate_es256(app, clock)
+    clock.advance(timedelta(seconds=10))
+    assert published(browser) == before | {new_kid}
