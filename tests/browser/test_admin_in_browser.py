@@ -86,7 +86,9 @@ def test_org_admin_registers_rotates_and_deletes_a_moodle_client(admin_page: Pag
     assert secret_works(page, admin_site, client_id, secret)  # inside the overlap window
 
     page.get_by_role("link", name="К приложению").click()
-    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Удалить").click()  # refused until confirmed
+    expect(page.get_by_role("heading", level=1)).to_have_text("Moodle ТГУ")
+    page.get_by_label("Да, удалить: войти в него будет нельзя.").check()
     page.get_by_role("button", name="Удалить").click()
     expect(page.get_by_role("status")).to_have_text("Приложение «Moodle ТГУ» удалено.")
     expect(page.locator("table")).to_have_count(0)

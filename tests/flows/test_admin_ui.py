@@ -121,7 +121,8 @@ def test_org_admin_gets_403_on_another_organizations_client(admin_app: Flask) ->
     assert tpu_admin.get(f"/admin/clients/{client_id}/audit").status_code == 403
     assert tpu_admin.get("/admin/clients?org=tsu").status_code == 403
     for action in ("disable", "delete", "rotate"):
-        response = post_form(tpu_admin, page, f"/admin/clients/{client_id}/{action}", {})
+        response = post_form(tpu_admin, page, f"/admin/clients/{client_id}/{action}",
+                             {"confirm": "on"})
         assert response.status_code == 403, action
     response = post_form(tpu_admin, page, f"/admin/clients/{client_id}", {
         "name": "Hijacked", "redirect_uris": MOODLE_URI, "profile": "moodle"})
@@ -186,6 +187,9 @@ def test_edit_disable_enable_and_delete(admin_app: Flask) -> None:
     post_form(browser, page, f"/admin/clients/{client_id}/enable", {})
     assert stored(admin_app, client_id).disabled_at is None
     response = post_form(browser, page, f"/admin/clients/{client_id}/delete", {})
+    assert response.status_code == 400  # not confirmed: nothing happens
+    assert stored(admin_app, client_id).deleted_at is None
+    response = post_form(browser, page, f"/admin/clients/{client_id}/delete", {"confirm": "on"})
     assert response.status_code == 302
     assert stored(admin_app, client_id).deleted_at is not None
     assert browser.get(f"/admin/clients/{client_id}").status_code == 404

@@ -17,6 +17,7 @@ from idp.storage.clients import Client
 from idp.web.admin import forms
 from idp.web.admin.blueprint import bp
 from idp.web.admin.staff import forbidden, staff, staff_required
+from idp.web.i18n import translate
 
 
 @bp.get("/")
@@ -109,6 +110,9 @@ def client_delete(client_id: str) -> Any:
     client = managed_client(client_id)
     if not isinstance(client, Client):
         return client
+    if request.form.get("confirm") != "on":  # the page asks to tick "yes, delete it"
+        return _form_page(forms.client_values(client), [], [translate("admin.delete_unconfirmed")],
+                          client=client), 400
     db = context.db()
     service.remove_client(db, client, staff().actor)
     db.commit()

@@ -44,7 +44,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "admin.disable": "Disable",
         "admin.enable": "Enable",
         "admin.delete": "Delete",
-        "admin.delete_confirm": "Delete this application? People will no longer be able to log in to it.",
+        "admin.delete_unconfirmed": "To delete, tick “Yes, delete it” first.",
+        "admin.delete_confirm": "Yes, delete it: nobody will log in to it any more.",
         "admin.rotate": "Rotate the secret",
         "admin.rotate_hint": "A new secret is made; the current one keeps working until the "
                              "overlap window ends.",
@@ -121,7 +122,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "admin.disable": "Отключить",
         "admin.enable": "Включить",
         "admin.delete": "Удалить",
-        "admin.delete_confirm": "Удалить приложение? Войти в него через Campus ID будет нельзя.",
+        "admin.delete_unconfirmed": "Чтобы удалить, сначала отметьте «Да, удалить».",
+        "admin.delete_confirm": "Да, удалить: войти в него будет нельзя.",
         "admin.rotate": "Сменить секрет",
         "admin.rotate_hint": "Будет создан новый секрет; текущий продолжит работать до конца "
                              "периода перекрытия.",
