@@ -37,9 +37,12 @@ class Settled:
 
 def retention(settings: Settings) -> timedelta:
     """How long a replaced key stays published: the longest lifetime of a token it may have
-    signed (ID, access and logout tokens) plus the configured margin."""
+    signed (ID, access and logout tokens) plus the configured margin. An ID token also comes
+    back as ``id_token_hint`` at logout, expired or not, for as long as the login session it
+    was issued in may last: that counts as its lifetime too."""
     oidc = settings.oidc
-    longest = max(oidc.id_token_lifetime_s, oidc.access_token_lifetime_s, LOGOUT_TOKEN_LIFETIME_S)
+    longest = max(oidc.id_token_lifetime_s, oidc.access_token_lifetime_s, LOGOUT_TOKEN_LIFETIME_S,
+                  settings.server.session_lifetime_s)
     return timedelta(seconds=longest + settings.keys.retire_margin_s)
 
 

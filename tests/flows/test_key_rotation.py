@@ -225,3 +225,19 @@ def test_a_failed_check_keeps_the_current_keys(app: Flask, clock: Clock,
     new_kid = rotate_es256(app, clock)
     clock.advance(timedelta(seconds=10))
     assert published(browser) == before | {new_kid}
+
+
+def test_an_id_token_of_the_replaced_key_still_works_as_logout_hint(
+        app: Flask, clock: Clock, settings: Settings) -> None:
+    """Relying parties keep the ID token for the session and send it back at logout, hours
+    later: the replaced key stays published that long."""
+    browser = app.test_client()
+    hint = tokens_of(browser, RP2)["id_token"]
+    new_kid = rotate_es256(app, clock)
+    clock.advance(DELAY + timedelta(seconds=settings.server.session_lifetime_s // 2))
+    assert kid_of(tokens_of(browser, RP2)["id_token"]) == new_kid
+    response = browser.get("/logout", query_string={
+        "id_token_hint": hint, "post_logout_redirect_uri": "https://rp2.example.org/bye",
+        "state": "after-rotation"})
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    assert response.headers["Location"] == "https://rp2.example.org/bye?state=after-rotation"
