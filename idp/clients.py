@@ -44,7 +44,7 @@ from idp.storage.clients import (
     new_client_id,
     new_client_secret,
 )
-from idp.storage.release import set_release
+from idp.storage.release import set_by, set_release
 
 CLI_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 
@@ -136,7 +136,8 @@ def create_client(
     apply_key_metadata(client, keys, sector)
     if profile is not None:
         client.auth_method = str(profile.defaults["token_endpoint_auth_method"])
-        client.registered_metadata = {"campus_profile": profile.name}
+        client.registered_metadata = {**(client.registered_metadata or {}),
+                                      "campus_profile": profile.name}
     db.add(client)
     audit.record(db, AuditEventType.CLIENT_CREATED, actor=actor, client_id=client.client_id,
                  name=client.name, redirect_uris=list(spec.redirect_uris), public=public,
@@ -187,9 +188,17 @@ def sync_static_clients(db: Session, settings: Settings) -> None:
                          client_id=static.client_id, name=static.name)
         _apply(client, static, source="config")
         _apply_consent_links(client, static)
-        if static.release_claims is not None:
-            db.flush()  # a new client needs its id
-            set_release(db, client, static.release_claims, actor="config")
+        _apply_release(db, client, static)
+
+
+def _apply_release(db: Session, client: Client, spec: ClientSettings) -> None:
+    """``release_claims`` sets the consortium's default; removing the key lifts a default the
+    file had set (one set from the CLI or the admin UI stays)."""
+    db.flush()  # a new client needs its id
+    if spec.release_claims is not None:
+        set_release(db, client, spec.release_claims, actor="config")
+    elif set_by(db, client.id) == "config":
+        set_release(db, client, None, actor="config")
 
 
 CONSENT_LINKS = ("logo_uri", "policy_uri", "tos_uri")

@@ -139,8 +139,28 @@ def sector_identifier(subject_type: str, redirect_uris: Sequence[str], sector_ur
     return host_of(sector_uri), {}
 
 
+KEY_FIELDS = ("jwks", "jwks_uri", "request_object_signing_alg", "subject_type",
+              "sector_identifier_uri", "require_pushed_authorization_requests")
+
+
+def as_registered(meta: KeyMetadata) -> dict[str, Any]:
+    """The fields as a registration request would give them (defaults left out)."""
+    values: dict[str, Any] = {
+        "jwks": meta.jwks, "jwks_uri": meta.jwks_uri,
+        "request_object_signing_alg": meta.request_object_signing_alg,
+        "subject_type": meta.subject_type if meta.subject_type != PUBLIC_SUBJECT else None,
+        "sector_identifier_uri": meta.sector_identifier_uri,
+        "require_pushed_authorization_requests": meta.require_pushed_authorization_requests,
+    }
+    return {name: value for name, value in values.items() if value}
+
+
 def apply_key_metadata(client: Client, meta: KeyMetadata, sector: str | None) -> None:
-    """Copy checked metadata onto the stored client."""
+    """Copy checked metadata onto the stored client. The registered values also join the
+    client's registered metadata, so that an edit which resends it (the admin UI) keeps them."""
+    registered = {k: v for k, v in (client.registered_metadata or {}).items()
+                  if k not in KEY_FIELDS}
+    client.registered_metadata = {**registered, **as_registered(meta)}
     client.jwks = dict(meta.jwks) if meta.jwks is not None else None
     client.jwks_uri = meta.jwks_uri or None
     client.request_object_signing_alg = meta.request_object_signing_alg or None

@@ -111,3 +111,46 @@ def test_logout_with_a_pairwise_hint_and_its_logout_token(app: Flask, browser: F
     with app.extensions["campus_id"].sessions() as db:
         [delivery] = db.query(LogoutDelivery).all()
         assert claims_of(delivery.token)["sub"] == found["id_token"]
+
+
+def test_a_registration_read_back_and_sent_again_keeps_keys_and_subjects(
+        app: Flask, browser: FlaskClient) -> None:
+    """RFC 7592: what GET returns is a valid PUT that changes nothing (the admin UI resends
+    the registered metadata the same way)."""
+    from tests.support.client_keys import make_key, public_jwks
+    from tests.support.registration import manage
+
+    jwks = public_jwks(make_key(kid="k"))
+    created = register(browser, initial_token(app), valid_metadata(
+        subject_type="pairwise", jwks=jwks, request_object_signing_alg="ES256",
+        require_pushed_authorization_requests=True)).json
+    uri, token = created["registration_client_uri"], created["registration_access_token"]
+    read = manage(browser, "GET", uri, token).json
+    assert manage(browser, "PUT", uri, token, read).status_code == 200
+    again = manage(browser, "GET", uri, token).json
+    for name in ("subject_type", "jwks", "request_object_signing_alg",
+                 "require_pushed_authorization_requests"):
+        assert again[name] == created[name], name
+    assert again["subject_type"] == "pairwise" and again["jwks"] == jwks
+
+
+def test_an_edit_that_resends_the_registered_metadata_keeps_keys_and_subjects(
+        app: Flask, browser: FlaskClient) -> None:
+    """How the admin UI edits a client: the form's fields over the registered metadata."""
+    from idp.oidc.client_metadata import parse_client_metadata
+    from idp.storage.clients import find_client
+    from tests.support.client_keys import make_key, public_jwks
+
+    created = register(browser, initial_token(app), valid_metadata(
+        subject_type="pairwise", token_endpoint_auth_method="private_key_jwt",
+        jwks=public_jwks(make_key(kid="k")), require_pushed_authorization_requests=True)).json
+    with app.extensions["campus_id"].sessions() as db:
+        client = find_client(db, created["client_id"])
+        assert client is not None
+        edited = parse_client_metadata({**client.registered_metadata, "client_name": "Renamed",
+                                        "redirect_uris": client.redirect_uris,
+                                        "token_endpoint_auth_method": "private_key_jwt"},
+                                       dev_mode=True)
+    assert edited.keys.subject_type == "pairwise" and edited.keys.jwks == created["jwks"]
+    assert edited.keys.require_pushed_authorization_requests is True
+    assert edited.sector_identifier == "library.tpu.example"
