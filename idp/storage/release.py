@@ -50,6 +50,12 @@ def get_release(db: Session, client_pk: int, organization: str = CONSORTIUM) -> 
     return frozenset(row.claims) if row is not None else None
 
 
+def set_by(db: Session, client_pk: int, organization: str = CONSORTIUM) -> str | None:
+    """Who last set one level (``config`` for a static client's ``release_claims``)."""
+    row = _find(db, client_pk, organization)
+    return row.updated_by if row is not None else None
+
+
 def set_release(db: Session, client: Client, claims: Collection[str] | None, *,
                 organization: str = CONSORTIUM, actor: str) -> bool:
     """Set (or, with None, remove) one level's claims; audited when something changed.
