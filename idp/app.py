@@ -24,7 +24,6 @@ from idp.storage.migrate import ensure_current
 from idp.web import admin as admin_views
 from idp.web import api as api_views
 from idp.web import api_clients as api_clients_views
-from idp.web import api_clients as api_clients_views
 from idp.web import csrf, errors, i18n, security
 from idp.web import login as login_views
 from idp.web import logout as logout_views
@@ -79,6 +78,5 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(registration_views.bp)
     app.register_blueprint(api_views.bp)
     admin_views.init_app(app)
-    app.register_blueprint(api_clients_views.bp)
     app.register_blueprint(api_clients_views.bp)
     return app
