@@ -19,8 +19,9 @@ from idp.errors import ConfigError
 from idp.identity.claims import RELEASABLE_CLAIMS
 from idp.identity.release import claim_problems
 from idp.storage.clients import Client
-from idp.storage.release import CONSORTIUM, policies_of, set_release
+from idp.storage.release import CONSORTIUM, policies_of, set_by, set_release
 
+CONFIG = "config"  # the source of static clients, and the actor of what the file sets
 # What Moodle's OAuth 2 login cannot do without: the username it maps and an email address.
 MOODLE_NEEDS = frozenset({"campus_id", "email"})
 
@@ -46,6 +47,10 @@ def change_release(db: Session, client: Client, claims: Iterable[str] | None, *,
     if (client.registered_metadata or {}).get("campus_profile") == "moodle" and missing:
         problems.append(f"claims: Moodle refuses a login without {', '.join(sorted(missing))} "
                         "(its username and email; docs/moodle.md)")
+    if (not organization and client.source == CONFIG
+            and set_by(db, client.id) == CONFIG):
+        problems.append("claims: the configuration file sets this client's default "
+                        "(release_claims under its [clients] table); change it there")
     if not client.check_grant_type("authorization_code"):
         problems.append(f"client: {client.client_id} logs nobody in; it receives no claims")
     if problems:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from joserfc import jwt
@@ -16,10 +17,12 @@ from joserfc.jwk import KeySet
 from demo.people import LIBRARY_TERMS
 from demo.slapd import SlapdServer
 from idp.app import create_app
+from idp.errors import ConfigError
 from idp.release import change_release
 from idp.settings import Settings
 from idp.storage import audit
 from idp.storage.clients import find_client
+from idp.storage.release import policies_of
 from tests.flows.conftest import RP1, RP2, client_table, make_settings
 from tests.support.oidc_client import RelyingParty, callback_params, follow, login, sign_in
 from tests.support.registration import initial_token, register
@@ -211,3 +214,29 @@ def test_a_widened_release_asks_for_consent_again(app: Flask, browser: FlaskClie
     with app.extensions["campus_id"].sessions() as db:
         granted = audit.events(db, audit.AuditEventType.CONSENT_GRANTED)
     assert [e.details["claims"] for e in granted] == [["sub", "name"], ["sub", "name", "email"]]
+
+
+def test_the_configuration_owns_the_default_it_sets(
+        settings: Settings, directories: dict[str, SlapdServer]) -> None:
+    app = create_app(static_library(settings, directories))
+    try:
+        with app.extensions["campus_id"].sessions() as db:
+            client = find_client(db, "rp2")
+            assert client is not None
+            with pytest.raises(ConfigError) as refused:
+                change_release(db, client, ["name", "email"], organizations=["tpu"], actor="cli")
+            assert "change it there" in refused.value.problems[0]
+            assert change_release(db, client, ["name"], organizations=["tpu"],
+                                  organization="tpu", actor="cli")  # a narrowing is the CLI's
+            db.commit()
+    finally:
+        app.extensions["campus_id"].engine.dispose()
+    restarted = create_app(settings)  # release_claims removed from the file
+    try:
+        with restarted.extensions["campus_id"].sessions() as db:
+            client = find_client(db, "rp2")
+            assert client is not None
+            assert policies_of(db, client.id) == {"tpu": {"name"}}
+            assert change_release(db, client, ["email"], organizations=["tpu"], actor="cli")
+    finally:
+        restarted.extensions["campus_id"].engine.dispose()
