@@ -350,3 +350,26 @@ def test_sign_in_never_redirects_off_the_admin_area(admin_app: Flask) -> None:
         response = browser.get(local(response.headers["Location"]))  # SSO: straight back
         response = browser.get(local(response.headers["Location"]))  # the callback
         assert response.status_code == 302 and response.headers["Location"] == "/admin/", target
+
+
+def test_behind_a_proxy_discovery_and_the_admin_redirect_follow_the_issuer(
+        database_url: str, directories: dict[str, SlapdServer]) -> None:
+    """nginx terminates TLS and forwards over http: with trust_forwarded_headers the request is
+    seen as https, and every address announced is the configured issuer's."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+    settings = make_settings(database_url, directories, roles=ROLES,
+                             server={"trust_forwarded_headers": True})
+    app = create_app(settings)
+    try:
+        proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "id.campus.test",
+                 "X-Forwarded-For": "203.0.113.5"}
+        browser = app.test_client()
+        metadata = browser.get("/.well-known/openid-configuration", headers=proxy).json
+        assert metadata["issuer"] == "https://id.campus.test"
+        assert metadata["token_endpoint"] == "https://id.campus.test/token"
+        start = browser.get("/admin/login", headers=proxy)
+        assert "redirect_uri=https%3A%2F%2Fid.campus.test%2Fadmin%2Fcallback" in start.headers["Location"]
+    finally:
+        app.extensions["campus_id"].engine.dispose()
