@@ -334,10 +334,8 @@ def serve(ctx: click.Context, host: str, port: int, dev: bool) -> None:
 
 # The command groups of their own modules register themselves on import.
 from idp import (  # noqa: E402
+    cli_admin,  # noqa: F401  (registers `idp clients rotate-secret`)
     cli_helpdesk,  # noqa: F401  (registers `idp identities`, `proposals`, `audit`)
     cli_keys,  # noqa: F401  (registers `idp keys` on main)
     cli_release,  # noqa: F401  (registers `idp clients release`)
 )
-
-
-from idp import cli_admin  # noqa: E402,F401  (registers `idp clients rotate-secret`)
