@@ -93,7 +93,8 @@ def test_openid_client_code_flow(provider: ProviderStack, client_id: str) -> Non
 
 
 @pytest.mark.parametrize(("client_id", "auth"), [("interop-rs256", "post"),
-                                                 ("interop-es256", "basic")])
+                                                 ("interop-es256", "basic"),
+                                                 ("interop-eddsa", "basic")])
 def test_openid_client_refresh_introspection_revocation_client_credentials(
         provider: ProviderStack, client_id: str, auth: str) -> None:
     client = CLIENTS[client_id]
