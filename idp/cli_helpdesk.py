@@ -172,7 +172,7 @@ def proposals_list(ctx: click.Context, status: str) -> None:
 
 
 def _proposal(db: Session, proposal_id: int) -> LinkProposal:
-    proposal = db.get(LinkProposal, proposal_id)
+    proposal = helpdesk.find_proposal(db, proposal_id)
     if proposal is None:
         raise NotFound(f"proposal {proposal_id}", public=f"No proposal {proposal_id}.")
     return proposal

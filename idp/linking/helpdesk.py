@@ -22,6 +22,7 @@ from idp.storage.identities import ACTIVE, Identity, IdentityAlias, LinkedAccoun
 from idp.storage.linking import LinkProposal
 
 MAX_LIMIT = 100
+MAX_ID = 2**62  # ids and cursors beyond this exist nowhere (and overflow SQLite's INTEGER)
 HELPDESK = "helpdesk"
 
 
@@ -148,6 +149,12 @@ def _trail_of(db: Session, identity: Identity) -> ColumnElement[bool]:
         AuditEvent.identity_id.in_(ids),
         (AuditEvent.type == AuditEventType.ACCOUNT_UNLINKED.value) & or_(*created_by_unlink),
     )
+
+
+def find_proposal(db: Session, proposal_id: int) -> LinkProposal | None:
+    if not 0 < proposal_id <= MAX_ID:
+        return None
+    return db.get(LinkProposal, proposal_id)
 
 
 def proposals(db: Session, scope: HelpdeskScope, *, status: str | None, limit: int,

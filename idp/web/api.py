@@ -22,7 +22,7 @@ from idp.linking import actions, helpdesk, merge
 from idp.linking.helpdesk import HelpdeskScope
 from idp.storage.clients import Client
 from idp.storage.identities import Identity, resolve_sub
-from idp.storage.linking import LinkProposal, ProposalStatus
+from idp.storage.linking import ProposalStatus
 from idp.storage.tokens import find_access_token
 from idp.web import api_json
 from idp.web.openapi import openapi_document
@@ -43,13 +43,21 @@ class Unauthorized(IdpError):
 @bp.errorhandler(IdpError)
 def _error(exc: IdpError) -> Response:
     log.info("api %s: %s", type(exc).__name__, exc.detail)
-    resp = jsonify(error=ERROR_CODES.get(exc.status_code, "server_error"), message=exc.public)
-    resp.status_code = exc.status_code
+    resp = json_error(exc.status_code, exc.public)
     if exc.status_code == 401:  # RFC 6750 3: no error code when no token was given
         challenge = f'Bearer realm="{REALM}"'
         if request.headers.get("Authorization"):
             challenge += ', error="invalid_token"'
         resp.headers["WWW-Authenticate"] = challenge
+    return resp
+
+
+def json_error(status: int, message: str) -> Response:
+    """``{"error": ..., "message": ...}``; also for what Flask raises before a view runs (an
+    unknown path or method under /api/v1, by ``idp.web.errors``)."""
+    resp = jsonify(error=ERROR_CODES.get(status, "server_error" if status >= 500 else "invalid_request"),
+                   message=message)
+    resp.status_code = status
     return resp
 
 
@@ -116,6 +124,10 @@ def _limit() -> int:
     return _int_arg("limit", 20, minimum=1, maximum=helpdesk.MAX_LIMIT)
 
 
+def _cursor() -> int:
+    return _int_arg("cursor", 0, minimum=0, maximum=helpdesk.MAX_ID)
+
+
 def _page(items: list[dict[str, Any]], cursor: int | None) -> Response:
     return jsonify(items=items, next_cursor=str(cursor) if cursor is not None else None)
 
@@ -133,7 +145,7 @@ def search_identities() -> Response:
         raise InvalidInput("q", public="q (1 to 200 characters) is required.")
     found, cursor = helpdesk.search(context.db(), q, organizations=context.settings().organizations,
                                     scope=scope, limit=_limit(),
-                                    after=_int_arg("cursor", 0, minimum=0, maximum=2**62))
+                                    after=_cursor())
     return _page([api_json.identity_summary(i, _precedence()) for i in found], cursor)
 
 
@@ -188,7 +200,7 @@ def list_proposals() -> Response:
     db = context.db()
     found, cursor = helpdesk.proposals(db, scope, status=None if status == "all" else status,
                                        limit=_limit(),
-                                       after=_int_arg("cursor", 0, minimum=0, maximum=2**62))
+                                       after=_cursor())
     return _page([api_json.proposal(db, p) for p in found], cursor)
 
 
@@ -197,7 +209,7 @@ def decide(proposal_id: int, decision: str) -> Response:
     client, scope = _caller()
     reason = merge.check_reason(_body().get("reason"))
     db = context.db()
-    proposal = db.get(LinkProposal, proposal_id)
+    proposal = helpdesk.find_proposal(db, proposal_id)
     if proposal is None:
         raise NotFound(f"proposal {proposal_id}", public="No such proposal.")
     involved = [merge.current_identity(db, db.get_one(Identity, i))
@@ -224,7 +236,7 @@ def audit_trail() -> Response:
     if not sub:
         raise InvalidInput("no sub", public="sub is required.")
     identity, _ = _identity(sub, scope)
-    before = _int_arg("cursor", 0, minimum=0, maximum=2**62) or None
+    before = _cursor() or None
     events, cursor = helpdesk.audit_trail(context.db(), identity, limit=_limit(), before=before)
     return _page([api_json.audit_event(e) for e in events], cursor)
 

@@ -35,7 +35,9 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def check_csrf() -> None:
-        if (request.method == "POST" and request.endpoint not in EXEMPT_ENDPOINTS
+        # No route (request.url_rule is None): nothing runs but the 404 or 405 that follows.
+        if (request.method == "POST" and request.url_rule is not None
+                and request.endpoint not in EXEMPT_ENDPOINTS
                 and request.blueprint not in EXEMPT_BLUEPRINTS):
             check_form_token()
 

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from idp.errors import IdpError
 
 log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1/"
 JSON_PATHS = ("/token", "/userinfo", "/jwks", "/.well-known/", "/api/", "/register")
 
 
@@ -41,6 +42,10 @@ def init_app(app: Flask) -> None:
             from idp.web.i18n import translate
 
             return error_page(translate("login.expired_form"), 400)
+        if request.path.startswith(API_PREFIX):  # the helpdesk API's own error shape
+            from idp.web.api import json_error
+
+            return json_error(status, exc.name)
         if wants_json():
             resp = jsonify(error="invalid_request", error_description=exc.name)
             resp.status_code = status
