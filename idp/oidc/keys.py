@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -122,9 +123,11 @@ def key_schedule(rows: list[SigningKey], now: datetime, retention: timedelta) ->
 
 
 def load_keyring(db: Session, secret_key: str, *, retention: timedelta,
-                 now: datetime | None = None) -> KeyRing:
-    """The ring at ``now``: unseals every published key once."""
+                 now: datetime | None = None, known: Mapping[str, JoseKey] | None = None) -> KeyRing:
+    """The ring at ``now``. Keys in ``known`` (by kid, from the previous ring) are reused; the
+    others are unsealed and imported (an RSA key takes tens of milliseconds)."""
     now = now or utcnow()
+    known = known or {}
     rows = active_keys(db)
     planned = key_schedule(rows, now, retention)
     states = {k.kid: k.state for k in planned}
@@ -134,8 +137,7 @@ def load_keyring(db: Session, secret_key: str, *, retention: timedelta,
         state = states[row.kid]
         if state is KeyState.RETIRED:
             continue
-        key = import_key(json.loads(unseal(secret_key, row.kid, row.encrypted_private_jwk)))
-        assert isinstance(key, ECKey | RSAKey | OKPKey)
+        key = known.get(row.kid) or _unsealed(secret_key, row)
         published.append(key)
         if state is KeyState.ACTIVE:
             signing[row.alg] = key
@@ -144,3 +146,9 @@ def load_keyring(db: Session, secret_key: str, *, retention: timedelta,
         raise RuntimeError(f"no signing key for {', '.join(missing)}; run `idp db upgrade`")
     return KeyRing(signing=signing, published=tuple(published),
                    valid_until=next_change(planned, now))
+
+
+def _unsealed(secret_key: str, row: SigningKey) -> JoseKey:
+    key = import_key(json.loads(unseal(secret_key, row.kid, row.encrypted_private_jwk)))
+    assert isinstance(key, ECKey | RSAKey | OKPKey)
+    return key

@@ -73,5 +73,9 @@ class LiveKeyRing:
             return key_generation(conn)
 
     def _load(self, now: datetime) -> KeyRing:
+        """Keys already imported by the current ring are reused: a reload unseals new ones only."""
+        current = getattr(self, "_ring", None)
+        known = {str(k.kid): k for k in current.published} if current is not None else {}
         with self.sessions() as db:
-            return load_keyring(db, self.secret_key, retention=self.retention, now=now)
+            return load_keyring(db, self.secret_key, retention=self.retention, now=now,
+                                known=known)
