@@ -13,6 +13,7 @@ from idp.storage import (
     refresh_tokens,
     registration_tokens,
     release,
+    search,
     sessions,
     tokens,
 )
@@ -20,5 +21,6 @@ from idp.storage.base import Base
 
 __all__ = [
     "Base", "audit", "client_assertions", "clients", "grants", "identities", "keys", "linking",
-    "logout", "pushed_requests", "refresh_tokens", "registration_tokens", "release", "sessions", "tokens",
+    "logout", "pushed_requests", "refresh_tokens", "registration_tokens", "release", "search", "sessions",
+    "tokens",
 ]
