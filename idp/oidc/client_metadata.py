@@ -20,7 +20,7 @@ from idp.oidc.key_metadata import (
     FetchUris,
     KeyMetadata,
     fetch_sector_uris,
-    key_problems,
+    parse_key_metadata,
     sector_identifier,
 )
 from idp.oidc.keys import SUPPORTED_ALGS
@@ -100,7 +100,10 @@ def parse_client_metadata(data: object, *, dev_mode: bool,
     auth_method = _auth_method(request, profile, problems)
     grant_types = _grant_types(request, problems)
     redirect_uris = _redirect_uris(request, profile, dev_mode, problems)
-    keys = _keys(request, auth_method, dev_mode, problems)
+    keys, found = parse_key_metadata(request, auth_method, dev_mode)
+    for name, messages in found.items():
+        for message in messages:
+            problems.add(name, message)
     sector = None
     if "redirect_uris" not in problems.fields:  # a sector is only worth fetching for valid URIs
         sector, found = sector_identifier(keys.subject_type, redirect_uris,
@@ -130,35 +133,6 @@ def parse_client_metadata(data: object, *, dev_mode: bool,
             problems.add(name, f"is not supported: {reason}")
     problems.raise_if_any()
     return metadata
-
-
-def _keys(request: Mapping[str, Any], auth_method: str, dev_mode: bool,
-          problems: _Problems) -> KeyMetadata:
-    """jwks / jwks_uri, request object algorithm, subject type, PAR requirement."""
-    strings = {}
-    for name in ("jwks_uri", "request_object_signing_alg", "sector_identifier_uri"):
-        value = request.get(name, "")
-        if not isinstance(value, str):
-            problems.add(name, "must be a string")
-            value = ""
-        strings[name] = value
-    subject_type = request.get("subject_type", "public")
-    if not isinstance(subject_type, str):
-        problems.add("subject_type", "must be public or pairwise")
-        subject_type = "public"
-    keys = KeyMetadata(
-        jwks=request.get("jwks"), jwks_uri=strings["jwks_uri"],
-        request_object_signing_alg=strings["request_object_signing_alg"],
-        subject_type=subject_type, sector_identifier_uri=strings["sector_identifier_uri"],
-        require_pushed_authorization_requests=_flag(
-            request, "require_pushed_authorization_requests", problems))
-    if keys.jwks is not None and not isinstance(keys.jwks, dict):
-        problems.add("jwks", "must be a JWK set: an object with a keys array")
-        return keys
-    for name, messages in key_problems(keys, auth_method, dev_mode).items():
-        for message in messages:
-            problems.add(name, message)
-    return keys
 
 
 def _post_logout_uris(request: Mapping[str, Any], dev_mode: bool,

@@ -9,7 +9,7 @@ Each check returns problem messages without the field name; the caller names the
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -87,6 +87,40 @@ def key_problems(meta: KeyMetadata, auth_method: str, dev_mode: bool) -> dict[st
         found.setdefault("request_object_signing_alg", []).append(
             "signed request objects need the client's public keys: jwks or jwks_uri")
     return {name: problems for name, problems in found.items() if problems}
+
+
+def parse_key_metadata(request: Mapping[str, Any], auth_method: str,
+                       dev_mode: bool) -> tuple[KeyMetadata, dict[str, list[str]]]:
+    """The fields of a registration request (RFC 7591 2), and their problems by field."""
+    found: dict[str, list[str]] = {}
+    strings = {}
+    for name in ("jwks_uri", "request_object_signing_alg", "sector_identifier_uri"):
+        value = request.get(name, "")
+        if not isinstance(value, str):
+            found[name] = ["must be a string"]
+            value = ""
+        strings[name] = value
+    subject_type = request.get("subject_type", PUBLIC_SUBJECT)
+    if not isinstance(subject_type, str):
+        found["subject_type"] = ["must be public or pairwise"]
+        subject_type = PUBLIC_SUBJECT
+    require_par = request.get("require_pushed_authorization_requests", False)
+    if not isinstance(require_par, bool):
+        found["require_pushed_authorization_requests"] = ["must be true or false"]
+        require_par = False
+    jwks = request.get("jwks")
+    meta = KeyMetadata(jwks=jwks if isinstance(jwks, dict) else None,
+                       jwks_uri=strings["jwks_uri"],
+                       request_object_signing_alg=strings["request_object_signing_alg"],
+                       subject_type=subject_type,
+                       sector_identifier_uri=strings["sector_identifier_uri"],
+                       require_pushed_authorization_requests=require_par)
+    if jwks is not None and not isinstance(jwks, dict):
+        found["jwks"] = ["must be a JWK set: an object with a keys array"]
+        return meta, found
+    for name, messages in key_problems(meta, auth_method, dev_mode).items():
+        found.setdefault(name, []).extend(messages)
+    return meta, found
 
 
 def fetch_sector_uris(uri: str) -> list[str]:

@@ -167,8 +167,8 @@ def test_discovery_advertises_exactly_these_endpoints(browser: FlaskClient) -> N
                                              "client_credentials"]
     assert "offline_access" in meta["scopes_supported"]
     assert meta["introspection_endpoint_auth_methods_supported"] == [
-        "client_secret_basic", "client_secret_post"]
+        "client_secret_basic", "client_secret_post", "private_key_jwt"]
     assert meta["revocation_endpoint_auth_methods_supported"] == [
-        "client_secret_basic", "client_secret_post", "none"]
+        "client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
     assert meta["token_endpoint_auth_methods_supported"] == [
-        "client_secret_basic", "client_secret_post", "none"]
+        "client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
