@@ -21,6 +21,7 @@ from idp.oidc.server import create_server
 from idp.settings import Settings
 from idp.storage.base import make_engine, make_session_factory, utcnow
 from idp.storage.migrate import ensure_current
+from idp.web import account as account_views
 from idp.web import admin as admin_views
 from idp.web import api as api_views
 from idp.web import api_clients as api_clients_views
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> Flask:
         module.init_app(app)
     app.register_blueprint(oidc_views.bp)
     app.register_blueprint(login_views.bp)
+    app.register_blueprint(account_views.bp)
     app.register_blueprint(logout_views.bp)
     app.register_blueprint(registration_views.bp)
     app.register_blueprint(api_views.bp)

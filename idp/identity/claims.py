@@ -1,7 +1,8 @@
 """The claims a relying party receives for a campus identity, by granted scope.
 
-Single-valued claims come from the primary account: the first organization in the configured
-precedence (``[linking] primary_precedence``), then the oldest link; ``affiliations``,
+Single-valued claims come from the primary account: the one the person chose on /account,
+else the first organization in the configured precedence (``[linking] primary_precedence``),
+then the oldest link; ``affiliations``,
 ``entitlements`` and ``organizations`` are the union over all accounts. docs/claims.md names
 the eduPerson attribute behind each campus claim.
 """
@@ -34,7 +35,13 @@ KEPT_ATTRIBUTES = frozenset(
 
 
 def primary_account(identity: Identity, precedence: Sequence[str] = ()) -> LinkedAccount:
-    """An organization earlier in ``precedence`` wins; unlisted ones come after, oldest link first."""
+    """The account the person chose on /account, while it is still theirs; else an
+    organization earlier in ``precedence`` wins; unlisted ones come after, oldest link first."""
+    choice = identity.primary_choice
+    if choice is not None:
+        for account in identity.accounts:
+            if account.id == choice.account_id:
+                return account
     rank = {org: i for i, org in enumerate(precedence)}
     return min(identity.accounts,
                key=lambda a: (rank.get(a.organization, len(rank)), a.linked_at, a.id))

@@ -49,12 +49,37 @@ def login_with_password(
 ) -> LoginOutcome:
     """Raises ``DirectoryUnavailable`` (after auditing it) when the directory does not answer.
     With a ``linker``, the linking rules run on the account (``idp.linking.rules``)."""
+    proof = check_password(db, directory, username, password, ip=ip, throttle=throttle)
+    if proof.found is None:
+        return LoginOutcome(proof.status, retry_after_s=proof.retry_after_s)
+    org = directory.organization
+    account, created = find_or_create_account(db, proof.found)
+    if linker is not None:
+        link_at_login(db, linker, account, proof.found, created=created)
+    audit.record(db, AuditEventType.LOGIN_SUCCEEDED, actor=f"{org}:{account.username}",
+                 identity_id=account.identity_id, organization=org, ip=ip)
+    return LoginOutcome(AuthStatus.OK, account)
+
+
+@dataclass(frozen=True)
+class PasswordProof:
+    """The directory's answer to a password, without touching any campus identity."""
+
+    status: AuthStatus
+    found: DirectoryAccount | None = None
+    retry_after_s: int | None = None
+
+
+def check_password(db: Session, directory: PasswordDirectory, username: str, password: str, *,
+                   ip: str | None, throttle: LoginThrottle) -> PasswordProof:
+    """The throttled, audited password check that every login and every proof of a second
+    account (``idp.linking.person``) goes through. Raises ``DirectoryUnavailable``."""
     org = directory.organization
     attempt = throttle.begin(org, username, ip)
     if not attempt.allowed:
         audit.record(db, AuditEventType.LOGIN_THROTTLED, actor=username[:64], organization=org,
                      ip=ip, scope=str(attempt.scope), retry_after_s=attempt.retry_after_s)
-        return LoginOutcome(AuthStatus.INVALID_CREDENTIALS, retry_after_s=attempt.retry_after_s)
+        return PasswordProof(AuthStatus.INVALID_CREDENTIALS, retry_after_s=attempt.retry_after_s)
     try:
         result = directory.authenticate(username, password)
     except DirectoryUnavailable as exc:
@@ -66,14 +91,9 @@ def login_with_password(
         throttle.failed(attempt)
         audit.record(db, AuditEventType.LOGIN_FAILED, actor=username[:64], organization=org, ip=ip,
                      reason=result.status.value)
-        return LoginOutcome(result.status)
+        return PasswordProof(result.status)
     throttle.succeeded(attempt)
-    account, created = find_or_create_account(db, result.account)
-    if linker is not None:
-        link_at_login(db, linker, account, result.account, created=created)
-    audit.record(db, AuditEventType.LOGIN_SUCCEEDED, actor=f"{org}:{account.username}",
-                 identity_id=account.identity_id, organization=org, ip=ip)
-    return LoginOutcome(AuthStatus.OK, account)
+    return PasswordProof(AuthStatus.OK, result.account)
 
 
 def upsert_account(db: Session, found: DirectoryAccount) -> LinkedAccount:
@@ -81,8 +101,10 @@ def upsert_account(db: Session, found: DirectoryAccount) -> LinkedAccount:
     return find_or_create_account(db, found)[0]
 
 
-def find_or_create_account(db: Session, found: DirectoryAccount) -> tuple[LinkedAccount, bool]:
-    """The linked account, and whether this call created it (with a new identity).
+def find_or_create_account(db: Session, found: DirectoryAccount, *,
+                           attach_to: Identity | None = None) -> tuple[LinkedAccount, bool]:
+    """The linked account, and whether this call created it (with a new identity, or on
+    ``attach_to`` when given: a person linking an account that never logged in).
 
     Two concurrent first logins of the same account meet at the unique constraint on
     (organization, external_id): the loser re-reads the winner's row.
@@ -94,15 +116,15 @@ def find_or_create_account(db: Session, found: DirectoryAccount) -> tuple[Linked
             return account, False
         try:
             with db.begin_nested():
-                account = _create(db, found)
+                account = _create(db, found, attach_to)
             return account, True
         except IntegrityError:
             continue  # lost a race, or a campus_id collided: look again
     raise RuntimeError("could not create a campus identity after several attempts")
 
 
-def _create(db: Session, found: DirectoryAccount) -> LinkedAccount:
-    identity = new_identity(db)
+def _create(db: Session, found: DirectoryAccount, attach_to: Identity | None = None) -> LinkedAccount:
+    identity = attach_to if attach_to is not None else new_identity(db)
     db.flush()
     account = LinkedAccount(
         identity=identity,
@@ -114,6 +136,8 @@ def _create(db: Session, found: DirectoryAccount) -> LinkedAccount:
     )
     db.add(account)
     db.flush()
+    if attach_to is not None:
+        return account  # the caller audits the link
     audit.record(db, AuditEventType.IDENTITY_CREATED, actor="system", identity_id=identity.id,
                  organization=found.organization, sub=identity.sub, campus_id=identity.campus_id,
                  account=f"{found.organization}:{found.username}")

@@ -13,6 +13,7 @@ event there (actor, reason, before, after, evidence). Invariants kept:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,9 +80,10 @@ def find_account_by_key(db: Session, key: Any) -> LinkedAccount:
 
 
 def link_account(db: Session, identity: Identity, account: LinkedAccount | str, *, reason: str,
-                 actor: str) -> MergeOutcome:
+                 actor: str, evidence: Mapping[str, Any] | None = None) -> MergeOutcome:
     """Put ``account`` on ``identity``: its own identity, with every other account it has, is
-    merged into ``identity``, which survives and keeps its ``sub``."""
+    merged into ``identity``, which survives and keeps its ``sub``. ``evidence`` (a person's
+    proof of both passwords, ``idp.linking.person``) replaces the helpdesk's method."""
     reason = check_reason(reason)
     if not isinstance(account, LinkedAccount):
         account = find_account_by_key(db, account)
@@ -97,7 +99,7 @@ def link_account(db: Session, identity: Identity, account: LinkedAccount | str, 
                  sub=identity.sub, absorbed_sub=absorbed.sub, absorbed_identity_id=absorbed.id,
                  before=before, after=snapshot(identity),
                  evidence={"method": "helpdesk", "account": account_key(account),
-                           "closed_proposals": list(closed)})
+                           "closed_proposals": list(closed), **(evidence or {})})
     return MergeOutcome(identity, absorbed.sub, closed)
 
 
@@ -131,7 +133,8 @@ def unlink_account(db: Session, identity: Identity, account: LinkedAccount | str
     return created
 
 
-def approve_proposal(db: Session, proposal: LinkProposal, *, reason: str, actor: str) -> MergeOutcome | None:
+def approve_proposal(db: Session, proposal: LinkProposal, *, reason: str, actor: str,
+                     evidence: Mapping[str, Any] | None = None) -> MergeOutcome | None:
     """Merge the proposal's account's identity into the candidate identity (None when an
     earlier merge already joined them)."""
     reason = check_reason(reason)
@@ -156,11 +159,12 @@ def approve_proposal(db: Session, proposal: LinkProposal, *, reason: str, actor:
                  absorbed_identity_id=absorbed.id if outcome else None,
                  before=before, after=snapshot(survivor),
                  evidence={"method": "proposal", "rule": proposal.rule,
-                           "proposal_reason": proposal.reason})
+                           "proposal_reason": proposal.reason, **(evidence or {})})
     return outcome
 
 
-def reject_proposal(db: Session, proposal: LinkProposal, *, reason: str, actor: str) -> None:
+def reject_proposal(db: Session, proposal: LinkProposal, *, reason: str, actor: str,
+                    evidence: Mapping[str, Any] | None = None) -> None:
     reason = check_reason(reason)
     db.refresh(proposal, with_for_update=True)
     _check_pending(proposal)
@@ -170,7 +174,7 @@ def reject_proposal(db: Session, proposal: LinkProposal, *, reason: str, actor: 
                  organization=account.organization, reason=reason, proposal_id=proposal.id,
                  rule=proposal.rule, account=account_key(account),
                  candidate_identity_id=proposal.candidate_identity_id,
-                 evidence={"method": "proposal", "rule": proposal.rule})
+                 evidence={"method": "proposal", "rule": proposal.rule, **(evidence or {})})
 
 
 def current_identity(db: Session, identity: Identity) -> Identity:

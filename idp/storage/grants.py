@@ -49,3 +49,15 @@ def remember_consent(db: Session, identity_id: int, client_pk: int, scopes: set[
 def _find(db: Session, identity_id: int, client_pk: int) -> Consent | None:
     stmt = select(Consent).where(Consent.identity_id == identity_id, Consent.client_pk == client_pk)
     return db.scalars(stmt).one_or_none()
+
+
+def consents_of(db: Session, identity_id: int) -> list[Consent]:
+    """The identity's remembered decisions, newest first (for "My Campus ID")."""
+    stmt = select(Consent).where(Consent.identity_id == identity_id)
+    return list(db.scalars(stmt.order_by(Consent.granted_at.desc(), Consent.id.desc())))
+
+
+def find_consent(db: Session, identity_id: int, consent_id: int) -> Consent | None:
+    """A consent by id, only when it is this identity's."""
+    consent = db.get(Consent, consent_id)
+    return consent if consent is not None and consent.identity_id == identity_id else None

@@ -37,6 +37,9 @@ class Identity(Base):
     accounts: Mapped[list[LinkedAccount]] = relationship(
         back_populates="identity", order_by="LinkedAccount.id", lazy="selectin"
     )
+    # The account the person chose for single-valued claims (``idp.identity.claims``);
+    # read only when claims are made. Stale (the account moved away) means no choice.
+    primary_choice: Mapped[PrimaryAccount | None] = relationship(lazy="select")
 
     def get_user_id(self) -> str:
         """Authlib's user contract: the subject."""
@@ -56,6 +59,16 @@ class LinkedAccount(Base):
     linked_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     identity: Mapped[Identity] = relationship(back_populates="accounts")
+
+
+class PrimaryAccount(Base):
+    """The person's own choice of primary account: one per identity, an account at most once."""
+
+    __tablename__ = "primary_accounts"
+
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("linked_accounts.id"), unique=True)
+    chosen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class IdentityAlias(Base):

@@ -58,3 +58,11 @@ def find_session(db: Session, session_id: str) -> LoginSession | None:
     stmt = select(LoginSession).where(LoginSession.session_id == session_id)
     found = db.scalars(stmt).one_or_none()
     return found if found is not None and found.is_active() else None
+
+
+def active_sessions(db: Session, identity_id: int) -> list[LoginSession]:
+    """Every session of the identity that has not ended or expired, on any device."""
+    stmt = select(LoginSession).where(LoginSession.identity_id == identity_id,
+                                      LoginSession.ended_at.is_(None),
+                                      LoginSession.expires_at > utcnow())
+    return list(db.scalars(stmt.order_by(LoginSession.id)).unique())

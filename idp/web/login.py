@@ -23,6 +23,7 @@ from idp.web.session import current_login, start_login_session
 
 bp = Blueprint("login", __name__)
 MAX_USERNAME = 256
+NEXT_PAGES = {"account": "/account"}  # ?next=account: back to My Campus ID after the login
 STATUS_MESSAGES = {
     AuthStatus.INVALID_CREDENTIALS: "login.invalid",
     AuthStatus.ACCOUNT_DISABLED: "login.disabled",
@@ -42,13 +43,15 @@ def login_form() -> Any:
     rid = request.args.get("rid", "")
     params = pending.lookup(rid) or {}
     username, org = _split_hint(params.get("login_hint", ""))
-    return _render(rid, params, username=username, organization=org)
+    return _render(rid, params, username=username, organization=org,
+                   next_page=_next_page(request.args.get("next", "")))
 
 
 @bp.post("/login")
 def login_submit() -> Any:
     rid = request.form.get("rid", "")
     params = pending.lookup(rid) or {}
+    next_page = _next_page(request.form.get("next", ""))
     username, org_id = _split_hint(request.form.get("username", "").strip())
     org_id = org_id or request.form.get("organization", "")
     password = request.form.get("password", "")
@@ -81,7 +84,18 @@ def login_submit() -> Any:
     start_login_session(outcome.account, int(time.time()))
     db.commit()
     target = pending.mark_fresh_login(rid) if rid else None
-    return redirect(target or "/")
+    return redirect(target or NEXT_PAGES.get(next_page, "/"))
+
+
+def _next_page(name: str) -> str:
+    """Where to go after a login without an authorization request: a name from a fixed list
+    (never a URL, so no open redirect)."""
+    return name if name in NEXT_PAGES else ""
+
+
+def organization_choices() -> list[tuple[str, str]]:
+    """(id, name in the page language) of every organization, for the pages' choosers."""
+    return [(o.id, _org_label(o)) for o in context.settings().organizations.values()]
 
 
 def _split_hint(value: str) -> tuple[str, str]:
@@ -100,9 +114,9 @@ def _org_label(org: OrganizationSettings) -> str:
 
 
 def _render(rid: str, params: dict[str, str], error: str | None = None, *, username: str = "",
-            organization: str = "", status: int = 200) -> Any:
+            organization: str = "", status: int = 200, next_page: str = "") -> Any:
     client = find_client(context.db(), params.get("client_id", "")) if params else None
-    orgs = [(o.id, _org_label(o)) for o in context.settings().organizations.values()]
-    page = render_template("login.html", rid=rid, client=client, organizations=orgs,
-                           username=username, organization=organization, error=error)
+    page = render_template("login.html", rid=rid, client=client, organizations=organization_choices(),
+                           username=username, organization=organization, error=error,
+                           next_page=next_page or _next_page(request.values.get("next", "")))
     return page, status

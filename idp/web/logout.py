@@ -27,6 +27,7 @@ from idp import context
 from idp.identity.subjects import subject_for
 from idp.oidc.keys import SUPPORTED_ALGS
 from idp.storage.clients import Client, find_client
+from idp.storage.identities import Identity, aliases_of
 from idp.storage.sessions import LoginSession, find_session_by_sid
 from idp.web.csrf import FIELD
 from idp.web.i18n import LANGUAGES, translate
@@ -92,11 +93,24 @@ def _end_hinted(hint: dict[str, Any], reason: str, client: Client | None) -> lis
         named = current
     if named is None or not named.is_active():
         return []
-    if subject_for(client, named.identity, context.settings().server.secret_key) != hint.get("sub"):
+    if not _same_person(client, named, hint.get("sub")):
         return []
     if current is not None and current.id == named.id:
         return end_login_session(reason, client_id)
     return end_any_session(named, reason, client_id)
+
+
+def _same_person(client: Client | None, login: LoginSession, sub: Any) -> bool:
+    """Whether the hint's ``sub`` is what ``client`` was told for the session's identity, by
+    its ``sub`` or by one of its aliases: a hint issued before a merge carries the absorbed
+    identity's ``sub``, which resolves to the survivor since (``identities.resolve_sub``)."""
+    secret = context.settings().server.secret_key
+    if not isinstance(sub, str):
+        return False
+    if subject_for(client, login.identity, secret) == sub:
+        return True
+    return any(subject_for(client, Identity(sub=alias.sub), secret) == sub
+               for alias in aliases_of(context.db(), login.identity_id))
 
 
 def _verified_hint(value: str) -> dict[str, Any] | None:
