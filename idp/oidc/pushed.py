@@ -4,7 +4,9 @@ from the query, from a signed ``request`` object, or from a pushed request's ``r
 A pushed request is validated like an authorization request before it is stored (section 2.1),
 lives ``PAR_LIFETIME_S`` seconds, belongs to the client that pushed it, and is spent by its
 first use at ``/authorize`` (section 4). The browser that spent it keeps its parameters in its
-signed session (``remembered``), so the same flow can continue through login and consent.
+signed session (``remembered``), so the same flow can continue through login and consent; so
+does a browser that brought a valid request object, whose ``exp`` (a minute, for some
+libraries) may pass while the person types a password.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from idp.oidc.request_objects import decode_request_object
 from idp.storage.base import utcnow
 from idp.storage.clients import Client, find_client
 from idp.storage.pushed_requests import claim, find_pushed, push
+from idp.storage.tokens import digest
 
 PAR_LIFETIME_S = 60
-MAX_REMEMBERED = 5
+MAX_REMEMBERED = 3  # kept in the session cookie
 # Client authentication travels with the pushed request but is not part of it.
 AUTH_PARAMS = frozenset({"client_secret", "client_assertion", "client_assertion_type"})
 
@@ -59,7 +62,13 @@ def authorization_params(db: Session, params: dict[str, str], keys: ClientKeys, 
     if client.require_pushed_authorization_requests:
         raise InvalidRequestError("This client must push its authorization requests (RFC 9126).")
     if "request" in params:
-        return decode_request_object(params["request"], client, keys, issuer)
+        key = "request:" + digest(params["request"])
+        earlier = remembered.get(key)
+        if isinstance(earlier, dict) and earlier.get("client_id") == client.client_id:
+            return dict(earlier)
+        decoded = decode_request_object(params["request"], client, keys, issuer)
+        _remember(remembered, key, decoded)
+        return decoded
     return params
 
 
@@ -76,7 +85,11 @@ def _pushed(db: Session, client: Client, request_uri: str,
     if found.expires_at <= utcnow():
         raise InvalidRequestUriError(description="The request_uri has expired.")
     params = {str(k): str(v) for k, v in found.params.items()}
+    _remember(remembered, request_uri, params)
+    return params
+
+
+def _remember(remembered: MutableMapping[str, Any], key: str, params: dict[str, str]) -> None:
     while len(remembered) >= MAX_REMEMBERED:
         remembered.pop(next(iter(remembered)))
-    remembered[request_uri] = params
-    return params
+    remembered[key] = params

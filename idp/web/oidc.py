@@ -112,13 +112,13 @@ def authorize() -> Any:
 def _resolved(sent: dict[str, str]) -> dict[str, str]:
     """The parameters the request carries (``idp.oidc.pushed``): ``sent`` itself, or those of
     its request object or pushed request. Spending a pushed request is committed at once, and
-    this browser keeps its parameters for the rest of the flow."""
+    this browser keeps the parameters of either for the rest of the flow."""
     if "request" not in sent and "request_uri" not in sent and "client_id" not in sent:
         return sent
     remembered = dict(session.get("pushed", {}))
     params = authorization_params(context.db(), sent, server().client_keys,
                                   context.settings().server.issuer, remembered)
-    if "request_uri" in sent:
+    if "request_uri" in sent or "request" in sent:
         session["pushed"] = remembered
         context.db().commit()
     return params

@@ -90,3 +90,27 @@ def test_a_client_without_keys_cannot_send_request_objects(browser: FlaskClient)
     response = browser.get("/authorize", query_string={
         "client_id": RP1.client_id, "request": request_object(KEY, RP1.client_id, RP1.params())})
     assert response.status_code == 400 and "no keys" in response.get_data(as_text=True)
+
+
+def test_the_request_object_may_expire_while_the_person_logs_in(
+        app: Flask, browser: FlaskClient, rp: RelyingParty, monkeypatch: pytest.MonkeyPatch) -> None:
+    """oauth4webapi gives its objects a minute: the browser that brought a valid one finishes
+    its login with it; anyone else presenting it afterwards is refused."""
+    import time
+
+    from idp.oidc import request_objects
+    from tests.support.oidc_client import follow, login
+
+    query = {"client_id": rp.client_id,
+             "request": request_object(KEY, rp.client_id, rp.params(state="slow"))}
+    to_login = browser.get("/authorize", query_string=query)
+    assert to_login.headers["Location"].startswith("/login")
+    later = time.time() + 600
+    monkeypatch.setattr(request_objects.time, "time", lambda: later)
+    response = follow(browser, login(browser, follow(browser, to_login),
+                                     "asmirnova@tpu.ru", "Passw0rd-asmirnova"))
+    if response.status_code == 200:  # the consent page, posted back with the same query
+        response = authorize(browser, query)
+    assert response.status_code == 302 and "state=slow" in response.headers["Location"]
+    stranger = app.test_client().get("/authorize", query_string=query)
+    assert stranger.status_code == 400 and "expired" in stranger.get_data(as_text=True)
