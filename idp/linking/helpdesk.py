@@ -1,9 +1,12 @@
 """What a helpdesk client may see and find: its organization scope, identity search and an
 identity's audit trail (its aliases' events included).
 
-Search is bounded and paged by identity id. Names and e-mail addresses are matched in the
-accounts' stored attributes (JSON text, which escapes non-ASCII letters): the query is
-matched as typed, lower-case and capitalised, which finds ``Смирнова`` from ``смирнова``.
+Search is bounded, paged by identity id, and reads indexes only: names, e-mail addresses and
+usernames through the accounts' normalised search terms (``idp.storage.search``: case-folded,
+ё as е), where each word of the query must begin a term of the same account (prefix match, so
+``смир`` finds Смирнова and ``анна смирнова`` finds her, but ``мирнова`` finds nobody); the
+whole query also matches a username or e-mail exactly, ``user@scope`` a username at the
+organization of that scope, and ``sub``, alias ``sub`` and ``campus_id`` exactly.
 """
 
 from __future__ import annotations
@@ -12,16 +15,20 @@ import json
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, cast, func, or_, select, true
+from sqlalchemy import ColumnElement, CompoundSelect, Select, Text, cast, or_, select, true, union
 from sqlalchemy.orm import Session
 
 from idp.settings import OrganizationSettings
+from idp.storage import search as terms
 from idp.storage.audit import AuditEvent, AuditEventType
 from idp.storage.identities import ACTIVE, Identity, IdentityAlias, LinkedAccount
 from idp.storage.linking import LinkProposal
 
 MAX_LIMIT = 100
+MAX_WORDS = 5  # a name query of more words finds by identifiers only
+MIN_PREFIX = 2  # every word of a name query has at least this many characters
 MAX_ID = 2**62  # ids and cursors beyond this exist nowhere (and overflow SQLite's INTEGER)
 HELPDESK = "helpdesk"
 
@@ -56,7 +63,7 @@ def search(db: Session, q: str, *, organizations: Mapping[str, OrganizationSetti
     """Active identities matching ``q`` (name, username, ``user@scope``, email, campus_id, sub
     or alias sub), ``limit`` at most after identity id ``after``; and the next cursor."""
     q = q.strip()
-    ids = _matching_ids(q, organizations)
+    ids = matching_ids(q, organizations, db.get_bind().dialect.name)
     stmt = select(Identity).where(Identity.status == ACTIVE, Identity.id.in_(ids),
                                   Identity.id > after)
     if scope.organizations is not None:
@@ -69,31 +76,30 @@ def search(db: Session, q: str, *, organizations: Mapping[str, OrganizationSetti
     return found, (found[-1].id if more else None)
 
 
-def _matching_ids(q: str, organizations: Mapping[str, OrganizationSettings]) -> Select[tuple[int]]:
-    """Identity ids by every kind of match, in one SELECT ... UNION."""
-    account_match: list[ColumnElement[bool]] = [func.lower(LinkedAccount.username) == q.lower()]
-    user, at, domain = q.rpartition("@")
-    if at and user:
-        orgs = [o.id for o in organizations.values() if o.scope.lower() == domain.lower()]
-        if orgs:
-            account_match.append((func.lower(LinkedAccount.username) == user.lower())
-                                 & LinkedAccount.organization.in_(orgs))
-    if len(q) >= 2:
-        text = cast(LinkedAccount.attributes, Text)
-        for variant in dict.fromkeys((q, q.lower(), q.capitalize(), q.title())):
-            account_match.append(text.like(f"%{_like(_json_escaped(variant))}%", escape="!"))
-    by_account = select(LinkedAccount.identity_id).where(or_(*account_match))
+def matching_ids(q: str, organizations: Mapping[str, OrganizationSettings],
+                 dialect: str) -> Select[tuple[int]]:
+    """Identity ids by every kind of match, in one SELECT ... UNION, each part an index read:
+    the whole query as a term (a username, an e-mail address), ``user@scope`` as a username at
+    that organization, the words of a name (each a prefix of a term of the same account),
+    ``sub``, ``campus_id`` and alias ``sub``."""
+    text = terms.normalize(q)
+    accounts: list[Select[Any] | CompoundSelect[Any]] = [terms.exact_match(text)]
+    user, at, domain = text.rpartition("@")
+    orgs = [o.id for o in organizations.values() if o.scope.lower() == domain] if at and user else []
+    if orgs:
+        accounts.append(select(LinkedAccount.id).where(LinkedAccount.id.in_(terms.exact_match(user)),
+                                                       LinkedAccount.organization.in_(orgs)))
+    words = terms.words(q)
+    if 0 < len(words) <= MAX_WORDS and all(len(w) >= MIN_PREFIX for w in words):
+        accounts.append(terms.all_prefixes_match(words, dialect))
+    by_account = select(LinkedAccount.identity_id).where(LinkedAccount.id.in_(union(*accounts)))
     direct = select(Identity.id).where(or_(Identity.sub == q, Identity.campus_id == q))
     by_alias = select(IdentityAlias.identity_id).where(IdentityAlias.sub == q)
     by_old_campus_id = (select(IdentityAlias.identity_id)
                         .join(Identity, Identity.sub == IdentityAlias.sub)
                         .where(Identity.campus_id == q))
-    union = by_account.union(direct, by_alias, by_old_campus_id).subquery()
-    return select(union.c[0])
-
-
-def _json_escaped(text: str) -> str:
-    return json.dumps(text)[1:-1]
+    matched = by_account.union(direct, by_alias, by_old_campus_id).subquery()
+    return select(matched.c[0])
 
 
 def _like(text: str) -> str:

@@ -1,7 +1,7 @@
 """Search terms of linked accounts: the normalised words a helpdesk finds a person by.
 
-One row per (account, word) of its username, e-mail addresses (whole and the part before the
-``@``) and names, normalised like the linking rules compare names (NFC, case-folded, ё read
+One row per (account, word) of its username, e-mail addresses (whole, and the parts before and
+after the ``@``) and names, normalised like the linking rules compare names (NFC, case-folded, ё read
 as е). ``term`` is indexed for prefix matches, so a search reads the index instead of every
 account's attributes. Invariant: an account's rows are its current terms; a ``before_flush``
 hook rewrites them whenever a username or attributes change, whichever code changed them.
@@ -52,7 +52,8 @@ def terms_of(username: str, attributes: Mapping[str, Any]) -> list[str]:
     for name in EMAIL_ATTRIBUTES:
         for value in _values(attributes.get(name)):
             email = normalize(value)
-            found += [email, email.partition("@")[0]]
+            local, _, domain = email.partition("@")
+            found += [email, local, domain]
     for name in NAME_ATTRIBUTES:
         for value in _values(attributes.get(name)):
             found += words(value)
@@ -67,12 +68,27 @@ def _values(raw: Any) -> Iterable[str]:
     return []
 
 
-def prefix_match(word: str) -> Select[Any]:
-    """Ids of accounts with a term starting with ``word`` (already normalised): a range read
-    of the term index (``LIKE 'word%'``; the pattern's wildcards escaped)."""
+def prefix_match(word: str, dialect: str) -> Select[Any]:
+    """Ids of accounts with a term starting with ``word`` (already normalised), as a range read
+    of the term index: ``LIKE 'word%'`` on PostgreSQL (indexable through text_pattern_ops,
+    whatever the collation), ``word <= term < successor`` on SQLite, whose LIKE ignores case
+    and so no index (its default collation compares code points, so the range is exact)."""
+    stmt = select(AccountSearchTerm.account_id)
+    if dialect == "sqlite":
+        successor = word[:-1] + chr(ord(word[-1]) + 1)
+        return stmt.where(AccountSearchTerm.term >= word, AccountSearchTerm.term < successor)
     escaped = word.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-    return select(AccountSearchTerm.account_id).where(
-        AccountSearchTerm.term.like(f"{escaped}%", escape="!"))
+    return stmt.where(AccountSearchTerm.term.like(f"{escaped}%", escape="!"))
+
+
+def all_prefixes_match(prefixes: list[str], dialect: str) -> Select[Any]:
+    """Ids of accounts where every one of ``prefixes`` begins some term (one index range read
+    per word, nested as IN so that every database runs it)."""
+    found = prefix_match(prefixes[0], dialect)
+    for word in prefixes[1:]:
+        found = found.where(
+            AccountSearchTerm.account_id.in_(prefix_match(word, dialect).correlate(None)))
+    return found
 
 
 def exact_match(word: str) -> Select[Any]:

@@ -249,9 +249,14 @@ def test_search_and_organization_scope(sessions: sessionmaker[Session]) -> None:
         assert find("asmirnova@tsu.ru") == []
         assert find("nobody") == []
         assert find("%") == [] and find("_") == []
-        page, cursor = helpdesk.search(db, "ru", organizations=ORGS, scope=everywhere, limit=1)
+        # Names by word prefixes of one account (ё read as е); no substring matches.
+        for q in ("смир", "анна смирнова", "Смирнова  АННА", "anna.smir"):
+            assert find(q) == [smirnova.sub], q
+        assert find("петр") == find("Пётр Петров") == [petrov.sub]
+        assert find("мирнова") == [] and find("анна петров") == [] and find("с") == []
+        page, cursor = helpdesk.search(db, "tsu.ru", organizations=ORGS, scope=everywhere, limit=1)
         assert len(page) == 1 and cursor is not None
-        rest, end = helpdesk.search(db, "ru", organizations=ORGS, scope=everywhere, limit=10,
+        rest, end = helpdesk.search(db, "tsu.ru", organizations=ORGS, scope=everywhere, limit=10,
                                     after=cursor)
         assert {i.sub for i in page + rest} == {smirnova.sub, petrov.sub} and end is None
         assert audit.events(db)  # the trail exists for the API to show
