@@ -106,7 +106,8 @@ _PATHS: dict[str, Any] = {
     "/identities": {"get": {
         "operationId": "searchIdentities",
         "summary": "Find identities by name, username (ivanov or ivanov@tpu.ru), e-mail, "
-                   "campus_id, sub or alias sub.",
+                   "campus_id, sub or alias sub; each word of a name a prefix of a word of "
+                   "one account's names, e-mail or username.",
         "parameters": [_param("q", "query", {"type": "string", "minLength": 1, "maxLength": 200},
                               required=True), _LIMIT, _CURSOR],
         "responses": {**_ok("IdentityPage"), **_errors("401", "403", "422")}}},
