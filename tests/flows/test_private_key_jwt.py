@@ -54,7 +54,7 @@ def keys_server() -> Iterator[JsonServer]:
         yield server
 
 
-@pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA"])
+@pytest.mark.parametrize("alg", ["ES256", "RS256", "PS256", "EdDSA"])
 def test_an_assertion_signed_with_a_registered_key_authenticates(
         app: Flask, browser: FlaskClient, alg: str) -> None:
     key = make_key(alg)
