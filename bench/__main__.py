@@ -44,6 +44,8 @@ SERVICES = {  # client credentials clients: access token format and signing algo
     "client credentials opaque": ("bench-cc-opaque", "opaque", "RS256"),
 }
 CONCURRENCY = (16, 64)
+THREADS = 4  # [server] threads, its default
+FLOOR = "floor: empty app, same server"
 
 
 @dataclass
@@ -199,6 +201,8 @@ def print_table(rates: dict[str, float], rows: list[Row], memory: list[int], wor
     print(f"Campus ID benchmark: {os.cpu_count()} cores, gunicorn workers = {workers}, PostgreSQL, "
           f"{'Redis' if REDIS_URL else 'no Redis'}, {SECONDS:g} s per measurement")
     print("Raw signing rate, one core: " + ", ".join(f"{alg} {rate:,.0f}/s" for alg, rate in rates.items()))
+    print(f"'{FLOOR}' is an app that does nothing behind the same gunicorn set-up and load generator: "
+          "no endpoint can beat it on this machine.")
     print()
     print(f"{'endpoint':28} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for row in rows:
@@ -214,6 +218,32 @@ def print_table(rates: dict[str, float], rows: list[Row], memory: list[int], wor
         print("Resident memory per worker: " + ", ".join(f"{kib / 1024:.0f} MiB" for kib in memory))
 
 
+@contextmanager
+def floor_server(workers: int, threads: int, log: Path) -> Iterator[str]:
+    """bench.floor under gunicorn with the provider's own serving options (idp/serve.py)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "bench.floor:app", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+         "--access-logfile", str(log), "--error-logfile", str(log)],
+        cwd=HERE.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                requests.get(base, timeout=1)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the floor server did not start") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def main() -> int:
     if shutil.which("node") is None:
         print("node is needed for the load generator", file=sys.stderr)
@@ -222,12 +252,19 @@ def main() -> int:
     workers = os.cpu_count() or 2
     clients = bench_clients()
     with tempfile.TemporaryDirectory(prefix="campus-bench-") as tmp, throwaway_postgres() as db_url:
+        rows: list[Row] = []
+        with floor_server(workers, THREADS, Path(tmp) / "floor.log") as floor:
+            spec = {"base": floor, "seconds": SECONDS, "scenario": "get", "path": "/"}
+            load({**spec, "concurrency": 16, "seconds": min(2.0, SECONDS)})
+            for concurrency in CONCURRENCY:
+                result = load({**spec, "concurrency": concurrency})
+                rows.append(Row(FLOOR, concurrency, result["rps"], result["p50_ms"], result["p99_ms"],
+                                result["errors"], result["first_error"]))
         stack = ProviderStack(Path(tmp), port=free_port(), clients=clients, workers=workers,
                               database_url=db_url)
         with stack:
             assert stack.process is not None
             meta = requests.get(f"{stack.issuer}/.well-known/openid-configuration", timeout=5).json()
-            rows: list[Row] = []
             for name, spec_for in scenarios(stack.issuer, meta):
                 load({**spec_for(16), "seconds": min(2.0, SECONDS)})  # warm-up
                 for concurrency in CONCURRENCY:

@@ -50,10 +50,7 @@ class ProviderStack:
         return f"{'https' if self.https else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> ProviderStack:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        for org_id in ORGANIZATIONS:
-            server = people.organization(org_id).server(port=self.ldap_ports.get(org_id))
-            self.directories[org_id] = server.start()
+        self.start_directories()
         self.write_config()
         self.idp("db", "upgrade")
         with open(self.workdir / "provider.log", "wb") as log:
@@ -64,6 +61,12 @@ class ProviderStack:
             )
         self._wait_ready()
         return self
+
+    def start_directories(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for org_id in ORGANIZATIONS:
+            server = people.organization(org_id).server(port=self.ldap_ports.get(org_id))
+            self.directories[org_id] = server.start()
 
     def write_config(self) -> None:
         server: dict[str, Any] = {

@@ -17,6 +17,8 @@ from idp.linking.rules import Linker
 from idp.oidc.keys import KeyRing
 from idp.oidc.live_keys import LiveKeyRing
 from idp.settings import Settings
+from idp.storage.client_cache import ClientCache
+from idp.storage.clients import Client
 
 EXTENSION = "campus_id"
 
@@ -41,6 +43,11 @@ class Services:
         return ring
 
     @cached_property
+    def clients(self) -> ClientCache:
+        """Read-only client snapshots for the protocol endpoints (see ``client_cache``)."""
+        return ClientCache()
+
+    @cached_property
     def linker(self) -> Linker:
         """Built once: the rules are settings, and its key derivation is not per-login work."""
         return Linker.from_settings(self.settings)
@@ -56,6 +63,11 @@ def init_app(app: Flask, services: Services) -> None:
 
 def _take_keyring(found: Services) -> None:
     found.keyring()
+
+
+def services_of(app: Flask) -> Services:
+    found: Services = app.extensions[EXTENSION]
+    return found
 
 
 def services() -> Services:
@@ -77,6 +89,11 @@ def db() -> Session:
         g.db = services().sessions()
     session: Session = g.db
     return session
+
+
+def client(client_id: str) -> Client | None:
+    """A live client to read (not to change): a snapshot at most a couple of seconds old."""
+    return services().clients.get(db(), client_id)
 
 
 def _close_session(_exc: BaseException | None) -> None:

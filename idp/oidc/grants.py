@@ -16,7 +16,9 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode
+from flask import g
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from idp import context
 from idp.identity.release import released_claims
@@ -103,10 +105,16 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
     """Signs ID tokens with the algorithm the client registered, using the current key."""
 
     def exists_nonce(self, nonce: str, request: Any) -> bool:
-        stmt = select(AuthorizationCode.id).where(
-            AuthorizationCode.client_pk == request.client.id, AuthorizationCode.nonce == nonce
-        )
-        return context.db().scalars(stmt.limit(1)).first() is not None
+        """Authlib validates an authorization request up to twice per HTTP request (consent
+        check, then issuing the code): one query answers both."""
+        key = (request.client.id, nonce)
+        memo: dict[tuple[int, str], bool] = g.setdefault("nonces_seen", {})
+        if key not in memo:
+            stmt = select(AuthorizationCode.id).where(
+                AuthorizationCode.client_pk == request.client.id, AuthorizationCode.nonce == nonce
+            )
+            memo[key] = context.db().scalars(stmt.limit(1)).first() is not None
+        return memo[key]
 
     def get_client_algorithm(self, client: Client) -> str:
         return client.id_token_signed_response_alg
@@ -116,7 +124,10 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
         (Back-Channel Logout 1.0, section 2.1)."""
         claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
         if authorization_code.login_session_id is not None:
-            login = context.db().get(LoginSession, authorization_code.login_session_id)
+            # Its sid alone: not the person and account it would otherwise join in.
+            login = context.db().get(LoginSession, authorization_code.login_session_id,
+                                     options=[lazyload(LoginSession.identity),
+                                              lazyload(LoginSession.account)])
             if login is not None:
                 claims["sid"] = public_sid(login)
         return claims

@@ -22,7 +22,7 @@ from idp.oidc.revocation import Revocation
 from idp.oidc.tokens import TokenGenerator, store_issued
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
-from idp.storage.clients import Client, find_client
+from idp.storage.clients import Client
 from idp.storage.refresh_tokens import revoke_families_of_code, revoke_family
 from idp.storage.tokens import revoke_tokens_of_code
 
@@ -56,7 +56,7 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     def query_client(self, client_id: str) -> Client | None:
         """A disabled client (admin UI) is as unknown here: it logs nobody in, gets no token."""
-        client = find_client(context.db(), client_id)
+        client = context.client(client_id)
         return client if client is not None and client.disabled_at is None else None
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:

@@ -16,7 +16,6 @@ from idp.directory.base import AuthStatus
 from idp.errors import DirectoryUnavailable
 from idp.identity.login import login_with_password
 from idp.settings import OrganizationSettings
-from idp.storage.clients import find_client
 from idp.web import pending
 from idp.web.i18n import current_language, translate, wait_text
 from idp.web.session import current_login, start_login_session
@@ -115,7 +114,7 @@ def _org_label(org: OrganizationSettings) -> str:
 
 def _render(rid: str, params: dict[str, str], error: str | None = None, *, username: str = "",
             organization: str = "", status: int = 200, next_page: str = "") -> Any:
-    client = find_client(context.db(), params.get("client_id", "")) if params else None
+    client = context.client(params.get("client_id", "")) if params else None
     page = render_template("login.html", rid=rid, client=client, organizations=organization_choices(),
                            username=username, organization=organization, error=error,
                            next_page=next_page or _next_page(request.values.get("next", "")))

@@ -26,7 +26,7 @@ from joserfc.jwk import KeySet
 from idp import context
 from idp.identity.subjects import subject_for
 from idp.oidc.keys import SUPPORTED_ALGS
-from idp.storage.clients import Client, find_client
+from idp.storage.clients import Client
 from idp.storage.identities import Identity, aliases_of
 from idp.storage.sessions import LoginSession, find_session_by_sid
 from idp.web.csrf import FIELD
@@ -138,7 +138,7 @@ def _client(hint: dict[str, Any] | None, client_id: str) -> Client | None:
         client_id = client_id or (audiences[0] if len(audiences) == 1 else "")
     if not client_id:
         return None
-    client = find_client(context.db(), client_id)
+    client = context.client(client_id)
     if client is None:
         raise LogoutRequestError("logout.bad_client")
     return client

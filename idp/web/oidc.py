@@ -43,6 +43,8 @@ from idp.web.session import current_login
 bp = Blueprint("oidc", __name__)
 SERVER = "campus_id.authorization_server"
 PAR_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+# Metadata and keys change rarely; relying parties may keep them for five minutes.
+PUBLIC_CACHE = {"Cache-Control": "public, max-age=300"}
 
 
 def server() -> CampusAuthorizationServer:
@@ -52,10 +54,8 @@ def server() -> CampusAuthorizationServer:
 
 @bp.get("/.well-known/openid-configuration")
 def discovery() -> Response:
-    resp = Response(_discovery_body(context.settings().server.issuer), mimetype="application/json")
-    resp.cache_control.public = True
-    resp.cache_control.max_age = 300
-    return resp
+    return Response(_discovery_body(context.settings().server.issuer), mimetype="application/json",
+                    headers=PUBLIC_CACHE)
 
 
 @lru_cache(maxsize=4)
@@ -66,11 +66,9 @@ def _discovery_body(issuer: str) -> bytes:
 
 @bp.get("/jwks")
 def jwks() -> Response:
-    resp = Response(context.services().keyring().jwks_body, mimetype="application/jwk-set+json")
-    resp.cache_control.public = True
     # [keys] activation_delay_s may not be shorter: a new key is in every cached copy first.
-    resp.cache_control.max_age = JWKS_MAX_AGE_S
-    return resp
+    return Response(context.services().keyring().jwks_body, mimetype="application/jwk-set+json",
+                    headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE_S}"})
 
 
 @bp.route("/authorize", methods=["GET", "POST"])

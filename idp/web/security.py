@@ -25,18 +25,26 @@ def content_security_policy(images: tuple[str, ...] = ()) -> str:
 
 
 def init_app(app: Flask) -> None:
+    hsts = context.services_of(app).settings.server.issuer.startswith("https://")
+    # Built once: a response only adds those its view did not set itself.
+    # form-action must allow the redirect back to the relying party after a form post.
+    always = [("Content-Security-Policy", content_security_policy()),
+              ("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+              ("Referrer-Policy", "no-referrer")]
+    # Browsers ignore HSTS over plain http; sent whenever the public address is https,
+    # also behind a proxy that terminates TLS without X-Forwarded-Proto.
+    if hsts:
+        always.append(("Strict-Transport-Security", HSTS))
+
     @app.after_request
     def headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", content_security_policy())
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.endpoint not in CACHEABLE_ENDPOINTS:
-            response.headers.setdefault("Cache-Control", "no-store")
-        if "no-store" in response.headers.get("Cache-Control", ""):
-            response.headers.setdefault("Pragma", "no-cache")
-        # Browsers ignore HSTS over plain http; sent whenever the public address is https,
-        # also behind a proxy that terminates TLS without X-Forwarded-Proto.
-        if context.settings().server.issuer.startswith("https://"):
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        present = {key.lower() for key in response.headers.keys()}
+        missing = [(key, value) for key, value in always if key.lower() not in present]
+        cache_control = response.headers.get("Cache-Control", "")
+        if request.endpoint not in CACHEABLE_ENDPOINTS and "cache-control" not in present:
+            missing.append(("Cache-Control", "no-store"))
+            cache_control = "no-store"
+        if "no-store" in cache_control and "pragma" not in present:
+            missing.append(("Pragma", "no-cache"))
+        response.headers.extend(missing)
         return response

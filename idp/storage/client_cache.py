@@ -1,0 +1,99 @@
+"""Clients as the protocol endpoints read them, kept for a moment between requests.
+
+Every token, introspection, revocation and authorization request looks its client up, and a
+login looked the same row up five times; that lookup cost as much CPU as signing a token. The
+endpoints only read a client, so they get a snapshot: a *transient* ``Client`` built from the
+row's columns, never attached to any session (attaching it by mistake inserts a duplicate and
+fails loudly, rather than sharing one ORM object between threads).
+
+Freshness: any flush or bulk UPDATE/DELETE of clients in this process empties the cache at
+once; a change made by another process (another worker, the CLI) is seen after at most
+``ttl_s`` seconds. Code that changes a client must load it with ``find_client`` instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, cast
+
+from sqlalchemy import Table, event, inspect, select
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+
+from idp.storage.clients import Client
+
+DEFAULT_TTL_S = 2.0
+_COLUMNS = tuple(attr.key for attr in inspect(Client).column_attrs)
+_TABLE = cast(Table, Client.__table__)
+
+
+class ClientCache:
+    def __init__(self, ttl_s: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._entries: dict[str, tuple[float, Client]] = {}
+        self._lock = threading.Lock()
+        self._generation = 0
+        _caches.add(self)
+
+    def get(self, db: Session, client_id: str) -> Client | None:
+        """The live client with this id (deleted ones are absent), possibly ``ttl_s`` old."""
+        if not client_id or len(client_id) > 64:
+            return None
+        now = self._clock()
+        entry = self._entries.get(client_id)
+        if entry is not None and now - entry[0] < self.ttl_s:
+            return entry[1]
+        generation = self._generation
+        row = db.execute(select(_TABLE).where(_TABLE.c.client_id == client_id,
+                                              _TABLE.c.deleted_at.is_(None))).mappings().first()
+        if row is None:
+            return None
+        snapshot = Client(**{key: row[key] for key in _COLUMNS})
+        with self._lock:
+            # A change flushed while we read wins: keep nothing read before it.
+            if generation == self._generation:
+                self._entries[client_id] = (now, snapshot)
+        return snapshot
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+
+
+class _Registry:
+    """Every cache of this process, so a change anywhere in it reaches them all."""
+
+    def __init__(self) -> None:
+        self._caches: weakref.WeakSet[ClientCache] = weakref.WeakSet()
+
+    def add(self, cache: ClientCache) -> None:
+        self._caches.add(cache)
+
+    def clear_all(self) -> None:
+        for cache in list(self._caches):
+            cache.clear()
+
+
+_caches = _Registry()
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, Client) for obj in changed):
+        _caches.clear_all()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_bulk_change(state: ORMExecuteState) -> None:
+    if (state.is_update or state.is_delete) and _targets_clients(state.statement):
+        _caches.clear_all()
+
+
+def _targets_clients(statement: Any) -> bool:
+    table = getattr(statement, "table", None)
+    return table is _TABLE or getattr(table, "name", None) == "clients"

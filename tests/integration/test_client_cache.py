@@ -1,0 +1,125 @@
+"""The client snapshots the protocol endpoints read: served from memory for a moment, dropped
+at once by any change made in this process, and at most ``ttl_s`` old for changes made
+elsewhere (another worker, the CLI)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import event, inspect, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.storage.base import make_engine, make_session_factory
+from idp.storage.client_cache import ClientCache
+from idp.storage.clients import Client, find_client, hash_secret
+from idp.storage.migrate import upgrade
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with make_session_factory(engine)() as db:
+        db.add(Client(client_id="library", name="Library", secret_hash=hash_secret("first-secret"),
+                      redirect_uris=["https://lib.example/cb"], scopes=["openid"]))
+        db.commit()
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def statements(sessions: sessionmaker[Session]) -> Iterator[list[str]]:
+    seen: list[str] = []
+    engine = sessions.kw["bind"]
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(engine, "before_cursor_execute", count)
+
+
+def test_a_second_read_within_the_lifetime_asks_the_database_nothing(
+        sessions: sessionmaker[Session], statements: list[str]) -> None:
+    cache = ClientCache(ttl_s=2.0, clock=Clock())
+    with sessions() as db:
+        first = cache.get(db, "library")
+        before = len(statements)
+        second = cache.get(db, "library")
+    assert first is not None and first is second
+    assert len(statements) == before
+    assert first.check_client_secret("first-secret")
+    assert first.check_redirect_uri("https://lib.example/cb")
+
+
+def test_a_snapshot_belongs_to_no_session(sessions: sessionmaker[Session]) -> None:
+    with sessions() as db:
+        snapshot = ClientCache().get(db, "library")
+        assert snapshot is not None
+        assert inspect(snapshot).transient
+        assert snapshot not in db
+        db.commit()
+    assert snapshot.name == "Library"  # nothing expired it
+
+
+def test_a_change_flushed_in_this_process_is_seen_at_once(sessions: sessionmaker[Session]) -> None:
+    cache = ClientCache(ttl_s=3600.0, clock=Clock())
+    with sessions() as db:
+        assert cache.get(db, "library") is not None
+        client = find_client(db, "library")
+        assert client is not None
+        client.secret_hash = hash_secret("second-secret")
+        db.commit()
+    with sessions() as db:
+        fresh = cache.get(db, "library")
+    assert fresh is not None
+    assert fresh.check_client_secret("second-secret")
+    assert not fresh.check_client_secret("first-secret")
+
+
+def test_a_bulk_update_in_this_process_is_seen_at_once(sessions: sessionmaker[Session]) -> None:
+    cache = ClientCache(ttl_s=3600.0, clock=Clock())
+    with sessions() as db:
+        assert cache.get(db, "library") is not None
+        db.execute(update(Client).where(Client.client_id == "library")
+                   .values(deleted_at=datetime.now(UTC)))
+        db.commit()
+    with sessions() as db:
+        assert cache.get(db, "library") is None
+
+
+def test_a_change_made_elsewhere_is_seen_once_the_lifetime_is_over(
+        sessions: sessionmaker[Session]) -> None:
+    clock = Clock()
+    cache = ClientCache(ttl_s=2.0, clock=clock)
+    with sessions() as db:
+        assert cache.get(db, "library") is not None
+    # As another process would: straight SQL, no ORM event in this process.
+    with sessions.kw["bind"].begin() as conn:
+        conn.execute(text("UPDATE clients SET name = 'Library 2' WHERE client_id = 'library'"))
+    with sessions() as db:
+        stale = cache.get(db, "library")
+        assert stale is not None and stale.name == "Library"
+        clock.now += 2.0
+        fresh = cache.get(db, "library")
+    assert fresh is not None and fresh.name == "Library 2"
+
+
+def test_unknown_and_absurd_ids_are_not_found(sessions: sessionmaker[Session]) -> None:
+    cache = ClientCache()
+    with sessions() as db:
+        assert cache.get(db, "") is None
+        assert cache.get(db, "nobody") is None
+        assert cache.get(db, "x" * 65) is None
