@@ -6,11 +6,15 @@ relaxed."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+import requests
 
 from demo.stack import ProviderStack
 from tests.interop.test_openid_client import drive
+from tests.support.client_keys import assertion_form, make_key, public_jwks
 
 pytestmark = pytest.mark.interop
 
@@ -33,3 +37,29 @@ def test_openid_client_private_key_jwt_par_and_request_objects(provider: Provide
     introspection = result["introspection"]
     assert introspection["active"] is True and introspection["client_id"] == client_id
     assert introspection["sub"] == par["claims"]["sub"]
+
+
+def test_an_assertion_is_spent_once_across_gunicorn_workers(provider: ProviderStack,
+                                                            tmp_path: Path) -> None:
+    """The production server runs several workers: the jti store is the database, so the same
+    assertion sent again and again, in parallel, authenticates exactly once."""
+    key = make_key("ES256")
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(public_jwks(key)), encoding="utf-8")
+    created = json.loads(provider.idp(
+        "clients", "create", "--name", "Replay check", "--redirect-uri", "https://replay.example/cb",
+        "--token-endpoint-auth-method", "private_key_jwt", "--jwks-file", str(jwks), "--json"))
+    assert created["client_secret"] is None
+    form = {"grant_type": "authorization_code", "code": "made-up",
+            "redirect_uri": "https://replay.example/cb",
+            **assertion_form(key, created["client_id"], aud=provider.issuer)}
+
+    def send(_: int) -> str:
+        response = requests.post(f"{provider.issuer}/token", data=form, timeout=10,
+                                 verify=str(provider.ca_file))
+        return str(response.json()["error"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        errors = list(pool.map(send, range(16)))
+    assert errors.count("invalid_grant") == 1, errors  # authenticated once, then no code
+    assert errors.count("invalid_client") == 15
