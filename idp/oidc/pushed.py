@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from idp.oidc.client_keys import ClientKeys
 from idp.oidc.request_objects import decode_request_object
 from idp.storage.base import utcnow
-from idp.storage.clients import Client, find_client
+from idp.storage.clients import Client
 from idp.storage.pushed_requests import claim, find_pushed, push
 from idp.storage.tokens import digest
 
@@ -31,6 +31,7 @@ MAX_REMEMBERED = 3  # kept in the session cookie
 AUTH_PARAMS = frozenset({"client_secret", "client_assertion", "client_assertion_type"})
 
 Validate = Callable[[dict[str, str]], None]
+QueryClient = Callable[[str], Client | None]
 
 
 def push_request(db: Session, client: Client, form: Mapping[str, str], keys: ClientKeys,
@@ -48,11 +49,12 @@ def push_request(db: Session, client: Client, form: Mapping[str, str], keys: Cli
     return push(db, client.id, params, PAR_LIFETIME_S)
 
 
-def authorization_params(db: Session, params: dict[str, str], keys: ClientKeys, issuer: str,
+def authorization_params(db: Session, query_client: QueryClient, params: dict[str, str],
+                         keys: ClientKeys, issuer: str,
                          remembered: MutableMapping[str, Any]) -> dict[str, str]:
-    """The parameters the authorization request really carries. An unknown client is left to
-    Authlib, which answers it with an error page."""
-    client = find_client(db, params.get("client_id", ""))
+    """The parameters the authorization request really carries. An unknown (or disabled)
+    client is left to Authlib, which answers it with an error page."""
+    client = query_client(params.get("client_id", ""))
     if client is None:
         return params
     if "request" in params and "request_uri" in params:

@@ -114,8 +114,9 @@ def _resolved(sent: dict[str, str]) -> dict[str, str]:
     if "request" not in sent and "request_uri" not in sent and "client_id" not in sent:
         return sent
     remembered = dict(session.get("pushed", {}))
-    params = authorization_params(context.db(), sent, server().client_keys,
-                                  context.settings().server.issuer, remembered)
+    params = authorization_params(context.db(), server().query_client, sent,
+                                  server().client_keys, context.settings().server.issuer,
+                                  remembered)
     if "request_uri" in sent or "request" in sent:
         session["pushed"] = remembered
         context.db().commit()
