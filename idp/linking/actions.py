@@ -1,4 +1,5 @@
-"""The helpdesk's changes to identities, as both the API and the CLI make them.
+"""The changes to identities that relying parties hear of, as the API, the CLI and the
+person on My Campus ID (``idp.linking.person``, with its ``evidence``) make them.
 
 Each function is one unit of work in the caller's transaction: the merge engine's change with
 its audit event (``idp.linking.merge``) and the Security Event Tokens that tell relying
@@ -9,6 +10,9 @@ other. It returns the queued delivery ids: the caller commits, then calls ``deli
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -21,8 +25,10 @@ from idp.storage.linking import LinkProposal
 
 
 def link(db: Session, signer: Signer, identity: Identity, account: LinkedAccount | str, *,
-         reason: str, actor: str, secret_key: str) -> tuple[MergeOutcome, list[int]]:
-    outcome = merge.link_account(db, identity, account, reason=reason, actor=actor)
+         reason: str, actor: str, secret_key: str,
+         evidence: Mapping[str, Any] | None = None) -> tuple[MergeOutcome, list[int]]:
+    outcome = merge.link_account(db, identity, account, reason=reason, actor=actor,
+                                 evidence=evidence)
     return outcome, events.queue_merge(db, signer, outcome.survivor, outcome.absorbed_sub,
                                        secret_key=secret_key)
 
@@ -36,8 +42,9 @@ def unlink(db: Session, signer: Signer, identity: Identity, account: LinkedAccou
 
 
 def approve(db: Session, signer: Signer, proposal: LinkProposal, *, reason: str, actor: str,
-            secret_key: str) -> tuple[MergeOutcome | None, list[int]]:
-    outcome = merge.approve_proposal(db, proposal, reason=reason, actor=actor)
+            secret_key: str, evidence: Mapping[str, Any] | None = None,
+            ) -> tuple[MergeOutcome | None, list[int]]:
+    outcome = merge.approve_proposal(db, proposal, reason=reason, actor=actor, evidence=evidence)
     if outcome is None:  # already one identity: no sub changed
         return None, []
     return outcome, events.queue_merge(db, signer, outcome.survivor, outcome.absorbed_sub,

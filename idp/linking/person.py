@@ -5,8 +5,9 @@ The proof goes through the login's own throttled, audited password check
 (``idp.identity.login.check_password``); a wrong password changes nothing but the throttle
 and the audit trail. A proven account that never logged in is created on the current
 identity; one with an identity of its own is merged through the helpdesk's merge engine
-(``idp.linking.merge``), the current identity surviving, so aliases, moved sessions, consents
-and tokens, closed proposals and the audit event are the same whoever links. The evidence is
+(``idp.linking.merge`` through ``idp.linking.actions``), the current identity surviving, so
+aliases, moved sessions, consents and tokens, closed proposals, the audit event and the
+Security Event Tokens to relying parties are the same whoever links. The evidence is
 both accounts, the time, and method ``person``. Accepting a proposal needs the same proof of
 the account on the proposal's other side; rejecting one needs no password.
 """
@@ -21,8 +22,10 @@ from sqlalchemy.orm import Session
 from idp.directory.base import DirectoryAccount
 from idp.errors import Conflict, NotFound
 from idp.identity.login import find_or_create_account
-from idp.linking.merge import approve_proposal, link_account, reject_proposal, snapshot
+from idp.linking import actions, merge
+from idp.linking.merge import snapshot
 from idp.linking.rules import Linker, link_at_login
+from idp.oidc.backchannel import Signer
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.base import utcnow
@@ -42,10 +45,11 @@ def evidence(session_account: LinkedAccount, proven: DirectoryAccount) -> dict[s
 
 
 def link_proven_account(db: Session, identity: Identity, session_account: LinkedAccount,
-                        proven: DirectoryAccount, *, linker: Linker | None,
-                        ip: str | None) -> LinkedAccount:
+                        proven: DirectoryAccount, *, linker: Linker | None, ip: str | None,
+                        signer: Signer, secret_key: str) -> list[int]:
     """Put the account whose password was just proven on ``identity``; raises ``Conflict``
-    when it is already there."""
+    when it is already there. Returns the Security Event Tokens queued for a merge (deliver
+    them after commit, ``actions.deliver_now``)."""
     proof = evidence(session_account, proven)
     actor = account_key(session_account)
     account, created = find_or_create_account(db, proven, attach_to=identity)
@@ -56,11 +60,12 @@ def link_proven_account(db: Session, identity: Identity, session_account: Linked
                      after=snapshot(identity), evidence=proof)
         if linker is not None:  # its fingerprints, for later matches; never moves it
             link_at_login(db, linker, account, proven, created=False)
-        return account
+        return []  # no sub changed: nobody to tell
     if account.identity_id == identity.id:
         raise Conflict("already linked", public=f"{account_key(account)} is already linked here.")
-    link_account(db, identity, account, reason=LINK_REASON, actor=actor, evidence=proof)
-    return account
+    _outcome, queued = actions.link(db, signer, identity, account, reason=LINK_REASON,
+                                    actor=actor, secret_key=secret_key, evidence=proof)
+    return queued
 
 
 def proposals_about(db: Session, identity_id: int) -> list[LinkProposal]:
@@ -87,20 +92,24 @@ def other_side(proposal: LinkProposal, identity_id: int) -> int:
 
 
 def accept_proposal(db: Session, identity: Identity, session_account: LinkedAccount,
-                    proposal: LinkProposal, proven: DirectoryAccount) -> None:
-    """Approve ``proposal`` when the proven account belongs to its other identity."""
+                    proposal: LinkProposal, proven: DirectoryAccount, *, signer: Signer,
+                    secret_key: str) -> list[int]:
+    """Approve ``proposal`` when the proven account belongs to its other identity; returns
+    the Security Event Tokens queued for the merge."""
     account = find_account(db, proven.organization, proven.external_id)
     if account is None or account.identity_id != other_side(proposal, identity.id):
         raise Conflict("proof of another account",
                        public="That account is not the one this proposal is about.")
-    approve_proposal(db, proposal, reason=ACCEPT_REASON, actor=account_key(session_account),
-                     evidence={"decided_by": METHOD, **evidence(session_account, proven)})
+    _outcome, queued = actions.approve(
+        db, signer, proposal, reason=ACCEPT_REASON, actor=account_key(session_account),
+        secret_key=secret_key, evidence={"decided_by": METHOD, **evidence(session_account, proven)})
+    return queued
 
 
 def reject_proposal_by_person(db: Session, session_account: LinkedAccount,
                               proposal: LinkProposal) -> None:
-    reject_proposal(db, proposal, reason=REJECT_REASON, actor=account_key(session_account),
-                    evidence={"decided_by": METHOD})
+    merge.reject_proposal(db, proposal, reason=REJECT_REASON, actor=account_key(session_account),
+                          evidence={"decided_by": METHOD})
 
 
 def choose_primary(db: Session, identity: Identity, account_id: int, *, actor: str,

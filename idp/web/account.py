@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request
+from flask import Blueprint, make_response, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from idp import context
@@ -19,7 +19,7 @@ from idp.errors import Conflict, DirectoryUnavailable, NotFound
 from idp.identity.claims import primary_account
 from idp.identity.consents import revoke_consent
 from idp.identity.login import check_password
-from idp.linking import person
+from idp.linking import actions, person
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.clients import Client
@@ -28,7 +28,13 @@ from idp.storage.identities import account_key, get_identity
 from idp.storage.sessions import LoginSession, active_sessions
 from idp.web.i18n import translate, wait_text
 from idp.web.login import STATUS_MESSAGES, organization_choices
-from idp.web.session import current_login, deliver_logout_tokens, end_any_session, end_login_session
+from idp.web.session import (
+    current_login,
+    deliver_logout_tokens,
+    end_any_session,
+    end_login_session,
+    signer,
+)
 
 bp = Blueprint("account", __name__)
 DONE = ("revoked", "logged_out", "linked", "primary", "accepted", "rejected")
@@ -106,17 +112,22 @@ def link() -> Any:
             db.commit()
             if proof.retry_after_s is not None:
                 error = translate("login.throttled", wait=wait_text(proof.retry_after_s))
-                response = _render(login, error=error, status=429, org=org_id, username=username)
-                return response, {"Retry-After": str(proof.retry_after_s)}
+                response = make_response(_render(login, error=error, status=429, org=org_id,
+                                                 username=username))
+                response.headers["Retry-After"] = str(proof.retry_after_s)
+                return response
             message = STATUS_MESSAGES.get(proof.status, "login.invalid")
             return _render(login, error=translate(message), status=401, org=org_id,
                            username=username)
+        secret_key = context.settings().server.secret_key
         if proposal is not None:
-            person.accept_proposal(db, login.identity, login.account, proposal, proof.found)
+            queued = person.accept_proposal(db, login.identity, login.account, proposal,
+                                            proof.found, signer=signer(), secret_key=secret_key)
             outcome = "accepted"
         else:
-            person.link_proven_account(db, login.identity, login.account, proof.found,
-                                       linker=context.services().linker, ip=request.remote_addr)
+            queued = person.link_proven_account(
+                db, login.identity, login.account, proof.found, linker=context.services().linker,
+                ip=request.remote_addr, signer=signer(), secret_key=secret_key)
             outcome = "linked"
     except DirectoryUnavailable:
         db.commit()  # the audit event of the unavailable directory
@@ -125,6 +136,7 @@ def link() -> Any:
         db.rollback()
         return _render(login, error=problem.public, status=409 if isinstance(problem, Conflict) else 404)
     db.commit()
+    actions.deliver_now(db, signer(), queued)
     return _done(outcome)
 
 

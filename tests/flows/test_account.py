@@ -23,7 +23,7 @@ from idp.storage.identities import Identity, LinkedAccount
 from idp.storage.linking import LinkProposal
 from idp.storage.logout import LogoutDelivery
 from idp.storage.sessions import LoginSession
-from tests.flows.conftest import RP1, RP2, make_settings
+from tests.flows.conftest import RP1, RP2, client_table, make_settings
 from tests.flows.test_logout import Receiver, claims, receiver  # noqa: F401  (fixture)
 from tests.support.oidc_client import csrf_of, sign_in
 from tests.support.tokens import refresh, userinfo_status
@@ -289,3 +289,46 @@ def test_a_proposal_is_rejected_by_the_person(linking_app: Flask) -> None:
     outsider = app.test_client()
     open_account(outsider, "tpu", "demo")
     assert post(outsider, f"/account/proposals/{proposal.id}/reject").status_code == 404
+
+
+def test_guessing_the_second_password_is_throttled_like_a_login(browser: FlaskClient, app: Flask) -> None:
+    from tests.support.throttle import FakeClock
+
+    app.extensions["campus_id"].throttle.clock = FakeClock()  # no time passes during the test
+    open_account(browser, "tpu", "pgrigorieva")
+    statuses = [link(browser, "tusur", "grigorieva.pa", f"guess-{n}").status_code for n in range(8)]
+    assert statuses[0] == 401 and statuses[-1] == 429
+    right = link(browser, "tusur", "grigorieva.pa")
+    assert right.status_code == 429 and int(right.headers["Retry-After"]) > 0
+    assert [a.organization for a in rows(app, LinkedAccount)] == ["tpu"]
+    assert events(app, AuditEventType.LOGIN_THROTTLED)
+
+
+def test_a_merge_through_my_campus_id_is_told_to_relying_parties(
+        database_url: str, directories: dict[str, SlapdServer]) -> None:
+    from idp.oidc.events import IdentityEvent
+    from idp.storage.base import make_engine
+    from idp.storage.migrate import upgrade
+    from tests.flows.test_identity_events import Receiver as EventReceiver
+    from tests.flows.test_identity_events import verified
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+    events_receiver = EventReceiver()
+    clients = client_table()
+    clients["rp1"] = {**clients["rp1"], "event_delivery_uri": events_receiver.url("rp1")}
+    app = create_app(make_settings(database_url, directories, clients=clients))
+    try:
+        old_sub = sub_at_rp1(app, "tusur", "grigorieva.pa")
+        sub = sub_at_rp1(app, "tpu", "pgrigorieva")
+        browser = app.test_client()
+        open_account(browser, "tpu", "pgrigorieva")
+        assert link(browser, "tusur", "grigorieva.pa").status_code == 303
+        [(path, token)] = events_receiver.received
+        assert path == "rp1"
+        told = verified(browser, token, "rp1")
+        assert told["events"] == {IdentityEvent.MERGED.value: {"sub": sub, "previous_sub": old_sub}}
+    finally:
+        events_receiver.close()
+        app.extensions["campus_id"].engine.dispose()
