@@ -87,6 +87,16 @@ def test_not_logged_in_goes_to_the_login_page_and_back(browser: FlaskClient) -> 
     assert "Link another university account" in english and "Services you allowed" in english
 
 
+def test_forms_without_a_login_session_go_to_the_login_page(browser: FlaskClient, app: Flask) -> None:
+    token = csrf_of(browser.get("/login"))
+    for path in ("/account/logout-everywhere", "/account/link", "/account/primary",
+                 "/account/consents/1/revoke", "/account/proposals/1/reject"):
+        response = browser.post(path, data={"csrf_token": token, "organization": "tpu",
+                                            "username": "demo", "password": "demo"})
+        assert response.status_code == 302 and response.headers["Location"] == "/login?next=account"
+    assert rows(app, LinkedAccount) == []
+
+
 def test_the_login_page_follows_no_other_next_than_the_account_page(browser: FlaskClient) -> None:
     form = browser.get("/login?next=https://evil.example/")
     assert 'name="next"' not in form.get_data(as_text=True)
@@ -215,6 +225,8 @@ def test_the_person_chooses_the_primary_account(browser: FlaskClient, app: Flask
     link(browser, "tusur", "grigorieva.pa")
     [tusur] = [a for a in rows(app, LinkedAccount) if a.organization == "tusur"]
     assert post(browser, "/account/primary", account="999999").status_code == 404
+    assert browser.post("/account/primary", data={"account": str(tusur.id)}).status_code == 400
+    assert events(app, AuditEventType.PRIMARY_ACCOUNT_CHOSEN) == []
     response = post(browser, "/account/primary", account=str(tusur.id))
     assert response.status_code == 303
     rp = app.test_client()
