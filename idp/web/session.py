@@ -25,6 +25,7 @@ def start_login_session(account: LinkedAccount, auth_time: int) -> LoginSession:
     lifetime = context.settings().server.session_lifetime_s
     login = LoginSession(
         session_id=new_session_id(),
+        sid=new_session_id(),  # relying parties' name for it, set now: no UPDATE at first use
         identity_id=account.identity_id,
         account_id=account.id,
         auth_time=auth_time,
