@@ -39,6 +39,9 @@ from idp.web.session import (
 bp = Blueprint("account", __name__)
 DONE = ("revoked", "logged_out", "linked", "primary", "accepted", "rejected")
 MAX_USERNAME = 256
+# The merge engine's conflicts (by their logged detail), in the page's language.
+CONFLICTS = {"already linked": "account.already_linked",
+             "proof of another account": "account.not_proposed"}
 
 
 @bp.get("/account")
@@ -132,9 +135,13 @@ def link() -> Any:
     except DirectoryUnavailable:
         db.commit()  # the audit event of the unavailable directory
         return _render(login, error=translate("account.unavailable"), status=503)
-    except (Conflict, NotFound) as problem:
+    except NotFound:
         db.rollback()
-        return _render(login, error=problem.public, status=409 if isinstance(problem, Conflict) else 404)
+        return _render(login, error=translate("account.not_found"), status=404)
+    except Conflict as problem:
+        db.rollback()
+        key = CONFLICTS.get(str(problem), "account.conflict")
+        return _render(login, error=translate(key), status=409, org=org_id, username=username)
     db.commit()
     actions.deliver_now(db, signer(), queued)
     return _done(outcome)
