@@ -37,6 +37,8 @@ KEPT_ATTRIBUTES = frozenset(
 def primary_account(identity: Identity, precedence: Sequence[str] = ()) -> LinkedAccount:
     """The account the person chose on /account, while it is still theirs; else an
     organization earlier in ``precedence`` wins; unlisted ones come after, oldest link first."""
+    if len(identity.accounts) == 1:
+        return identity.accounts[0]  # most people: no need to read a choice
     choice = identity.primary_choice
     if choice is not None:
         for account in identity.accounts:
