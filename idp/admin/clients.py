@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.errors import Conflict
 from idp.oidc.client_metadata import ClientMetadata
-from idp.oidc.registration import apply_metadata, delete_client, revoke_client_tokens
+from idp.oidc.registration import apply_metadata, delete_client, revoke_client_tokens, summary
 from idp.storage import audit
 from idp.storage.audit import AuditEvent, AuditEventType
 from idp.storage.base import utcnow
@@ -140,15 +139,6 @@ def trail(db: Session, client: Client, limit: int = MAX_TRAIL) -> list[AuditEven
     stmt = (select(AuditEvent).where(AuditEvent.client_id == client.client_id)
             .order_by(AuditEvent.id.desc()).limit(limit))
     return list(db.scalars(stmt))
-
-
-def summary(client: Client) -> dict[str, Any]:
-    """What the audit trail keeps of a client's settings: never a secret."""
-    return {"name": client.name, "redirect_uris": list(client.redirect_uris),
-            "token_endpoint_auth_method": client.token_endpoint_auth_method,
-            "grant_types": list(client.grant_types), "scopes": list(client.scopes),
-            "pkce_required": client.pkce_required,
-            "profile": (client.registered_metadata or {}).get("campus_profile")}
 
 
 def _require_editable(client: Client) -> None:

@@ -143,7 +143,7 @@ def register_client(db: Session, token: InitialAccessToken, metadata: ClientMeta
                  organization=token.organization, client_id=client.client_id, token_id=token.id)
     audit.record(db, AuditEventType.CLIENT_CREATED, actor=actor, ip=ip,
                  organization=token.organization, client_id=client.client_id, via="registration",
-                 **_summary(client))
+                 **summary(client))
     return Registered(client, secret, registration_token)
 
 
@@ -169,9 +169,9 @@ def update_client(db: Session, client: Client, metadata: ClientMetadata, request
     if given_secret is not None and (not isinstance(given_secret, str)
                                      or not client.check_client_secret(given_secret)):
         raise InvalidClientMetadataError("client_secret: does not match the current secret")
-    before = _summary(client)
+    before = summary(client)
     secret = _apply(client, metadata)
-    after = _summary(client)
+    after = summary(client)
     audit.record(db, AuditEventType.CLIENT_UPDATED, actor=f"registration:{client.client_id}",
                  ip=ip, organization=client.organization, client_id=client.client_id,
                  changed=sorted(k for k in after if after[k] != before.get(k)),
@@ -271,8 +271,9 @@ def _apply(client: Client, metadata: ClientMetadata) -> str | None:
     return secret
 
 
-def _summary(client: Client) -> dict[str, Any]:
-    """What the audit trail keeps of a client's registration: never a secret."""
+def summary(client: Client) -> dict[str, Any]:
+    """What the audit trail keeps of a client's settings (registration, admin UI, API): never
+    a secret."""
     return {"name": client.name, "redirect_uris": list(client.redirect_uris),
             "token_endpoint_auth_method": client.token_endpoint_auth_method,
             "grant_types": list(client.grant_types), "scopes": list(client.scopes),

@@ -19,6 +19,7 @@ from idp.admin import clients as service
 from idp.admin.clients import Actor
 from idp.admin.roles import StaffRoles
 from idp.errors import Forbidden, IdpError, InvalidInput, NotFound
+from idp.oidc.registration import summary
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.clients import Client
@@ -148,5 +149,5 @@ def _describe(client: Client) -> dict[str, Any]:
         "disabled": client.disabled_at is not None,
         "created_at": client.created_at.isoformat(),
         "source": client.source,
-        **service.summary(client),
+        **summary(client),
     }
