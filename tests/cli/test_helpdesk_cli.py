@@ -11,15 +11,7 @@ from sqlalchemy import select
 
 from idp.storage.base import make_engine, make_session_factory
 from idp.storage.clients import Client
-from tests.cli.test_cli import CONFIG, run
-
-
-@pytest.fixture
-def config(tmp_path: Path, database_url: str) -> Path:
-    path = tmp_path / "idp.toml"
-    path.write_text(CONFIG.format(url=database_url), encoding="utf-8")
-    assert run("--config", str(path), "db", "upgrade").exit_code == 0
-    return path
+from tests.cli.test_cli import run
 
 
 def stored_roles(database_url: str) -> list[list[str]]:

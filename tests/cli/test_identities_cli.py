@@ -25,17 +25,9 @@ from idp.storage.grants import remember_consent
 from idp.storage.identities import Identity
 from idp.storage.linking import LinkProposal, ProposalReason
 from idp.storage.logout import DeliveryKind, LogoutDelivery
-from tests.cli.test_cli import CONFIG, run
+from tests.cli.test_cli import run
 
 ACTOR = f"cli:{getpass.getuser()}"
-
-
-@pytest.fixture
-def config(tmp_path: Path, database_url: str) -> Path:
-    path = tmp_path / "idp.toml"
-    path.write_text(CONFIG.format(url=database_url), encoding="utf-8")
-    assert run("--config", str(path), "db", "upgrade").exit_code == 0
-    return path
 
 
 @pytest.fixture

@@ -12,15 +12,7 @@ from idp.storage import audit
 from idp.storage.base import make_engine, make_session_factory
 from idp.storage.clients import find_client
 from idp.storage.release import policies_of
-from tests.cli.test_cli import CONFIG, run
-
-
-@pytest.fixture
-def config(tmp_path: Path, database_url: str) -> Path:
-    path = tmp_path / "idp.toml"
-    path.write_text(CONFIG.format(url=database_url), encoding="utf-8")
-    assert run("--config", str(path), "db", "upgrade").exit_code == 0
-    return path
+from tests.cli.test_cli import run
 
 
 @pytest.fixture
