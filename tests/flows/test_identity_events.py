@@ -4,7 +4,6 @@ change, and retried after the receiver was down."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -14,7 +13,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from demo import people
@@ -32,38 +30,25 @@ from idp.web.session import Signer
 from tests.flows.conftest import RP2, make_settings
 from tests.flows.test_helpdesk_api import HELPDESK, call, database, helpdesk_clients, log_in, token_of
 from tests.support.oidc_client import RelyingParty
+from tests.support.receiver import PushReceiver
 
 __all__ = ["database"]  # the fixture, imported for pytest
 ISSUER = "https://id.campus.test"
 RP1 = RelyingParty("rp1", "https://rp1.example.org/callback", secret="rp1-secret-0123456789")
 
 
-class Receiver:
-    """An RFC 8935 push endpoint per client on a free port: checks the request's form and
-    keeps the verified claims."""
+class Receiver(PushReceiver):
+    """An RFC 8935 push endpoint per client: checks the request's form and keeps the tokens."""
 
     def __init__(self) -> None:
         self.received: list[tuple[str, str]] = []  # (path, token)
-        self.up = True
-        self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/{name}"
-
-    @Request.application  # type: ignore[arg-type]
-    def _app(self, request: Request) -> Response:
-        if not self.up:
-            return Response("down", status=503)
+    def receive(self, request: Request) -> Response:
         if request.mimetype != "application/secevent+jwt":
             return Response('{"err": "invalid_request"}', status=400)
         self.received.append((request.path.strip("/"), request.get_data(as_text=True)))
         return Response(status=202)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.thread.join(5)
 
 
 @pytest.fixture

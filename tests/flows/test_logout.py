@@ -3,7 +3,6 @@ tokens delivered to a real HTTP receiver (and retried when it was down)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -13,7 +12,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from idp.oidc.logout import EVENT
@@ -23,33 +21,21 @@ from idp.storage.clients import find_client
 from idp.storage.logout import LogoutDelivery
 from tests.flows.conftest import RP1, RP1_LOGGED_OUT, RP2
 from tests.support.oidc_client import csrf_of, sign_in
+from tests.support.receiver import PushReceiver
 
 ISSUER = "https://id.campus.test"
 
 
-class Receiver:
-    """A back-channel logout endpoint on a free port, in a thread."""
+class Receiver(PushReceiver):
+    """A back-channel logout endpoint."""
 
     def __init__(self) -> None:
         self.tokens: list[str] = []
-        self.up = True
-        self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/{name}"
-
-    @Request.application  # type: ignore[arg-type]
-    def _app(self, request: Request) -> Response:
-        if not self.up:
-            return Response("down", status=503)
+    def receive(self, request: Request) -> Response:
         self.tokens.append(request.form["logout_token"])
         return Response(status=200, headers={"Cache-Control": "no-store"})
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.thread.join(5)
 
 
 @pytest.fixture
