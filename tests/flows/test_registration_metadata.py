@@ -4,12 +4,15 @@ one is stored as asked. Updates (RFC 7592) go through the same rules."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from idp.app import create_app
+from idp.settings import Settings
 from tests.support.client_keys import make_key, public_jwks
 from tests.support.registration import (
     initial_token,
@@ -208,3 +211,45 @@ def test_an_update_is_validated_like_a_registration(app: Flask, browser: FlaskCl
                           valid_metadata(client_id=created["client_id"], **changes))
         assert response.status_code == 400 and response.json["error"] == error, changes
     assert manage(browser, "GET", uri, token).json["redirect_uris"] == created["redirect_uris"]
+
+
+@pytest.mark.parametrize("asked", [
+    "https://library.tpu.example/callback/",  # trailing slash
+    "https://library.tpu.example/callback",  # the registered query left out
+    "https://library.tpu.example/callback?tenant=tsu",  # another query
+    "https://library.tpu.example/callback?tenant=tpu&x=1",  # one more parameter
+    "https://library.tpu.example/callback/more?tenant=tpu",  # a longer path
+    "http://library.tpu.example/callback?tenant=tpu",  # another scheme
+    "https://library.tpu.example:8443/callback?tenant=tpu",  # another port
+    "https://evil.tpu.example/callback?tenant=tpu",  # another host
+])
+def test_a_registered_redirect_uri_must_match_exactly_at_authorization(
+        app: Flask, browser: FlaskClient, asked: str) -> None:
+    registered = "https://library.tpu.example/callback?tenant=tpu"
+    created = register(browser, initial_token(app), valid_metadata(redirect_uris=[registered])).json
+    params = {"response_type": "code", "client_id": created["client_id"], "scope": "openid",
+              "state": "s", "code_challenge": "x" * 43, "code_challenge_method": "S256"}
+    response = browser.get("/authorize", query_string={**params, "redirect_uri": asked})
+    assert response.status_code == 400  # an error page of the provider, never a redirect
+    assert "Location" not in response.headers
+    exact = browser.get("/authorize", query_string={**params, "redirect_uri": registered})
+    assert exact.status_code == 302 and exact.headers["Location"].startswith("/login")
+
+
+def test_loopback_http_is_refused_outside_dev_mode(settings: Settings) -> None:
+    """The same request that dev mode accepts (see ACCEPTED) is an invalid_redirect_uri in
+    production, and registers nothing."""
+    production = replace(settings, server=replace(settings.server, dev_mode=False))
+    app = create_app(production)
+    try:
+        browser = app.test_client()
+        for uri in ("http://127.0.0.1:8400/cb", "http://[::1]:8400/cb", "http://localhost/cb"):
+            response = register(browser, initial_token(app), valid_metadata(redirect_uris=[uri]))
+            assert response.status_code == 400, uri
+            assert response.json["error"] == REDIRECT
+            assert "redirect_uris" in response.json["error_description"]
+        assert registered_clients(app) == 0
+        https = register(browser, initial_token(app), valid_metadata())
+        assert https.status_code == 201
+    finally:
+        app.extensions["campus_id"].engine.dispose()
