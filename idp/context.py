@@ -93,7 +93,19 @@ def db() -> Session:
 
 def client(client_id: str) -> Client | None:
     """A live client to read (not to change): a snapshot at most a couple of seconds old."""
-    return services().clients.get(db(), client_id)
+    found, remembered = services().clients.lookup(db(), client_id)
+    if remembered:
+        g.setdefault("remembered_clients", set()).add(client_id)
+    return found
+
+
+def forget_cached_clients() -> bool:
+    """Forget the remembered clients this request used; True when there were any, so that
+    a check that failed on them is worth making again on fresh rows."""
+    remembered: set[str] = g.pop("remembered_clients", set())
+    for client_id in remembered:
+        services().clients.forget(client_id)
+    return bool(remembered)
 
 
 def _close_session(_exc: BaseException | None) -> None:

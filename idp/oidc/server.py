@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Flask
 
@@ -58,6 +59,16 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         """A disabled client (admin UI) is as unknown here: it logs nobody in, gets no token."""
         client = context.client(client_id)
         return client if client is not None and client.disabled_at is None else None
+
+    def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
+        """Client authentication, tried once more on fresh rows when it failed on remembered
+        ones: a secret rotated, or keys changed, in another worker work at once."""
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError:
+            if not context.forget_cached_clients():
+                raise
+            return super().authenticate_client(request, methods, endpoint)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         store_issued(context.db(), context.settings().oidc, token, request)

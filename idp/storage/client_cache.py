@@ -8,7 +8,10 @@ fails loudly, rather than sharing one ORM object between threads).
 
 Freshness: any flush or bulk UPDATE/DELETE of clients in this process empties the cache at
 once; a change made by another process (another worker, the CLI) is seen after at most
-``ttl_s`` seconds. Code that changes a client must load it with ``find_client`` instead.
+``ttl_s`` seconds, except that a client whose authentication fails on a remembered copy is
+read again at once (``idp.context.forget_cached_clients``): a secret rotated or a key added
+in another worker works immediately. Code that changes a client must load it with
+``find_client`` instead.
 """
 
 from __future__ import annotations
@@ -40,23 +43,32 @@ class ClientCache:
 
     def get(self, db: Session, client_id: str) -> Client | None:
         """The live client with this id (deleted ones are absent), possibly ``ttl_s`` old."""
+        return self.lookup(db, client_id)[0]
+
+    def lookup(self, db: Session, client_id: str) -> tuple[Client | None, bool]:
+        """``get``, and whether the answer came from memory rather than the database."""
         if not client_id or len(client_id) > 64:
-            return None
+            return None, False
         now = self._clock()
         entry = self._entries.get(client_id)
         if entry is not None and now - entry[0] < self.ttl_s:
-            return entry[1]
+            return entry[1], True
         generation = self._generation
         row = db.execute(select(_TABLE).where(_TABLE.c.client_id == client_id,
                                               _TABLE.c.deleted_at.is_(None))).mappings().first()
         if row is None:
-            return None
+            return None, False
         snapshot = Client(**{key: row[key] for key in _COLUMNS})
         with self._lock:
             # A change flushed while we read wins: keep nothing read before it.
             if generation == self._generation:
                 self._entries[client_id] = (now, snapshot)
-        return snapshot
+        return snapshot, False
+
+    def forget(self, client_id: str) -> None:
+        """Drop one entry: the next lookup reads the database."""
+        with self._lock:
+            self._entries.pop(client_id, None)
 
     def clear(self) -> None:
         with self._lock:

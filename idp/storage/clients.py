@@ -152,7 +152,12 @@ def new_client_secret() -> str:
 
 
 def new_client_id() -> str:
-    return secrets.token_urlsafe(16)
+    """Random, and never starting with "-": an operator types it as a command argument, where
+    a leading dash reads as an option."""
+    while True:
+        client_id = secrets.token_urlsafe(16)
+        if not client_id.startswith("-"):
+            return client_id
 
 
 def find_client(db: Session, client_id: str) -> Client | None:

@@ -71,6 +71,20 @@ def jwks() -> Response:
                     headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE_S}"})
 
 
+def _consent_grant(sent: dict[str, str], params: dict[str, str], user: Any) -> Any:
+    """Authlib's validation of the request; made once more on fresh client rows when it
+    failed on remembered ones (a redirect URI just added in another worker)."""
+    def validate() -> Any:
+        return server().get_consent_grant(
+            request=None if params is sent else ResolvedAuthorization(params), end_user=user)
+    try:
+        return validate()
+    except OAuth2Error:
+        if not context.forget_cached_clients():
+            raise
+        return validate()
+
+
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
     sent = pending.authorization_params()
@@ -81,8 +95,7 @@ def authorize() -> Any:
     login = current_login()
     user = _authenticated_user(login, sent, params)
     try:
-        grant = server().get_consent_grant(
-            request=None if params is sent else ResolvedAuthorization(params), end_user=user)
+        grant = _consent_grant(sent, params, user)
     except OAuth2Error as error:
         return _authorization_error(error)
     if user is None:  # prompt=none was answered with login_required by the grant

@@ -10,6 +10,7 @@ import pytest
 from idp.settings import AccessTokenFormat, GrantType, RefreshTokenPolicy
 from idp.settings.load import parse_settings
 from idp.settings.model import ClientSettings
+from idp.storage import clients as clients_storage
 
 
 def parse_client(dev_mode: bool = True, **client: Any) -> tuple[ClientSettings | None, list[str]]:
@@ -83,3 +84,10 @@ def test_refresh_lifetimes_are_checked_together() -> None:
     problems: list[str] = []
     parse_settings(data, problems)
     assert "oidc.refresh_token_idle_lifetime_s: must not be longer than refresh_token_lifetime_s" in problems
+
+
+def test_generated_client_ids_never_start_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A leading dash made `idp clients release set -Xyz…` read the id as an option."""
+    drawn = iter(["-starts-with-a-dash", "plain-id"])
+    monkeypatch.setattr(clients_storage.secrets, "token_urlsafe", lambda _n: next(drawn))
+    assert clients_storage.new_client_id() == "plain-id"
