@@ -55,6 +55,7 @@ class Services:
 
 def init_app(app: Flask, services: Services) -> None:
     app.extensions[EXTENSION] = services
+    services.clients  # noqa: B018 - made now, before a server forks workers that share it
     # First of all before_request functions: a key reload reads the database before the
     # request's own transaction begins (on SQLite that one holds the write lock).
     app.before_request(lambda: _take_keyring(services))

@@ -6,16 +6,19 @@ endpoints only read a client, so they get a snapshot: a *transient* ``Client`` b
 row's columns, never attached to any session (attaching it by mistake inserts a duplicate and
 fails loudly, rather than sharing one ORM object between threads).
 
-Freshness: any flush or bulk UPDATE/DELETE of clients in this process empties the cache at
-once; a change made by another process (another worker, the CLI) is seen after at most
+Freshness: any flush or bulk UPDATE/DELETE of clients empties the cache of this process at
+once, and again at commit; the commit also bumps a counter in memory shared by the gunicorn
+workers (made before they fork), which every lookup compares with what it last saw, so a
+client disabled, deleted or rotated in one worker is forgotten by all of them at once, for the
+cost of reading one integer. A change from another program (the CLI) is seen after at most
 ``ttl_s`` seconds, except that a client whose authentication fails on a remembered copy is
-read again at once (``idp.context.forget_cached_clients``): a secret rotated or a key added
-in another worker works immediately. Code that changes a client must load it with
-``find_client`` instead.
+read again at once (``idp.context.forget_cached_clients``). Code that changes a client must
+load it with ``find_client`` instead.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 import weakref
@@ -33,11 +36,15 @@ _TABLE = cast(Table, Client.__table__)
 
 
 class ClientCache:
-    def __init__(self, ttl_s: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl_s: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.monotonic,
+                 shared: Any = None) -> None:
         self.ttl_s = ttl_s
         self._clock = clock
         self._entries: dict[str, tuple[float, Client]] = {}
         self._lock = threading.Lock()
+        # Anonymous shared memory: the forked workers of one server all see the same value.
+        self._shared = shared if shared is not None else multiprocessing.Value("Q", 0, lock=False)
+        self._shared_seen = 0
         self._generation = 0
         _caches.add(self)
 
@@ -50,6 +57,8 @@ class ClientCache:
         if not client_id or len(client_id) > 64:
             return None, False
         now = self._clock()
+        if self._shared.value != self._shared_seen:  # another worker changed a client
+            self.clear()
         entry = self._entries.get(client_id)
         if entry is not None and now - entry[0] < self.ttl_s:
             return entry[1], True
@@ -72,8 +81,15 @@ class ClientCache:
 
     def clear(self) -> None:
         with self._lock:
+            self._shared_seen = self._shared.value
             self._generation += 1
             self._entries.clear()
+
+    def tell_other_workers(self) -> None:
+        """A committed change: every worker drops what it remembers (lost updates of this
+        plain counter are harmless, any change of its value is enough)."""
+        self._shared.value = (self._shared.value + 1) % 2**63
+        self.clear()
 
 
 class _Registry:
@@ -89,21 +105,43 @@ class _Registry:
         for cache in list(self._caches):
             cache.clear()
 
+    def committed(self) -> None:
+        for cache in list(self._caches):
+            cache.tell_other_workers()
+
 
 _caches = _Registry()
+
+
+CHANGED = "campus_id.clients_changed"
 
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(isinstance(obj, Client) for obj in changed):
+        session.info[CHANGED] = True
         _caches.clear_all()
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _on_bulk_change(state: ORMExecuteState) -> None:
     if (state.is_update or state.is_delete) and _targets_clients(state.statement):
+        state.session.info[CHANGED] = True
         _caches.clear_all()
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    # Again now that other transactions can read the change: a lookup between the flush and
+    # the commit may have remembered the old row.
+    if session.info.pop(CHANGED, False):
+        _caches.committed()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(CHANGED, None)
 
 
 def _targets_clients(statement: Any) -> bool:

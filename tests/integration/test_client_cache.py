@@ -4,6 +4,7 @@ elsewhere (another worker, the CLI)."""
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -123,3 +124,32 @@ def test_unknown_and_absurd_ids_are_not_found(sessions: sessionmaker[Session]) -
         assert cache.get(db, "") is None
         assert cache.get(db, "nobody") is None
         assert cache.get(db, "x" * 65) is None
+
+
+def test_a_change_committed_by_another_worker_is_seen_at_once(sessions: sessionmaker[Session]) -> None:
+    """Workers forked from one server share a counter; here two caches share one, as they do."""
+    shared = multiprocessing.Value("Q", 0, lock=False)
+    clock = Clock()
+    this_worker = ClientCache(ttl_s=3600.0, clock=clock, shared=shared)
+    other_worker = ClientCache(ttl_s=3600.0, clock=clock, shared=shared)
+    with sessions() as db:
+        assert this_worker.get(db, "library") is not None
+    with sessions.kw["bind"].begin() as conn:
+        conn.execute(text("UPDATE clients SET name = 'Library 2' WHERE client_id = 'library'"))
+    other_worker.tell_other_workers()  # what its commit of the change does
+    with sessions() as db:
+        fresh = this_worker.get(db, "library")
+    assert fresh is not None and fresh.name == "Library 2"
+
+
+def test_a_commit_that_changed_a_client_tells_the_other_workers(sessions: sessionmaker[Session]) -> None:
+    cache = ClientCache(ttl_s=3600.0, clock=Clock())
+    with sessions() as db:
+        client = find_client(db, "library")
+        assert client is not None
+        before = cache._shared.value
+        client.name = "Library 3"
+        db.flush()
+        assert cache._shared.value == before  # not before the change can be read
+        db.commit()
+    assert cache._shared.value != before
