@@ -1,9 +1,12 @@
-"""The OpenAPI 3.1 document of the helpdesk API (``/api/v1/openapi.json``), written by hand
-so that it says exactly what ``idp.web.api`` does."""
+"""The OpenAPI 3.1 document of the API under ``/api/v1`` (``/api/v1/openapi.json``): the
+helpdesk API and the client management API, written by hand so that it says exactly what
+``idp.web.api`` and ``idp.web.api_clients`` do."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from idp.web.openapi_clients import CLIENT_PATHS, CLIENT_SCHEMAS
 
 _REF = "#/components/schemas/"
 _ERRORS = {
@@ -161,15 +164,17 @@ _PATHS: dict[str, Any] = {
 def openapi_document(issuer: str) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Campus ID helpdesk API", "version": "1"},
+        "info": {"title": "Campus ID helpdesk and client management API", "version": "1"},
         "servers": [{"url": f"{issuer}/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": _PATHS,
+        "paths": {**_PATHS, **CLIENT_PATHS},
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, **CLIENT_SCHEMAS},
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer",
                 "description": "An access token of the client credentials grant, issued by "
-                               "this provider to a client with the helpdesk or helpdesk:ORG role."}},
+                               "this provider to a client with the helpdesk or helpdesk:ORG role "
+                               "(/identities, /proposals, /audit) or the consortium_admin or "
+                               "org_admin:ORG role (/clients)."}},
         },
     }
