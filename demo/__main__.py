@@ -25,6 +25,10 @@ RP_CLIENT = {
 }
 
 
+# Who may use the admin UI in the demo (see docs/admin.md).
+STAFF = {"consortium_admin": ["tpu:demo"], "org_admin": ["tsu:demo"]}
+
+
 def banner(stack: ProviderStack) -> str:
     lines = [
         "",
@@ -33,6 +37,8 @@ def banner(stack: ProviderStack) -> str:
         f"  sample relying party   http://127.0.0.1:{RP_PORT}   <- open this and log in",
         "  directories            " + ", ".join(
             f"{org} {srv.uri}" for org, srv in stack.directories.items()),
+        f"  admin UI               {stack.issuer}/admin   <- staff: tpu demo/demo (consortium admin), "
+        "tsu demo/demo (admin of tsu)",
         f"  provider log           {stack.workdir / 'provider.log'}",
         "",
         "Every organization has username demo, password demo. Other people:",
@@ -58,7 +64,8 @@ def main() -> int:
         "name": "Sample relying party", "redirect_uris": [RP_CLIENT["redirect_uri"]],
         "client_secret": RP_CLIENT["client_secret"],
     }}
-    stack = ProviderStack(WORKDIR, port=PROVIDER_PORT, ldap_ports=LDAP_PORTS, clients=clients)
+    stack = ProviderStack(WORKDIR, port=PROVIDER_PORT, ldap_ports=LDAP_PORTS, clients=clients,
+                          extra_config={"roles": STAFF})
     try:
         stack.start()
         rp = create_rp(stack.issuer, RP_CLIENT["client_id"], RP_CLIENT["client_secret"],
