@@ -61,12 +61,14 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return client if client is not None and client.disabled_at is None else None
 
     def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
-        """Client authentication, tried once more on fresh rows when it failed on remembered
-        ones: a secret rotated, or keys changed, in another worker work at once."""
+        """Client authentication, tried once more on fresh rows when a secret failed on
+        remembered ones: a secret rotated by another program (the CLI) works at once."""
         try:
             return super().authenticate_client(request, methods, endpoint)
         except InvalidClientError:
-            if not context.forget_cached_clients():
+            # Secrets only: checking one again has no side effect, whereas a client assertion
+            # would be spent twice (jti) and its keys fetched twice.
+            if not _presents_secret(request) or not context.forget_cached_clients():
                 raise
             return super().authenticate_client(request, methods, endpoint)
 
@@ -79,6 +81,12 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         elif isinstance(error, RefreshTokenReusedError):
             _revoke_after_refresh_token_reuse(error)
         return super().handle_error_response(request, error)
+
+
+def _presents_secret(request: Any) -> bool:
+    """client_secret_basic or client_secret_post (RFC 6749 2.3.1)."""
+    basic = request.headers.get("Authorization", "").lower().startswith("basic ")
+    return basic or bool(request.form.get("client_secret"))
 
 
 def _revoke_after_code_reuse(error: CodeReusedError) -> None:

@@ -11,7 +11,7 @@ once, and again at commit; the commit also bumps a counter in memory shared by t
 workers (made before they fork), which every lookup compares with what it last saw, so a
 client disabled, deleted or rotated in one worker is forgotten by all of them at once, for the
 cost of reading one integer. A change from another program (the CLI) is seen after at most
-``ttl_s`` seconds, except that a client whose authentication fails on a remembered copy is
+``ttl_s`` seconds, except that a client whose secret fails on a remembered copy is
 read again at once (``idp.context.forget_cached_clients``). Code that changes a client must
 load it with ``find_client`` instead.
 """
