@@ -26,6 +26,7 @@ from urllib.parse import urljoin
 
 import requests
 
+from bench import wrk
 from bench.signing import signing_rates
 from demo import people
 from demo.slapd import free_port
@@ -79,6 +80,28 @@ def throwaway_postgres() -> Iterator[str]:
         admin.dispose()
 
 
+def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    """One measurement from a separate process, as a client would make it: wrk for fixed requests
+    and refresh chains, the Node generator for whole logins (bench/wrk.py says why)."""
+    kind, base, concurrency = spec["scenario"], spec["base"], spec["concurrency"]
+    if kind == "login":
+        return load(spec)
+    headers = spec.get("headers", {})
+    if kind == "refresh":
+        # One chain per connection, and one more: wrk calls request() once before it starts, to
+        # check the script, and that token is never sent.
+        tokens = [login_once(base, spec["users"][n % len(spec["users"])], "openid offline_access")
+                  ["refresh_token"] for n in range(concurrency + 1)]
+        script = wrk.refresh_script(tokens, basic(spec["client_id"])["authorization"])
+        return wrk.run(base, "/token", script, concurrency, spec["seconds"])
+    method, form = ("POST", spec["form"]) if kind == "form" else ("GET", None)
+    result = wrk.run(base, spec["path"], wrk.fixed_request_script(method, headers, form),
+                     concurrency, spec["seconds"])
+    if result["errors"]:
+        result["first_error"] = wrk.first_error(base, spec["path"], method, headers, form)
+    return result
+
+
 def load(spec: dict[str, Any]) -> dict[str, Any]:
     """One measurement by the Node load generator (a separate process, as a client would be)."""
     done = subprocess.run(["node", str(HERE / "load.mjs"), json.dumps(spec)], capture_output=True,
@@ -100,7 +123,7 @@ def login_once(issuer: str, user: dict[str, str],
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     params = {"response_type": "code", "client_id": LOGIN_CLIENT["client_id"], "redirect_uri": REDIRECT_URI,
-              "scope": scope, "state": "s", "nonce": "n", "code_challenge": challenge,
+              "scope": scope, "state": "s", "nonce": secrets.token_urlsafe(8), "code_challenge": challenge,
               "code_challenge_method": "S256"}
     response = web.get(f"{issuer}/authorize", params=params, allow_redirects=False, timeout=10)
     page = web.get(urljoin(issuer, response.headers["Location"]), timeout=10)
@@ -201,7 +224,9 @@ def print_table(rates: dict[str, float], rows: list[Row], memory: list[int], wor
     print(f"Campus ID benchmark: {os.cpu_count()} cores, gunicorn workers = {workers}, PostgreSQL, "
           f"{'Redis' if REDIS_URL else 'no Redis'}, {SECONDS:g} s per measurement")
     print("Raw signing rate, one core: " + ", ".join(f"{alg} {rate:,.0f}/s" for alg, rate in rates.items()))
-    print(f"'{FLOOR}' is an app that does nothing behind the same gunicorn set-up and load generator: "
+    print("Load generators, each a process of its own: wrk with one thread for every row but full logins, "
+          "which the Node generator drives (cookies, a form to read).")
+    print(f"'{FLOOR}' is an app that does nothing behind the same gunicorn set-up, under wrk: "
           "no endpoint can beat it on this machine.")
     print()
     print(f"{'endpoint':28} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
@@ -245,9 +270,11 @@ def floor_server(workers: int, threads: int, log: Path) -> Iterator[str]:
 
 
 def main() -> int:
-    if shutil.which("node") is None:
-        print("node is needed for the load generator", file=sys.stderr)
-        return 1
+    for tool in ("node", "wrk"):
+        if shutil.which(tool) is None:
+            print(f"{tool} is needed for the load generators (scripts/install-system.sh installs it)",
+                  file=sys.stderr)
+            return 1
     rates = signing_rates()
     workers = os.cpu_count() or 2
     clients = bench_clients()
@@ -255,9 +282,9 @@ def main() -> int:
         rows: list[Row] = []
         with floor_server(workers, THREADS, Path(tmp) / "floor.log") as floor:
             spec = {"base": floor, "seconds": SECONDS, "scenario": "get", "path": "/"}
-            load({**spec, "concurrency": 16, "seconds": min(2.0, SECONDS)})
+            measure({**spec, "concurrency": 16, "seconds": min(2.0, SECONDS)})
             for concurrency in CONCURRENCY:
-                result = load({**spec, "concurrency": concurrency})
+                result = measure({**spec, "concurrency": concurrency})
                 rows.append(Row(FLOOR, concurrency, result["rps"], result["p50_ms"], result["p99_ms"],
                                 result["errors"], result["first_error"]))
         stack = ProviderStack(Path(tmp), port=free_port(), clients=clients, workers=workers,
@@ -266,9 +293,9 @@ def main() -> int:
             assert stack.process is not None
             meta = requests.get(f"{stack.issuer}/.well-known/openid-configuration", timeout=5).json()
             for name, spec_for in scenarios(stack.issuer, meta):
-                load({**spec_for(16), "seconds": min(2.0, SECONDS)})  # warm-up
+                measure({**spec_for(16), "seconds": min(2.0, SECONDS)})  # warm-up
                 for concurrency in CONCURRENCY:
-                    result = load(spec_for(concurrency))
+                    result = measure(spec_for(concurrency))
                     rows.append(Row(name, concurrency, result["rps"], result["p50_ms"],
                                     result["p99_ms"], result["errors"], result["first_error"]))
                     print(f"  measured {name} at {concurrency}: {result['rps']:,.0f}/s", file=sys.stderr)

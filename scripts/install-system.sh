@@ -7,7 +7,7 @@ packages=(
   slapd ldap-utils libldap2-dev libsasl2-dev gcc make
   python3 python3-venv python3-dev
   postgresql redis-server
-  nodejs npm
+  nodejs npm wrk
   chromium chromium-driver fonts-liberation
 )
 
