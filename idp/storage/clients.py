@@ -66,6 +66,10 @@ class Client(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     previous_secret_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # When every token of the client was last revoked at once (disabled, deleted): a
+    # self-contained access token (not stored, ``idp.oidc.access_tokens``) issued at or before
+    # this second is inactive, even after the client is enabled again.
+    tokens_revoked_before: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # private_key_jwt and signed request objects: the client's public keys, by value or by URI.
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     jwks_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
