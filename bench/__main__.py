@@ -46,7 +46,7 @@ SERVICES = {  # client credentials clients: access token format and signing algo
 }
 CONCURRENCY = (16, 64)
 THREADS = 4  # [server] threads, its default
-FLOOR = "floor: empty app, same server"
+FLOORS = {"floor: empty WSGI app": "bench.floor:app", "floor: empty Flask route": "bench.floor:flask_app"}
 
 
 @dataclass
@@ -226,14 +226,14 @@ def print_table(rates: dict[str, float], rows: list[Row], memory: list[int], wor
     print("Raw signing rate, one core: " + ", ".join(f"{alg} {rate:,.0f}/s" for alg, rate in rates.items()))
     print("Load generators, each a process of its own: wrk with one thread for every row but full logins, "
           "which the Node generator drives (cookies, a form to read).")
-    print(f"'{FLOOR}' is an app that does nothing behind the same gunicorn set-up, under wrk: "
-          "no endpoint can beat it on this machine.")
+    print("The floor rows are apps that do nothing (bare WSGI; one Flask route) behind the same gunicorn "
+          "set-up, under wrk: no endpoint can beat them on this machine.")
     print()
-    print(f"{'endpoint':28} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(f"{'endpoint':29} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for row in rows:
         def ms(value: float | None) -> str:
             return "-" if value is None else f"{value:.1f}"
-        print(f"{row.name:28} {row.concurrency:>4} {row.rps:>9,.0f} {ms(row.p50_ms):>8} "
+        print(f"{row.name:29} {row.concurrency:>4} {row.rps:>9,.0f} {ms(row.p50_ms):>8} "
               f"{ms(row.p99_ms):>8} {row.errors:>7}")
     errors = [r for r in rows if r.first_error]
     for row in errors:
@@ -244,11 +244,11 @@ def print_table(rates: dict[str, float], rows: list[Row], memory: list[int], wor
 
 
 @contextmanager
-def floor_server(workers: int, threads: int, log: Path) -> Iterator[str]:
-    """bench.floor under gunicorn with the provider's own serving options (idp/serve.py)."""
+def floor_server(app: str, workers: int, threads: int, log: Path) -> Iterator[str]:
+    """An app of bench.floor under gunicorn with the provider's own serving options (idp/serve.py)."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "bench.floor:app", "--bind", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
          "--access-logfile", str(log), "--error-logfile", str(log)],
         cwd=HERE.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -280,13 +280,14 @@ def main() -> int:
     clients = bench_clients()
     with tempfile.TemporaryDirectory(prefix="campus-bench-") as tmp, throwaway_postgres() as db_url:
         rows: list[Row] = []
-        with floor_server(workers, THREADS, Path(tmp) / "floor.log") as floor:
-            spec = {"base": floor, "seconds": SECONDS, "scenario": "get", "path": "/"}
-            measure({**spec, "concurrency": 16, "seconds": min(2.0, SECONDS)})
-            for concurrency in CONCURRENCY:
-                result = measure({**spec, "concurrency": concurrency})
-                rows.append(Row(FLOOR, concurrency, result["rps"], result["p50_ms"], result["p99_ms"],
-                                result["errors"], result["first_error"]))
+        for floor_name, floor_app in FLOORS.items():
+            with floor_server(floor_app, workers, THREADS, Path(tmp) / "floor.log") as floor:
+                spec = {"base": floor, "seconds": SECONDS, "scenario": "get", "path": "/"}
+                measure({**spec, "concurrency": 16, "seconds": min(2.0, SECONDS)})
+                for concurrency in CONCURRENCY:
+                    result = measure({**spec, "concurrency": concurrency})
+                    rows.append(Row(floor_name, concurrency, result["rps"], result["p50_ms"],
+                                    result["p99_ms"], result["errors"], result["first_error"]))
         stack = ProviderStack(Path(tmp), port=free_port(), clients=clients, workers=workers,
                               database_url=db_url)
         with stack:
