@@ -92,6 +92,26 @@ def test_token_and_userinfo_responses_are_never_cached(browser: FlaskClient) -> 
     assert "no-store" not in discovery.headers["Cache-Control"] and "Pragma" not in discovery.headers
 
 
+def test_every_response_gets_the_headers_once_and_cacheable_ones_keep_their_own(
+        browser: FlaskClient, app: Flask) -> None:
+    @app.get("/__boom")
+    def boom() -> str:
+        raise RuntimeError("an unhandled error")
+
+    static = browser.get("/static/campus.css")
+    static.close()  # a file response: its file is closed at once
+    assert static.status_code == 200
+    assert "no-store" not in static.headers["Cache-Control"] and "Pragma" not in static.headers
+    for response in (browser.get("/no/such/page"), browser.get("/__boom"), browser.post("/token")):
+        assert response.status_code in (400, 401, 404, 500)
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["Pragma"] == "no-cache"
+    for response in (static, browser.get("/no/such/page"), browser.get("/jwks")):
+        for name in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options",
+                     "Referrer-Policy", "Cache-Control"):
+            assert len(response.headers.getlist(name)) == 1, (response.request.path, name)
+
+
 def session_cookie(response: TestResponse) -> str:
     [cookie] = [c for c in response.headers.getlist("Set-Cookie") if c.startswith(f"{COOKIE}=")]
     return cookie
