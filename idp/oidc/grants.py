@@ -18,7 +18,6 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode
 from flask import g
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload
 
 from idp import context
 from idp.identity.release import released_claims
@@ -123,13 +122,9 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
         """Authlib's claims plus ``sid``, the login session's id for relying parties
         (Back-Channel Logout 1.0, section 2.1)."""
         claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
-        if authorization_code.login_session_id is not None:
-            # Its sid alone: not the person and account it would otherwise join in.
-            login = context.db().get(LoginSession, authorization_code.login_session_id,
-                                     options=[lazyload(LoginSession.identity),
-                                              lazyload(LoginSession.account)])
-            if login is not None:
-                claims["sid"] = public_sid(login)
+        login = authorization_code.login_session  # loaded with the code (``find_code``)
+        if login is not None:
+            claims["sid"] = public_sid(login)
         return claims
 
     def resolve_client_private_key(self, client: Client) -> Any:

@@ -12,11 +12,12 @@ import hashlib
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String, Text, select, update
-from sqlalchemy.orm import Mapped, Session, lazyload, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, joinedload, lazyload, mapped_column, relationship
 
 from idp.storage.base import Base, UtcDateTime, utcnow
 from idp.storage.clients import Client
 from idp.storage.identities import Identity
+from idp.storage.sessions import LoginSession
 
 
 def digest(value: str) -> str:
@@ -46,6 +47,7 @@ class AuthorizationCode(Base):
     )
     client: Mapped[Client] = relationship(lazy="joined")
     identity: Mapped[Identity] = relationship(lazy="joined")
+    login_session: Mapped[LoginSession | None] = relationship(lazy="select")
 
     # --- Authlib AuthorizationCodeMixin (OIDC flavour) -------------------------------------
     def get_redirect_uri(self) -> str:
@@ -110,8 +112,18 @@ class AccessToken(Base):
 
 
 def find_code(db: Session, code: str) -> AuthorizationCode | None:
-    stmt = select(AuthorizationCode).where(AuthorizationCode.code_hash == digest(code))
-    return db.scalars(stmt).one_or_none()
+    """The code with all that redeeming it reads, in one statement: the person and their
+    accounts (the ID token's claims) and the login session (its ``sid``). Not the client: the
+    token endpoint has its snapshot already, and decoding its JSON columns is not free."""
+    stmt = (
+        select(AuthorizationCode)
+        .where(AuthorizationCode.code_hash == digest(code))
+        .options(lazyload(AuthorizationCode.client),
+                 joinedload(AuthorizationCode.identity).joinedload(Identity.accounts),
+                 joinedload(AuthorizationCode.login_session).lazyload(LoginSession.identity),
+                 joinedload(AuthorizationCode.login_session).lazyload(LoginSession.account))
+    )
+    return db.scalars(stmt).unique().one_or_none()
 
 
 def mark_code_used(db: Session, code: AuthorizationCode) -> bool:
