@@ -19,6 +19,7 @@ from idp.oidc.live_keys import LiveKeyRing
 from idp.settings import Settings
 from idp.storage.client_cache import ClientCache
 from idp.storage.clients import Client
+from idp.storage.release_cache import Policies, PolicyCache
 
 EXTENSION = "campus_id"
 
@@ -48,6 +49,12 @@ class Services:
         return ClientCache()
 
     @cached_property
+    def release_policies(self) -> PolicyCache:
+        """Release policies as the token, UserInfo and consent paths read them (see
+        ``release_cache``)."""
+        return PolicyCache()
+
+    @cached_property
     def linker(self) -> Linker:
         """Built once: the rules are settings, and its key derivation is not per-login work."""
         return Linker.from_settings(self.settings)
@@ -56,6 +63,7 @@ class Services:
 def init_app(app: Flask, services: Services) -> None:
     app.extensions[EXTENSION] = services
     services.clients  # noqa: B018 - made now, before a server forks workers that share it
+    services.release_policies  # noqa: B018 - likewise
     # First of all before_request functions: a key reload reads the database before the
     # request's own transaction begins (on SQLite that one holds the write lock).
     app.before_request(lambda: _take_keyring(services))
@@ -98,6 +106,11 @@ def client(client_id: str) -> Client | None:
     if remembered:
         g.setdefault("remembered_clients", set()).add(client_id)
     return found
+
+
+def release_policies(client_pk: int) -> Policies:
+    """The client's release policy to apply (not to change): at most a couple of seconds old."""
+    return services().release_policies.get(db(), client_pk)
 
 
 def forget_cached_clients() -> bool:

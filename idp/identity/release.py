@@ -64,11 +64,16 @@ def release(claims: Mapping[str, Any], allowed: frozenset[str] | None) -> dict[s
 
 
 def released_claims(db: Session, settings: Settings, client: Client, identity: Identity,
-                    scopes: Iterable[str]) -> dict[str, Any]:
+                    scopes: Iterable[str], *,
+                    policies: Mapping[str, frozenset[str]] | None = None) -> dict[str, Any]:
     """The claims ``client`` receives about ``identity`` for the granted ``scopes``, with the
-    subject it sees (public or pairwise, ``idp.identity.subjects``)."""
+    subject it sees (public or pairwise, ``idp.identity.subjects``). ``policies``: the
+    client's release policy when the caller has it (``idp.context.release_policies``), else
+    it is read from ``db``."""
     claims = claims_for(identity, scopes, settings.organizations,
                         settings.linking.primary_precedence)
     claims["sub"] = subject_for(client, identity, settings.server.secret_key)
     organizations = {account.organization for account in identity.accounts}
-    return release(claims, allowed_claims(policies_of(db, client.id), organizations))
+    if policies is None:
+        policies = policies_of(db, client.id)
+    return release(claims, allowed_claims(policies, organizations))

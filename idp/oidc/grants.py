@@ -155,8 +155,9 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
     def generate_user_info(self, user: Identity | AuthenticatedUser, scope: str) -> dict[str, Any]:
         """The claims released to the client the ID token is for (``idp.identity.release``)."""
         identity = user.identity if isinstance(user, AuthenticatedUser) else user
-        return released_claims(context.db(), context.settings(), _ID_TOKEN_AUDIENCE.get(),
-                               identity, scope.split())
+        client = _ID_TOKEN_AUDIENCE.get()
+        return released_claims(context.db(), context.settings(), client, identity, scope.split(),
+                               policies=context.release_policies(client.id))
 
 
 class PkceExtension(CodeChallenge):  # type: ignore[misc]

@@ -247,7 +247,8 @@ def userinfo() -> Any:
     if "openid" not in scopes:
         return _bearer_error(403, "insufficient_scope")
     return jsonify(released_claims(context.db(), context.settings(), found.client,
-                                   found.identity, scopes))
+                                   found.identity, scopes,
+                                   policies=context.release_policies(found.client.id)))
 
 
 def _bearer_token() -> str | None:
