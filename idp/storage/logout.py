@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from idp.storage.base import Base, UtcDateTime, utcnow
@@ -64,14 +65,14 @@ class LogoutDelivery(Base):
 
 
 def remember_client(db: Session, login_session_id: int, client: Client) -> None:
-    """Note that ``client`` took part in the session (once per pair)."""
-    stmt = select(LoginSessionClient.id).where(
-        LoginSessionClient.login_session_id == login_session_id,
-        LoginSessionClient.client_pk == client.id,
-    )
-    if db.scalars(stmt).first() is None:
-        db.add(LoginSessionClient(login_session_id=login_session_id, client_pk=client.id))
-        db.flush()
+    """Note that ``client`` took part in the session (once per pair): one INSERT that does
+    nothing when the pair is there already, where a SELECT first cost a statement more and
+    let two concurrent authorizations of one session and client collide."""
+    dialect = db.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    db.execute(insert(LoginSessionClient)
+               .values(login_session_id=login_session_id, client_pk=client.id, created_at=utcnow())
+               .on_conflict_do_nothing(index_elements=["login_session_id", "client_pk"]))
 
 
 def clients_of_session(db: Session, login_session_id: int) -> list[Client]:

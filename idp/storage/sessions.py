@@ -9,7 +9,7 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from idp.storage.base import Base, UtcDateTime, utcnow
 from idp.storage.identities import Identity, LinkedAccount
@@ -55,7 +55,10 @@ def find_session_by_sid(db: Session, sid: str) -> LoginSession | None:
 
 
 def find_session(db: Session, session_id: str) -> LoginSession | None:
-    stmt = select(LoginSession).where(LoginSession.session_id == session_id)
+    """The live session with its person and account; the person's other accounts only when
+    asked for (an authorization for a trusted client, the commonest request, never does)."""
+    stmt = (select(LoginSession).where(LoginSession.session_id == session_id)
+            .options(joinedload(LoginSession.identity).lazyload(Identity.accounts)))
     found = db.scalars(stmt).one_or_none()
     return found if found is not None and found.is_active() else None
 
