@@ -64,9 +64,11 @@ def link_at_login(db: Session, linker: Linker, account: LinkedAccount, found: Di
     if not linker.rules:
         return LinkingOutcome()
     evaluations = [evaluate(rule, found.attributes, linker.fingerprinter) for rule in linker.rules]
+    if not created and store.settled(db, account, _expected(evaluations)):
+        return LinkingOutcome()  # the usual login: nothing changed, nothing matches
     fingerprints = [e for e in evaluations if isinstance(e, Fingerprint)]
     store.lock_match_keys(db, [f.digest for f in fingerprints])
-    invalid = _store_fingerprints(db, account, evaluations)
+    invalid = _store_fingerprints(db, account, evaluations, created=created)
     by_rule = {rule.name: rule for rule in linker.rules}
     link_fps = [f for f in fingerprints if by_rule[f.rule].action is LinkAction.LINK]
     linked_by, proposals = _apply_link_rules(db, account, link_fps, by_rule, created=created)
@@ -78,10 +80,17 @@ def link_at_login(db: Session, linker: Linker, account: LinkedAccount, found: Di
     return LinkingOutcome(linked_by, tuple(proposals), tuple(invalid))
 
 
-def _store_fingerprints(db: Session, account: LinkedAccount,
-                        evaluations: Sequence[Evaluation]) -> list[InvalidValue]:
+def _expected(evaluations: Sequence[Evaluation]) -> dict[str, str | None]:
+    """The rows ``_store_fingerprints`` would leave: rule to hash, None for an invalid value."""
+    return {e.rule: e.digest if isinstance(e, Fingerprint) else None
+            for e in evaluations if not isinstance(e, NoValue)}
+
+
+def _store_fingerprints(db: Session, account: LinkedAccount, evaluations: Sequence[Evaluation],
+                        *, created: bool) -> list[InvalidValue]:
     """Bring the account's rows in step with this login; report values newly found invalid."""
-    existing = store.fingerprints_of(db, account.id)
+    # An account this transaction created has no rows yet: nothing to read.
+    existing = {} if created else store.fingerprints_of(db, account.id)
     reported = []
     for e in evaluations:
         row = existing.pop(e.rule, None)

@@ -8,11 +8,11 @@ identity, with the rule that said so. Repositories never commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, or_, select, text
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, and_, func, or_, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from idp.storage.base import Base, UtcDateTime, utcnow
@@ -77,6 +77,31 @@ def lock_match_keys(db: Session, digests: Iterable[str]) -> None:
 def fingerprints_of(db: Session, account_id: int) -> dict[str, MatchFingerprint]:
     rows = db.scalars(select(MatchFingerprint).where(MatchFingerprint.account_id == account_id))
     return {row.rule: row for row in rows}
+
+
+def settled(db: Session, account: LinkedAccount, expected: Mapping[str, str | None]) -> bool:
+    """Whether the account's stored fingerprints are exactly ``expected`` (rule to hash, None
+    for an invalid value; no row for a rule without a value or no longer configured) and no
+    account of another identity shares any of those hashes: a login that would write, report,
+    link and propose nothing. One statement, taken without the match keys' locks: what it
+    reads of this account was committed by an earlier login, so a concurrent login that could
+    match it (and holds a lock) finds it anyway, as if it had come second."""
+    digests = [(rule, digest) for rule, digest in expected.items() if digest is not None]
+    others = and_(or_(*[(MatchFingerprint.rule == rule) & (MatchFingerprint.hash == digest)
+                        for rule, digest in digests]),
+                  LinkedAccount.identity_id != account.identity_id)
+    stmt = (
+        select(MatchFingerprint.account_id, MatchFingerprint.rule, MatchFingerprint.hash)
+        .join(LinkedAccount, LinkedAccount.id == MatchFingerprint.account_id)
+        .where(or_(MatchFingerprint.account_id == account.id, others) if digests
+               else MatchFingerprint.account_id == account.id)
+    )
+    stored: dict[str, str | None] = {}
+    for account_id, rule, digest in db.execute(stmt):
+        if account_id != account.id:
+            return False  # a match: the full procedure decides, under the locks
+        stored[rule] = digest
+    return stored == dict(expected)
 
 
 def set_fingerprint(db: Session, existing: MatchFingerprint | None, account_id: int, rule: str,

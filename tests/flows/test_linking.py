@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import inspect, select, text
+from sqlalchemy import event, inspect, select, text
 
 from demo import people
 from demo.slapd import SlapdServer
@@ -177,3 +177,53 @@ def database_dump(app: Flask) -> str:
             for row in conn.execute(text(f'SELECT * FROM "{table}"')):
                 lines.append(f"{table}: {tuple(row)!r}")
     return "\n".join(lines)
+
+
+def test_a_login_that_changes_and_matches_nothing_reads_once_and_locks_nothing(app: Flask) -> None:
+    """The usual login: fingerprints as stored, no other identity matching. One read decides
+    it; no match key is locked and nothing about linking is written or audited."""
+    first = log_in(app, "tpu", "pgrigorieva")
+    assert log_in(app, "tusur", "grigorieva.pa")["sub"] == first["sub"]  # linked: same identity
+    log_in(app, "tsu", "alena.elkina")
+    audited = len(events(app, AuditEventType.LINK_PROPOSED)) + len(events(app, AuditEventType.ACCOUNT_LINKED))
+    seen: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        seen.append(" ".join(sql.split()))
+
+    engine = app.extensions["campus_id"].engine
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        # Its SNILS matches the tpu account, which is on its own identity: not a match.
+        assert log_in(app, "tusur", "grigorieva.pa")["sub"] == first["sub"]
+        log_in(app, "tsu", "alena.elkina")
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+    assert not [s for s in seen if "advisory" in s]
+    linking = [s for s in seen if "match_fingerprints" in s or "link_proposals" in s]
+    assert len(linking) == 2 and all(s.startswith("SELECT") for s in linking)
+    assert len(events(app, AuditEventType.LINK_PROPOSED)) + len(
+        events(app, AuditEventType.ACCOUNT_LINKED)) == audited
+
+
+def test_a_login_whose_values_changed_stores_them_under_the_locks(
+        database: str, directories: dict[str, SlapdServer]) -> None:
+    """A rule added since the last login (so a fingerprint row is missing) is no settled login:
+    the fingerprint is stored, and the match it now makes is proposed."""
+    only_snils = {"rules": {"snils": people.LINKING_RULES["snils"]}}
+    before = create_app(make_settings(database, directories, linking=only_snils))
+    log_in(before, "tsu", "alena.elkina")
+    log_in(before, "tusur", "elkina.av")
+    before.extensions["campus_id"].engine.dispose()
+
+    app = provider(database, directories)
+    try:
+        log_in(app, "tsu", "alena.elkina")  # its name_birthdate fingerprint is stored now
+        assert proposals(app) == []
+        log_in(app, "tusur", "elkina.av")  # and this one finds it
+        assert [(p.rule, p.reason) for p in proposals(app)] == [("name_birthdate", "propose_rule")]
+        with app.extensions["campus_id"].sessions() as db:
+            rules = db.scalars(text("SELECT rule FROM match_fingerprints ORDER BY id")).all()
+        assert rules.count("name_birthdate") == 2
+    finally:
+        app.extensions["campus_id"].engine.dispose()
