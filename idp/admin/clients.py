@@ -89,10 +89,10 @@ def disable_client(db: Session, client: Client, actor: Actor) -> None:
     if client.disabled_at is not None:
         return
     client.disabled_at = utcnow()
-    access, refresh = revoke_client_tokens(db, client)
+    revoked = revoke_client_tokens(db, client)
     audit.record(db, AuditEventType.CLIENT_DISABLED, actor=actor.label, ip=actor.ip,
                  organization=client.organization, client_id=client.client_id,
-                 revoked_access_tokens=access, revoked_refresh_tokens=refresh)
+                 **revoked.details())
 
 
 def enable_client(db: Session, client: Client, actor: Actor) -> None:

@@ -3,7 +3,9 @@
 Client-authenticated (``client_secret_basic``, ``client_secret_post`` or ``private_key_jwt``);
 another client's
 token, an unknown, expired, revoked or spent one all answer ``{"active": false}`` alike
-(section 2.2). Both token kinds are looked for whatever the hint says (section 2.1).
+(section 2.2). Both token kinds are looked for whatever the hint says (section 2.1). A
+client credentials JWT, which is not stored, is checked by its signature and claims instead
+(``idp.oidc.access_tokens``) and answers with the same fields as a stored one.
 """
 
 from __future__ import annotations
@@ -15,19 +17,20 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from idp import context
 from idp.identity.subjects import subject_for
+from idp.oidc.access_tokens import SelfContainedToken, find_any_access_token
 from idp.storage.clients import Client
 from idp.storage.refresh_tokens import RefreshToken, find_refresh_token
-from idp.storage.tokens import AccessToken, find_access_token
+from idp.storage.tokens import AccessToken
 
-AnyToken = AccessToken | RefreshToken
+AnyToken = AccessToken | RefreshToken | SelfContainedToken
 
 
 def find_token(token: str, hint: str | None) -> AnyToken | None:
     """Either kind, the hinted one first; an unknown hint is ignored (RFC 7009 2.1)."""
     db = context.db()
     if hint == "refresh_token":
-        return find_refresh_token(db, token) or find_access_token(db, token)
-    return find_access_token(db, token) or find_refresh_token(db, token)
+        return find_refresh_token(db, token) or find_any_access_token(token)
+    return find_any_access_token(token) or find_refresh_token(db, token)
 
 
 def check_token_param(request: Any) -> None:
@@ -51,6 +54,11 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         settings = context.settings()
         issuer = settings.server.issuer
         client = token.client
+        if isinstance(token, SelfContainedToken):
+            return {"active": True, "scope": token.scope, "client_id": client.client_id,
+                    "sub": client.client_id, "iss": issuer, "iat": token.iat,
+                    "token_type": "Bearer", "exp": token.exp, "aud": token.audience,
+                    "jti": token.jti}
         payload: dict[str, Any] = {
             "active": True,
             "scope": token.scope,

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from authlib.oauth2.rfc7591 import InvalidClientMetadataError
 from sqlalchemy import update
@@ -183,7 +183,7 @@ def delete_client(db: Session, client: Client, *, ip: str | None, actor: str | N
     """RFC 7592 2.3: the client can no longer authenticate or be found, and every token
     issued to it stops working. The row stays (codes and tokens refer to it; so does the
     audit trail). ``actor``: the staff member, when the admin UI deletes it."""
-    access, refresh = revoke_client_tokens(db, client)
+    revoked = revoke_client_tokens(db, client)
     client.deleted_at = utcnow()
     client.secret_hash = None
     client.previous_secret_hash = None
@@ -191,12 +191,29 @@ def delete_client(db: Session, client: Client, *, ip: str | None, actor: str | N
     audit.record(db, AuditEventType.CLIENT_DELETED,
                  actor=actor or f"registration:{client.client_id}",
                  ip=ip, organization=client.organization, client_id=client.client_id,
-                 revoked_access_tokens=access, revoked_refresh_tokens=refresh)
+                 **revoked.details())
 
 
-def revoke_client_tokens(db: Session, client: Client) -> tuple[int, int]:
-    """Revoke every live access and refresh token of ``client``; how many of each."""
+class RevokedClientTokens(NamedTuple):
+    """What ``revoke_client_tokens`` did: stored tokens revoked, and the moment up to which
+    self-contained access tokens (not stored, not counted) are revoked."""
+
+    access: int
+    refresh: int
+    before: datetime
+
+    def details(self) -> dict[str, Any]:
+        """For the audit event; ``revoked_access_tokens`` counts stored tokens only."""
+        return {"revoked_access_tokens": self.access, "revoked_refresh_tokens": self.refresh,
+                "tokens_revoked_before": self.before.isoformat()}
+
+
+def revoke_client_tokens(db: Session, client: Client) -> RevokedClientTokens:
+    """Revoke every live access and refresh token of ``client``. Self-contained access tokens
+    (``idp.oidc.access_tokens``) have no row: the client's ``tokens_revoked_before`` makes every
+    one issued until now inactive for good, even if the client is enabled again."""
     now = utcnow()
+    client.tokens_revoked_before = now
     access = db.execute(update(AccessToken)
                         .where(AccessToken.client_pk == client.id, AccessToken.revoked_at.is_(None))
                         .values(revoked_at=now))
@@ -204,7 +221,8 @@ def revoke_client_tokens(db: Session, client: Client) -> tuple[int, int]:
                          .where(RefreshToken.client_pk == client.id,
                                 RefreshToken.revoked_at.is_(None))
                          .values(revoked_at=now))
-    return int(access.rowcount), int(refresh.rowcount)  # type: ignore[attr-defined]
+    return RevokedClientTokens(int(access.rowcount), int(refresh.rowcount),  # type: ignore[attr-defined]
+                               now)
 
 
 def client_information(client: Client, issuer: str, registration_access_token: str,

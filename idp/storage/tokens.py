@@ -3,7 +3,9 @@
 A code is marked used rather than deleted, so that a second use can be recognised and the
 tokens issued from the first use revoked (RFC 6749 section 4.1.2). A JWT access token
 (RFC 9068) is stored like an opaque one, by the digest of its whole value, and keeps its
-``jti``: revoking it works the same way.
+``jti``: revoking it works the same way. The exception, a self-contained JWT of the client
+credentials grant (``idp.oidc.access_tokens``), gets a row only when it is revoked
+(``record_revoked_token``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import ForeignKey, Integer, String, Text, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, joinedload, lazyload, mapped_column, relationship
 
 from idp.storage.base import Base, UtcDateTime, utcnow
@@ -162,3 +165,17 @@ def revoke_access_token(db: Session, token: AccessToken) -> bool:
         .values(revoked_at=utcnow())
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def record_revoked_token(db: Session, *, token_hash: str, jti: str, client_pk: int, scope: str,
+                         issued_at: datetime, expires_at: datetime) -> bool:
+    """A row, revoked at once, for a token that had none (a self-contained JWT): found by its
+    digest, it is inactive from now on. False when a row exists already (revoked meanwhile)."""
+    try:
+        with db.begin_nested():
+            db.execute(insert(AccessToken).values(
+                token_hash=token_hash, jti=jti, client_pk=client_pk, identity_id=None,
+                scope=scope, issued_at=issued_at, expires_at=expires_at, revoked_at=utcnow()))
+    except IntegrityError:
+        return False
+    return True

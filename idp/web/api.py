@@ -20,10 +20,10 @@ from idp import context
 from idp.errors import BadRequest, Forbidden, IdpError, InvalidInput, NotFound
 from idp.linking import actions, helpdesk, merge
 from idp.linking.helpdesk import HelpdeskScope
+from idp.oidc.access_tokens import find_any_access_token
 from idp.storage.clients import Client
 from idp.storage.identities import Identity, resolve_sub
 from idp.storage.linking import ProposalStatus
-from idp.storage.tokens import find_access_token
 from idp.web import api_json
 from idp.web.openapi import openapi_document
 from idp.web.session import signer
@@ -71,7 +71,7 @@ def _caller() -> tuple[Client, HelpdeskScope]:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise Unauthorized("no bearer token")
-    token = find_access_token(context.db(), value.strip())
+    token = find_any_access_token(value.strip())
     if (token is None or not token.is_active() or token.identity_id is not None
             or token.client.deleted_at is not None):
         raise Unauthorized("unknown, expired, revoked or personal token")

@@ -19,11 +19,11 @@ from idp.admin import clients as service
 from idp.admin.clients import Actor
 from idp.admin.roles import StaffRoles
 from idp.errors import Forbidden, IdpError, InvalidInput, NotFound
+from idp.oidc.access_tokens import find_any_access_token
 from idp.oidc.registration import summary
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.clients import Client
-from idp.storage.tokens import find_access_token
 
 bp = Blueprint("api_clients", __name__, url_prefix="/api/v1/clients")
 REALM = "campus-id"
@@ -105,7 +105,7 @@ def _caller() -> tuple[Client, StaffRoles]:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise Unauthorized("no bearer token")
-    token = find_access_token(context.db(), value.strip())
+    token = find_any_access_token(value.strip())
     if (token is None or not token.is_active() or token.identity_id is not None
             or token.client.deleted_at is not None or token.client.disabled_at is not None):
         raise Unauthorized("unknown, expired, revoked or personal token")
