@@ -1,7 +1,9 @@
 """Issuing tokens: opaque or RFC 9068 JWT access tokens per client, refresh tokens by the
 client's policy, and the one place where what was issued is stored (as digests).
 
-Access tokens of both formats are stored, so that revocation and UserInfo treat them alike.
+Opaque access tokens and every token of a person are stored, so that revocation and UserInfo
+treat both formats alike. A JWT access token of the client credentials grant is not: it is
+self-contained, and checked by its signature and claims (``idp.oidc.access_tokens``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from idp import context
 from idp.identity.subjects import subject_for
+from idp.oidc.access_tokens import revoked_with_client
 from idp.oidc.keys import SUPPORTED_ALGS, JoseKey
 from idp.settings import OidcSettings
 from idp.storage.base import utcnow
@@ -98,6 +101,8 @@ _INSERT_ACCESS_TOKEN = insert(cast(Table, AccessToken.__table__))
 def store_issued(db: Session, oidc: OidcSettings, token: dict[str, Any], request: Any) -> None:
     """Keep digests of what a token response carries (RFC 6749 5.1), tied to their family."""
     client: Client = request.client
+    if is_self_contained(request.payload.grant_type, client, token["access_token"]):
+        return
     user: Identity | None = request.user
     code = request.authorization_code
     parent: RefreshToken | None = request.refresh_token
@@ -137,12 +142,30 @@ def store_issued(db: Session, oidc: OidcSettings, token: dict[str, Any], request
     ))
 
 
+def is_self_contained(grant_type: str, client: Client, access_token: str) -> bool:
+    """A client credentials JWT is not stored (RFC 9068: it carries all a resource server
+    needs), unless it was issued in the very second every token of its client was revoked
+    (``tokens_revoked_before``): without a row it would count as revoked with them."""
+    if grant_type != "client_credentials" or client.access_token_format != "jwt":
+        return False
+    if client.tokens_revoked_before is None:
+        return True
+    iat = jwt_claims(access_token).get("iat")
+    return isinstance(iat, int) and not revoked_with_client(client, iat)
+
+
 def jwt_id(value: str) -> str | None:
     """The jti of an access token this provider just signed; None for an opaque one."""
+    jti = jwt_claims(value).get("jti")
+    return str(jti) if jti else None
+
+
+def jwt_claims(value: str) -> dict[str, Any]:
+    """The claims of a JWT this provider just signed (not verified: it made it); empty for an
+    opaque token."""
     parts = value.split(".")
     if len(parts) != 3:
-        return None
+        return {}
     payload = parts[1] + "=" * (-len(parts[1]) % 4)
-    claims = json.loads(base64.urlsafe_b64decode(payload))
-    jti = claims.get("jti")
-    return str(jti) if jti else None
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload))
+    return claims
