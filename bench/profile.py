@@ -7,7 +7,9 @@ and commits per request (a figure no other load on the machine can blur). With `
 runs the same loop under cProfile timed by CPU time and prints the heaviest calls, which is how
 the hot paths were found and trimmed.
 
-Scenarios: discovery, jwks, cc-es256, cc-rs256, cc-opaque, introspection, userinfo, refresh, login.
+Scenarios: discovery, jwks, cc-es256, cc-rs256, cc-opaque, introspection, introspection-cc-es256,
+userinfo, refresh, login. ``introspection`` asks about a person's (stored) access token,
+``introspection-cc-es256`` about a service's self-contained JWT, checked by its signature.
 """
 
 from __future__ import annotations
@@ -117,6 +119,14 @@ def scenario(app: Flask, name: str) -> Call:
     if name in services:
         return wsgi_call(app, "POST", "/token", headers=basic(services[name]),
                          form={"grant_type": "client_credentials", "scope": SERVICE_SCOPE})
+    if name == "introspection-cc-es256":
+        client_id = services["cc-es256"]
+        web = app.test_client()
+        response = web.post("/token", headers=basic(client_id),
+                            data={"grant_type": "client_credentials", "scope": SERVICE_SCOPE})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return wsgi_call(app, "POST", "/introspect", headers=basic(client_id),
+                         form={"token": response.get_json()["access_token"]})
     if name == "introspection":
         token = browser_login(app, users[0])["access_token"]
         return wsgi_call(app, "POST", "/introspect", headers=basic_of(**_secret_pair()),
