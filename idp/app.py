@@ -30,6 +30,7 @@ from idp.web import login as login_views
 from idp.web import logout as logout_views
 from idp.web import oidc as oidc_views
 from idp.web import registration as registration_views
+from idp.web.framework import CampusFlask
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def create_app(settings: Settings) -> Flask:
     keys = LiveKeyRing(engine, sessions, settings.server.secret_key, retention=retention(settings),
                        check_every=timedelta(seconds=settings.keys.reload_check_s))
 
-    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app = CampusFlask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(
         SECRET_KEY=settings.server.secret_key,
         SESSION_COOKIE_NAME="campus_id",

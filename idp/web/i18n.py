@@ -271,6 +271,8 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def remember_choice(response: Response) -> Response:
+        if COOKIE not in request.environ.get("QUERY_STRING", ""):
+            return response  # most requests: no need to parse the query string
         chosen = request.args.get(COOKIE)
         if chosen in LANGUAGES:
             response.set_cookie(COOKIE, chosen, max_age=365 * 86400, samesite="Lax",
