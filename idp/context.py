@@ -100,9 +100,16 @@ def db() -> Session:
     return session
 
 
+def open_db() -> Session | None:
+    """The request's unit of work if anything opened it: a request answered from memory
+    alone (a cached client, a self-contained token) has none to commit."""
+    session: Session | None = g.get("db")
+    return session
+
+
 def client(client_id: str) -> Client | None:
     """A live client to read (not to change): a snapshot at most a couple of seconds old."""
-    found, remembered = services().clients.lookup(db(), client_id)
+    found, remembered = services().clients.lookup(db, client_id)
     if remembered:
         g.setdefault("remembered_clients", set()).add(client_id)
     return found

@@ -52,8 +52,10 @@ class ClientCache:
         """The live client with this id (deleted ones are absent), possibly ``ttl_s`` old."""
         return self.lookup(db, client_id)[0]
 
-    def lookup(self, db: Session, client_id: str) -> tuple[Client | None, bool]:
-        """``get``, and whether the answer came from memory rather than the database."""
+    def lookup(self, db: Session | Callable[[], Session],
+               client_id: str) -> tuple[Client | None, bool]:
+        """``get``, and whether the answer came from memory rather than the database. ``db``
+        may be a function giving the session, called only when the database is read."""
         if not client_id or len(client_id) > 64:
             return None, False
         now = self._clock()
@@ -63,6 +65,8 @@ class ClientCache:
         if entry is not None and now - entry[0] < self.ttl_s:
             return entry[1], True
         generation = self._generation
+        if callable(db):
+            db = db()
         row = db.execute(select(_TABLE).where(_TABLE.c.client_id == client_id,
                                               _TABLE.c.deleted_at.is_(None))).mappings().first()
         if row is None:

@@ -210,10 +210,12 @@ def pushed_authorization_request() -> Any:
 @bp.post("/token")
 def token() -> Any:
     response = server().create_token_response()
-    if response.status_code == 200:
-        context.db().commit()
-    else:
-        context.db().rollback()
+    db = context.open_db()
+    if db is not None:
+        if response.status_code == 200:
+            db.commit()
+        else:
+            db.rollback()
     return response
 
 

@@ -301,3 +301,30 @@ def test_a_person_jwt_is_never_taken_as_self_contained(app: Flask, browser: Flas
 
 def test_userinfo_refuses_a_cc_jwt(browser: FlaskClient) -> None:
     assert userinfo_status(browser, cc_token(browser)) == 401
+
+
+def test_a_token_for_a_known_client_is_issued_without_the_database(app: Flask,
+                                                                  browser: FlaskClient) -> None:
+    """The client's snapshot is in memory after its first request, and the token is not
+    stored: the next request neither runs a statement nor takes a connection."""
+    from sqlalchemy import event
+
+    cc_token(browser)
+    engine = app.extensions["campus_id"].engine
+    used: list[str] = []
+
+    def statement(*_: Any) -> None:
+        used.append("statement")
+
+    def checkout(*_: Any) -> None:
+        used.append("connection")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine.pool, "checkout", checkout)
+    try:
+        token = cc_token(browser)
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine.pool, "checkout", checkout)
+    assert used == []
+    assert active(browser, token)
