@@ -105,7 +105,12 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
 
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         """Authlib validates an authorization request up to twice per HTTP request (consent
-        check, then issuing the code): one query answers both."""
+        check, then issuing the code): one query answers both. Without a signed-in person the
+        request can only lead to the login page, never to a code: the nonce is checked when
+        the request comes back with one, in the request that would issue the code (a replayed
+        nonce is refused then), so the first visit asks the database nothing."""
+        if request.user is None:
+            return False
         key = (request.client.id, nonce)
         memo: dict[tuple[int, str], bool] = g.setdefault("nonces_seen", {})
         if key not in memo:

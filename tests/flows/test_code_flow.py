@@ -14,7 +14,7 @@ from joserfc.jwk import KeySet
 from idp.oidc.grants import AuthenticatedUser  # noqa: F401 - the grant user type, imported for mypy
 from idp.storage import audit
 from tests.flows.conftest import RP1, RP2
-from tests.support.oidc_client import RelyingParty, follow, login, sign_in
+from tests.support.oidc_client import RelyingParty, callback_params, follow, login, sign_in
 
 ISSUER = "https://id.campus.test"
 
@@ -74,6 +74,25 @@ def test_second_relying_party_gets_a_code_without_the_password(browser: FlaskCli
     first_claims = jwt.decode(sub["id_token"], KeySet.import_key_set(browser.get("/jwks").json)).claims
     assert claims["sub"] == first_claims["sub"]
     assert claims["auth_time"] == first_claims["auth_time"]
+
+
+def test_a_replayed_nonce_gets_no_code(browser: FlaskClient, app: Any) -> None:
+    """A nonce a code was issued with is refused for that client: at once in a browser with a
+    session, and after the login in one without (no code is issued in either)."""
+    first = sign_in(browser, RP1, "demo", "demo", organization="tpu", nonce="once-only")
+    assert first["code"]
+    again = browser.get("/authorize", query_string=RP1.params(nonce="once-only"))
+    refused = callback_params(again)
+    assert refused["error"] == "invalid_request" and "code" not in refused
+
+    other = app.test_client()
+    response = other.get("/authorize", query_string=RP1.params(nonce="once-only"))
+    assert response.headers["Location"].startswith("/login")  # nothing to check before a login
+    response = follow(other, login(other, follow(other, response), "asmirnova", "Passw0rd-asmirnova",
+                                   "tpu"))
+    refused = callback_params(response)
+    assert refused["error"] == "invalid_request" and "code" not in refused
+    assert sign_in(other, RP1, "", "", nonce="another")["code"]  # a new nonce is fine
 
 
 @pytest.mark.parametrize(("username", "organization", "expected"), [
