@@ -120,6 +120,11 @@ def release_policies(client_pk: int) -> Policies:
     return services().release_policies.get(db(), client_pk)
 
 
+def client_by_pk(pk: int) -> Client | None:
+    """``client`` by primary key, for the client of a stored token or grant."""
+    return services().clients.by_pk(db, pk)
+
+
 def forget_cached_clients() -> bool:
     """Forget the remembered clients this request used; True when there were any, so that
     a check that failed on them is worth making again on fresh rows."""

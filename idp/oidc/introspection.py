@@ -53,12 +53,14 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
     def introspect_token(self, token: AnyToken) -> dict[str, Any]:
         settings = context.settings()
         issuer = settings.server.issuer
-        client = token.client
         if isinstance(token, SelfContainedToken):
+            client = token.client
             return {"active": True, "scope": token.scope, "client_id": client.client_id,
                     "sub": client.client_id, "iss": issuer, "iat": token.iat,
                     "token_type": "Bearer", "exp": token.exp, "aud": token.audience,
                     "jti": token.jti}
+        # The asking client's own token (check_permission): its snapshot is in memory.
+        client = context.client_by_pk(token.client_pk) or token.client
         payload: dict[str, Any] = {
             "active": True,
             "scope": token.scope,

@@ -41,6 +41,7 @@ class ClientCache:
         self.ttl_s = ttl_s
         self._clock = clock
         self._entries: dict[str, tuple[float, Client]] = {}
+        self._ids: dict[int, str] = {}  # primary key -> client_id; both fixed for a client's life
         self._lock = threading.Lock()
         # Anonymous shared memory: the forked workers of one server all see the same value.
         self._shared = shared if shared is not None else multiprocessing.Value("Q", 0, lock=False)
@@ -51,6 +52,19 @@ class ClientCache:
     def get(self, db: Session, client_id: str) -> Client | None:
         """The live client with this id (deleted ones are absent), possibly ``ttl_s`` old."""
         return self.lookup(db, client_id)[0]
+
+    def by_pk(self, db: Session | Callable[[], Session], pk: int) -> Client | None:
+        """The live client with this primary key (a stored token's ``client_pk``): from memory
+        when its ``client_id`` has been seen, since a client never changes its ``client_id``."""
+        client_id = self._ids.get(pk)
+        if client_id is None:
+            if callable(db):
+                db = db()
+            client_id = db.scalar(select(_TABLE.c.client_id).where(_TABLE.c.id == pk))
+            if client_id is None:
+                return None
+        found, _ = self.lookup(db, client_id)
+        return found if found is not None and found.id == pk else None
 
     def lookup(self, db: Session | Callable[[], Session],
                client_id: str) -> tuple[Client | None, bool]:
@@ -72,6 +86,7 @@ class ClientCache:
         if row is None:
             return None, False
         snapshot = Client(**{key: row[key] for key in _COLUMNS})
+        self._ids[snapshot.id] = client_id
         with self._lock:
             # A change flushed while we read wins: keep nothing read before it.
             if generation == self._generation:

@@ -242,15 +242,18 @@ def userinfo() -> Any:
     value = _bearer_token()
     if not value:
         return _bearer_error(401, None)
-    found = find_access_token(context.db(), value)
+    found = find_access_token(context.db(), value, with_accounts=True)
     if found is None or not found.is_active() or found.identity is None:
+        return _bearer_error(401, "invalid_token")
+    client = context.client_by_pk(found.client_pk)
+    if client is None:  # deleted (which revokes its tokens anyway)
         return _bearer_error(401, "invalid_token")
     scopes = found.scope.split()
     if "openid" not in scopes:
         return _bearer_error(403, "insufficient_scope")
-    return jsonify(released_claims(context.db(), context.settings(), found.client,
+    return jsonify(released_claims(context.db(), context.settings(), client,
                                    found.identity, scopes,
-                                   policies=context.release_policies(found.client.id)))
+                                   policies=context.release_policies(client.id)))
 
 
 def _bearer_token() -> str | None:

@@ -153,3 +153,33 @@ def test_a_commit_that_changed_a_client_tells_the_other_workers(sessions: sessio
         assert cache._shared.value == before  # not before the change can be read
         db.commit()
     assert cache._shared.value != before
+
+
+def test_a_stored_tokens_client_is_found_by_primary_key_from_memory(
+        sessions: sessionmaker[Session], statements: list[str]) -> None:
+    cache = ClientCache(ttl_s=3600.0, clock=Clock())
+    with sessions() as db:
+        by_id = cache.get(db, "library")
+        assert by_id is not None
+        before = len(statements)
+        assert cache.by_pk(db, by_id.id) is by_id
+        assert len(statements) == before
+        assert cache.by_pk(db, by_id.id + 1000) is None
+        db.execute(update(Client).where(Client.client_id == "library")
+                   .values(deleted_at=datetime.now(UTC)))
+        db.commit()
+    with sessions() as db:
+        assert cache.by_pk(db, by_id.id) is None  # deleted: as absent as by client_id
+
+
+def test_a_client_found_first_by_primary_key_is_then_known_by_both(
+        sessions: sessionmaker[Session], statements: list[str]) -> None:
+    cache = ClientCache(ttl_s=3600.0, clock=Clock())
+    with sessions() as db:
+        pk = db.scalar(text("SELECT id FROM clients WHERE client_id = 'library'"))
+        found = cache.by_pk(lambda: db, pk)
+        assert found is not None and found.client_id == "library"
+        before = len(statements)
+        assert cache.get(db, "library") is found
+        assert cache.by_pk(db, pk) is found
+        assert len(statements) == before
