@@ -13,7 +13,7 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String, Text, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, joinedload, lazyload, mapped_column, relationship
 
 from idp.storage.base import Base, UtcDateTime, utcnow
 from idp.storage.clients import Client
@@ -73,7 +73,11 @@ def new_family_id() -> str:
 def find_refresh_token(db: Session, token: str) -> RefreshToken | None:
     if not token or len(token) > 512:
         return None
-    stmt = select(RefreshToken).where(RefreshToken.token_hash == digest(token))
+    # With its person in the same statement; not the client (the endpoints have its snapshot,
+    # an audit event lazy-loads it) nor the person's accounts (no ID token on refresh).
+    stmt = (select(RefreshToken).where(RefreshToken.token_hash == digest(token))
+            .options(lazyload(RefreshToken.client),
+                     joinedload(RefreshToken.identity).lazyload(Identity.accounts)))
     return db.scalars(stmt).one_or_none()
 
 
