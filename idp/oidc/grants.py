@@ -10,6 +10,7 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError
@@ -17,7 +18,7 @@ from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode
 from flask import g
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from idp import context
 from idp.identity.release import released_claims
@@ -114,10 +115,8 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
         key = (request.client.id, nonce)
         memo: dict[tuple[int, str], bool] = g.setdefault("nonces_seen", {})
         if key not in memo:
-            stmt = select(AuthorizationCode.id).where(
-                AuthorizationCode.client_pk == request.client.id, AuthorizationCode.nonce == nonce
-            )
-            memo[key] = context.db().scalars(stmt.limit(1)).first() is not None
+            params = {"client_pk": request.client.id, "nonce": nonce}
+            memo[key] = context.db().scalars(_nonce_used(), params).first() is not None
         return memo[key]
 
     def get_client_algorithm(self, client: Client) -> str:
@@ -163,6 +162,15 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
         client = _ID_TOKEN_AUDIENCE.get()
         return released_claims(context.db(), context.settings(), client, identity, scope.split(),
                                policies=context.release_policies(client.id))
+
+
+@cache
+def _nonce_used() -> Select[int]:
+    """Built once: every authorization with a person runs it."""
+    return (select(AuthorizationCode.id)
+            .where(AuthorizationCode.client_pk == bindparam("client_pk"),
+                   AuthorizationCode.nonce == bindparam("nonce"))
+            .limit(1))
 
 
 class PkceExtension(CodeChallenge):  # type: ignore[misc]

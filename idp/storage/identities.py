@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, exists, select
+from sqlalchemy import JSON, ForeignKey, Select, String, UniqueConstraint, bindparam, exists, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from idp.storage.base import Base, UtcDateTime, utcnow
@@ -116,10 +117,15 @@ def luhn_digit(digits: str) -> str:
 
 
 def find_account(db: Session, organization: str, external_id: str) -> LinkedAccount | None:
-    stmt = select(LinkedAccount).where(
-        LinkedAccount.organization == organization, LinkedAccount.external_id == external_id
-    )
-    return db.scalars(stmt).one_or_none()
+    params = {"organization": organization, "external_id": external_id}
+    return db.scalars(_find_account(), params).one_or_none()
+
+
+@cache
+def _find_account() -> Select[LinkedAccount]:
+    """Built once (every login runs it): building a statement costs more than running it."""
+    return select(LinkedAccount).where(LinkedAccount.organization == bindparam("organization"),
+                                       LinkedAccount.external_id == bindparam("external_id"))
 
 
 def find_identity_by_sub(db: Session, sub: str) -> Identity | None:

@@ -11,8 +11,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, and_, func, or_, select, text
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Select,
+    String,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from idp.storage.base import Base, UtcDateTime, utcnow
@@ -87,21 +100,29 @@ def settled(db: Session, account: LinkedAccount, expected: Mapping[str, str | No
     reads of this account was committed by an earlier login, so a concurrent login that could
     match it (and holds a lock) finds it anyway, as if it had come second."""
     digests = [(rule, digest) for rule, digest in expected.items() if digest is not None]
-    others = and_(or_(*[(MatchFingerprint.rule == rule) & (MatchFingerprint.hash == digest)
-                        for rule, digest in digests]),
-                  LinkedAccount.identity_id != account.identity_id)
-    stmt = (
-        select(MatchFingerprint.account_id, MatchFingerprint.rule, MatchFingerprint.hash)
-        .join(LinkedAccount, LinkedAccount.id == MatchFingerprint.account_id)
-        .where(or_(MatchFingerprint.account_id == account.id, others) if digests
-               else MatchFingerprint.account_id == account.id)
-    )
+    params: dict[str, object] = {"account_id": account.id, "identity_id": account.identity_id}
+    for n, (rule, digest) in enumerate(digests):
+        params[f"rule_{n}"], params[f"hash_{n}"] = rule, digest
     stored: dict[str, str | None] = {}
-    for account_id, rule, digest in db.execute(stmt):
+    for account_id, stored_rule, stored_hash in db.execute(_settled(len(digests)), params):
         if account_id != account.id:
             return False  # a match: the full procedure decides, under the locks
-        stored[rule] = digest
+        stored[stored_rule] = stored_hash
     return stored == dict(expected)
+
+
+@lru_cache(maxsize=16)
+def _settled(digests: int) -> Select[int, str, str | None]:
+    """``settled``'s statement for this many hashes, built once (every login runs it)."""
+    own = MatchFingerprint.account_id == bindparam("account_id")
+    others = and_(or_(*[(MatchFingerprint.rule == bindparam(f"rule_{n}"))
+                        & (MatchFingerprint.hash == bindparam(f"hash_{n}")) for n in range(digests)]),
+                  LinkedAccount.identity_id != bindparam("identity_id"))
+    return (
+        select(MatchFingerprint.account_id, MatchFingerprint.rule, MatchFingerprint.hash)
+        .join(LinkedAccount, LinkedAccount.id == MatchFingerprint.account_id)
+        .where(or_(own, others) if digests else own)
+    )
 
 
 def set_fingerprint(db: Session, existing: MatchFingerprint | None, account_id: int, rule: str,

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.sql import Executable
 
 from idp.storage.base import Base, UtcDateTime, utcnow
 from idp.storage.clients import Client
@@ -68,11 +70,16 @@ def remember_client(db: Session, login_session_id: int, client: Client) -> None:
     """Note that ``client`` took part in the session (once per pair): one INSERT that does
     nothing when the pair is there already, where a SELECT first cost a statement more and
     let two concurrent authorizations of one session and client collide."""
-    dialect = db.get_bind().dialect.name
+    db.execute(_remember_client(db.get_bind().dialect.name),
+               {"login_session_id": login_session_id, "client_pk": client.id, "created_at": utcnow()})
+
+
+@cache
+def _remember_client(dialect: str) -> Executable:
+    """Built once per dialect (PostgreSQL and SQLite, the two supported, spell it alike)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    db.execute(insert(LoginSessionClient)
-               .values(login_session_id=login_session_id, client_pk=client.id, created_at=utcnow())
-               .on_conflict_do_nothing(index_elements=["login_session_id", "client_pk"]))
+    return (insert(LoginSessionClient)
+            .on_conflict_do_nothing(index_elements=["login_session_id", "client_pk"]))
 
 
 def clients_of_session(db: Session, login_session_id: int) -> list[Client]:

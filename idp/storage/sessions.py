@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import ForeignKey, Integer, String, select
+from sqlalchemy import ForeignKey, Integer, Select, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from idp.storage.base import Base, UtcDateTime, utcnow
@@ -57,10 +58,15 @@ def find_session_by_sid(db: Session, sid: str) -> LoginSession | None:
 def find_session(db: Session, session_id: str) -> LoginSession | None:
     """The live session with its person and account; the person's other accounts only when
     asked for (an authorization for a trusted client, the commonest request, never does)."""
-    stmt = (select(LoginSession).where(LoginSession.session_id == session_id)
-            .options(joinedload(LoginSession.identity).lazyload(Identity.accounts)))
-    found = db.scalars(stmt).one_or_none()
+    found = db.scalars(_find_session(), {"session_id": session_id}).one_or_none()
     return found if found is not None and found.is_active() else None
+
+
+@cache
+def _find_session() -> Select[LoginSession]:
+    """Built once (most requests run it): building it cost more than running it."""
+    return (select(LoginSession).where(LoginSession.session_id == bindparam("session_id"))
+            .options(joinedload(LoginSession.identity).lazyload(Identity.accounts)))
 
 
 def active_sessions(db: Session, identity_id: int) -> list[LoginSession]:

@@ -3,6 +3,7 @@ UserInfo, single sign-on at a second relying party, for each directory schema.""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -93,6 +94,30 @@ def test_a_replayed_nonce_gets_no_code(browser: FlaskClient, app: Any) -> None:
     refused = callback_params(response)
     assert refused["error"] == "invalid_request" and "code" not in refused
     assert sign_in(other, RP1, "", "", nonce="another")["code"]  # a new nonce is fine
+
+
+def test_a_code_redeemed_twice_at_once_gives_tokens_once(browser: FlaskClient, app: Any) -> None:
+    """Two token requests with one code released together: exactly one gets tokens; the other
+    is refused and revokes what the first got (RFC 6749 4.1.2)."""
+    result = sign_in(browser, RP1, "demo", "demo", organization="tpu")
+    barrier = threading.Barrier(2)
+    answers: list[Any] = []
+
+    def redeem() -> None:
+        client = app.test_client()
+        barrier.wait()
+        answers.append(RP1.token(client, result["code"]))
+
+    threads = [threading.Thread(target=redeem) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [200, 400]
+    refused = next(a for a in answers if a.status_code == 400)
+    assert refused.json["error"] == "invalid_grant"
+    token = next(a for a in answers if a.status_code == 200).json["access_token"]
+    assert browser.get("/userinfo", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
 @pytest.mark.parametrize(("username", "organization", "expected"), [
