@@ -13,14 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from idp.identity.claims import RELEASABLE_CLAIMS, claims_for
 from idp.identity.subjects import subject_for
 from idp.settings import Settings
 from idp.storage.clients import Client
 from idp.storage.identities import Identity
-from idp.storage.release import CONSORTIUM, policies_of
+from idp.storage.release import CONSORTIUM
 
 ALWAYS_RELEASED = frozenset({"sub"})
 COMPANIONS = {"email_verified": "email"}  # released whenever the claim it qualifies is
@@ -63,17 +61,13 @@ def release(claims: Mapping[str, Any], allowed: frozenset[str] | None) -> dict[s
             if name in ALWAYS_RELEASED or name in allowed or COMPANIONS.get(name) in allowed}
 
 
-def released_claims(db: Session, settings: Settings, client: Client, identity: Identity,
-                    scopes: Iterable[str], *,
-                    policies: Mapping[str, frozenset[str]] | None = None) -> dict[str, Any]:
+def released_claims(settings: Settings, client: Client, identity: Identity, scopes: Iterable[str],
+                    policies: Mapping[str, frozenset[str]]) -> dict[str, Any]:
     """The claims ``client`` receives about ``identity`` for the granted ``scopes``, with the
-    subject it sees (public or pairwise, ``idp.identity.subjects``). ``policies``: the
-    client's release policy when the caller has it (``idp.context.release_policies``), else
-    it is read from ``db``."""
+    subject it sees (public or pairwise, ``idp.identity.subjects``), under the client's release
+    ``policies`` (``idp.context.release_policies``)."""
     claims = claims_for(identity, scopes, settings.organizations,
                         settings.linking.primary_precedence)
     claims["sub"] = subject_for(client, identity, settings.server.secret_key)
     organizations = {account.organization for account in identity.accounts}
-    if policies is None:
-        policies = policies_of(db, client.id)
     return release(claims, allowed_claims(policies, organizations))

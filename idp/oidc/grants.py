@@ -160,8 +160,8 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
         """The claims released to the client the ID token is for (``idp.identity.release``)."""
         identity = user.identity if isinstance(user, AuthenticatedUser) else user
         client = _ID_TOKEN_AUDIENCE.get()
-        return released_claims(context.db(), context.settings(), client, identity, scope.split(),
-                               policies=context.release_policies(client.id))
+        return released_claims(context.settings(), client, identity, scope.split(),
+                               context.release_policies(client.id))
 
 
 @cache

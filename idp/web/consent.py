@@ -28,8 +28,8 @@ SHOWN_IN_ORDER = ("sub", *RELEASABLE_CLAIMS)  # email_verified is part of email
 
 def released_attributes(client: Client, identity: Identity, scopes: Iterable[str]) -> list[str]:
     """The claim names this client will receive about this person, in display order."""
-    claims = released_claims(context.db(), context.settings(), client, identity, scopes,
-                             policies=context.release_policies(client.id))
+    claims = released_claims(context.settings(), client, identity, scopes,
+                             context.release_policies(client.id))
     return [name for name in SHOWN_IN_ORDER if name in claims]
 
 

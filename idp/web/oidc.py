@@ -251,9 +251,8 @@ def userinfo() -> Any:
     scopes = found.scope.split()
     if "openid" not in scopes:
         return _bearer_error(403, "insufficient_scope")
-    return jsonify(released_claims(context.db(), context.settings(), client,
-                                   found.identity, scopes,
-                                   policies=context.release_policies(client.id)))
+    return jsonify(released_claims(context.settings(), client, found.identity, scopes,
+                                   context.release_policies(client.id)))
 
 
 def _bearer_token() -> str | None:
