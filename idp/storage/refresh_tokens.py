@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import ForeignKey, Integer, Select, String, Text, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, joinedload, lazyload, mapped_column, relationship
 
 from idp.storage.base import Base, UtcDateTime, utcnow
@@ -73,12 +74,17 @@ def new_family_id() -> str:
 def find_refresh_token(db: Session, token: str) -> RefreshToken | None:
     if not token or len(token) > 512:
         return None
-    # With its person in the same statement; not the client (the endpoints have its snapshot,
-    # an audit event lazy-loads it) nor the person's accounts (no ID token on refresh).
-    stmt = (select(RefreshToken).where(RefreshToken.token_hash == digest(token))
+    return db.scalars(_find_refresh_token(), {"token_hash": digest(token)}).one_or_none()
+
+
+@cache
+def _find_refresh_token() -> Select[RefreshToken]:
+    """Built once (every refresh runs it). With its person in the same statement; not the
+    client (the endpoints have its snapshot, an audit event lazy-loads it) nor the person's
+    accounts (no ID token on refresh)."""
+    return (select(RefreshToken).where(RefreshToken.token_hash == bindparam("token_hash"))
             .options(lazyload(RefreshToken.client),
                      joinedload(RefreshToken.identity).lazyload(Identity.accounts)))
-    return db.scalars(stmt).one_or_none()
 
 
 def mark_rotated(db: Session, token: RefreshToken) -> bool:

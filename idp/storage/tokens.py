@@ -164,12 +164,18 @@ def find_access_token(db: Session, token: str, *, with_accounts: bool = False) -
     decoding its JSON columns doubled the cost of a lookup."""
     if not token or len(token) > 4096:
         return None
+    stmt = _find_access_token(with_accounts)
+    return db.scalars(stmt, {"token_hash": digest(token)}).unique().one_or_none()
+
+
+@cache
+def _find_access_token(with_accounts: bool) -> Select[AccessToken]:
+    """Built once per variant: every UserInfo and introspection request runs one."""
     person = joinedload(AccessToken.identity)
-    stmt = (select(AccessToken).where(AccessToken.token_hash == digest(token))
+    return (select(AccessToken).where(AccessToken.token_hash == bindparam("token_hash"))
             .options(lazyload(AccessToken.client),
                      person.joinedload(Identity.accounts) if with_accounts
                      else person.lazyload(Identity.accounts)))
-    return db.scalars(stmt).unique().one_or_none()
 
 
 def revoke_access_token(db: Session, token: AccessToken) -> bool:
