@@ -9,6 +9,7 @@ packages=(
   postgresql redis-server
   nodejs npm wrk
   chromium chromium-driver fonts-liberation
+  samba-ad-dc samba-ad-provision
 )
 
 missing=()
@@ -34,6 +35,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # Keep a system slapd off port 389 where daemons do auto-start.
 [ -d /etc/ldap ] && touch /etc/ldap/noslapd || true
+# The tests provision their own Samba AD domain controller (Active Directory's nested groups):
+# when this run installed Samba, keep the daemons its package starts off.
+if [[ " ${missing[*]} " == *" samba-ad-dc "* ]] && command -v systemctl >/dev/null \
+    && [ -d /run/systemd/system ]; then
+  systemctl disable --now samba-ad-dc smbd nmbd >/dev/null 2>&1 || true
+fi
 
 if ! pg_isready -q -h 127.0.0.1; then
   echo "starting PostgreSQL"
