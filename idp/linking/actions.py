@@ -34,8 +34,10 @@ def link(db: Session, signer: Signer, identity: Identity, account: LinkedAccount
 
 
 def unlink(db: Session, signer: Signer, identity: Identity, account: LinkedAccount | str, *,
-           reason: str, actor: str, secret_key: str) -> tuple[Identity, list[int]]:
-    created = merge.unlink_account(db, identity, account, reason=reason, actor=actor)
+           reason: str, actor: str, secret_key: str, evidence: Mapping[str, Any] | None = None,
+           ip: str | None = None) -> tuple[Identity, list[int]]:
+    created = merge.unlink_account(db, identity, account, reason=reason, actor=actor,
+                                   evidence=evidence, ip=ip)
     organization = created.accounts[0].organization
     return created, events.queue_unlink(db, signer, identity, created, organization,
                                         secret_key=secret_key)

@@ -104,9 +104,11 @@ def link_account(db: Session, identity: Identity, account: LinkedAccount | str, 
 
 
 def unlink_account(db: Session, identity: Identity, account: LinkedAccount | str, *, reason: str,
-                   actor: str) -> Identity:
+                   actor: str, evidence: Mapping[str, Any] | None = None,
+                   ip: str | None = None) -> Identity:
     """Move ``account`` off ``identity`` onto a new identity (new ``sub`` and ``campus_id``);
-    the login sessions it opened follow it. The old identity keeps its ``sub``."""
+    the login sessions it opened follow it. The old identity keeps its ``sub``. ``evidence``
+    (a person undoing a link, ``idp.linking.person``) replaces the helpdesk's method."""
     reason = check_reason(reason)
     if not isinstance(account, LinkedAccount):
         account = find_account_by_key(db, account)
@@ -128,8 +130,8 @@ def unlink_account(db: Session, identity: Identity, account: LinkedAccount | str
     audit.record(db, AuditEventType.ACCOUNT_UNLINKED, actor=actor, identity_id=identity.id,
                  organization=account.organization, reason=reason, account=account_key(account),
                  sub=identity.sub, new_sub=created.sub, new_identity_id=created.id,
-                 new_campus_id=created.campus_id, before=before,
-                 after=snapshot(identity, created), evidence={"method": "helpdesk"})
+                 new_campus_id=created.campus_id, before=before, ip=ip,
+                 after=snapshot(identity, created), evidence={"method": "helpdesk", **(evidence or {})})
     return created
 
 

@@ -1,15 +1,20 @@
-"""Linking by the person, on "My Campus ID": whoever is logged in with one account and proves
-the password of another university's account in the same session shows both are theirs.
+"""Linking by the person, on "My Campus ID": whoever is logged in with one account and, in
+the same action, proves again the password of that account and the password of another
+university's account shows both are theirs.
 
-The proof goes through the login's own throttled, audited password check
-(``idp.identity.login.check_password``); a wrong password changes nothing but the throttle
+Every link starts with ``reauthenticate``: the session alone, however young, never links (a
+browser left logged in must not be enough). Both proofs go through the login's own
+throttled, audited password check (``idp.identity.login.check_password``), the first against
+the directory of the session's own account; a wrong password changes nothing but the throttle
 and the audit trail. A proven account that never logged in is created on the current
 identity; one with an identity of its own is merged through the helpdesk's merge engine
 (``idp.linking.merge`` through ``idp.linking.actions``), the current identity surviving, so
 aliases, moved sessions, consents and tokens, closed proposals, the audit event and the
 Security Event Tokens to relying parties are the same whoever links. The evidence is
-both accounts, the time, and method ``person``. Accepting a proposal needs the same proof of
-the account on the proposal's other side; rejecting one needs no password.
+both accounts, the time, and method ``person``. Accepting a proposal needs the same two
+proofs (the second of the account on the proposal's other side); rejecting one needs no
+password. ``undo_link`` is "this was not me": an unlink through the same engine, within the
+limits of ``idp.linking.history``.
 """
 
 from __future__ import annotations
@@ -19,29 +24,70 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from idp.directory.base import DirectoryAccount
-from idp.errors import Conflict, NotFound
-from idp.identity.login import find_or_create_account
-from idp.linking import actions, merge
+from idp.directory.base import AuthStatus, DirectoryAccount, PasswordDirectory
+from idp.errors import Conflict, Forbidden, NotFound
+from idp.identity.login import PasswordProof, check_password, find_or_create_account
+from idp.identity.throttle import LoginThrottle
+from idp.linking import actions, history, merge
 from idp.linking.merge import snapshot
 from idp.linking.rules import Linker, link_at_login
 from idp.oidc.backchannel import Signer
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.base import utcnow
-from idp.storage.identities import Identity, LinkedAccount, PrimaryAccount, account_key, find_account
+from idp.storage.identities import (
+    Identity,
+    LinkedAccount,
+    PrimaryAccount,
+    account_key,
+    find_account,
+)
 from idp.storage.linking import LinkProposal, ProposalStatus
 
 METHOD = "person"
 LINK_REASON = "The person proved the passwords of both accounts on My Campus ID."
 ACCEPT_REASON = "The person accepted the proposal on My Campus ID and proved both passwords."
 REJECT_REASON = "The person rejected the proposal on My Campus ID."
+UNDO_REASON = "The person said on My Campus ID that this link was not their doing."
 
 
 def evidence(session_account: LinkedAccount, proven: DirectoryAccount) -> dict[str, Any]:
     return {"method": METHOD, "accounts": [account_key(session_account),
                                            f"{proven.organization}:{proven.username}"],
             "proved_at": utcnow().isoformat()}
+
+
+def reauthenticate(db: Session, directory: PasswordDirectory | None,
+                   session_account: LinkedAccount, password: str, *, ip: str | None,
+                   throttle: LoginThrottle) -> PasswordProof:
+    """The fresh proof every link starts with: the password of the account the session was
+    opened with, checked like a login against that account's own directory. Anything but
+    that very directory entry (no password, a wrong one, throttled, another entry answering
+    to the username) is audited as ``link.reauth_failed`` and changes nothing else. Raises
+    ``DirectoryUnavailable``."""
+    proof = PasswordProof(AuthStatus.INVALID_CREDENTIALS)
+    if password and directory is not None:
+        proof = check_password(db, directory, session_account.username, password, ip=ip,
+                               throttle=throttle)
+    if proof.found is not None and proof.found.external_id == session_account.external_id:
+        return proof
+    audit.record(db, AuditEventType.LINK_REAUTH_FAILED, actor=account_key(session_account),
+                 identity_id=session_account.identity_id,
+                 organization=session_account.organization, ip=ip,
+                 reason=_reauth_failure(password, directory, proof))
+    if proof.found is not None:
+        return PasswordProof(AuthStatus.INVALID_CREDENTIALS)
+    return proof
+
+
+def _reauth_failure(password: str, directory: PasswordDirectory | None, proof: PasswordProof) -> str:
+    if not password:
+        return "no password"
+    if directory is None:
+        return "organization not configured"
+    if proof.found is not None:
+        return "another entry"
+    return "throttled" if proof.retry_after_s is not None else proof.status.value
 
 
 def link_proven_account(db: Session, identity: Identity, session_account: LinkedAccount,
@@ -131,3 +177,29 @@ def choose_primary(db: Session, identity: Identity, account_id: int, *, actor: s
                  organization=chosen.organization, ip=ip, before=before_key,
                  after=account_key(chosen))
     return chosen
+
+
+def undo_link(db: Session, signer: Signer, identity: Identity, session_account: LinkedAccount,
+              account_id: int, *, ip: str | None, secret_key: str) -> tuple[Identity, list[int]]:
+    """"This was not me": push the account out of ``identity`` onto a new identity of its own,
+    as an unlink does (``actions.unlink``: new ``sub``, its sessions follow it, relying parties
+    told), with ``method: person`` evidence. Raises ``NotFound`` for an account not on the
+    identity and ``Forbidden`` (audited as ``link.undo_refused``; commit it) for a link
+    ``idp.linking.history.may_undo`` does not allow. Returns the new identity and the
+    queued Security Event Tokens."""
+    now = utcnow()
+    arrival = next((a for a in history.arrivals(db, identity) if a.account.id == account_id), None)
+    if arrival is None:
+        raise NotFound(f"account {account_id}", public="This account is not linked to you.")
+    actor = account_key(session_account)
+    if not history.may_undo(arrival, session_account, now):
+        why = history.refusal(arrival, session_account, now)
+        audit.record(db, AuditEventType.LINK_UNDO_REFUSED, actor=actor, identity_id=identity.id,
+                     organization=arrival.account.organization, ip=ip,
+                     account=account_key(arrival.account), reason=why)
+        raise Forbidden(why, public="This link cannot be undone here.")
+    return actions.unlink(db, signer, identity, arrival.account, reason=UNDO_REASON, actor=actor,
+                          secret_key=secret_key, ip=ip,
+                          evidence={"method": METHOD, "undone": "not_me", "how": arrival.how.value,
+                                    "rule": arrival.rule, "linked_by": arrival.by,
+                                    "linked_at": arrival.at.isoformat()})

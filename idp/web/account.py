@@ -1,30 +1,37 @@
 """My Campus ID (``/account``): what a logged-in person sees and decides about themselves.
 
 Connected services (consents) and revoking one, "log out everywhere", linked accounts with the
-primary one, linking another university account by its password, and proposals about the
-person. Reuses the browser's login session; without one, the login page sends the person back
-here. Every form is CSRF-protected (``idp.web.csrf``), every change is audited by the service
-function it calls, and each POST ends in a redirect back to the page with a one-word outcome.
+primary one and how each was linked ("this was not me" undoes a recent link), linking another
+university account by its password, and proposals about the person. Reuses the browser's
+login session to show things; every link also asks the session account's password again.
+Without a session, the login page sends the person back here. Every form is CSRF-protected
+(``idp.web.csrf``), every change is audited by the service function it calls, and each POST
+ends in a redirect back to the page with a one-word outcome.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, make_response, redirect, render_template, request
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from idp import context
-from idp.errors import Conflict, DirectoryUnavailable, NotFound
+from idp.directory.base import AuthStatus, DirectoryAccount
+from idp.errors import Conflict, DirectoryUnavailable, Forbidden, NotFound
 from idp.identity.claims import primary_account
 from idp.identity.consents import revoke_consent
-from idp.identity.login import check_password
-from idp.linking import actions, person
+from idp.identity.login import PasswordProof, check_password
+from idp.linking import actions, history, person
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
+from idp.storage.base import utcnow
 from idp.storage.clients import Client
 from idp.storage.grants import consents_of, find_consent
 from idp.storage.identities import account_key, get_identity
+from idp.storage.linking import LinkProposal
 from idp.storage.sessions import LoginSession, active_sessions
 from idp.web.i18n import translate, wait_text
 from idp.web.login import STATUS_MESSAGES, organization_choices
@@ -37,7 +44,7 @@ from idp.web.session import (
 )
 
 bp = Blueprint("account", __name__)
-DONE = ("revoked", "logged_out", "linked", "primary", "accepted", "rejected")
+DONE = ("revoked", "logged_out", "linked", "primary", "accepted", "rejected", "undone")
 MAX_USERNAME = 256
 # The merge engine's conflicts (by their logged detail), in the page's language.
 CONFLICTS = {"already linked": "account.already_linked",
@@ -85,53 +92,49 @@ def logout_everywhere() -> Any:
     return redirect("/")  # home says "You are not logged in."
 
 
+@dataclass(frozen=True)
+class LinkForm:
+    """The link form: the session account's password again, then the other account's."""
+
+    current_password: str
+    organization: str
+    username: str
+    password: str
+    proposal: str
+
+    @classmethod
+    def parse(cls, form: Any) -> LinkForm:
+        return cls(form.get("current_password", ""), form.get("organization", ""),
+                   form.get("username", "").strip()[:MAX_USERNAME], form.get("password", ""),
+                   form.get("proposal", ""))
+
+
 @bp.post("/account/link")
 def link() -> Any:
-    """Prove another account's password: link it, or accept the proposal named in the form."""
+    """Prove the session's account again, then another account's password: link it, or
+    accept the proposal named in the form. The session alone never links."""
     login = current_login()
     if login is None:
         return redirect("/login?next=account")
     db = context.db()
-    form = request.form
-    org_id, username, password = (form.get("organization", ""),
-                                  form.get("username", "").strip()[:MAX_USERNAME],
-                                  form.get("password", ""))
-    proposal = None
+    form = LinkForm.parse(request.form)
     try:
-        if form.get("proposal"):
-            proposal = person.find_proposal(db, login.identity_id, _int(form["proposal"]))
-        if not username or not password:
-            return _render(login, error=translate("login.missing"), status=400, org=org_id,
-                           username=username)
-        directory = context.services().directories.get(org_id)
-        if directory is None:
-            return _render(login, error=translate("login.unknown_org"), status=400)
-        proof = check_password(db, directory, username, password, ip=request.remote_addr,
-                               throttle=context.throttle())
+        proposal = (person.find_proposal(db, login.identity_id, _int(form.proposal))
+                    if form.proposal else None)
+        refused = _incomplete(db, login, form) or _reauthenticate(db, login, form)
+        if refused is not None:
+            return refused
+        directory = context.services().directories[form.organization]
+        proof = check_password(db, directory, form.username, form.password,
+                               ip=request.remote_addr, throttle=context.throttle())
         if proof.found is None:
             audit.record(db, AuditEventType.LINK_PROOF_FAILED, actor=account_key(login.account),
-                         identity_id=login.identity_id, organization=org_id, ip=request.remote_addr,
-                         attempted=username[:64], throttled=proof.retry_after_s is not None)
+                         identity_id=login.identity_id, organization=form.organization,
+                         ip=request.remote_addr, attempted=form.username[:64],
+                         throttled=proof.retry_after_s is not None)
             db.commit()
-            if proof.retry_after_s is not None:
-                error = translate("login.throttled", wait=wait_text(proof.retry_after_s))
-                response = make_response(_render(login, error=error, status=429, org=org_id,
-                                                 username=username))
-                response.headers["Retry-After"] = str(proof.retry_after_s)
-                return response
-            message = STATUS_MESSAGES.get(proof.status, "login.invalid")
-            return _render(login, error=translate(message), status=401, org=org_id,
-                           username=username)
-        secret_key = context.settings().server.secret_key
-        if proposal is not None:
-            queued = person.accept_proposal(db, login.identity, login.account, proposal,
-                                            proof.found, signer=signer(), secret_key=secret_key)
-            outcome = "accepted"
-        else:
-            queued = person.link_proven_account(
-                db, login.identity, login.account, proof.found, linker=context.services().linker,
-                ip=request.remote_addr, signer=signer(), secret_key=secret_key)
-            outcome = "linked"
+            return _refused(login, proof, form, "login.invalid")
+        queued, outcome = _link_or_accept(db, login, proposal, proof.found)
     except DirectoryUnavailable:
         db.commit()  # the audit event of the unavailable directory
         return _render(login, error=translate("account.unavailable"), status=503)
@@ -141,10 +144,90 @@ def link() -> Any:
     except Conflict as problem:
         db.rollback()
         key = CONFLICTS.get(str(problem), "account.conflict")
-        return _render(login, error=translate(key), status=409, org=org_id, username=username)
+        return _render(login, error=translate(key), status=409, org=form.organization,
+                       username=form.username)
     db.commit()
     actions.deliver_now(db, signer(), queued)
     return _done(outcome)
+
+
+def _incomplete(db: Session, login: LoginSession, form: LinkForm) -> Any | None:
+    """A 400 for a form missing a field or naming no university; a link tried without the
+    current password is audited (``person.reauthenticate``) before it is refused."""
+    if not form.current_password:
+        person.reauthenticate(db, None, login.account, "", ip=request.remote_addr,
+                              throttle=context.throttle())
+        db.commit()
+        return _render(login, error=translate("account.reauth_missing"), status=400,
+                       org=form.organization, username=form.username)
+    if not form.username or not form.password:
+        return _render(login, error=translate("login.missing"), status=400,
+                       org=form.organization, username=form.username)
+    if form.organization not in context.services().directories:
+        return _render(login, error=translate("login.unknown_org"), status=400)
+    return None
+
+
+def _reauthenticate(db: Session, login: LoginSession, form: LinkForm) -> Any | None:
+    """The session account's password, checked again like a login: a 401 or 429 unless right."""
+    directory = context.services().directories.get(login.account.organization)
+    proof = person.reauthenticate(db, directory, login.account, form.current_password,
+                                  ip=request.remote_addr, throttle=context.throttle())
+    if proof.found is not None:
+        return None
+    db.commit()
+    return _refused(login, proof, form, "account.reauth_invalid")
+
+
+def _refused(login: LoginSession, proof: PasswordProof, form: LinkForm, invalid: str) -> Any:
+    """A failed password check, as the login page tells it: 429 with ``Retry-After`` when
+    throttled, else 401 (``invalid``: the text for a wrong password)."""
+    if proof.retry_after_s is not None:
+        error = translate("login.throttled", wait=wait_text(proof.retry_after_s))
+        response = make_response(_render(login, error=error, status=429, org=form.organization,
+                                         username=form.username))
+        response.headers["Retry-After"] = str(proof.retry_after_s)
+        return response
+    key = invalid if proof.status is AuthStatus.INVALID_CREDENTIALS else STATUS_MESSAGES[proof.status]
+    return _render(login, error=translate(key), status=401, org=form.organization,
+                   username=form.username)
+
+
+def _link_or_accept(db: Session, login: LoginSession, proposal: LinkProposal | None,
+                    proven: DirectoryAccount) -> tuple[list[int], str]:
+    secret_key = context.settings().server.secret_key
+    if proposal is not None:
+        return person.accept_proposal(db, login.identity, login.account, proposal, proven,
+                                      signer=signer(), secret_key=secret_key), "accepted"
+    return person.link_proven_account(
+        db, login.identity, login.account, proven, linker=context.services().linker,
+        ip=request.remote_addr, signer=signer(), secret_key=secret_key), "linked"
+
+
+@bp.post("/account/links/<int:account_id>/undo")
+def undo(account_id: int) -> Any:
+    """"This was not me": the account leaves the identity for one of its own."""
+    login = current_login()
+    if login is None:
+        return redirect("/login?next=account")
+    db = context.db()
+    identity = get_identity(db, login.identity_id) or login.identity
+    try:
+        _created, queued = person.undo_link(
+            db, signer(), identity, login.account, account_id, ip=request.remote_addr,
+            secret_key=context.settings().server.secret_key)
+    except NotFound:
+        db.rollback()
+        return _render(login, error=translate("account.not_found"), status=404)
+    except Forbidden:
+        db.commit()  # the audit event of the refusal
+        return _render(login, error=translate("account.not_undoable"), status=403)
+    except Conflict:
+        db.rollback()
+        return _render(login, error=translate("account.conflict"), status=409)
+    db.commit()
+    actions.deliver_now(db, signer(), queued)
+    return _done("undone")
 
 
 @bp.post("/account/primary")
@@ -197,8 +280,12 @@ def _render(login: LoginSession, *, notice: str | None = None, error: str | None
                 for c in consents_of(db, identity.id)]
     proposals = [(p, _accounts_of(db, person.other_side(p, identity.id)))
                  for p in person.proposals_about(db, identity.id)]
+    now = utcnow()
+    arrivals = [(a, history.may_undo(a, login.account, now))
+                for a in history.arrivals(db, identity)]
     page = render_template(
-        "account.html", login=login, identity=identity,
+        "account.html", login=login, identity=identity, arrivals=arrivals,
+        session_account=account_key(login.account),
         primary=primary_account(identity, settings.linking.primary_precedence),
         consents=consents, proposals=proposals, organizations=organization_choices(),
         org_names=dict(organization_choices()),

@@ -102,6 +102,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "account.done.accepted": "The accounts are linked.",
         "account.done.rejected": "The proposal is rejected.",
         "account.done.logged_out": "You are logged out everywhere.",
+        "account.done.undone": "The link is undone: that account has a Campus ID of its own now.",
+        "account.how.first_login": "Your Campus ID was created at this account's first login, {when}.",
+        "account.how.rule": "Linked automatically by the rule “{rule}”, {when}.",
+        "account.how.person": "Linked on My Campus ID with the passwords of both accounts, {when}.",
+        "account.how.staff": "Linked by the helpdesk, {when}.",
+        "account.how.unlink": "Separated from another Campus ID, {when}.",
+        "account.how.unknown": "Linked {when}.",
+        "account.signed_in_with": "You are logged in with this account.",
+        "account.not_me": "This was not me",
+        "account.not_me_hint": "A link of the last 30 days that you did not make is undone with "
+                               "“This was not me”: that account gets a Campus ID of its own, and "
+                               "services see it as another person. The account you are logged in "
+                               "with and the accounts linked before it stay; for those, please "
+                               "contact the helpdesk.",
+        "account.not_undoable": "This link cannot be undone here: only links of the last 30 days, "
+                                "made after the account you are logged in with, can. Please contact "
+                                "the helpdesk.",
+        "account.reauth_legend": "Confirm that it is you",
+        "account.current_password": "Your current password ({account})",
+        "account.reauth_text": "Every link asks again for the password of the account you are "
+                               "logged in with.",
+        "account.other_legend": "The account to link",
+        "account.reauth_missing": "Please enter the password of the account you are logged in with.",
+        "account.reauth_invalid": "The password of the account you are logged in with is wrong.",
         "title.logout": "Log out — Campus ID",
         "logout.confirm_heading": "Log out of Campus ID?",
         "logout.confirm_for_client": "{client} asks to end your Campus ID session.",
@@ -207,6 +231,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "account.done.accepted": "Учётные записи связаны.",
         "account.done.rejected": "Предложение отклонено.",
         "account.done.logged_out": "Вы вышли на всех устройствах.",
+        "account.done.undone": "Связь отменена: у этой учётной записи теперь собственный Campus ID.",
+        "account.how.first_login": "Campus ID создан при первом входе с этой учётной записью, {when}.",
+        "account.how.rule": "Связана автоматически по правилу «{rule}», {when}.",
+        "account.how.person": "Связана в «Моём Campus ID» по паролям обеих учётных записей, {when}.",
+        "account.how.staff": "Связана службой поддержки, {when}.",
+        "account.how.unlink": "Отделена от другого Campus ID, {when}.",
+        "account.how.unknown": "Связана {when}.",
+        "account.signed_in_with": "Вы вошли с этой учётной записью.",
+        "account.not_me": "Это не я",
+        "account.not_me_hint": "Связь последних 30 дней, которую вы не устанавливали, отменяется "
+                               "кнопкой «Это не я»: эта учётная запись получит собственный Campus ID, "
+                               "и сервисы будут видеть её как другого человека. Учётная запись, с "
+                               "которой вы вошли, и связанные раньше неё остаются; по ним обращайтесь "
+                               "в службу поддержки.",
+        "account.not_undoable": "Эту связь здесь отменить нельзя: только связи последних 30 дней, "
+                                "установленные после учётной записи, с которой вы вошли. Обратитесь "
+                                "в службу поддержки.",
+        "account.reauth_legend": "Подтвердите, что это вы",
+        "account.current_password": "Ваш текущий пароль ({account})",
+        "account.reauth_text": "Для каждой связи нужно снова ввести пароль учётной записи, с которой "
+                               "вы вошли.",
+        "account.other_legend": "Учётная запись, которую нужно связать",
+        "account.reauth_missing": "Введите пароль учётной записи, с которой вы вошли.",
+        "account.reauth_invalid": "Неверный пароль учётной записи, с которой вы вошли.",
         "title.logout": "Выход — Campus ID",
         "logout.confirm_heading": "Выйти из Campus ID?",
         "logout.confirm_for_client": "{client} просит завершить ваш сеанс Campus ID.",

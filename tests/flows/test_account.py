@@ -35,6 +35,10 @@ def password(org: str, username: str) -> str:
     return people.organization(org).person(username).password
 
 
+GRIGORIEVA = password("tpu", "pgrigorieva")  # the session account's, asked again at each link
+ELKINA = password("tusur", "elkina.av")
+
+
 def open_account(browser: FlaskClient, org: str, username: str) -> Any:
     """Log in the way a person who typed /account does; returns the /account page."""
     first = browser.get("/account")
@@ -55,9 +59,12 @@ def post(browser: FlaskClient, path: str, **data: str) -> Any:
     return browser.post(path, data={"csrf_token": token, **data})
 
 
-def link(browser: FlaskClient, org: str, username: str, secret: str | None = None,
-         **extra: str) -> Any:
-    return post(browser, "/account/link", organization=org, username=username,
+def link(browser: FlaskClient, org: str, username: str, secret: str | None = None, *,
+         current: str, **extra: str) -> Any:
+    """The link form: ``current`` is the password of the account the browser is logged in
+    with, which every link asks again."""
+    return post(browser, "/account/link", current_password=current, organization=org,
+                username=username,
                 password=secret if secret is not None else password(org, username), **extra)
 
 
@@ -90,7 +97,8 @@ def test_not_logged_in_goes_to_the_login_page_and_back(browser: FlaskClient) -> 
 def test_forms_without_a_login_session_go_to_the_login_page(browser: FlaskClient, app: Flask) -> None:
     token = csrf_of(browser.get("/login"))
     for path in ("/account/logout-everywhere", "/account/link", "/account/primary",
-                 "/account/consents/1/revoke", "/account/proposals/1/reject"):
+                 "/account/consents/1/revoke", "/account/proposals/1/reject",
+                 "/account/links/1/undo"):
         response = browser.post(path, data={"csrf_token": token, "organization": "tpu",
                                             "username": "demo", "password": "demo"})
         assert response.status_code == 302 and response.headers["Location"] == "/login?next=account"
@@ -166,7 +174,7 @@ def test_log_out_everywhere_ends_every_session_and_tells_every_relying_party(
 
 def test_linking_with_the_right_second_password_gives_one_sub(browser: FlaskClient, app: Flask) -> None:
     open_account(browser, "tpu", "pgrigorieva")
-    response = link(browser, "tusur", "grigorieva.pa")
+    response = link(browser, "tusur", "grigorieva.pa", current=GRIGORIEVA)
     assert response.status_code == 303 and response.headers["Location"] == "/account?done=linked"
     page = browser.get("/account").get_data(as_text=True)
     assert 'data-account="tusur:grigorieva.pa"' in page
@@ -175,7 +183,8 @@ def test_linking_with_the_right_second_password_gives_one_sub(browser: FlaskClie
     assert event.details["evidence"]["method"] == "person"
     assert event.details["evidence"]["accounts"] == ["tpu:pgrigorieva", "tusur:grigorieva.pa"]
     assert len(rows(app, Identity)) == 1
-    again = post(browser, "/account/link?lang=en", organization="tusur", username="grigorieva.pa",
+    again = post(browser, "/account/link?lang=en", current_password=GRIGORIEVA,
+                 organization="tusur", username="grigorieva.pa",
                  password=password("tusur", "grigorieva.pa"))
     assert again.status_code == 409
     assert "already linked to your Campus ID" in again.get_data(as_text=True)
@@ -183,7 +192,7 @@ def test_linking_with_the_right_second_password_gives_one_sub(browser: FlaskClie
 
 def test_a_wrong_second_password_links_nothing(browser: FlaskClient, app: Flask) -> None:
     open_account(browser, "tpu", "pgrigorieva")
-    response = link(browser, "tusur", "grigorieva.pa", "not-her-password")
+    response = link(browser, "tusur", "grigorieva.pa", "not-her-password", current=GRIGORIEVA)
     assert response.status_code == 401
     assert "Wrong username or password" in response.get_data(as_text=True) or \
         "Неверный логин или пароль" in response.get_data(as_text=True)
@@ -210,7 +219,7 @@ def test_linking_an_account_with_its_own_identity_merges_into_the_current_one(
     assert tusur_sub != tpu_sub
 
     open_account(browser, "tpu", "pgrigorieva")
-    assert link(browser, "tusur", "grigorieva.pa").status_code == 303
+    assert link(browser, "tusur", "grigorieva.pa", current=GRIGORIEVA).status_code == 303
     assert sub_at_rp1(app, "tusur", "grigorieva.pa") == tpu_sub  # survivor: the current identity
     [merged] = events(app, AuditEventType.IDENTITY_MERGED)
     assert merged.details["absorbed_sub"] == tusur_sub
@@ -225,7 +234,7 @@ def test_linking_an_account_with_its_own_identity_merges_into_the_current_one(
 
 def test_the_person_chooses_the_primary_account(browser: FlaskClient, app: Flask) -> None:
     open_account(browser, "tpu", "pgrigorieva")
-    link(browser, "tusur", "grigorieva.pa")
+    link(browser, "tusur", "grigorieva.pa", current=GRIGORIEVA)
     [tusur] = [a for a in rows(app, LinkedAccount) if a.organization == "tusur"]
     assert post(browser, "/account/primary", account="999999").status_code == 404
     assert browser.post("/account/primary", data={"account": str(tusur.id)}).status_code == 400
@@ -271,14 +280,14 @@ def test_a_proposal_is_accepted_by_proving_the_other_password(linking_app: Flask
     assert f'data-proposal="{proposal.id}"' in page
     assert "alena.elkina" not in page  # the other side's username is not shown before proof
 
-    wrong = link(browser, "tsu", "alena.elkina", "wrong", proposal=str(proposal.id))
+    wrong = link(browser, "tsu", "alena.elkina", "wrong", proposal=str(proposal.id), current=ELKINA)
     assert wrong.status_code == 401
-    not_the_one = link(browser, "tpu", "demo", proposal=str(proposal.id))
+    not_the_one = link(browser, "tpu", "demo", proposal=str(proposal.id), current=ELKINA)
     assert not_the_one.status_code == 409
     [still] = rows(app, LinkProposal)
     assert still.status == "pending"
 
-    accepted = link(browser, "tsu", "alena.elkina", proposal=str(proposal.id))
+    accepted = link(browser, "tsu", "alena.elkina", proposal=str(proposal.id), current=ELKINA)
     assert accepted.status_code == 303 and accepted.headers["Location"] == "/account?done=accepted"
     [decided] = rows(app, LinkProposal)
     assert decided.status == "approved"
@@ -311,9 +320,10 @@ def test_guessing_the_second_password_is_throttled_like_a_login(browser: FlaskCl
 
     app.extensions["campus_id"].throttle.clock = FakeClock()  # no time passes during the test
     open_account(browser, "tpu", "pgrigorieva")
-    statuses = [link(browser, "tusur", "grigorieva.pa", f"guess-{n}").status_code for n in range(8)]
+    statuses = [link(browser, "tusur", "grigorieva.pa", f"guess-{n}", current=GRIGORIEVA).status_code
+                for n in range(8)]
     assert statuses[0] == 401 and statuses[-1] == 429
-    right = link(browser, "tusur", "grigorieva.pa")
+    right = link(browser, "tusur", "grigorieva.pa", current=GRIGORIEVA)
     assert right.status_code == 429 and int(right.headers["Retry-After"]) > 0
     assert [a.organization for a in rows(app, LinkedAccount)] == ["tpu"]
     assert events(app, AuditEventType.LOGIN_THROTTLED)
@@ -339,7 +349,7 @@ def test_a_merge_through_my_campus_id_is_told_to_relying_parties(
         sub = sub_at_rp1(app, "tpu", "pgrigorieva")
         browser = app.test_client()
         open_account(browser, "tpu", "pgrigorieva")
-        assert link(browser, "tusur", "grigorieva.pa").status_code == 303
+        assert link(browser, "tusur", "grigorieva.pa", current=GRIGORIEVA).status_code == 303
         [(path, token)] = events_receiver.received
         assert path == "rp1"
         told = verified(browser, token, "rp1")
