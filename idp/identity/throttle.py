@@ -47,6 +47,17 @@ def delay_after(schedule: ThrottleSchedule, failures: float) -> float:
     return float(min(schedule.max_delay_s, schedule.base_delay_s * 2.0**doublings))
 
 
+def next_block(until: float, now: float, delay: float, amount: int) -> float:
+    """The moment a key is blocked until after a charge (``amount`` > 0) or a forgiveness.
+
+    A charge without delay leaves the block alone: were it moved to ``now``, a concurrent
+    attempt that read the clock a moment earlier would count as blocked (two right passwords
+    typed at once refused with "too many failed attempts"). Forgiving only ever shortens it."""
+    if amount > 0:
+        return max(until, now + delay) if delay > 0 else until
+    return min(until, now + delay)
+
+
 class ThrottleStore(Protocol):
     """Where the counters live. Each operation on one key is atomic."""
 
@@ -98,8 +109,7 @@ class MemoryStore:
                 return False, counter.until
             elapsed = max(0.0, now - counter.at)
             level = max(0.0, max(0.0, counter.level - elapsed / schedule.forget_s) + amount)
-            block = now + delay_after(schedule, level)
-            until = max(counter.until, block) if amount > 0 else min(counter.until, block)
+            until = next_block(counter.until, now, delay_after(schedule, level), amount)
             expires = now + max(until - now, level * schedule.forget_s)
             self._counters[key] = _Counter(level, now, until, expires)
             self._writes += 1

@@ -23,7 +23,8 @@ TIMEOUT_S = 0.5
 WARN_EVERY_S = 60.0
 
 # KEYS[1]: the counter. ARGV: amount, now, unless_blocked, free, base, max, forget.
-# The same arithmetic as MemoryStore.add and throttle.delay_after (a contract test holds both).
+# The same arithmetic as MemoryStore.add, throttle.delay_after and throttle.next_block (a
+# contract test holds both).
 _ADD = """
 local c = redis.call('HMGET', KEYS[1], 'level', 'at', 'until')
 local level, at, blocked = tonumber(c[1]) or 0, tonumber(c[2]) or 0, tonumber(c[3]) or 0
@@ -38,7 +39,7 @@ local n = math.ceil(level - 1e-9)
 local delay = 0
 if n >= free then delay = math.min(maxd, base * 2 ^ math.min(n - free, 64)) end
 if amount > 0 then
-  blocked = math.max(blocked, now + delay)
+  if delay > 0 then blocked = math.max(blocked, now + delay) end
 else
   blocked = math.min(blocked, now + delay)
 end

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import JSON, ForeignKey, Text, UniqueConstraint, select
+from sqlalchemy import JSON, ForeignKey, Table, Text, UniqueConstraint, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql import Executable
 
 from idp.storage.base import Base, UtcDateTime, utcnow
 
@@ -35,15 +40,31 @@ def has_consent(db: Session, identity_id: int, client_pk: int, scopes: set[str],
 
 def remember_consent(db: Session, identity_id: int, client_pk: int, scopes: set[str],
                      claims: Collection[str] = ()) -> None:
-    """Store the union of what was allowed before and now."""
-    consent = _find(db, identity_id, client_pk)
-    if consent is None:
-        db.add(Consent(identity_id=identity_id, client_pk=client_pk, scope=" ".join(sorted(scopes)),
-                       claims=sorted(set(claims))))
-    else:
-        consent.scope = " ".join(sorted(scopes | set(consent.scope.split())))
-        consent.claims = sorted(set(claims) | set(consent.claims or ()))
-        consent.granted_at = utcnow()
+    """Store the union of what was allowed before and now: an upsert, so that "Allow" clicked
+    twice (two requests at once) stores one consent instead of failing on the unique pair.
+    A first consent is one INSERT; otherwise the row is read locked and widened."""
+    inserted = cast("CursorResult[Any]", db.execute(
+        _insert_unless_there(db.get_bind().dialect.name),
+        {"identity_id": identity_id, "client_pk": client_pk, "scope": " ".join(sorted(scopes)),
+         "claims": sorted(set(claims)), "granted_at": utcnow()}))
+    if inserted.rowcount == 1:
+        return
+    stmt = (select(Consent).where(Consent.identity_id == identity_id, Consent.client_pk == client_pk)
+            .with_for_update().execution_options(populate_existing=True))
+    consent = db.scalars(stmt).one()
+    consent.scope = " ".join(sorted(scopes | set(consent.scope.split())))
+    consent.claims = sorted(set(claims) | set(consent.claims or ()))
+    consent.granted_at = utcnow()
+
+
+@cache
+def _insert_unless_there(dialect: str) -> Executable:
+    """INSERT that does nothing when the pair has a consent already (waiting, on PostgreSQL, for
+    a concurrent insert of the same pair to commit); PostgreSQL and SQLite spell it alike."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast("Table", Consent.__table__)  # the table, not the entity: a result with rowcount
+    return (insert(table)
+            .on_conflict_do_nothing(index_elements=["identity_id", "client_pk"]))
 
 
 def _find(db: Session, identity_id: int, client_pk: int) -> Consent | None:

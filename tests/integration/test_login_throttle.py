@@ -186,3 +186,15 @@ def test_keys_fold_case_and_unicode_forms_and_group_ipv6_networks() -> None:
     assert address_key("2001:db8:1:2::1") != address_key("2001:db8:1:3::1")
     assert address_key("::ffff:203.0.113.7") == address_key("203.0.113.7") == "addr:203.0.113.7"
     assert address_key(None) is None
+
+
+def test_an_attempt_that_read_the_clock_a_moment_earlier_is_not_refused(
+        throttle: LoginThrottle, clock: FakeClock) -> None:
+    """Two right passwords typed at once: the one that read the clock first may reach the store
+    second. A charge without any delay must not block it (it did: the block moved to "now")."""
+    later = LoginThrottle(throttle.store, throttle.settings, lambda: clock.now + 0.001)
+    first = later.begin("tpu", "demo", NAT)
+    second = throttle.begin("tpu", "demo", NAT)
+    assert first.allowed and second.allowed, second
+    throttle.succeeded(second)
+    later.succeeded(first)
