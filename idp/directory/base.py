@@ -67,3 +67,13 @@ class GroupDirectory(Protocol):
     def is_member(self, username: str, group_dn: str) -> bool:
         """Raises ``DirectoryUnavailable`` when no URI answers within the timeout."""
         ...
+
+
+@runtime_checkable
+class LoginNames(Protocol):
+    """A directory that takes one account under several typed names (Active Directory: the
+    sAMAccountName and the userPrincipalName ``name@suffix``) and tells the login throttle
+    which name to count an attempt under, so that the forms share one counter."""
+
+    def login_name(self, username: str) -> str:
+        ...

@@ -74,6 +74,10 @@ class LdapDirectory:
                 raise self._unavailable(f"{uri} failed: {_describe(exc)}") from exc
         raise self._unavailable("no directory server answered: " + "; ".join(failures))
 
+    def login_name(self, username: str) -> str:
+        """``LoginNames``: every name this directory finds one account by counts as one."""
+        return presets.login_name(username, active_directory=self.profile.active_directory)
+
     def is_member(self, username: str, group_dn: str) -> bool:
         """``GroupDirectory``: whether the account ``username`` is in ``group_dn`` (read with
         the service account). Raises ``DirectoryUnavailable`` when no server answers."""

@@ -115,6 +115,18 @@ def acceptable_credentials(username: str, password: str) -> bool:
     return not any(unicodedata.category(ch) == "Cc" for ch in username)
 
 
+def login_name(username: str, *, active_directory: bool) -> str:
+    """The name the login throttle counts ``username`` under: on Active Directory, whose preset
+    finds an account by ``name`` (sAMAccountName) or ``name@suffix`` (userPrincipalName), the
+    part before the last ``@``. (A userPrincipalName whose name part differs from the
+    sAMAccountName still counts apart: only the directory knows they are one account.)"""
+    if active_directory:
+        name, sep, _suffix = username.rpartition("@")
+        if sep and name:
+            return name
+    return username
+
+
 def render_filter(template: str, escaped_username: str) -> str:
     """The search filter; the caller escapes the username (``escape_filter_chars``) first."""
     return template.replace("{username}", escaped_username)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from idp.directory.base import AuthStatus, DirectoryAccount, PasswordDirectory
+from idp.directory.base import AuthStatus, DirectoryAccount, LoginNames, PasswordDirectory
 from idp.errors import DirectoryUnavailable
 from idp.identity.claims import KEPT_ATTRIBUTES
 from idp.identity.throttle import LoginThrottle
@@ -75,7 +75,8 @@ def check_password(db: Session, directory: PasswordDirectory, username: str, pas
     """The throttled, audited password check that every login and every proof of a second
     account (``idp.linking.person``) goes through. Raises ``DirectoryUnavailable``."""
     org = directory.organization
-    attempt = throttle.begin(org, username, ip)
+    counted_as = directory.login_name(username) if isinstance(directory, LoginNames) else username
+    attempt = throttle.begin(org, counted_as, ip)
     if not attempt.allowed:
         audit.record(db, AuditEventType.LOGIN_THROTTLED, actor=username[:64], organization=org,
                      ip=ip, scope=str(attempt.scope), retry_after_s=attempt.retry_after_s)

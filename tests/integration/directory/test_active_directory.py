@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import ldap
 import pytest
+from sqlalchemy.orm import Session
 
 from demo.people import TUSUR
 from demo.slapd import SlapdServer
 from idp.directory.base import AuthStatus
 from idp.directory.ldap import LdapDirectory
 from idp.errors import DirectoryUnavailable
-from idp.settings import DirectoryType
+from idp.identity.login import check_password
+from idp.identity.throttle import LoginThrottle, MemoryStore
+from idp.settings import DirectoryType, ThrottleSettings
+from idp.storage.base import make_engine
+from idp.storage.migrate import upgrade
+from tests.support.throttle import FakeClock
 
 pytestmark = pytest.mark.slapd
 
@@ -115,3 +122,23 @@ def test_failover_to_the_second_domain_controller(
 ) -> None:
     directory = make_directory(TUSUR, [dead_uri, tusur_server.uri])
     assert directory.authenticate("demo@tusur.ru", "demo").status is OK
+
+
+def test_the_login_throttle_counts_a_name_and_its_user_principal_name_as_one_account(
+        tusur: LdapDirectory, tmp_path: Path) -> None:
+    """Five wrong passwords, some typed as ``name``, some as ``name@tusur.ru``, use up the
+    account's free failures: the next attempt is refused in either form (it was not: each form
+    had a counter of its own, doubling the guesses an attacker gets)."""
+    engine = make_engine(f"sqlite:///{tmp_path}/idp.sqlite3")
+    upgrade(engine)
+    throttle = LoginThrottle(MemoryStore(), ThrottleSettings(), FakeClock())
+    person = TUSUR.person("kovaleva.ei")
+    with Session(engine) as db:
+        for typed in ["kovaleva.ei", "kovaleva.ei@tusur.ru", "Kovaleva.EI@TUSUR.RU",
+                      "kovaleva.ei", "kovaleva.ei@tusur.ru"]:
+            proof = check_password(db, tusur, typed, "wrong", ip=None, throttle=throttle)
+            assert proof.status is INVALID and proof.retry_after_s is None
+        for typed in ["kovaleva.ei", "kovaleva.ei@tusur.ru"]:
+            proof = check_password(db, tusur, typed, person.password, ip=None, throttle=throttle)
+            assert proof.found is None and proof.retry_after_s == 2
+    engine.dispose()
