@@ -25,7 +25,13 @@ from idp.storage.base import make_session_factory
 def clients_rotate_secret(ctx: click.Context, client_id: str, overlap: str | None,
                           as_json: bool) -> None:
     """Give CLIENT_ID a new secret (shown once); the old one works until the overlap ends."""
-    from idp.admin.clients import find_managed_client, rotate_secret
+    from idp.admin.clients import (
+        Actor,
+        StaticClientChange,
+        find_managed_client,
+        record_refusal,
+        rotate_secret,
+    )
 
     settings = settings_of(ctx)
     window = timedelta(seconds=settings.admin.secret_rotation_overlap_s)
@@ -43,6 +49,12 @@ def clients_rotate_secret(ctx: click.Context, client_id: str, overlap: str | Non
                 return
             try:
                 rotated = rotate_secret(db, client, window, "cli")
+            except StaticClientChange as refused:
+                db.rollback()
+                record_refusal(db, client, refused, Actor("cli"))
+                db.commit()
+                _fail("The secret was not rotated:", [f"client_id: {refused.public}"])
+                return
             except Conflict as exc:
                 _fail("The secret was not rotated:", [f"client_id: {exc.public}"])
                 return

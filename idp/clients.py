@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.errors import ConfigError
@@ -17,11 +18,11 @@ from idp.oidc.key_metadata import (
     FetchUris,
     KeyMetadata,
     apply_key_metadata,
-    fetch_sector_uris,
     key_problems,
     sector_identifier,
 )
 from idp.oidc.profiles import Profile
+from idp.oidc.registration import revoke_client_tokens
 from idp.settings import (
     AccessTokenFormat,
     ClientSettings,
@@ -36,6 +37,7 @@ from idp.settings.reader import TableReader
 from idp.settings.roles import role_problem
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
+from idp.storage.base import utcnow
 from idp.storage.clients import (
     PRIVATE_KEY_JWT,
     Client,
@@ -79,7 +81,7 @@ def create_client(
     organizations: Collection[str] = (),
     token_endpoint_auth_method: str | None = None,
     keys: KeyMetadata = KeyMetadata(),  # noqa: B008 (a frozen value)
-    fetch_sector: FetchUris = fetch_sector_uris,
+    fetch_sector: FetchUris | None = None,
 ) -> NewClient:
     """Raises ``ConfigError`` listing every problem with the given metadata. A profile
     (``idp.oidc.profiles``) sets the PKCE policy and the token endpoint authentication method
@@ -150,7 +152,7 @@ def create_client(
 
 
 def _key_problems(problems: list[str], keys: KeyMetadata, method: str | None, public: bool,
-                  spec: ClientSettings, dev_mode: bool, fetch: FetchUris) -> str | None:
+                  spec: ClientSettings, dev_mode: bool, fetch: FetchUris | None) -> str | None:
     """Adds the problems of the authentication method, keys and subject type; returns the
     sector of a pairwise client."""
     if method is not None and method not in CLI_AUTH_METHODS:
@@ -178,7 +180,11 @@ def _profile_problems(profile: Profile, spec: ClientSettings) -> list[str]:
 
 
 def sync_static_clients(db: Session, settings: Settings) -> None:
-    """Make the stored copy of each configured client match the configuration file."""
+    """Make the stored copy of each configured client match the configuration file. The file
+    is the only place its clients are changed (``idp.admin.clients`` refuses), so one removed
+    from it is disabled here, its tokens revoked; listed again, it stays disabled until staff
+    enable it."""
+    _disable_removed(db, set(settings.clients))
     for static in settings.clients.values():
         client = find_client(db, static.client_id)
         if client is None:
@@ -189,6 +195,19 @@ def sync_static_clients(db: Session, settings: Settings) -> None:
         _apply(client, static, source="config")
         _apply_consent_links(client, static)
         _apply_release(db, client, static)
+
+
+def _disable_removed(db: Session, listed: set[str]) -> None:
+    stmt = select(Client).where(Client.source == "config", Client.deleted_at.is_(None),
+                                Client.disabled_at.is_(None))
+    for client in db.scalars(stmt):
+        if client.client_id in listed:
+            continue
+        client.disabled_at = utcnow()
+        revoked = revoke_client_tokens(db, client)
+        audit.record(db, AuditEventType.CLIENT_DISABLED, actor="config",
+                     client_id=client.client_id, reason="removed from the configuration file",
+                     **revoked.details())
 
 
 def _apply_release(db: Session, client: Client, spec: ClientSettings) -> None:

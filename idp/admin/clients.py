@@ -24,6 +24,9 @@ from idp.storage.base import utcnow
 from idp.storage.clients import Client, hash_secret, new_client_id, new_client_secret
 
 MAX_TRAIL = 200
+# Clients kept in step with the configuration file at every start (``idp.clients``), and the
+# admin UI's own client: the file is theirs, so a change made elsewhere is refused.
+STATIC_SOURCES = ("config", "internal")
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def create_client(db: Session, organization: str, metadata: ClientMetadata,
 
 def update_client(db: Session, client: Client, metadata: ClientMetadata, actor: Actor) -> None:
     """Replace the client's metadata; its secret stays unless it became public."""
-    _require_editable(client)
+    require_editable(client, "edit")
     before = summary(client)
     if metadata.public != client.public and not metadata.public:
         raise Conflict("public to confidential", public="A public client cannot become "
@@ -84,8 +87,21 @@ def update_client(db: Session, client: Client, metadata: ClientMetadata, actor: 
                  changed=sorted(k for k in after if after[k] != before.get(k)))
 
 
+class StaticClientChange(Conflict):
+    """A change to a client of the configuration file: 409, nothing changed; the caller writes
+    it to the audit trail (``record_refusal``)."""
+
+    public = "This client is defined in the configuration file; change it there."
+
+    def __init__(self, client: Client, action: str) -> None:
+        super().__init__(f"{client.client_id} is a static client: {action} refused")
+        self.action = action
+
+
 def disable_client(db: Session, client: Client, actor: Actor) -> None:
-    """It logs nobody in and gets no tokens from now on; its live tokens are revoked."""
+    """It logs nobody in and gets no tokens from now on; its live tokens are revoked. A
+    client of the configuration file is disabled there (by removing it), never here."""
+    require_editable(client, "disable")
     if client.disabled_at is not None:
         return
     client.disabled_at = utcnow()
@@ -96,6 +112,8 @@ def disable_client(db: Session, client: Client, actor: Actor) -> None:
 
 
 def enable_client(db: Session, client: Client, actor: Actor) -> None:
+    """Allowed for a client of the configuration file too: the file says it is in use, so
+    enabling one disabled before such changes were refused brings it back in step."""
     if client.disabled_at is None:
         return
     client.disabled_at = None
@@ -105,7 +123,7 @@ def enable_client(db: Session, client: Client, actor: Actor) -> None:
 
 def remove_client(db: Session, client: Client, actor: Actor) -> None:
     """Soft delete (``deleted_at``), its tokens revoked, as RFC 7592 deletion does."""
-    _require_editable(client)
+    require_editable(client, "delete")
     delete_client(db, client, ip=actor.ip, actor=actor.label)
 
 
@@ -113,7 +131,7 @@ def rotate_secret(db: Session, client: Client, overlap: timedelta, actor: Actor 
                   *, now: datetime | None = None) -> Rotated:
     """A new secret, shown once; the current one keeps working for ``overlap`` (none when
     zero), and one kept from an earlier rotation stops now."""
-    _require_editable(client)
+    require_editable(client, "rotate the secret")
     if client.public or not client.secret_hash:
         raise Conflict(f"{client.client_id} has no secret",
                        public="A public client has no secret to rotate.")
@@ -141,9 +159,18 @@ def trail(db: Session, client: Client, limit: int = MAX_TRAIL) -> list[AuditEven
     return list(db.scalars(stmt))
 
 
-def _require_editable(client: Client) -> None:
+def record_refusal(db: Session, client: Client, refused: StaticClientChange, actor: Actor,
+                   path: str | None = None) -> None:
+    """The refused change, as ``admin.forbidden`` like every refused staff action; the caller
+    rolls back what the request did first and commits this on its own."""
+    audit.record(db, AuditEventType.ADMIN_FORBIDDEN, actor=actor.label, ip=actor.ip,
+                 organization=client.organization, client_id=client.client_id,
+                 path=audit.printable(path)[:200] if path else None,
+                 reason=f"{refused.action}: a client of the configuration file")
+
+
+def require_editable(client: Client, action: str) -> None:
     """Clients of the configuration file are kept in step with it at every start: a change
-    made here would be undone, so it is refused."""
-    if client.source in ("config", "internal"):
-        raise Conflict(f"{client.client_id} is a static client",
-                       public="This client is defined in the configuration file; change it there.")
+    made here would be undone or would contradict the file, so it is refused."""
+    if client.source in STATIC_SOURCES:
+        raise StaticClientChange(client, action)

@@ -64,8 +64,8 @@ def arrivals(db: Session, identity: Identity) -> list[Arrival]:
     stmt = select(AuditEvent).where(AuditEvent.identity_id == identity.id,
                                     AuditEvent.type.in_([t.value for t in ARRIVALS]))
     for event in db.scalars(stmt.order_by(AuditEvent.id)):
-        how, rule = _how(event.type, event.actor, event.details)
-        for key in _brought(event.type, event.details):
+        how, rule = how_of_event(event.type, event.actor, event.details)
+        for key in accounts_brought(event.type, event.details):
             found[key] = (how, rule, event.actor)
     if any(account_key(a) not in found for a in identity.accounts):
         for key, actor in _split_off(db, identity):
@@ -94,7 +94,7 @@ def refusal(arrival: Arrival, session_account: LinkedAccount, now: datetime) -> 
     return "linked before the signed-in account"
 
 
-def _how(kind: str, actor: str, details: Mapping[str, Any]) -> tuple[How, str | None]:
+def how_of_event(kind: str, actor: str, details: Mapping[str, Any]) -> tuple[How, str | None]:
     evidence = details.get("evidence") or {}
     if kind == AuditEventType.IDENTITY_CREATED:
         return How.FIRST_LOGIN, None
@@ -105,7 +105,7 @@ def _how(kind: str, actor: str, details: Mapping[str, Any]) -> tuple[How, str | 
     return (How.PERSON if by_person else How.STAFF), rule
 
 
-def _brought(kind: str, details: Mapping[str, Any]) -> list[str]:
+def accounts_brought(kind: str, details: Mapping[str, Any]) -> list[str]:
     """The accounts an arrival event put on its identity."""
     if kind in (AuditEventType.IDENTITY_CREATED, AuditEventType.ACCOUNT_LINKED):
         return [str(details.get("account", ""))]

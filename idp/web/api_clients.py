@@ -4,13 +4,14 @@ list the relying parties a caller may manage, read one, disable or enable it, de
 Bearer access tokens of this provider's client credentials grant, authorised by the
 client's roles: ``consortium_admin`` everywhere, ``org_admin:ORG`` only on clients of ORG.
 Order of checks: token (401), role (403), lookup (404), organization (403, audited), input
-(422), then the change with its audit event naming ``client:ID``, committed before the
+(422), a client of the configuration file (409, audited: disabling or deleting it is done in
+the file), then the change with its audit event naming ``client:ID``, committed before the
 response. Errors are ``{"error": ..., "message": ...}``, as on the helpdesk API.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -83,10 +84,13 @@ def change_client(client_id: str) -> Response:
         raise InvalidInput("bad body", public='The body must be {"disabled": true} or {"disabled": false}.')
     db = context.db()
     actor = _actor(caller)
-    if body["disabled"]:
-        service.disable_client(db, client, actor)
-    else:
-        service.enable_client(db, client, actor)
+    try:
+        if body["disabled"]:
+            service.disable_client(db, client, actor)
+        else:
+            service.enable_client(db, client, actor)
+    except service.StaticClientChange as refused:
+        _refuse_static(client, refused, actor)
     db.commit()
     return jsonify(_describe(client))
 
@@ -96,7 +100,11 @@ def delete_client(client_id: str) -> Response:
     caller, roles = _caller()
     client = _managed(caller, roles, client_id)
     db = context.db()
-    service.remove_client(db, client, _actor(caller))
+    actor = _actor(caller)
+    try:
+        service.remove_client(db, client, actor)
+    except service.StaticClientChange as refused:
+        _refuse_static(client, refused, actor)
     db.commit()
     return Response(status=204)
 
@@ -135,6 +143,16 @@ def _refuse(caller: Client, roles: StaffRoles, organization: str | None, what: s
     db.commit()
     raise Forbidden(f"{caller.client_id}: {what}",
                     public="This client belongs to an organization you do not manage.")
+
+
+def _refuse_static(client: Client, refused: service.StaticClientChange, actor: Actor) -> NoReturn:
+    """409 for a client of the configuration file, nothing changed, written to the audit
+    trail in a transaction of its own."""
+    db = context.db()
+    db.rollback()
+    service.record_refusal(db, client, refused, actor, request.path)
+    db.commit()
+    raise refused
 
 
 def _actor(caller: Client) -> Actor:

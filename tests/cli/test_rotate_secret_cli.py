@@ -100,3 +100,20 @@ def test_a_public_client_has_no_secret_to_rotate(config: Path, database_url: str
     client_id = json.loads(result.output)["client_id"]
     result = run("--config", str(config), "clients", "rotate-secret", client_id)
     assert result.exit_code == 2 and "public client" in result.output
+
+
+def test_a_client_of_the_configuration_file_is_refused_and_audited(config: Path,
+                                                                   database_url: str) -> None:
+    client_id, _secret = create(config)
+    before = stored(database_url, client_id, source="config").secret_hash  # as the file marks it
+    result = run("--config", str(config), "clients", "rotate-secret", client_id)
+    assert result.exit_code == 2 and "defined in the configuration file" in result.output
+    assert stored(database_url, client_id).secret_hash == before
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as db:
+        refused = audit.events(db, audit.AuditEventType.ADMIN_FORBIDDEN)
+        rotated = audit.events(db, audit.AuditEventType.CLIENT_SECRET_ROTATED)
+    engine.dispose()
+    assert [(e.actor, e.client_id) for e in refused] == [("cli", client_id)]
+    assert refused[0].details["reason"].startswith("rotate the secret:")
+    assert not rotated

@@ -138,6 +138,10 @@ def test_accepting_a_proposal_needs_the_current_password(linking_app: Flask) -> 
     accepted = link(browser, "tsu", "alena.elkina", proposal=str(proposal.id), current=ELKINA)
     assert accepted.status_code == 303
     assert rows(app, type(proposal))[0].status == "approved"
+    page = browser.get("/account").get_data(as_text=True)
+    # Her account joined the other identity (the proposal's candidate): it is the newer link.
+    assert 'data-account="tusur:elkina.av" data-how="person"' in page
+    assert 'data-account="tsu:alena.elkina" data-how="first_login"' in page
 
 
 def test_every_link_is_listed_with_when_and_how(linking_app: Flask) -> None:
@@ -211,7 +215,9 @@ def test_this_was_not_me_undoes_a_recent_link(told_app: Flask) -> None:
     assert new_sub not in (victim_sub, other_sub)  # a new identity, as an unlink gives
     assert sub_at_rp1(app, *VICTIM) == victim_sub
     # The other account's session left with it: it no longer shows her accounts.
-    assert 'data-account="tpu:pgrigorieva"' not in intruder.get("/account").get_data(as_text=True)
+    theirs = intruder.get("/account").get_data(as_text=True)
+    assert 'data-account="tpu:pgrigorieva"' not in theirs
+    assert 'data-account="tusur:grigorieva.pa" data-how="unlink"' in theirs
 
     [event] = events(app, AuditEventType.ACCOUNT_UNLINKED)
     assert event.actor == "tpu:pgrigorieva" and event.details["new_sub"] == new_sub

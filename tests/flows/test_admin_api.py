@@ -6,6 +6,7 @@ token, so an admin of another organization gets nowhere there either."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -122,6 +123,69 @@ def test_consortium_admin_sees_all_and_static_clients_are_not_its_to_change(app:
     assert {tsu_client, "rp1", "campus-admin"} <= ids
     assert call(api, "GET", f"/{tsu_client}", boss).status_code == 200
     assert call(api, "DELETE", "/rp1", boss).status_code == 409  # defined in the config file
+
+
+def test_a_client_of_the_configuration_file_is_not_disabled_or_deleted_here(app: Flask) -> None:
+    """409 with the reason, nothing changed (no token revoked either), each refusal audited."""
+    api = app.test_client()
+    boss = token_of(api, BOSS)
+    for method, body in (("PATCH", {"disabled": True}), ("DELETE", None)):
+        response = call(api, method, "/rp1", boss, json=body)
+        assert response.status_code == 409, method
+        assert response.json == {"error": "conflict", "message": "This client is defined in the "
+                                 "configuration file; change it there."}
+    # The caller's own client comes from the file too: it cannot switch itself off either.
+    assert call(api, "PATCH", f"/{BOSS[0]}", boss, json={"disabled": True}).status_code == 409
+    for client_id in ("rp1", BOSS[0]):
+        client = stored(app, client_id)
+        assert client.disabled_at is None and client.deleted_at is None
+        assert client.tokens_revoked_before is None
+    assert call(api, "GET", "/rp1", boss).json["disabled"] is False
+    with app.extensions["campus_id"].sessions() as db:
+        refused = audit.events(db, AuditEventType.ADMIN_FORBIDDEN)
+        changed = [e for kind in (AuditEventType.CLIENT_DISABLED, AuditEventType.CLIENT_DELETED)
+                   for e in audit.events(db, kind)]
+    assert [(e.client_id, e.details["reason"].split(":")[0]) for e in refused] == [
+        ("rp1", "disable"), ("rp1", "delete"), (BOSS[0], "disable")]
+    assert {e.actor for e in refused} == {f"client:{BOSS[0]}"}
+    assert not changed
+
+
+def test_a_client_of_the_configuration_file_disabled_earlier_can_be_enabled(app: Flask) -> None:
+    """Enabling brings it back in step with the file, which lists it as in use."""
+    api = app.test_client()
+    boss = token_of(api, BOSS)
+    with app.extensions["campus_id"].sessions() as db:
+        db.query(Client).filter_by(client_id="rp1").update({"disabled_at": datetime.now(UTC)})
+        db.commit()
+    response = call(api, "PATCH", "/rp1", boss, json={"disabled": False})
+    assert response.status_code == 200 and response.json["disabled"] is False
+    assert stored(app, "rp1").disabled_at is None
+
+
+def test_a_client_removed_from_the_configuration_file_is_disabled_at_start(
+        app: Flask, database_url: str, directories: dict[str, SlapdServer]) -> None:
+    """Removing it from the file is how such a client is switched off: the next start
+    disables it and revokes its tokens; the clients still listed are untouched."""
+    api = app.test_client()
+    token = token_of(api, HELPDESK)
+    table = {**client_table(), TSU_ADMIN[0]: service(TSU_ADMIN[1], ["org_admin:tsu"])}
+    restarted = create_app(make_settings(database_url, directories, clients=table))
+    try:
+        again = restarted.test_client()
+        assert client_credentials(again, HELPDESK).status_code == 401
+        assert again.get("/api/v1/identities", headers={"Authorization": f"Bearer {token}"}
+                         ).status_code == 401
+        assert stored(restarted, HELPDESK[0]).disabled_at is not None
+        assert stored(restarted, TSU_ADMIN[0]).disabled_at is None
+        assert stored(restarted, "rp1").disabled_at is None
+        with restarted.extensions["campus_id"].sessions() as db:
+            disabled = audit.events(db, AuditEventType.CLIENT_DISABLED)
+        assert {(e.client_id, e.actor) for e in disabled} == {
+            (HELPDESK[0], "config"), (TPU_ADMIN[0], "config"), (BOSS[0], "config")}
+        assert disabled[0].details["reason"] == "removed from the configuration file"
+    finally:
+        restarted.extensions["campus_id"].engine.dispose()
 
 
 def test_tokens_without_an_admin_role_are_refused(app: Flask) -> None:

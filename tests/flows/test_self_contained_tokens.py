@@ -21,10 +21,11 @@ from demo.slapd import SlapdServer
 from idp import context
 from idp.admin.clients import Actor, enable_client
 from idp.app import create_app
+from idp.clients import create_client
 from idp.oidc.access_tokens import self_contained
 from idp.oidc.keys import generate_key
 from idp.oidc.registration import delete_client
-from idp.settings import Settings
+from idp.settings import AccessTokenFormat, GrantType, Settings
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.base import utcnow
@@ -138,46 +139,62 @@ def test_revoked_cc_jwt_is_inactive_in_every_worker(
                                  "self_contained": True}
 
 
+def registered(app: Flask, *, roles: tuple[str, ...] = ()) -> tuple[str, str]:
+    """A service client with JWT access tokens registered as ``idp clients create`` does:
+    unlike the file's clients, the client management API may disable it."""
+    with app.app_context():
+        db = context.db()
+        new = create_client(db, name="Registered service", grant_types=[GrantType.CLIENT_CREDENTIALS],
+                            scopes=[] if roles else ["catalog.read"], roles=roles,
+                            access_token_format=AccessTokenFormat.JWT,
+                            access_token_audience="" if roles else SERVICE_AUDIENCE)
+        db.commit()
+    assert new.client_secret is not None
+    return new.client_id, new.client_secret
+
+
 def test_disabling_the_client_ends_its_tokens_for_good(
         app: Flask, browser: FlaskClient, other_worker: Flask) -> None:
     """Through the client management API, itself called with a self-contained token."""
     elsewhere = other_worker.test_client()
-    token = cc_token(browser)
+    service = registered(app)
+    token = cc_token(browser, service)
     admin = {"Authorization": f"Bearer {cc_token(browser, ADMIN_JWT)}"}
-    assert browser.get(f"/api/v1/clients/{SERVICE_JWT[0]}", headers=admin).status_code == 200
-    disabled = browser.patch(f"/api/v1/clients/{SERVICE_JWT[0]}", json={"disabled": True},
+    assert browser.get(f"/api/v1/clients/{service[0]}", headers=admin).status_code == 200
+    disabled = browser.patch(f"/api/v1/clients/{service[0]}", json={"disabled": True},
                              headers=admin)
     assert disabled.status_code == 200 and disabled.json["disabled"] is True
-    assert client_credentials(elsewhere, SERVICE_JWT).status_code == 401
-    enabled = browser.patch(f"/api/v1/clients/{SERVICE_JWT[0]}", json={"disabled": False},
+    assert client_credentials(elsewhere, service).status_code == 401
+    enabled = browser.patch(f"/api/v1/clients/{service[0]}", json={"disabled": False},
                             headers=admin)
     assert enabled.status_code == 200 and enabled.json["disabled"] is False
-    assert not active(browser, token) and not active(elsewhere, token)
-    fresh = cc_token(elsewhere)  # perhaps in the very second of the disabling: stored then
-    assert active(browser, fresh) and active(elsewhere, fresh)
+    assert not active(browser, token, service) and not active(elsewhere, token, service)
+    fresh = cc_token(elsewhere, service)  # perhaps in the very second of the disabling: stored then
+    assert active(browser, fresh, service) and active(elsewhere, fresh, service)
     with app.app_context():
         (event,) = audit.events(context.db(), AuditEventType.CLIENT_DISABLED)
         assert event.details["revoked_access_tokens"] == 0
-        client = find_client(context.db(), SERVICE_JWT[0])
+        client = find_client(context.db(), service[0])
         assert client is not None and client.tokens_revoked_before is not None
         assert event.details["tokens_revoked_before"] == client.tokens_revoked_before.isoformat()
 
 
 def test_a_disabled_admin_client_s_token_stays_refused(app: Flask, browser: FlaskClient) -> None:
-    token = cc_token(browser, ADMIN_JWT)
+    automation = registered(app, roles=("consortium_admin",))
+    token = cc_token(browser, automation)
     admin = {"Authorization": f"Bearer {token}"}
     assert browser.get("/api/v1/clients", headers=admin).status_code == 200
-    assert browser.patch(f"/api/v1/clients/{ADMIN_JWT[0]}", json={"disabled": True},
+    assert browser.patch(f"/api/v1/clients/{automation[0]}", json={"disabled": True},
                          headers=admin).status_code == 200
     assert browser.get("/api/v1/clients", headers=admin).status_code == 401
     with app.app_context():
         db = context.db()
-        client = find_client(db, ADMIN_JWT[0])
+        client = find_client(db, automation[0])
         assert client is not None
         enable_client(db, client, Actor("test"))
         db.commit()
     assert browser.get("/api/v1/clients", headers=admin).status_code == 401
-    renewed = {"Authorization": f"Bearer {cc_token(browser, ADMIN_JWT)}"}
+    renewed = {"Authorization": f"Bearer {cc_token(browser, automation)}"}
     assert browser.get("/api/v1/clients", headers=renewed).status_code == 200
 
 

@@ -5,6 +5,8 @@ page that answers its creation, and never stored in clear."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -80,6 +82,8 @@ def client_update(client_id: str) -> Any:
     client = managed_client(client_id)
     if not isinstance(client, Client):
         return client
+    with _static_refused(client):
+        service.require_editable(client, "edit")  # before the form: its problems are moot
     values = forms.form_values(request.form)
     values["organization"] = client.organization or ""
     metadata, problems = forms.parse(values, dev_mode=context.settings().server.dev_mode,
@@ -87,7 +91,8 @@ def client_update(client_id: str) -> Any:
     if metadata is None:
         return _form_page(values, [], problems, client=client), 400
     db = context.db()
-    service.update_client(db, client, metadata, staff().actor)
+    with _static_refused(client):
+        service.update_client(db, client, metadata, staff().actor)
     db.commit()
     return redirect(url_for("admin.client_show", client_id=client.client_id, saved=1))
 
@@ -114,7 +119,8 @@ def client_delete(client_id: str) -> Any:
         return _form_page(forms.client_values(client), [], [translate("admin.delete_unconfirmed")],
                           client=client), 400
     db = context.db()
-    service.remove_client(db, client, staff().actor)
+    with _static_refused(client):
+        service.remove_client(db, client, staff().actor)
     db.commit()
     return redirect(url_for("admin.client_list", deleted=client.name))
 
@@ -127,7 +133,8 @@ def client_rotate(client_id: str) -> Any:
         return client
     db = context.db()
     overlap = timedelta(seconds=context.settings().admin.secret_rotation_overlap_s)
-    rotated = service.rotate_secret(db, client, overlap, staff().actor)
+    with _static_refused(client):
+        rotated = service.rotate_secret(db, client, overlap, staff().actor)
     db.commit()
     return render_template("admin/secret.html", client=client, secret=rotated.secret,
                            created=False, previous_expires_at=rotated.previous_expires_at)
@@ -161,9 +168,24 @@ def _change(client_id: str, action: Any) -> Any:
     if not isinstance(client, Client):
         return client
     db = context.db()
-    action(db, client, staff())  # a Conflict becomes the error page, nothing committed
+    with _static_refused(client):
+        action(db, client, staff())  # a Conflict becomes the error page, nothing committed
     db.commit()
     return redirect(url_for("admin.client_show", client_id=client.client_id))
+
+
+@contextmanager
+def _static_refused(client: Client) -> Iterator[None]:
+    """A change to a client of the configuration file: nothing of it kept, the refusal
+    audited and committed on its own, then the 409 error page."""
+    try:
+        yield
+    except service.StaticClientChange as refused:
+        db = context.db()
+        db.rollback()
+        service.record_refusal(db, client, refused, staff().actor, request.path)
+        db.commit()
+        raise
 
 
 def _form_page(values: dict[str, Any], organizations: list[str], problems: list[str] | None = None,
