@@ -71,6 +71,7 @@ class DirectoryUnavailable(IdpError):
 
 
 class DatabaseNotReady(IdpError):
-    """The database schema is behind the migrations: the server refuses to start."""
+    """The database cannot be reached or its schema is behind the migrations: the server
+    refuses to start, saying which in one line."""
 
     public = "The database schema is out of date."

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, exc
 
 from idp.errors import DatabaseNotReady
 
@@ -49,11 +49,26 @@ def head_revision() -> str | None:
 
 
 def ensure_current(engine: Engine) -> None:
-    current, head = current_revision(engine), head_revision()
+    """Raises ``DatabaseNotReady`` saying what is wrong in one line: the database cannot be
+    reached (missing, renamed, refusing connections), or it is behind the migrations."""
+    where_db = engine.url.render_as_string(hide_password=True)
+    try:
+        current = current_revision(engine)
+    except (exc.OperationalError, exc.InterfaceError) as error:
+        raise DatabaseNotReady(
+            f"Cannot connect to the database ({where_db}): {first_line(error)}"
+        ) from error
+    head = head_revision()
     if current != head:
         where = "an empty database" if current is None else f"revision {current}"
         raise DatabaseNotReady(
-            f"The database ({engine.url.render_as_string(hide_password=True)}) is at {where}, "
+            f"The database ({where_db}) is at {where}, "
             f"but this version of Campus ID needs revision {head}. "
             "Run `idp db upgrade` first."
         )
+
+
+def first_line(error: exc.DBAPIError) -> str:
+    """The driver's own reason, without SQLAlchemy's wrapping and background link."""
+    lines = [line.strip() for line in str(error.orig or error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__

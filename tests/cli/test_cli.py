@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from idp.cli import main
 from idp.storage.base import make_engine, make_session_factory
@@ -185,3 +186,18 @@ def test_clients_create_refuses_what_the_grants_do_not_allow(
     with make_session_factory(engine)() as db:
         assert db.scalars(select(Client)).all() == []
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_serve_on_a_missing_database_says_so_in_one_line(tmp_path: Path, postgres_server: str) -> None:
+    """A second instance started on a database that is not there: one clear line, exit 2 (it
+    was a 133-line traceback)."""
+    missing = make_url(postgres_server).set(database="campus_id_no_such_database")
+    path = tmp_path / "idp.toml"
+    path.write_text(CONFIG.format(url=missing.render_as_string(hide_password=False)),
+                    encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(path), "serve", "--port", "1"])
+    assert result.exit_code == 2, result.output
+    [line] = result.output.splitlines()
+    assert line.startswith("Cannot connect to the database (postgresql+psycopg://"), line
+    assert "campus_id_no_such_database" in line and "Traceback" not in line
