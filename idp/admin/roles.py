@@ -1,10 +1,12 @@
 """Staff roles: ``consortium_admin`` (everything) and ``org_admin`` of an organization (its
 clients, registration tokens and release policy, nothing else).
 
-Roles come from the identity's linked accounts: an account listed in ``[roles]`` (by
-``org:username``), or one that is a member of its organization's ``admin_group_dn`` (asked of
-the directory). An unreachable directory grants nothing from its group and is logged; the
-roles from the configuration still apply.
+Roles belong to the account that signed in, never to its identity: an account listed in
+``[roles]`` (by ``org:username``), or one that is a member of its organization's
+``admin_group_dn`` (asked of the directory). Signing in with another account linked to the same
+person gives that account's roles only, so no link, merge or move carries a privilege. An
+unreachable directory grants nothing from its group and is logged; the roles from the
+configuration still apply.
 """
 
 from __future__ import annotations
@@ -68,37 +70,33 @@ def account_key(organization: str, username: str) -> str:
     return f"{organization}:{username}".casefold()
 
 
-def roles_from_config(settings: Settings, accounts: Iterable[tuple[str, str]]) -> StaffRoles:
-    """``accounts``: (organization, username) pairs; usernames compare without case, as
-    directories compare them."""
-    keys = {account_key(org, user): org for org, user in accounts}
-    consortium = any(a.casefold() in keys for a in settings.roles.consortium_admin)
-    org_admin = frozenset(keys[a.casefold()] for a in settings.roles.org_admin if a.casefold() in keys)
-    return StaffRoles(consortium, org_admin)
+def roles_from_config(settings: Settings, organization: str, username: str) -> StaffRoles:
+    """The ``[roles]`` entries of one account; usernames compare without case, as directories
+    compare them."""
+    key = account_key(organization, username)
+    consortium = any(a.casefold() == key for a in settings.roles.consortium_admin)
+    org_admin = any(a.casefold() == key for a in settings.roles.org_admin)
+    return StaffRoles(consortium, frozenset({organization}) if org_admin else frozenset())
 
 
-def roles_from_groups(settings: Settings, directories: Mapping[str, object],
-                      accounts: Iterable[tuple[str, str]]) -> frozenset[str]:
-    """The organizations whose ``admin_group_dn`` has one of these accounts as a member."""
-    found: set[str] = set()
-    for org, username in accounts:
-        organization = settings.organizations.get(org)
-        directory = directories.get(org)
-        if organization is None or not organization.directory.admin_group_dn:
-            continue
-        if not isinstance(directory, GroupDirectory):
-            continue
-        try:
-            if directory.is_member(username, organization.directory.admin_group_dn):
-                found.add(org)
-        except DirectoryUnavailable as exc:
-            log.warning("admin group of %s not checked: %s", org, exc.detail)
-    return frozenset(found)
+def in_admin_group(settings: Settings, directories: Mapping[str, object],
+                   organization: str, username: str) -> bool:
+    """Whether the account is a member of its organization's ``admin_group_dn`` (asked of the
+    directory; an unreachable directory says no, logged)."""
+    org = settings.organizations.get(organization)
+    directory = directories.get(organization)
+    if org is None or not org.directory.admin_group_dn or not isinstance(directory, GroupDirectory):
+        return False
+    try:
+        return directory.is_member(username, org.directory.admin_group_dn)
+    except DirectoryUnavailable as exc:
+        log.warning("admin group of %s not checked: %s", organization, exc.detail)
+        return False
 
 
-def resolve_roles(settings: Settings, directories: Mapping[str, object],
-                  accounts: Iterable[tuple[str, str]]) -> StaffRoles:
-    pairs = list(accounts)
-    configured = roles_from_config(settings, pairs)
-    grouped = roles_from_groups(settings, directories, pairs)
+def account_roles(settings: Settings, organization: str, username: str,
+                  in_group: bool) -> StaffRoles:
+    """The roles of the account that signed in: its ``[roles]`` entries and its group."""
+    configured = roles_from_config(settings, organization, username)
+    grouped = frozenset({organization}) if in_group else frozenset()
     return StaffRoles(configured.consortium_admin, configured.org_admin_of | grouped)

@@ -104,6 +104,12 @@ def _first(attrs: Mapping[str, Any], name: str) -> str | None:
     return str(values[0]) if values else None
 
 
+def display_name(account: LinkedAccount) -> str | None:
+    """How the account's directory names the person (its display name, else given, middle
+    and family names)."""
+    return _full_name(account.attributes or {})
+
+
 def _full_name(attrs: Mapping[str, Any]) -> str | None:
     if display := _first(attrs, "display_name"):
         return display

@@ -12,7 +12,7 @@ organization of that scope, and ``sub``, alias ``sub`` and ``campus_id`` exactly
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,9 +53,44 @@ class HelpdeskScope:
         return cls(frozenset(orgs)) if orgs else None
 
     def covers(self, identity: Identity) -> bool:
+        """May read it: the identity has an account of one of the organizations."""
         if self.organizations is None:
             return True
         return any(a.organization in self.organizations for a in identity.accounts)
+
+    def includes(self, organization: str | None) -> bool:
+        return self.organizations is None or organization in self.organizations
+
+    def owns(self, identity: Identity) -> bool:
+        """May change it: EVERY account of the identity is of the organizations. A change
+        to an identity that also holds another organization's account moves that account's
+        person too, which only an unscoped helpdesk may decide."""
+        return all(self.includes(a.organization) for a in identity.accounts)
+
+    def visible(self, accounts: Iterable[LinkedAccount]) -> list[LinkedAccount]:
+        return [a for a in accounts if self.includes(a.organization)]
+
+    def redact(self, value: Any, organizations: Collection[str]) -> Any:
+        """``value`` (an audit event's details) without what names another organization's
+        accounts: an entry keyed by such an organization or account goes, and an
+        ``org:username`` string becomes the organization alone."""
+        if self.organizations is None:
+            return value
+        hidden = {org for org in organizations if org not in self.organizations}
+        return _redact(value, hidden)
+
+
+def _redact(value: Any, hidden: set[str]) -> Any:
+    if isinstance(value, dict):  # keyed by a hidden organization or account: its data goes
+        return {k: _redact(v, hidden) for k, v in value.items()
+                if not (isinstance(k, str) and k.partition(":")[0] in hidden)}
+    if isinstance(value, list):
+        return [_redact(v, hidden) for v in value]
+    if isinstance(value, str):
+        org, sep, _rest = value.partition(":")
+        if sep and org in hidden:
+            return org
+    return value
 
 
 def search(db: Session, q: str, *, organizations: Mapping[str, OrganizationSettings],
@@ -113,11 +148,14 @@ def related_identity_ids(db: Session, identity: Identity) -> list[int]:
     return [identity.id, *db.scalars(merged)]
 
 
-def audit_trail(db: Session, identity: Identity, *, limit: int,
-                before: int | None = None) -> tuple[list[AuditEvent], int | None]:
+def audit_trail(db: Session, identity: Identity, *, limit: int, before: int | None = None,
+                scope: HelpdeskScope | None = None) -> tuple[list[AuditEvent], int | None]:
     """Events of the identity and of its aliases, newest first; an unlink that created the
-    identity is found by the new ``sub`` it recorded."""
+    identity is found by the new ``sub`` it recorded. A scoped helpdesk sees only the events
+    of its organizations' accounts."""
     stmt = select(AuditEvent).where(_trail_of(db, identity))
+    if scope is not None and scope.organizations is not None:
+        stmt = stmt.where(AuditEvent.organization.in_(sorted(scope.organizations)))
     if before is not None:
         stmt = stmt.where(AuditEvent.id < before)
     found = list(db.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit + 1)))

@@ -6,6 +6,10 @@ those of every other identity's accounts.
 * Everything else is a proposal for the review queue and nothing merges: a ``propose`` rule,
   several matching identities, or two identities that both already had history (merging
   those, with aliases and notices to relying parties, is the helpdesk's and a later step's).
+* A link that would join an identity holding a staff account, or move an account that holds
+  a staff role, or join an identity with accounts of an organization the account's own does
+  not trust (``[linking] trust``), is a proposal too: whoever can write a matching value into
+  one directory must not take over another person's identity by it.
 * An invalid value (a SNILS whose check number fails) matches nothing and is reported once.
 
 Runs in the login's transaction; every link, proposal and report writes its audit event
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from idp.directory.base import DirectoryAccount
+from idp.identity.claims import display_name
 from idp.linking.fingerprints import (
     Evaluation,
     Fingerprint,
@@ -28,7 +33,7 @@ from idp.linking.fingerprints import (
     NoValue,
     evaluate,
 )
-from idp.settings import LinkAction, LinkingRule, Settings
+from idp.settings import LinkAction, LinkingRule, LinkingSettings, Settings
 from idp.storage import audit
 from idp.storage import linking as store
 from idp.storage.audit import AuditEventType
@@ -39,15 +44,32 @@ from idp.storage.linking import LinkProposal, ProposalReason
 
 @dataclass(frozen=True)
 class Linker:
-    """The configured rules (``link`` rules first) and the key their fingerprints use."""
+    """The configured rules (``link`` rules first), the key their fingerprints use, which
+    directories trust which, and the accounts ``[roles]`` names (case-folded keys)."""
 
     rules: tuple[LinkingRule, ...]
     fingerprinter: Fingerprinter = field(repr=False)
+    settings: LinkingSettings = field(default_factory=LinkingSettings)
+    staff_accounts: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Linker:
         rules = sorted(settings.linking.rules.values(), key=lambda r: r.action is not LinkAction.LINK)
-        return cls(tuple(rules), Fingerprinter.from_secret(settings.server.secret_key))
+        staff = {a.casefold() for a in (*settings.roles.consortium_admin, *settings.roles.org_admin)}
+        return cls(tuple(rules), Fingerprinter.from_secret(settings.server.secret_key),
+                   settings.linking, frozenset(staff))
+
+    def holds_staff_role(self, account: LinkedAccount) -> bool:
+        """A ``[roles]`` entry, or an admin group seen at the account's last admin sign-in."""
+        return account.staff_role or _key(account).casefold() in self.staff_accounts
+
+    def refusal(self, account: LinkedAccount, target: Identity) -> ProposalReason | None:
+        """Why moving ``account`` onto ``target`` by rule needs a person's review, if it does."""
+        if self.holds_staff_role(account) or any(self.holds_staff_role(a) for a in target.accounts):
+            return ProposalReason.STAFF_ROLE
+        if not self.settings.trusts(account.organization, (a.organization for a in target.accounts)):
+            return ProposalReason.UNTRUSTED
+        return None
 
 
 @dataclass(frozen=True)
@@ -71,7 +93,7 @@ def link_at_login(db: Session, linker: Linker, account: LinkedAccount, found: Di
     invalid = _store_fingerprints(db, account, evaluations, created=created)
     by_rule = {rule.name: rule for rule in linker.rules}
     link_fps = [f for f in fingerprints if by_rule[f.rule].action is LinkAction.LINK]
-    linked_by, proposals = _apply_link_rules(db, account, link_fps, by_rule, created=created)
+    linked_by, proposals = _apply_link_rules(db, linker, account, link_fps, by_rule, created=created)
     for fp in fingerprints:
         if by_rule[fp.rule].action is LinkAction.PROPOSE:
             matches = store.matching_accounts(db, fp.rule, fp.digest,
@@ -112,29 +134,38 @@ def _store_fingerprints(db: Session, account: LinkedAccount, evaluations: Sequen
     return reported
 
 
-def _apply_link_rules(db: Session, account: LinkedAccount, fps: Sequence[Fingerprint],
-                      by_rule: dict[str, LinkingRule], *, created: bool) -> tuple[tuple[str, ...], list[int]]:
+def _apply_link_rules(db: Session, linker: Linker, account: LinkedAccount,
+                      fps: Sequence[Fingerprint], by_rule: dict[str, LinkingRule], *,
+                      created: bool) -> tuple[tuple[str, ...], list[int]]:
     matched = {fp.rule: store.matching_accounts(db, fp.rule, fp.digest,
                                                 other_than_identity=account.identity_id)
                for fp in fps}
     identities = {a.identity_id for accounts in matched.values() for a in accounts}
+    refused: ProposalReason | None = None
     if len(identities) == 1 and created:
-        rules = tuple(rule for rule, accounts in matched.items() if accounts)
-        _move(db, account, identities.pop(), rules, [a for r in rules for a in matched[r]])
-        return rules, []
-    reason = ProposalReason.SEVERAL_MATCHES if len(identities) > 1 else ProposalReason.MERGE_REQUIRED
+        target = db.get_one(Identity, next(iter(identities)))
+        refused = linker.refusal(account, target)
+        if refused is None:
+            rules = tuple(rule for rule, accounts in matched.items() if accounts)
+            _move(db, account, target, rules, [a for r in rules for a in matched[r]])
+            return rules, []
+    reason = refused or (ProposalReason.SEVERAL_MATCHES if len(identities) > 1
+                         else ProposalReason.MERGE_REQUIRED)
     proposals: list[int] = []
     for rule, accounts in matched.items():
         proposals += _propose(db, account, by_rule[rule], accounts, reason)
     return (), proposals
 
 
-def _move(db: Session, account: LinkedAccount, target_id: int, rules: Sequence[str],
+def _move(db: Session, account: LinkedAccount, target: Identity, rules: Sequence[str],
           matched: Sequence[LinkedAccount]) -> None:
     """Put a just-created account on the matching identity; the identity this login made for
-    it goes (it never left this transaction: no token, session or consent names it)."""
+    it goes (it never left this transaction: no token, session or consent names it). The
+    event names both sides' organizations and how each side's directory names the person, so
+    that a link across organizations can be checked by whoever reads the trail."""
     created = account.identity
-    target = db.get_one(Identity, target_id)
+    organizations = sorted({a.organization for a in target.accounts})
+    names = {_key(a): display_name(a) for a in target.accounts}
     account.identity = target
     account.linked_at = utcnow()
     db.flush()
@@ -144,7 +175,9 @@ def _move(db: Session, account: LinkedAccount, target_id: int, rules: Sequence[s
     audit.record(db, AuditEventType.ACCOUNT_LINKED, actor=f"rule:{rules[0]}", identity_id=target.id,
                  organization=account.organization, rules=list(rules), account=_key(account),
                  matched=sorted({_key(a) for a in matched}), sub=target.sub,
-                 discarded_identity=created.sub)
+                 discarded_identity=created.sub, account_organization=account.organization,
+                 identity_organizations=organizations,
+                 names={_key(account): display_name(account), **names})
 
 
 def _propose(db: Session, account: LinkedAccount, rule: LinkingRule,

@@ -30,6 +30,7 @@ from idp.settings.model import (
     ThrottleSchedule,
     ThrottleSettings,
 )
+from idp.settings.outbound import parse_outbound
 from idp.settings.reader import TableReader
 from idp.settings.roles import role_problem
 from idp.settings.staff import parse_admin, parse_roles
@@ -38,7 +39,7 @@ ENV_PREFIX = "IDP__"
 DEV_SECRET_FILE = Path("var/secret_key")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _TOP_LEVEL = {"server", "database", "oidc", "organizations", "clients", "throttle",
-              "linking", "roles", "admin", "keys"}
+              "linking", "roles", "admin", "keys", "outbound"}
 
 
 def load_settings(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Settings:
@@ -107,9 +108,10 @@ def parse_settings(data: Mapping[str, Any], problems: list[str]) -> Settings:
     roles = parse_roles(root.sub("roles"), organizations)
     admin = parse_admin(root.sub("admin"))
     keys = parse_keys(root.sub("keys"))
+    outbound = parse_outbound(root.sub("outbound"), server.dev_mode)
     root.done()
     return Settings(server, database, oidc, organizations, clients, throttle=throttle,
-                    linking=linking, roles=roles, admin=admin, keys=keys)
+                    linking=linking, roles=roles, admin=admin, keys=keys, outbound=outbound)
 
 
 def _server(r: TableReader) -> ServerSettings:
@@ -211,8 +213,26 @@ def _linking(r: TableReader, organizations: Mapping[str, OrganizationSettings]) 
             r.problem("primary_precedence", f"{org!r} is not a configured organization")
     if len(set(precedence)) != len(precedence):
         r.problem("primary_precedence", "names an organization twice")
+    trust = _linking_trust(r.sub("trust"), organizations)
     r.done()
-    return LinkingSettings(rules=rules, primary_precedence=precedence)
+    return LinkingSettings(rules=rules, primary_precedence=precedence, trust=trust)
+
+
+def _linking_trust(r: TableReader, organizations: Mapping[str, OrganizationSettings],
+                   ) -> Mapping[str, frozenset[str]]:
+    """``trust = { tpu = ["tsu"] }``: the organizations whose accounts an account of tpu may
+    join by rule without review (its own always); an organization not listed trusts all."""
+    trust: dict[str, frozenset[str]] = {}
+    for org in r.data:
+        if org not in organizations:
+            r.problem(org, "is not a configured organization")
+        trusted = r.str_list(org)
+        for other in trusted:
+            if other not in organizations:
+                r.problem(org, f"{other!r} is not a configured organization")
+        trust[org] = frozenset(trusted) | {org}
+    r.done()
+    return trust
 
 
 def _linking_rule(table: TableReader, name: str) -> LinkingRule:

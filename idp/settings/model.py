@@ -5,7 +5,7 @@ The file format and every key's meaning are documented in ``config/idp.example.t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -185,6 +185,15 @@ class LinkingSettings:
     rules: Mapping[str, LinkingRule] = field(default_factory=dict)
     # Organizations whose account gives a linked identity its name and email, first wins.
     primary_precedence: tuple[str, ...] = ()
+    # An organization to those (itself included) whose accounts its accounts may join by a
+    # link rule; an organization absent here trusts every member.
+    trust: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def trusts(self, organization: str, others: Iterable[str]) -> bool:
+        """Whether an account of ``organization`` may join, by rule, an identity whose
+        accounts are of ``others``."""
+        trusted = self.trust.get(organization)
+        return trusted is None or all(o in trusted for o in others)
 
 
 @dataclass(frozen=True)
@@ -217,6 +226,22 @@ class KeySettings:
 
 
 @dataclass(frozen=True)
+class OutboundSettings:
+    """``[outbound]``: every HTTP call the provider makes to an address a client gave
+    (``jwks_uri``, ``sector_identifier_uri``, back-channel logout and event delivery URIs)."""
+
+    # The whole call: name resolution, connection, TLS and every read together.
+    timeout_s: float = 5.0
+    max_bytes: int = 1024 * 1024
+    # Loopback, private, link-local (cloud metadata) and shared addresses; default: dev_mode.
+    allow_private: bool = False
+    # A jwks_uri that failed is not asked again for this long (answers fail at once).
+    failure_cache_s: int = 60
+    # A jwks_uri is fetched again for a key id it did not have at most this often.
+    min_refetch_s: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings
     database: DatabaseSettings
@@ -228,3 +253,4 @@ class Settings:
     roles: RolesSettings = RolesSettings()
     admin: AdminSettings = AdminSettings()
     keys: KeySettings = KeySettings()
+    outbound: OutboundSettings = OutboundSettings()

@@ -14,7 +14,18 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Select, String, UniqueConstraint, bindparam, exists, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Select,
+    String,
+    UniqueConstraint,
+    bindparam,
+    exists,
+    false,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from idp.storage.base import Base, UtcDateTime, utcnow
@@ -59,6 +70,9 @@ class LinkedAccount(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     linked_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # Whether the account held a staff role from its directory group when its roles were last
+    # resolved (admin sign-in); automatic linking keeps such accounts apart (idp.linking.rules).
+    staff_role: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     identity: Mapped[Identity] = relationship(back_populates="accounts")
 
 

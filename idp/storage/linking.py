@@ -42,6 +42,8 @@ class ProposalReason(StrEnum):
     PROPOSE_RULE = "propose_rule"  # the rule only ever proposes
     SEVERAL_MATCHES = "several_matches"  # a link rule matched more than one other identity
     MERGE_REQUIRED = "merge_required"  # both identities already had history: a merge decides
+    STAFF_ROLE = "staff_role"  # a link rule would join a staff account's identity or move one
+    UNTRUSTED = "untrusted_directory"  # ... join accounts of a directory ``[linking] trust`` omits
 
 
 class MatchFingerprint(Base):

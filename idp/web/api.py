@@ -3,7 +3,9 @@ decide proposals, read an identity's audit trail.
 
 Bearer access tokens of this provider's client credentials grant (RFC 6750; looked up by
 digest like introspection does), authorised by the client's roles: ``helpdesk`` everywhere,
-``helpdesk:ORG`` only on identities with an account of ORG (a merge needs ORG on both). Order
+``helpdesk:ORG`` reads identities with an account of ORG (other organizations' accounts
+redacted to their organization, their audit events left out) and changes only what is ORG's
+alone: every account of both identities of a link or merge, the account unlinked. Order
 of checks in each view: token (401), role (403), input (400/422), lookup (404), organization
 scope (403), then the change (409 on conflict), committed before the response with its one
 audit event. Errors are ``{"error": ..., "message": ...}``.
@@ -101,6 +103,15 @@ def _check_scope(scope: HelpdeskScope, *identities: Identity) -> None:
                             public="This identity has no account of your organization.")
 
 
+def _check_owned(scope: HelpdeskScope, *identities: Identity) -> None:
+    """A change: every account of every identity involved must be in the scope."""
+    for identity in identities:
+        if not scope.owns(identity):
+            raise Forbidden(f"identity {identity.id} has accounts outside {scope.organizations}",
+                            public="This change involves another organization's account; "
+                                   "it needs the consortium helpdesk.")
+
+
 def _body() -> dict[str, Any]:
     if not request.data:
         return {}
@@ -146,7 +157,7 @@ def search_identities() -> Response:
     found, cursor = helpdesk.search(context.db(), q, organizations=context.settings().organizations,
                                     scope=scope, limit=_limit(),
                                     after=_cursor())
-    return _page([api_json.identity_summary(i, _precedence()) for i in found], cursor)
+    return _page([api_json.identity_summary(i, _precedence(), scope) for i in found], cursor)
 
 
 @bp.get("/identities/<sub>")
@@ -154,7 +165,7 @@ def show_identity(sub: str) -> Response:
     _client, scope = _caller()
     identity, via_alias = _identity(sub, scope)
     return jsonify(api_json.identity_details(context.db(), identity, _precedence(),
-                                             requested=sub if via_alias else None))
+                                             requested=sub if via_alias else None, scope=scope))
 
 
 @bp.post("/identities/<sub>/accounts")
@@ -167,11 +178,12 @@ def link(sub: str) -> Response:
     db = context.db()
     account = merge.find_account_by_key(db, body["account"])
     _check_scope(scope, account.identity)
+    _check_owned(scope, identity, account.identity)
     outcome, queued = actions.link(db, signer(), identity, account, reason=reason,
                                    actor=_actor(client), secret_key=_secret_key())
     db.commit()
     actions.deliver_now(db, signer(), queued)
-    details = api_json.identity_details(db, outcome.survivor, _precedence())
+    details = api_json.identity_details(db, outcome.survivor, _precedence(), scope=scope)
     return _json({**details, "merged_sub": outcome.absorbed_sub}, 200)
 
 
@@ -179,15 +191,20 @@ def link(sub: str) -> Response:
 def unlink(sub: str, key: str) -> Response:
     client, scope = _caller()
     reason = merge.check_reason(_body().get("reason", request.args.get("reason")))
-    merge.parse_account_key(key)
+    organization, _username = merge.parse_account_key(key)
     identity, _ = _identity(sub, scope)
+    if not scope.includes(organization):
+        raise Forbidden(f"unlink of {key!r} outside {scope.organizations}",
+                        public="This account is another organization's; unlinking it needs "
+                               "the consortium helpdesk.")
     db = context.db()
     created, queued = actions.unlink(db, signer(), identity, key, reason=reason,
                                      actor=_actor(client), secret_key=_secret_key())
     db.commit()
     actions.deliver_now(db, signer(), queued)
-    return _json({"identity": api_json.identity_details(db, identity, _precedence()),
-                  "new_identity": api_json.identity_details(db, created, _precedence())}, 200)
+    return _json({"identity": api_json.identity_details(db, identity, _precedence(), scope=scope),
+                  "new_identity": api_json.identity_details(db, created, _precedence(),
+                                                            scope=scope)}, 200)
 
 
 @bp.get("/proposals")
@@ -215,8 +232,9 @@ def decide(proposal_id: int, decision: str) -> Response:
     involved = [merge.current_identity(db, db.get_one(Identity, i))
                 for i in (proposal.identity_id, proposal.candidate_identity_id)]
     queued: list[int] = []
-    if decision == "approve":  # a merge: both identities must be in scope
+    if decision == "approve":  # a merge: every account of both identities must be in scope
         _check_scope(scope, *involved)
+        _check_owned(scope, *involved)
         _outcome, queued = actions.approve(db, signer(), proposal, reason=reason,
                                            actor=_actor(client), secret_key=_secret_key())
     else:  # nothing changes but the queue: either identity will do
@@ -237,8 +255,10 @@ def audit_trail() -> Response:
         raise InvalidInput("no sub", public="sub is required.")
     identity, _ = _identity(sub, scope)
     before = _cursor() or None
-    events, cursor = helpdesk.audit_trail(context.db(), identity, limit=_limit(), before=before)
-    return _page([api_json.audit_event(e) for e in events], cursor)
+    events, cursor = helpdesk.audit_trail(context.db(), identity, limit=_limit(), before=before,
+                                          scope=scope)
+    organizations = list(context.settings().organizations)
+    return _page([api_json.audit_event(e, scope, organizations) for e in events], cursor)
 
 
 def _secret_key() -> str:

@@ -1,5 +1,9 @@
 """How the helpdesk API shows identities, accounts, proposals and audit events: only what a
-helpdesk needs (names and e-mail of each account, never stored identifiers or hashes)."""
+helpdesk needs (names and e-mail of each account, never stored identifiers or hashes).
+
+A helpdesk scoped to some organizations (``helpdesk:ORG``) sees another organization's
+accounts redacted to the organization alone: no username, name or e-mail, and no name taken
+from them."""
 
 from __future__ import annotations
 
@@ -9,25 +13,30 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from idp.identity.claims import primary_account
+from idp.identity.claims import display_name, primary_account
+from idp.linking.helpdesk import HelpdeskScope
 from idp.storage.audit import AuditEvent
 from idp.storage.identities import Identity, LinkedAccount, account_key, aliases_of
 from idp.storage.linking import LinkProposal
 
+UNSCOPED = HelpdeskScope(None)
 
-def identity_summary(identity: Identity, precedence: Sequence[str]) -> dict[str, Any]:
+
+def identity_summary(identity: Identity, precedence: Sequence[str],
+                     scope: HelpdeskScope = UNSCOPED) -> dict[str, Any]:
     primary = primary_account(identity, precedence)
     return {
         "sub": identity.sub,
         "campus_id": identity.campus_id,
-        "name": _name(primary),
-        "primary_account": account_key(primary),
-        "accounts": [account_key(a) for a in identity.accounts],
+        "name": _visible_name(identity, primary, scope),
+        "primary_account": _key(primary, scope),
+        "accounts": [_key(a, scope) for a in identity.accounts],
     }
 
 
 def identity_details(db: Session, identity: Identity, precedence: Sequence[str], *,
-                     requested: str | None = None) -> dict[str, Any]:
+                     requested: str | None = None,
+                     scope: HelpdeskScope = UNSCOPED) -> dict[str, Any]:
     """``requested``: the alias sub that was asked for, said so in ``resolved_from_alias``."""
     primary = primary_account(identity, precedence)
     body: dict[str, Any] = {
@@ -35,8 +44,10 @@ def identity_details(db: Session, identity: Identity, precedence: Sequence[str],
         "campus_id": identity.campus_id,
         "status": identity.status,
         "created_at": _time(identity.created_at),
-        "primary_account": account_key(primary),
-        "accounts": [account(a) for a in identity.accounts],
+        "primary_account": _key(primary, scope),
+        "accounts": [account(a) if scope.includes(a.organization)
+                     else {"organization": a.organization, "redacted": True}
+                     for a in identity.accounts],
         "aliases": [a.sub for a in aliases_of(db, identity.id)],
     }
     if requested is not None:
@@ -49,7 +60,7 @@ def account(a: LinkedAccount) -> dict[str, Any]:
         "account": account_key(a),
         "organization": a.organization,
         "username": a.username,
-        "name": _name(a),
+        "name": display_name(a),
         "email": _first(a, "email"),
         "linked_at": _time(a.linked_at),
         "last_login_at": _time(a.last_login_at),
@@ -71,23 +82,30 @@ def proposal(db: Session, p: LinkProposal) -> dict[str, Any]:
     }
 
 
-def audit_event(e: AuditEvent) -> dict[str, Any]:
+def audit_event(e: AuditEvent, scope: HelpdeskScope = UNSCOPED,
+                organizations: Sequence[str] = ()) -> dict[str, Any]:
+    """``organizations``: every configured one, for the redaction of a scoped view."""
     return {
         "id": e.id,
         "at": _time(e.at),
         "type": e.type,
-        "actor": e.actor,
+        "actor": scope.redact(e.actor, organizations),
         "organization": e.organization,
         "client_id": e.client_id,
-        "details": e.details,
+        "details": scope.redact(e.details, organizations),
     }
 
 
-def _name(a: LinkedAccount) -> str | None:
-    if display := _first(a, "display_name"):
-        return display
-    parts = [_first(a, n) for n in ("given_name", "middle_name", "family_name")]
-    return " ".join(p for p in parts if p) or None
+def _key(a: LinkedAccount, scope: HelpdeskScope) -> str:
+    return account_key(a) if scope.includes(a.organization) else a.organization
+
+
+def _visible_name(identity: Identity, primary: LinkedAccount, scope: HelpdeskScope) -> str | None:
+    """The primary account's name, or, when that account is hidden, the first visible one's."""
+    for a in [primary, *identity.accounts]:
+        if scope.includes(a.organization):
+            return display_name(a)
+    return None
 
 
 def _first(a: LinkedAccount, name: str) -> str | None:

@@ -68,7 +68,10 @@ _SCHEMAS: dict[str, Any] = {
         "account": {"type": "string"}, "organization": {"type": "string"},
         "username": {"type": "string"}, "name": _NULLABLE_STR, "email": _NULLABLE_STR,
         "linked_at": {"type": "string", "format": "date-time"},
-        "last_login_at": _NULLABLE_STR}},
+        "last_login_at": _NULLABLE_STR,
+        "redacted": {"type": "boolean", "description": (
+            "Another organization's account, shown to a helpdesk:ORG client by its "
+            "organization alone.")}}},
     "IdentitySummary": {"type": "object", "properties": {
         "sub": {"type": "string"}, "campus_id": {"type": "string"}, "name": _NULLABLE_STR,
         "primary_account": {"type": "string"},
@@ -91,7 +94,8 @@ _SCHEMAS: dict[str, Any] = {
         "id": {"type": "integer"},
         "status": {"type": "string", "enum": ["pending", "approved", "rejected"]},
         "rule": {"type": "string"},
-        "reason": {"type": "string", "enum": ["propose_rule", "several_matches", "merge_required"]},
+        "reason": {"type": "string", "enum": ["propose_rule", "several_matches", "merge_required",
+                                                     "staff_role", "untrusted_directory"]},
         "account": {"type": "string"}, "identity": {"type": "string"},
         "candidate_identity": {"type": "string"},
         "created_at": {"type": "string", "format": "date-time"}, "decided_at": _NULLABLE_STR}},

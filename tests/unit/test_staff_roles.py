@@ -66,10 +66,10 @@ def test_unknown_organization_in_an_account() -> None:
 
 def test_roles_from_config_match_accounts_without_case() -> None:
     settings, _ = parse(roles={"consortium_admin": ["tpu:Ivanov"], "org_admin": ["tsu:petrov"]})
-    assert roles_from_config(settings, [("tpu", "ivanov")]) == StaffRoles(True, frozenset())
-    assert roles_from_config(settings, [("tsu", "PETROV")]) == StaffRoles(False, frozenset({"tsu"}))
+    assert roles_from_config(settings, "tpu", "ivanov") == StaffRoles(True, frozenset())
+    assert roles_from_config(settings, "tsu", "PETROV") == StaffRoles(False, frozenset({"tsu"}))
     # Only the account's own organization: tsu:petrov is not petrov anywhere else.
-    assert not roles_from_config(settings, [("tpu", "petrov")]).is_staff
+    assert not roles_from_config(settings, "tpu", "petrov").is_staff
 
 
 def test_what_roles_may_manage() -> None:

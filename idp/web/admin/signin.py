@@ -15,6 +15,7 @@ from idp.web.admin.blueprint import bp
 from idp.web.admin.relying_party import PendingSignIn, SignInFailed, finish, start
 from idp.web.admin.staff import current_staff, read_cookie, signed_in, write_cookie
 from idp.web.i18n import translate
+from idp.web.session import current_login
 
 
 @bp.get("/login")
@@ -41,13 +42,16 @@ def callback() -> Any:
         return render_template("error.html", message=translate("admin.signin_failed")), 400
     db = context.db()
     found = resolve_sub(db, sub)
-    if found is None:
+    login = current_login()
+    if found is None or login is None or login.identity_id != found[0].id:
         write_cookie({})
         return render_template("error.html", message=translate("admin.signin_failed")), 400
-    signed_in(sub, found[0])
+    signed_in(sub, login)
     staff = current_staff()
     audit.record(db, AuditEventType.ADMIN_SIGNED_IN, actor=f"staff:{sub}", ip=request.remote_addr,
-                 identity_id=found[0].id, roles=staff.roles.describe() if staff else [])
+                 identity_id=found[0].id, organization=login.account.organization,
+                 account=f"{login.account.organization}:{login.account.username}",
+                 roles=staff.roles.describe() if staff else [])
     db.commit()
     return redirect(pending.next or url_for("admin.index"))
 

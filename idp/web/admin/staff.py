@@ -2,9 +2,11 @@
 cookie, which a login replaces) holds the sign-in in progress and then the validated ``sub``.
 
 A staff member counts as signed in only while their Campus ID session lasts: logging out of
-Campus ID also ends the admin UI. Roles are resolved from the identity's accounts
-(``idp.admin.roles``); what the directory groups said is kept in the cookie and asked again
-after ``GROUP_RECHECK_S``.
+Campus ID also ends the admin UI. Roles belong to the account the person signed in with (the
+login session's account, ``idp.admin.roles``), never to the other accounts linked to the same
+identity: linking must not carry a privilege from one account to another. What the directory
+group said is kept in the cookie, for that account only, and asked again after
+``GROUP_RECHECK_S`` or when the session's account changes.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from idp import context
 from idp.admin.clients import Actor
-from idp.admin.roles import StaffRoles, roles_from_config, roles_from_groups
+from idp.admin.roles import StaffRoles, account_roles, in_admin_group
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
-from idp.storage.identities import Identity
+from idp.storage.identities import Identity, LinkedAccount
+from idp.storage.sessions import LoginSession
 from idp.web.session import current_login
 
 COOKIE = "campus_admin"
@@ -75,10 +78,11 @@ def save_cookie(response: Response) -> Response:
     return response
 
 
-def signed_in(sub: str, identity: Identity) -> None:
-    """Remember the validated ``sub``; the groups are asked now."""
-    groups = _group_orgs(identity)
-    write_cookie({"sub": sub, "groups": sorted(groups), "checked": int(time.time())})
+def signed_in(sub: str, login: LoginSession) -> None:
+    """Remember the validated ``sub`` and the account it was validated with; its group is
+    asked now."""
+    write_cookie({"sub": sub, "account": login.account_id,
+                  "group": _in_group(login.account), "checked": int(time.time())})
 
 
 def current_staff() -> Staff | None:
@@ -88,15 +92,14 @@ def current_staff() -> Staff | None:
     login = current_login()
     if not isinstance(sub, str) or login is None or login.identity.sub != sub:
         return None
-    identity = login.identity
-    groups = data.get("groups", [])
-    if time.time() - int(data.get("checked", 0)) > GROUP_RECHECK_S:
-        groups = sorted(_group_orgs(identity))
-        write_cookie({**data, "groups": groups, "checked": int(time.time())})
-    configured = roles_from_config(context.settings(), _accounts(identity))
-    roles = StaffRoles(configured.consortium_admin,
-                       configured.org_admin_of | frozenset(str(o) for o in groups))
-    return Staff(identity, roles, Actor(f"staff:{sub}", request.remote_addr))
+    account = login.account
+    in_group = data.get("group") is True
+    stale = time.time() - int(data.get("checked", 0)) > GROUP_RECHECK_S
+    if stale or data.get("account") != account.id:  # another account of the person signed in
+        in_group = _in_group(account)
+        write_cookie({**data, "account": account.id, "group": in_group, "checked": int(time.time())})
+    roles = account_roles(context.settings(), account.organization, account.username, in_group)
+    return Staff(login.identity, roles, Actor(f"staff:{sub}", request.remote_addr))
 
 
 def staff_required(view: F) -> F:
@@ -128,10 +131,12 @@ def forbidden(who: Staff, what: str, organization: str | None = None) -> tuple[s
     return render_template("admin/forbidden.html", roles=who.roles.describe()), 403
 
 
-def _accounts(identity: Identity) -> list[tuple[str, str]]:
-    return [(a.organization, a.username) for a in identity.accounts]
-
-
-def _group_orgs(identity: Identity) -> frozenset[str]:
+def _in_group(account: LinkedAccount) -> bool:
+    """Asks the directory, and notes the answer on the account for automatic linking, which
+    keeps staff accounts apart (``idp.linking.rules``); committed with the request."""
     services = context.services()
-    return roles_from_groups(services.settings, services.directories, _accounts(identity))
+    found = in_admin_group(services.settings, services.directories, account.organization,
+                           account.username)
+    if account.staff_role != found:
+        account.staff_role = found
+    return found
