@@ -95,6 +95,7 @@ def refusal(arrival: Arrival, session_account: LinkedAccount, now: datetime) -> 
 
 
 def how_of_event(kind: str, actor: str, details: Mapping[str, Any]) -> tuple[How, str | None]:
+    """How an arrival event (one of ``ARRIVALS``) linked, and by which rule if any."""
     evidence = details.get("evidence") or {}
     if kind == AuditEventType.IDENTITY_CREATED:
         return How.FIRST_LOGIN, None
