@@ -21,6 +21,7 @@ class AuditEventType(StrEnum):
     LOGIN_FAILED = "login.failed"
     LOGIN_DIRECTORY_UNAVAILABLE = "login.directory_unavailable"
     LOGIN_THROTTLED = "login.throttled"
+    SERVICE_DATABASE_UNAVAILABLE = "service.database_unavailable"
     IDENTITY_CREATED = "identity.created"
     ACCOUNT_LINKED = "account.linked"
     ACCOUNT_UNLINKED = "account.unlinked"

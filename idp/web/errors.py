@@ -11,6 +11,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from idp.errors import IdpError
+from idp.web import outage
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1/"
@@ -26,6 +27,9 @@ def error_page(message: str, status: int) -> tuple[str, int]:
 
 
 def init_app(app: Flask) -> None:
+    for kind in outage.DATABASE_ERRORS:  # an outage, not the request's fault: 503
+        app.register_error_handler(kind, lambda exc: outage.answer(exc, json=wants_json()))
+
     @app.errorhandler(IdpError)
     def idp_error(exc: IdpError) -> Response | tuple[str, int]:
         log.warning("%s: %s", type(exc).__name__, exc.detail)
