@@ -173,6 +173,7 @@ def clients() -> None:
 def clients_create(ctx: click.Context, /, **options: Any) -> None:
     """Register a relying party; the secret is shown once."""
     from idp.clients import create_client
+    from idp.oidc.key_metadata import sector_fetcher
     from idp.storage.base import make_session_factory
 
     settings = settings_of(ctx)
@@ -203,6 +204,7 @@ def clients_create(ctx: click.Context, /, **options: Any) -> None:
                 organizations=list(settings.organizations),
                 token_endpoint_auth_method=options["token_endpoint_auth_method"],
                 keys=keys,
+                fetch_sector=sector_fetcher(settings.outbound),
             )
         except ConfigError as exc:
             session.close()
@@ -254,7 +256,7 @@ def logout_deliver(ctx: click.Context) -> None:
         signer = Signer(settings.server.issuer, keyring)
         ended = end_expired_sessions(session, signer, secret_key=settings.server.secret_key)
         session.commit()
-        delivered, failed = deliver(session, signer)
+        delivered, failed = deliver(session, signer, limits=settings.outbound)
     engine.dispose()
     click.echo(f"expired sessions ended: {ended}; delivered: {delivered}; failed: {failed}")
 

@@ -123,7 +123,7 @@ def identities_link(ctx: click.Context, sub: str, account: str, reason: str) -> 
         outcome, queued = actions.link(db, signer, identity, account, reason=reason, actor=actor(),
                                        secret_key=settings.server.secret_key)
         db.commit()
-        actions.deliver_now(db, signer, queued)
+        actions.deliver_now(db, signer, queued, limits=settings.outbound)
         _echo({**_details(db, settings, outcome.survivor), "merged_sub": outcome.absorbed_sub})
 
 
@@ -142,7 +142,7 @@ def identities_unlink(ctx: click.Context, sub: str, account: str, reason: str) -
         created, queued = actions.unlink(db, signer, identity, account, reason=reason,
                                          actor=actor(), secret_key=settings.server.secret_key)
         db.commit()
-        actions.deliver_now(db, signer, queued)
+        actions.deliver_now(db, signer, queued, limits=settings.outbound)
         _echo({"identity": _details(db, settings, identity),
                "new_identity": _details(db, settings, created)})
 
@@ -191,7 +191,7 @@ def proposals_approve(ctx: click.Context, proposal_id: int, reason: str) -> None
         _outcome, queued = actions.approve(db, signer, proposal, reason=reason, actor=actor(),
                                            secret_key=settings.server.secret_key)
         db.commit()
-        actions.deliver_now(db, signer, queued)
+        actions.deliver_now(db, signer, queued, limits=settings.outbound)
         _echo(api_json.proposal(db, proposal))
 
 

@@ -128,7 +128,7 @@ def create_client(
         if token_endpoint_auth_method and token_endpoint_auth_method not in profile.auth_methods:
             problems.append(f"token_endpoint_auth_method: the {profile.name} profile "
                             f"authenticates with {' or '.join(profile.auth_methods)}")
-    sector = _key_problems(problems, keys, token_endpoint_auth_method, public, spec, dev_mode,
+    sector = key_metadata_problems(problems, keys, token_endpoint_auth_method, public, spec, dev_mode,
                            fetch_sector)
     if problems:
         raise ConfigError(problems)
@@ -151,10 +151,12 @@ def create_client(
     return NewClient(client.client_id, secret)
 
 
-def _key_problems(problems: list[str], keys: KeyMetadata, method: str | None, public: bool,
-                  spec: ClientSettings, dev_mode: bool, fetch: FetchUris | None) -> str | None:
-    """Adds the problems of the authentication method, keys and subject type; returns the
-    sector of a pairwise client."""
+def key_metadata_problems(problems: list[str], keys: KeyMetadata, method: str | None,
+                          public: bool, spec: ClientSettings, dev_mode: bool,
+                          fetch: FetchUris | None) -> str | None:
+    """Adds the problems of the authentication method, keys and subject type (the rules of
+    registration, ``idp.oidc.key_metadata``) as ``field: message``; returns the sector of a
+    pairwise client. For ``idp clients create`` and the configuration file's clients."""
     if method is not None and method not in CLI_AUTH_METHODS:
         problems.append(f"token_endpoint_auth_method: must be one of {', '.join(CLI_AUTH_METHODS)}")
     if method is not None and public:
@@ -179,6 +181,32 @@ def _profile_problems(profile: Profile, spec: ClientSettings) -> list[str]:
     return problems
 
 
+def static_client_keys(spec: ClientSettings) -> KeyMetadata:
+    """A static client's keys and subject type, as registration metadata."""
+    return KeyMetadata(jwks=dict(spec.jwks) if spec.jwks is not None else None,
+                       jwks_uri=spec.jwks_uri, subject_type=spec.subject_type,
+                       sector_identifier_uri=spec.sector_identifier_uri)
+
+
+def _listed_in_the_file(spec: ClientSettings) -> FetchUris:
+    """A static client's ``sector_identifier_uri`` is not fetched: its sector is that URI's
+    host. Registration fetches it to stop a registrant from claiming another party's sector
+    (OpenID Connect Core 8.1); the operator who writes the redirect URIs and the sector in
+    the file is no such stranger, and a start must not wait on a remote server."""
+    return lambda _uri: list(spec.redirect_uris)
+
+
+def static_client_problems(spec: ClientSettings, dev_mode: bool) -> list[str]:
+    """What is wrong with a static client's ``token_endpoint_auth_method``, ``jwks``,
+    ``jwks_uri``, ``subject_type`` and ``sector_identifier_uri``, as ``field: message``, by
+    the same rules as a registration (checked when the settings are read)."""
+    problems: list[str] = []
+    key_metadata_problems(problems, static_client_keys(spec),
+                          spec.token_endpoint_auth_method or None, spec.public, spec, dev_mode,
+                          _listed_in_the_file(spec))
+    return problems
+
+
 def sync_static_clients(db: Session, settings: Settings) -> None:
     """Make the stored copy of each configured client match the configuration file. The file
     is the only place its clients are changed (``idp.admin.clients`` refuses), so one removed
@@ -193,6 +221,7 @@ def sync_static_clients(db: Session, settings: Settings) -> None:
             audit.record(db, AuditEventType.CLIENT_CREATED, actor="config",
                          client_id=static.client_id, name=static.name)
         _apply(client, static, source="config")
+        _apply_keys(client, static, settings.server.dev_mode)
         _apply_consent_links(client, static)
         _apply_release(db, client, static)
 
@@ -208,6 +237,16 @@ def _disable_removed(db: Session, listed: set[str]) -> None:
         audit.record(db, AuditEventType.CLIENT_DISABLED, actor="config",
                      client_id=client.client_id, reason="removed from the configuration file",
                      **revoked.details())
+
+
+def _apply_keys(client: Client, spec: ClientSettings, dev_mode: bool) -> None:
+    """The authentication method, keys and subject type (checked with the settings)."""
+    client.auth_method = spec.token_endpoint_auth_method or None
+    keys = static_client_keys(spec)
+    sector, _problems = sector_identifier(keys.subject_type, spec.redirect_uris,
+                                          keys.sector_identifier_uri, dev_mode,
+                                          _listed_in_the_file(spec))
+    apply_key_metadata(client, keys, sector)
 
 
 def _apply_release(db: Session, client: Client, spec: ClientSettings) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from idp.directory.base import PasswordDirectory
 from idp.identity.throttle import LoginThrottle
 from idp.linking.rules import Linker
+from idp.oidc.delivery_worker import BackgroundDelivery, attach
 from idp.oidc.keys import KeyRing
 from idp.oidc.live_keys import LiveKeyRing
 from idp.settings import Settings
@@ -49,6 +50,11 @@ class Services:
         return ClientCache()
 
     @cached_property
+    def deliveries(self) -> BackgroundDelivery:
+        """Posts back-channel tokens off the request (see ``delivery_worker``)."""
+        return BackgroundDelivery(self.sessions, self.settings.outbound)
+
+    @cached_property
     def release_policies(self) -> PolicyCache:
         """Release policies as the token, UserInfo and consent paths read them (see
         ``release_cache``)."""
@@ -64,6 +70,7 @@ def init_app(app: Flask, services: Services) -> None:
     app.extensions[EXTENSION] = services
     services.clients  # noqa: B018 - made now, before a server forks workers that share it
     services.release_policies  # noqa: B018 - likewise
+    attach(services.sessions, services.deliveries)  # requests' sessions hand deliveries off
     # First of all before_request functions: a key reload reads the database before the
     # request's own transaction begins (on SQLite that one holds the write lock).
     app.before_request(lambda: _take_keyring(services))
@@ -105,6 +112,16 @@ def open_db() -> Session | None:
     alone (a cached client, a self-contained token) has none to commit."""
     session: Session | None = g.get("db")
     return session
+
+
+def end_reads() -> None:
+    """Before network I/O in a request (``idp.outbound``): end the transaction its reads
+    opened, so that no lock is held while a remote server answers (on SQLite every
+    transaction holds the write lock). Called only where the request has written nothing yet
+    (client authentication, a request object); the next statement begins a new one."""
+    session: Session | None = g.get("db") if has_request_context() else None
+    if session is not None and session.in_transaction():
+        session.commit()
 
 
 def client(client_id: str) -> Client | None:

@@ -5,7 +5,8 @@ Each function is one unit of work in the caller's transaction: the merge engine'
 its audit event (``idp.linking.merge``) and the Security Event Tokens that tell relying
 parties about it (``idp.oidc.events``), queued together so that neither happens without the
 other. It returns the queued delivery ids: the caller commits, then calls ``deliver_now``
-(one attempt; a receiver that is down gets it from ``idp logout deliver`` later).
+(off the request in the web server; a receiver that is down gets it from ``idp logout
+deliver`` later).
 ``secret_key`` (the server secret) derives the pairwise subjects of pairwise clients.
 """
 
@@ -19,7 +20,9 @@ from sqlalchemy.orm import Session
 from idp.linking import merge
 from idp.linking.merge import MergeOutcome
 from idp.oidc import events
-from idp.oidc.backchannel import Signer, deliver
+from idp.oidc.backchannel import Signer
+from idp.oidc.delivery_worker import hand_off
+from idp.settings.model import OutboundSettings
 from idp.storage.identities import Identity, LinkedAccount
 from idp.storage.linking import LinkProposal
 
@@ -58,7 +61,9 @@ def reject(db: Session, proposal: LinkProposal, *, reason: str, actor: str) -> N
     merge.reject_proposal(db, proposal, reason=reason, actor=actor)
 
 
-def deliver_now(db: Session, signer: Signer, queued: list[int]) -> None:
-    """One attempt at what a committed change queued; failures wait for the next run."""
-    if queued:
-        deliver(db, signer, queued)
+def deliver_now(db: Session, signer: Signer, queued: list[int], *,
+                limits: OutboundSettings | None = None) -> None:
+    """What a committed change queued: handed to the web server's background deliverer (no
+    request waits for a receiver), or one attempt here under ``limits`` on the command line;
+    failures wait for the next ``idp logout deliver``."""
+    hand_off(db, signer, queued, limits)

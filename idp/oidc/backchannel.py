@@ -9,8 +9,12 @@ caller commits, ``deliver`` posts the due ones, each the way its kind requires:
 * Security Event Token: the JWT itself as an ``application/secevent+jwt`` body to
   ``event_delivery_uri``, 202 expected (RFC 8935, 2; 200 and 204 are taken as well).
 
-A failure is retried with growing delays by the next ``deliver`` run (``idp logout deliver``,
-from cron or a systemd timer), so a receiver that is down loses nothing; a delivery is given
+Every post goes through ``idp.outbound`` (one total deadline, a size limit on the answer, no
+redirects, public addresses only unless allowed). In the web server a request hands its
+queued ids to the process's ``BackgroundDelivery`` (``idp.oidc.delivery_worker``) and answers
+without waiting for any receiver. A failure is retried with growing delays by the next
+``deliver`` run (``idp logout deliver``, from cron or a systemd timer), so a receiver that is
+down loses nothing; a delivery is given
 up after ``MAX_ATTEMPTS`` attempts (about two days). A retried token is signed again with a
 fresh ``iat`` (and ``exp`` for logout tokens) and the same ``jti``: receivers check ``exp``,
 and a token queued yesterday would otherwise arrive expired.
@@ -25,13 +29,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
-import requests
 from joserfc import jwt
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from idp import outbound
 from idp.oidc.keys import KeyRing
+from idp.outbound import OutboundError
+from idp.settings.model import OutboundSettings
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.base import utcnow
@@ -39,7 +46,6 @@ from idp.storage.clients import Client
 from idp.storage.logout import DeliveryKind, LogoutDelivery, due_deliveries
 
 LOGOUT_TOKEN_LIFETIME_S = 120
-DELIVERY_TIMEOUT_S = 3.0
 MAX_ATTEMPTS = 12
 # A delivery being attempted is leased for this long, so that a request and a cron run (or two
 # workers) never post the same token at the same time.
@@ -85,23 +91,20 @@ class Signer:
         return jwt.encode(header, payload, key, algorithms=[alg])
 
 
-# (url, token) -> HTTP status; raises requests.RequestException when nothing answered.
-Post = Callable[[str, str], int]
+# (url, token, limits) -> HTTP status; raises OutboundError when nothing usable answered.
+Post = Callable[[str, str, OutboundSettings], int]
 
 
-def post_logout_token(url: str, token: str) -> int:
-    response = requests.post(url, data={"logout_token": token}, timeout=DELIVERY_TIMEOUT_S,
-                             allow_redirects=False)
-    return response.status_code
+def post_logout_token(url: str, token: str, limits: OutboundSettings) -> int:
+    body = urlencode({"logout_token": token}).encode("ascii")
+    return outbound.call("POST", url, limits, body=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded"}).status
 
 
-def push_security_event(url: str, token: str) -> int:
+def push_security_event(url: str, token: str, limits: OutboundSettings) -> int:
     """RFC 8935 2: the SET is the whole body."""
-    response = requests.post(url, data=token.encode("ascii"), timeout=DELIVERY_TIMEOUT_S,
-                             allow_redirects=False,
-                             headers={"Content-Type": "application/secevent+jwt",
-                                      "Accept": "application/json"})
-    return response.status_code
+    return outbound.call("POST", url, limits, body=token.encode("ascii"), headers={
+        "Content-Type": "application/secevent+jwt", "Accept": "application/json"}).status
 
 
 @dataclass(frozen=True)
@@ -139,25 +142,23 @@ def queue(db: Session, signer: Signer, kind: DeliveryKind, client: Client, claim
 
 
 def deliver(db: Session, signer: Signer, ids: list[int] | None = None, *,
+            limits: OutboundSettings | None = None,
             posts: Mapping[DeliveryKind, Post] | None = None) -> tuple[int, int]:
-    """Attempt the due deliveries (only ``ids`` when given), committing after each one;
-    returns (delivered, failed). ``posts`` replaces the HTTP posting of a kind (tests)."""
+    """Attempt the due deliveries (only ``ids`` when given), each under ``limits`` (the
+    default ``[outbound]`` limits when None) and committed on its own; returns (delivered,
+    failed). No transaction is open while a receiver answers. ``posts`` replaces the HTTP
+    posting of a kind (tests)."""
+    limits = limits or OutboundSettings()
     delivered = failed = 0
-    for row in due_deliveries(db, ids):
-        claimed = db.execute(
-            update(LogoutDelivery)
-            .where(LogoutDelivery.id == row.id, LogoutDelivery.next_attempt_at == row.next_attempt_at)
-            .values(next_attempt_at=utcnow() + timedelta(seconds=LEASE_S))
-        )
-        db.commit()
-        if not claimed.rowcount:  # type: ignore[attr-defined]
+    due = due_deliveries(db, ids)
+    db.commit()
+    for row in due:
+        claimed = _claim(db, signer, row)
+        if claimed is None:
             continue  # another process has it
-        db.refresh(row)
-        kind = DeliveryKind(row.kind)
-        route = ROUTES[kind]
-        if row.attempts:  # a retry: same claims, fresh iat (and exp)
-            row.token = signer.sign(kind, row.client, _claims_of(row.token))
-        error = _attempt((posts or {}).get(kind, route.post), route, row)
+        route, url = claimed
+        post = (posts or {}).get(DeliveryKind(row.kind), route.post)
+        error = _attempt(post, url, row.token, limits, route)
         row.attempts += 1
         if error is None:
             row.delivered_at = utcnow()
@@ -177,15 +178,37 @@ def deliver(db: Session, signer: Signer, ids: list[int] | None = None, *,
     return delivered, failed
 
 
-def _attempt(post: Post, route: Route, row: LogoutDelivery) -> str | None:
-    """One POST; None when the receiver accepted it, else what went wrong."""
+def _claim(db: Session, signer: Signer, row: LogoutDelivery) -> tuple[Route, str | None] | None:
+    """Lease the row for one attempt (re-signed when it is a retry) and commit, so that the
+    attempt itself runs outside any transaction; None when another process has it."""
+    claimed = db.execute(
+        update(LogoutDelivery)
+        .where(LogoutDelivery.id == row.id, LogoutDelivery.next_attempt_at == row.next_attempt_at)
+        .values(next_attempt_at=utcnow() + timedelta(seconds=LEASE_S))
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        db.commit()
+        return None
+    db.refresh(row)
+    kind = DeliveryKind(row.kind)
+    route = ROUTES[kind]
+    if row.attempts:  # a retry: same claims, fresh iat (and exp)
+        row.token = signer.sign(kind, row.client, _claims_of(row.token))
     url = route.uri(row.client)
+    db.commit()
+    return route, url
+
+
+def _attempt(post: Post, url: str | None, token: str, limits: OutboundSettings,
+             route: Route) -> str | None:
+    """One POST; None when the receiver accepted it, else what went wrong (for the row and
+    the audit trail, never for the client)."""
     if not url:
         return "the client no longer has a URI for this kind of token"
     try:
-        status = post(url, row.token)
-    except requests.RequestException as exc:
-        return f"{type(exc).__name__}: {exc}"[:500]
+        status = post(url, token, limits)
+    except OutboundError as exc:
+        return exc.detail[:500]
     return None if status in route.accepted else f"HTTP {status}"
 
 

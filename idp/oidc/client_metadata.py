@@ -19,7 +19,6 @@ from idp.identity.claims import SUPPORTED_SCOPES
 from idp.oidc.key_metadata import (
     FetchUris,
     KeyMetadata,
-    fetch_sector_uris,
     parse_key_metadata,
     sector_identifier,
 )
@@ -61,6 +60,7 @@ class ClientMetadata:
     post_logout_redirect_uris: tuple[str, ...] = ()
     backchannel_logout_uri: str = ""
     backchannel_logout_session_required: bool = False
+    event_delivery_uri: str = ""  # where Security Event Tokens are pushed (RFC 8935)
     extra: Mapping[str, Any] = field(default_factory=dict)  # stored as registered, echoed back
     keys: KeyMetadata = field(default_factory=KeyMetadata)
     sector_identifier: str | None = None  # of a pairwise client (OpenID Connect Core 8.1)
@@ -89,9 +89,10 @@ class _Problems:
 
 
 def parse_client_metadata(data: object, *, dev_mode: bool,
-                          fetch_sector: FetchUris = fetch_sector_uris) -> ClientMetadata:
+                          fetch_sector: FetchUris | None = None) -> ClientMetadata:
     """Raise ``InvalidClientMetadataError`` / ``InvalidRedirectURIError`` naming each field.
-    A pairwise client's ``sector_identifier_uri`` is fetched with ``fetch_sector``."""
+    A pairwise client's ``sector_identifier_uri`` is fetched with ``fetch_sector`` (by
+    default under the default ``[outbound]`` limits: pass ``sector_fetcher(settings.outbound)``)."""
     if not isinstance(data, dict):
         raise InvalidClientMetadataError("The request body must be a JSON object of client metadata.")
     problems = _Problems()
@@ -121,9 +122,10 @@ def parse_client_metadata(data: object, *, dev_mode: bool,
         id_token_signed_response_alg=_signing_alg(request, problems),
         pkce_required=auth_method == "none" or profile is None or profile.pkce_required,
         post_logout_redirect_uris=_post_logout_uris(request, dev_mode, problems),
-        backchannel_logout_uri=_backchannel_uri(request, dev_mode, problems),
+        backchannel_logout_uri=_push_uri(request, "backchannel_logout_uri", dev_mode, problems),
         backchannel_logout_session_required=_flag(request, "backchannel_logout_session_required",
                                                   problems),
+        event_delivery_uri=_push_uri(request, "event_delivery_uri", dev_mode, problems),
         extra=_extra(request, profile, problems),
         keys=keys,
         sector_identifier=sector,
@@ -158,18 +160,20 @@ def _post_logout_uris(request: Mapping[str, Any], dev_mode: bool,
     return tuple(dict.fromkeys(uris))
 
 
-def _backchannel_uri(request: Mapping[str, Any], dev_mode: bool, problems: _Problems) -> str:
-    """Back-Channel Logout 1.0, section 2.2: absolute, no fragment; https as redirect URIs."""
-    uri = request.get("backchannel_logout_uri")
+def _push_uri(request: Mapping[str, Any], name: str, dev_mode: bool, problems: _Problems) -> str:
+    """Where the provider posts to the client: ``backchannel_logout_uri`` (Back-Channel Logout
+    1.0, section 2.2) and ``event_delivery_uri`` (RFC 8935 push delivery of Security Event
+    Tokens): absolute, no fragment, https as redirect URIs."""
+    uri = request.get(name)
     if uri is None:
         return ""
     if not isinstance(uri, str) or not uri or len(uri) > MAX_URI_LENGTH:
-        problems.add("backchannel_logout_uri", "must be an absolute URI")
+        problems.add(name, "must be an absolute URI")
         return ""
     found: list[str] = []
-    check_redirect_uri(TableReader({}, "", found), "backchannel_logout_uri", uri, dev_mode)
+    check_redirect_uri(TableReader({}, "", found), name, uri, dev_mode)
     for message in found:
-        problems.add("backchannel_logout_uri", message.removeprefix("backchannel_logout_uri: "))
+        problems.add(name, message.removeprefix(f"{name}: "))
     return uri
 
 

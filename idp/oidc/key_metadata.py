@@ -9,20 +9,26 @@ Each check returns problem messages without the field name; the caller names the
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
+from idp import outbound
 from idp.identity.subjects import host_of, sector_of_redirect_uris
-from idp.oidc.client_keys import FETCH_TIMEOUT_S, MAX_JWKS_BYTES, ClientKeysError, parse_jwks
+from idp.oidc.client_keys import ClientKeysError, parse_jwks
 from idp.oidc.request_objects import REQUEST_OBJECT_ALGS
+from idp.settings.model import OutboundSettings
 from idp.storage.clients import PAIRWISE_SUBJECT, PRIVATE_KEY_JWT, PUBLIC_SUBJECT, Client
+
+log = logging.getLogger(__name__)
 
 SUBJECT_TYPES = (PUBLIC_SUBJECT, PAIRWISE_SUBJECT)
 MAX_KEYS = 10
+# The one answer to every failure: an address filter must not tell what it found behind.
+SECTOR_UNUSABLE = ("could not be used: it must answer, from a public address and in time, "
+                   "a JSON array of the redirect URIs")
 
 FetchUris = Callable[[str], list[str]]
 
@@ -123,30 +129,33 @@ def parse_key_metadata(request: Mapping[str, Any], auth_method: str,
     return meta, found
 
 
-def fetch_sector_uris(uri: str) -> list[str]:
-    """Section 8.1: the sector_identifier_uri holds a JSON array of redirect URIs."""
+def fetch_sector_uris(uri: str, limits: OutboundSettings) -> list[str]:
+    """Section 8.1: the sector_identifier_uri holds a JSON array of redirect URIs. Fetched
+    through ``idp.outbound``; every failure gives the same message (the reason is logged)."""
     try:
-        with requests.get(uri, timeout=FETCH_TIMEOUT_S, allow_redirects=False, stream=True) as resp:
-            if resp.status_code != 200:
-                raise SectorFetchError(f"answered HTTP {resp.status_code}")
-            body = resp.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
-    except requests.RequestException as error:
-        raise SectorFetchError("could not be fetched") from error
-    if len(body) > MAX_JWKS_BYTES:
-        raise SectorFetchError("is too large")
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise SectorFetchError("is not JSON") from None
-    if not isinstance(data, list) or not all(isinstance(u, str) for u in data):
-        raise SectorFetchError("must hold a JSON array of URIs")
+        answer = outbound.call("GET", uri, limits, headers={"Accept": "application/json"})
+        if answer.status != 200:
+            raise outbound.OutboundError(f"answered HTTP {answer.status}")
+        data = json.loads(answer.body)
+        if not isinstance(data, list) or not all(isinstance(u, str) for u in data):
+            raise outbound.OutboundError("does not hold a JSON array of strings")
+    except (outbound.OutboundError, ValueError) as error:
+        log.warning("sector_identifier_uri %s could not be used: %s", uri, error)
+        raise SectorFetchError(SECTOR_UNUSABLE) from None
     return data
 
 
+def sector_fetcher(limits: OutboundSettings) -> FetchUris:
+    """``fetch_sector_uris`` under the configured ``[outbound]`` limits."""
+    return lambda uri: fetch_sector_uris(uri, limits)
+
+
 def sector_identifier(subject_type: str, redirect_uris: Sequence[str], sector_uri: str,
-                      dev_mode: bool, fetch: FetchUris = fetch_sector_uris,
+                      dev_mode: bool, fetch: FetchUris | None = None,
                       ) -> tuple[str | None, dict[str, list[str]]]:
-    """The sector a pairwise client's subjects are computed for, or the problems by field."""
+    """The sector a pairwise client's subjects are computed for, or the problems by field.
+    ``fetch`` defaults to the default ``[outbound]`` limits (private addresses in dev mode)."""
+    fetch = fetch or sector_fetcher(OutboundSettings(allow_private=dev_mode))
     if subject_type not in SUBJECT_TYPES:
         return None, {"subject_type": [f"must be one of {', '.join(SUBJECT_TYPES)}"]}
     if subject_type == PUBLIC_SUBJECT:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc7591 import InvalidClientMetadataError
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -127,24 +128,43 @@ def authenticate_initial_token(db: Session, value: str | None,
 
 # --- registration and management -----------------------------------------------------------
 
-def register_client(db: Session, token: InitialAccessToken, metadata: ClientMetadata, *,
-                    ip: str | None) -> Registered:
-    """RFC 7591 3: the client belongs to the token's organization."""
+def spend_initial_token(db: Session, token: InitialAccessToken, *, ip: str | None) -> None:
+    """Count this attempt against the token, audited: every attempt that passed
+    authentication spends one use, whether its metadata turns out valid or not, so that a
+    single-use token cannot be tried again and again (each try may make the provider fetch a
+    client's sector_identifier_uri). The caller commits it before any such fetch."""
     if not claim_use(db, token):
         raise RegistrationUnauthorized("The initial access token has been used up.")
+    audit.record(db, AuditEventType.REGISTRATION_TOKEN_USED, actor=_token_actor(token), ip=ip,
+                 organization=token.organization, token_id=token.id)
+
+
+def registration_failed(db: Session, token: InitialAccessToken, error: OAuth2Error, *,
+                        ip: str | None) -> None:
+    """The audit event of an attempt refused on its metadata (its use is already spent)."""
+    audit.record(db, AuditEventType.REGISTRATION_FAILED, actor=_token_actor(token), ip=ip,
+                 organization=token.organization, token_id=token.id, error=error.error,
+                 reason=audit.printable(error.description or "")[:500])
+
+
+def register_client(db: Session, token: InitialAccessToken, metadata: ClientMetadata, *,
+                    ip: str | None) -> Registered:
+    """RFC 7591 3: the client belongs to the token's organization, whose use
+    ``spend_initial_token`` has counted."""
     client = Client(client_id=new_client_id(), source="dcr", organization=token.organization,
                     created_at=utcnow(), trusted=False)
     secret = _apply(client, metadata)
     registration_token = REGISTRATION_TOKEN_PREFIX + secrets.token_urlsafe(32)
     client.registration_token_hash = digest(registration_token)
     db.add(client)
-    actor = f"initial_access_token:{token.id}"
-    audit.record(db, AuditEventType.REGISTRATION_TOKEN_USED, actor=actor, ip=ip,
-                 organization=token.organization, client_id=client.client_id, token_id=token.id)
-    audit.record(db, AuditEventType.CLIENT_CREATED, actor=actor, ip=ip,
+    audit.record(db, AuditEventType.CLIENT_CREATED, actor=_token_actor(token), ip=ip,
                  organization=token.organization, client_id=client.client_id, via="registration",
-                 **summary(client))
+                 token_id=token.id, **summary(client))
     return Registered(client, secret, registration_token)
+
+
+def _token_actor(token: InitialAccessToken) -> str:
+    return f"initial_access_token:{token.id}"
 
 
 def authenticate_registered_client(db: Session, client_id: str, value: str | None) -> Client:
@@ -253,6 +273,8 @@ def client_information(client: Client, issuer: str, registration_access_token: s
     if client.backchannel_logout_uri:
         body["backchannel_logout_uri"] = client.backchannel_logout_uri
         body["backchannel_logout_session_required"] = client.backchannel_logout_session_required
+    if client.event_delivery_uri:
+        body["event_delivery_uri"] = client.event_delivery_uri
     body.update(client.registered_metadata or {})
     if client.organization:
         body["campus_organization"] = client.organization
@@ -278,6 +300,7 @@ def _apply(client: Client, metadata: ClientMetadata) -> str | None:
     client.post_logout_redirect_uris = list(metadata.post_logout_redirect_uris)
     client.backchannel_logout_uri = metadata.backchannel_logout_uri or None
     client.backchannel_logout_session_required = metadata.backchannel_logout_session_required
+    client.event_delivery_uri = metadata.event_delivery_uri or None
     apply_key_metadata(client, metadata.keys, metadata.sector_identifier)
     if metadata.public or metadata.token_endpoint_auth_method == PRIVATE_KEY_JWT:
         client.secret_hash = None  # no secret: a public client, or one proving keys it holds
@@ -296,7 +319,8 @@ def summary(client: Client) -> dict[str, Any]:
             "token_endpoint_auth_method": client.token_endpoint_auth_method,
             "grant_types": list(client.grant_types), "scopes": list(client.scopes),
             "pkce_required": client.pkce_required,
-            "profile": (client.registered_metadata or {}).get("campus_profile")}
+            "profile": (client.registered_metadata or {}).get("campus_profile"),
+            "event_delivery_uri": client.event_delivery_uri}
 
 
 def _epoch(moment: datetime) -> int:

@@ -4,11 +4,14 @@ revoked tokens and an audit event."""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
+from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749.errors import InvalidClientError
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749.errors import InvalidClientError, UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Flask
 
@@ -38,6 +41,7 @@ class ResolvedAuthorization:
 
 class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     client_keys: ClientKeys
+    issuer: str
 
     def create_oauth2_request(self, request: Any) -> Any:
         if isinstance(request, ResolvedAuthorization):
@@ -55,6 +59,14 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         grant.validate_no_multiple_request_parameter(request)
         grant.validate_authorization_request()
 
+    def get_authorization_grant(self, request: Any) -> Any:
+        """Authlib's, except for a response_type that its error description cannot repeat (a
+        quote or control character, RFC 6749 4.1.2.1): refused on our error page."""
+        sent = request.payload.response_type
+        if sent and invalid_error_characters(sent):
+            raise UnsupportedResponseTypeError(sent, "This response_type is not supported.")
+        return super().get_authorization_grant(request)
+
     def query_client(self, client_id: str) -> Client | None:
         """A disabled client (admin UI) is as unknown here: it logs nobody in, gets no token."""
         client = context.client(client_id)
@@ -63,6 +75,9 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
         """Client authentication, tried once more on fresh rows when a secret failed on
         remembered ones: a secret rotated by another program (the CLI) works at once."""
+        if not _basic_credentials_readable(request):
+            raise InvalidClientError(status_code=401, description=(
+                "The HTTP Basic credentials are not UTF-8 text (RFC 6749 2.3.1)."))
         try:
             return super().authenticate_client(request, methods, endpoint)
         except InvalidClientError:
@@ -75,12 +90,34 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         store_issued(context.db(), context.settings().oidc, token, request)
 
+    def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> Any:
+        """Every response Authlib makes. A redirect is always an authorization response,
+        success or error (the token, introspection, revocation and PAR endpoints answer the
+        client directly), and each names this issuer (RFC 9207 2)."""
+        if status == 302:
+            headers = [(name, add_params_to_uri(value, [("iss", self.issuer)])
+                        if name == "Location" else value) for name, value in headers]
+        return super().handle_response(status, body, headers)
+
     def handle_error_response(self, request: Any, error: Any) -> Any:
         if isinstance(error, CodeReusedError):
             _revoke_after_code_reuse(error)
         elif isinstance(error, RefreshTokenReusedError):
             _revoke_after_refresh_token_reuse(error)
         return super().handle_error_response(request, error)
+
+
+def _basic_credentials_readable(request: Any) -> bool:
+    """False for HTTP Basic credentials that are not base64 of UTF-8 text, which Authlib
+    cannot read (a 500); any other header, or none, is left to Authlib."""
+    scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return True
+    try:
+        base64.b64decode(value.strip()).decode("utf-8")
+    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8
+        return False
+    return True
 
 
 def _presents_secret(request: Any) -> bool:
@@ -120,7 +157,9 @@ def create_server(app: Flask) -> CampusAuthorizationServer:
     services = app.extensions[context.EXTENSION]
     settings = services.settings
     issuer = settings.server.issuer
-    server.client_keys = ClientKeys(dev_mode=settings.server.dev_mode)
+    server.issuer = issuer
+    server.client_keys = ClientKeys(dev_mode=settings.server.dev_mode, limits=settings.outbound,
+                                    before_fetch=context.end_reads)
     server.register_client_auth_method("private_key_jwt", PrivateKeyJwt(
         issuer, [issuer, f"{issuer}/token", f"{issuer}/par"], server.client_keys))
     server.register_token_generator(

@@ -13,7 +13,8 @@ from authlib.oauth2.rfc7591 import InvalidClientMetadataError
 from flask import Blueprint, Response, request
 
 from idp import context
-from idp.oidc.client_metadata import parse_client_metadata
+from idp.oidc.client_metadata import ClientMetadata, parse_client_metadata
+from idp.oidc.key_metadata import sector_fetcher
 from idp.oidc.registration import (
     RegistrationUnauthorized,
     authenticate_initial_token,
@@ -21,6 +22,8 @@ from idp.oidc.registration import (
     client_information,
     delete_client,
     register_client,
+    registration_failed,
+    spend_initial_token,
     update_client,
 )
 from idp.storage import audit
@@ -32,17 +35,24 @@ REALM = "campus-id"
 
 @bp.post("/register")
 def register() -> Response:
+    """The token is checked and its use spent in a transaction of its own, committed before
+    the metadata is checked: that may fetch the sector_identifier_uri (``idp.outbound``), and
+    no transaction (on SQLite, the write lock) is held while a remote server answers."""
     db = context.db()
     settings = context.settings()
     try:
         token = authenticate_initial_token(db, _bearer_token(), settings.organizations)
-        metadata = parse_client_metadata(_json_body(), dev_mode=settings.server.dev_mode)
-        registered = register_client(db, token, metadata, ip=request.remote_addr)
+        spend_initial_token(db, token, ip=request.remote_addr)
     except RegistrationUnauthorized as refused:
         return _refused(refused)
+    db.commit()
+    try:
+        metadata = _metadata(_json_body())
     except OAuth2Error as error:
-        db.rollback()
+        registration_failed(db, token, error, ip=request.remote_addr)
+        db.commit()
         return _oauth_error(error)
+    registered = register_client(db, token, metadata, ip=request.remote_addr)
     db.commit()
     body = client_information(registered.client, settings.server.issuer,
                               registered.registration_access_token, registered.client_secret)
@@ -63,7 +73,8 @@ def configure(client_id: str) -> Response:
             db.commit()
             return Response(status=204)
         data = _json_body()
-        metadata = parse_client_metadata(data, dev_mode=settings.server.dev_mode)
+        db.commit()  # no transaction open while a sector_identifier_uri is fetched
+        metadata = _metadata(data)
         secret = update_client(db, client, metadata, data, ip=request.remote_addr)
     except RegistrationUnauthorized as refused:
         return _refused(refused)
@@ -72,6 +83,12 @@ def configure(client_id: str) -> Response:
         return _oauth_error(error)
     db.commit()
     return _json(client_information(client, settings.server.issuer, presented, secret))
+
+
+def _metadata(data: Any) -> ClientMetadata:
+    settings = context.settings()
+    return parse_client_metadata(data, dev_mode=settings.server.dev_mode,
+                                 fetch_sector=sector_fetcher(settings.outbound))
 
 
 def _bearer_token() -> str | None:

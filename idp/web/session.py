@@ -8,7 +8,8 @@ from datetime import timedelta
 from flask import request, session
 
 from idp import context
-from idp.oidc.logout import Signer, deliver, end_session
+from idp.oidc.delivery_worker import hand_off
+from idp.oidc.logout import Signer, end_session
 from idp.storage.base import utcnow
 from idp.storage.identities import LinkedAccount
 from idp.storage.sessions import LoginSession, find_session, new_session_id
@@ -64,6 +65,6 @@ def signer() -> Signer:
 
 
 def deliver_logout_tokens(ids: list[int]) -> None:
-    """One attempt right after the request's commit; failures wait for `idp logout deliver`."""
-    if ids:
-        deliver(context.db(), signer(), ids)
+    """After the request's commit: posted by the background deliverer, so the page answers
+    without waiting for any receiver; failures wait for `idp logout deliver`."""
+    hand_off(context.db(), signer(), ids, context.settings().outbound)

@@ -26,6 +26,7 @@ from idp.storage.sessions import LoginSession
 from tests.flows.conftest import RP1, RP2, client_table, make_settings
 from tests.flows.test_logout import Receiver, claims, receiver  # noqa: F401  (fixture)
 from tests.support.oidc_client import csrf_of, sign_in
+from tests.support.receiver import settled
 from tests.support.tokens import refresh, userinfo_status
 
 OFFLINE = "openid profile email offline_access"
@@ -166,6 +167,7 @@ def test_log_out_everywhere_ends_every_session_and_tells_every_relying_party(
     assert all(s.ended_at is not None for s in rows(app, LoginSession))
     deliveries = rows(app, LogoutDelivery)
     assert sorted(d.client.client_id for d in deliveries) == ["rp1", "rp2"]
+    settled(app)  # posted off the request
     assert len(receiver.tokens) == 2
     assert {claims(laptop, t, "logout+jwt")["aud"] for t in receiver.tokens} == {"rp1", "rp2"}
     assert len(events(app, AuditEventType.LOGOUT_EVERYWHERE)) == 1
@@ -350,6 +352,7 @@ def test_a_merge_through_my_campus_id_is_told_to_relying_parties(
         browser = app.test_client()
         open_account(browser, "tpu", "pgrigorieva")
         assert link(browser, "tusur", "grigorieva.pa", current=GRIGORIEVA).status_code == 303
+        settled(app)  # posted off the request
         [(path, token)] = events_receiver.received
         assert path == "rp1"
         told = verified(browser, token, "rp1")

@@ -30,7 +30,7 @@ from idp.web.session import Signer
 from tests.flows.conftest import RP2, make_settings
 from tests.flows.test_helpdesk_api import HELPDESK, call, database, helpdesk_clients, log_in, token_of
 from tests.support.oidc_client import RelyingParty
-from tests.support.receiver import PushReceiver
+from tests.support.receiver import PushReceiver, settled
 
 __all__ = ["database"]  # the fixture, imported for pytest
 ISSUER = "https://id.campus.test"
@@ -95,6 +95,7 @@ def test_a_merge_is_told_to_the_relying_parties_of_both_identities(
     linked = call(api, "POST", f"/identities/{sub}/accounts", token,
                   json={"account": "tsu:viktor.zhukov", "reason": "ticket 9"})
     assert linked.status_code == 200, linked.json
+    settled(app)
     [(path, set_token)] = receiver.received  # rp1 met both; rp2 met neither
     assert path == "rp1"
     claims = verified(api, set_token, "rp1")
@@ -106,6 +107,7 @@ def test_a_merge_is_told_to_the_relying_parties_of_both_identities(
     refused = call(api, "POST", f"/identities/{sub}/accounts", token,
                    json={"account": "tsu:viktor.zhukov", "reason": "again"})
     assert refused.status_code == 409
+    settled(app)
     assert len(receiver.received) == 1  # a refused change queues nothing
 
 
@@ -116,6 +118,7 @@ def test_a_receiver_that_was_down_gets_the_unlink_later(
     token = token_of(api, HELPDESK)
     assert call(api, "POST", f"/identities/{sub}/accounts", token,
                 json={"account": "tsu:viktor.zhukov", "reason": "ticket 1"}).status_code == 200
+    settled(app)
     receiver.received.clear()
     receiver.up = False
 
@@ -123,6 +126,7 @@ def test_a_receiver_that_was_down_gets_the_unlink_later(
                     json={"reason": "linked by mistake"})
     assert unlinked.status_code == 200, unlinked.json
     new_sub = unlinked.json["new_identity"]["sub"]
+    settled(app)
     assert receiver.received == []
     services = app.extensions["campus_id"]
     with services.sessions() as db:
@@ -130,16 +134,16 @@ def test_a_receiver_that_was_down_gets_the_unlink_later(
                                                    delivered_at=None).all()
         assert row.attempts == 1 and row.last_error == "HTTP 503" and row.next_attempt_at
         first_token = row.token
-        signer = Signer(ISSUER, services.keyring())
-        assert deliver(db, signer) == (0, 0)  # not due yet: nothing is posted early
+        signer, limits = Signer(ISSUER, services.keyring()), services.settings.outbound
+        assert deliver(db, signer, limits=limits) == (0, 0)  # not due yet: nothing is posted early
         row.next_attempt_at = utcnow() - timedelta(seconds=1)
         db.commit()
         receiver.up = True
-        assert deliver(db, signer) == (1, 0)
+        assert deliver(db, signer, limits=limits) == (1, 0)
         db.refresh(row)
         assert row.delivered_at is not None and row.next_attempt_at is None and row.attempts == 2
         assert audit.events(db, AuditEventType.SECURITY_EVENT_DELIVERY_FAILED)
-        assert deliver(db, signer) == (0, 0)  # delivered once, never again
+        assert deliver(db, signer, limits=limits) == (0, 0)  # delivered once, never again
     [(path, set_token)] = receiver.received
     assert path == "rp1"
     claims = verified(api, set_token, "rp1")
@@ -161,6 +165,7 @@ def test_a_pairwise_client_hears_the_subjects_it_knows(
     linked = call(api, "POST", f"/identities/{sub}/accounts", token,
                   json={"account": "tsu:viktor.zhukov", "reason": "ticket 10"})
     assert linked.status_code == 200, linked.json
+    settled(app)
     by_client = dict(receiver.received)
     assert sorted(by_client) == ["rp1", "rp2"]
     now_seen_by_rp2 = log_in(app, "tsu", "viktor.zhukov", rp=RP2, consent=None)["claims"]["sub"]

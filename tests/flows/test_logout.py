@@ -21,7 +21,7 @@ from idp.storage.clients import find_client
 from idp.storage.logout import LogoutDelivery
 from tests.flows.conftest import RP1, RP1_LOGGED_OUT, RP2
 from tests.support.oidc_client import csrf_of, sign_in
-from tests.support.receiver import PushReceiver
+from tests.support.receiver import PushReceiver, settled
 
 ISSUER = "https://id.campus.test"
 
@@ -179,6 +179,7 @@ def test_backchannel_logout_reaches_every_client_of_the_session(
     other = app.test_client()  # the same person in another browser: not affected
     id_token_of(other, RP1)
     browser.post("/logout", data={"csrf_token": csrf_of(browser.get("/"))})
+    settled(app)
     assert len(receiver.tokens) == 2
     by_aud = {claims(browser, t, typ="logout+jwt")["aud"]: t for t in receiver.tokens}
     one = _validate_logout_token(browser, by_aud["rp1"], "rp1", first["sid"], first["sub"])
@@ -200,6 +201,7 @@ def test_a_receiver_that_was_down_gets_the_token_later(
     sid = claims(browser, hint)["sid"]
     receiver.up = False
     browser.get("/logout", query_string={"id_token_hint": hint})
+    settled(app)
     assert receiver.tokens == []
     services = app.extensions["campus_id"]
     with services.sessions() as db:
@@ -208,7 +210,8 @@ def test_a_receiver_that_was_down_gets_the_token_later(
         row.next_attempt_at = row.created_at  # due now
         db.commit()
         receiver.up = True
-        assert deliver(db, Signer(ISSUER, services.keyring())) == (1, 0)
+        assert deliver(db, Signer(ISSUER, services.keyring()),
+                       limits=services.settings.outbound) == (1, 0)
         [row] = db.query(LogoutDelivery).all()
         assert row.delivered_at is not None and row.next_attempt_at is None
         assert audit.events(db, AuditEventType.LOGOUT_DELIVERY_FAILED)

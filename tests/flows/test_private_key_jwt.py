@@ -6,6 +6,7 @@ unauthenticated one ``invalid_client``."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -15,10 +16,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from idp.oidc.client_keys import UNAVAILABLE
+from idp.settings.model import OutboundSettings
 from idp.storage.audit import AuditEvent
 from idp.storage.base import utcnow
 from idp.storage.client_assertions import ClientAssertionJti
 from idp.storage.clients import Client
+from idp.web.oidc import SERVER
 from tests.support.client_keys import (
     ISSUER,
     JsonServer,
@@ -178,6 +182,8 @@ def test_an_assertion_must_belong_to_a_private_key_jwt_client(
 
 def test_keys_come_from_the_jwks_uri_and_an_unknown_kid_fetches_them_again(
         app: Flask, browser: FlaskClient, keys_server: JsonServer) -> None:
+    clock = Clock()
+    app.extensions[SERVER].client_keys.clock = clock
     old, new = make_key("ES256", kid="old"), make_key("RS256", kid="new")
     uri = keys_server.serve("/jwks.json", public_jwks(old))
     client_id = register_jwt_client(app, browser, jwks_uri=uri)
@@ -185,17 +191,28 @@ def test_keys_come_from_the_jwks_uri_and_an_unknown_kid_fetches_them_again(
     assert token_request(browser, assertion_form(old, client_id)).json["error"] == "invalid_grant"
     assert keys_server.hits["/jwks.json"] == 1  # cached
     keys_server.serve("/jwks.json", public_jwks(old, new))  # the client rotates
+    clock.now += OutboundSettings.min_refetch_s  # at most one refetch per interval
     assert token_request(browser, assertion_form(new, client_id)).json["error"] == "invalid_grant"
     assert keys_server.hits["/jwks.json"] == 2
+    clock.now += OutboundSettings.min_refetch_s
     refused(browser, assertion_form(make_key("ES256", kid="unknown"), client_id), "signature")
     assert keys_server.hits["/jwks.json"] == 3  # one fetch per unknown kid, no more
+    refused(browser, assertion_form(make_key("ES256", kid="other"), client_id), "signature")
+    assert keys_server.hits["/jwks.json"] == 3  # made-up kids in a row fetch nothing
 
 
 def test_an_unreachable_jwks_uri_is_invalid_client(app: Flask, browser: FlaskClient,
                                                     keys_server: JsonServer) -> None:
     key = make_key()
     client_id = register_jwt_client(app, browser, jwks_uri=keys_server.url("/missing.json"))
-    refused(browser, assertion_form(key, client_id), "jwks_uri answered HTTP 404")
+    refused(browser, assertion_form(key, client_id), UNAVAILABLE)
+
+
+class Clock:
+    now = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_a_code_flow_with_private_key_jwt(app: Flask, browser: FlaskClient) -> None:

@@ -78,9 +78,10 @@ def test_registration_returns_credentials_once_and_the_registered_metadata(
         for secret in (body["client_secret"], body["registration_access_token"]):
             assert secret not in repr(client.__dict__), "a secret is stored in clear"
         assert client.check_client_secret(body["client_secret"])
-        events = [(e.type, e.organization) for e in audit.events(db)
-                  if e.client_id == body["client_id"]]
-    assert ("registration_token.used", "tsu") in events and ("client.created", "tsu") in events
+        [created] = [e for e in audit.events(db) if e.client_id == body["client_id"]]
+        [used] = [e for e in audit.events(db) if e.type == "registration_token.used"]
+    assert created.type == "client.created" and created.organization == "tsu"
+    assert used.organization == "tsu" and used.details["token_id"] == created.details["token_id"]
 
 
 def test_public_client_gets_no_secret_and_must_use_pkce(app: Flask, browser: FlaskClient) -> None:
@@ -131,12 +132,26 @@ def test_registration_without_a_valid_initial_access_token_is_refused(
         assert "no longer configured" in response.json["error_description"]
 
 
-def test_invalid_metadata_does_not_use_up_the_token(app: Flask, browser: FlaskClient) -> None:
+def test_a_failed_registration_spends_the_token_and_is_audited(app: Flask,
+                                                               browser: FlaskClient) -> None:
+    """Every attempt that passed authentication spends a use, valid or not: a single-use token
+    cannot be tried again and again (each try may fetch a sector_identifier_uri)."""
     token = initial_token(app, max_uses=1)
     bad = register(browser, token, valid_metadata(redirect_uris=["https://x.example/#frag"]))
     assert bad.status_code == 400 and bad.json["error"] == "invalid_redirect_uri"
-    assert register(browser, token, valid_metadata()).status_code == 201
-    assert registered_clients(app) == 1
+    again = register(browser, token, valid_metadata())
+    assert_unauthorized(again)
+    assert "used up" in again.json["error_description"]
+    assert registered_clients(app) == 0
+    with app.extensions["campus_id"].sessions() as db:
+        events = [e for e in audit.events(db) if e.type.startswith("registration")]
+    by_type = {e.type: e for e in events}
+    assert set(by_type) == {"registration_token.created", "registration_token.used",
+                            "registration.failed", "registration.refused"}
+    failed = by_type["registration.failed"]
+    assert failed.organization == "tpu" and failed.details["error"] == "invalid_redirect_uri"
+    assert failed.details["token_id"] == by_type["registration_token.used"].details["token_id"]
+    assert token not in str(failed.details)
 
 
 def test_rfc7592_read_update_and_delete(app: Flask, browser: FlaskClient) -> None:

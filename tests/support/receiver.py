@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 
+from flask import Flask
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -33,3 +34,9 @@ class PushReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.thread.join(5)
+
+
+def settled(app: Flask, timeout_s: float = 10) -> None:
+    """Wait until the app's background deliverer has posted what requests handed it: pages
+    answer before their back-channel tokens are delivered."""
+    assert app.extensions["campus_id"].deliveries.wait_idle(timeout_s), "deliveries still running"
