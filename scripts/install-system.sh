@@ -10,6 +10,7 @@ packages=(
   nodejs npm wrk
   chromium chromium-driver fonts-liberation
   samba-ad-dc samba-ad-provision
+  nginx
 )
 
 missing=()
@@ -40,6 +41,11 @@ fi
 if [[ " ${missing[*]} " == *" samba-ad-dc "* ]] && command -v systemctl >/dev/null \
     && [ -d /run/systemd/system ]; then
   systemctl disable --now samba-ad-dc smbd nmbd >/dev/null 2>&1 || true
+fi
+# Likewise nginx: the slow-client test runs its own, on a port of its own.
+if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null \
+    && [ -d /run/systemd/system ]; then
+  systemctl disable --now nginx >/dev/null 2>&1 || true
 fi
 
 if ! pg_isready -q -h 127.0.0.1; then

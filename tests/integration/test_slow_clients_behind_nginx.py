@@ -1,0 +1,198 @@
+"""Slow clients cannot starve the provider behind nginx set up as docs/operations.md says.
+
+`idp serve` hands each connection to a worker thread as soon as it is readable, so a few
+hundred connections that send their headers a byte at a time would hold every thread. nginx
+(Debian's package, started by this test with its own configuration on a free loopback port,
+never the system service) reads a request's headers and body completely before it opens a
+connection to the provider, and buffers the response, so the provider's threads only ever
+see whole requests. The test keeps 200 such connections dripping into nginx and logs a
+person in through it meanwhile: the login must go through at once, not after the drip.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from demo import people
+from demo.slapd import die_with_parent, free_port
+from demo.stack import ProviderStack
+from tests.support.oidc_client import CSRF, RID, s256
+
+SLOW_CONNECTIONS = 200
+DRIP_FOR_S = 30.0  # each slow connection sends a byte a second for this long at most
+CLIENT_ID, SECRET = "slow-test", "slow-test-secret-0123456789"
+REDIRECT_URI = "http://127.0.0.1:9/cb"
+
+# The protective part of docs/operations.md's nginx set-up ("Slow clients").
+NGINX_CONF = """\
+worker_processes 1;
+pid {workdir}/nginx.pid;
+error_log {workdir}/nginx-error.log warn;
+events {{ worker_connections 2048; }}
+http {{
+    access_log off;
+    client_body_temp_path {workdir}/body;
+    proxy_temp_path {workdir}/proxy;
+    fastcgi_temp_path {workdir}/fastcgi;
+    uwsgi_temp_path {workdir}/uwsgi;
+    scgi_temp_path {workdir}/scgi;
+    client_header_timeout 10s;
+    client_body_timeout 10s;
+    send_timeout 10s;
+    client_max_body_size 64k;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://127.0.0.1:{upstream};
+            proxy_request_buffering on;
+            proxy_buffering on;
+            proxy_http_version 1.1;
+            proxy_set_header Connection        "";
+            proxy_set_header Host              $http_host;
+            proxy_set_header X-Forwarded-For   $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host  $http_host;
+        }}
+    }}
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def behind_nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        pytest.fail("nginx is needed: scripts/install-system.sh installs it (run `make test`)")
+    workdir = tmp_path_factory.mktemp("nginx")
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    stack = ProviderStack(workdir / "provider", port=free_port(), workers=1, extra_config={
+        "server": {"issuer": public, "trust_forwarded_headers": True, "threads": 4},
+        "clients": {CLIENT_ID: {"name": "Slow clients test", "redirect_uris": [REDIRECT_URI],
+                                "client_secret": SECRET, "trusted": True}}})
+    conf = workdir / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(workdir=workdir, port=port, upstream=stack.port),
+                    encoding="utf-8")
+    with stack:
+        process = subprocess.Popen([nginx, "-p", str(workdir), "-c", str(conf), "-g", "daemon off;"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True, preexec_fn=die_with_parent)
+        try:
+            _wait_for(public, process)
+            yield public
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("nginx exited at start: see nginx-error.log in its directory")
+        try:
+            if requests.get(f"{url}/.well-known/openid-configuration", timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("nginx did not answer")
+
+
+class Drip:
+    """Connections that send a request line and then a header byte a second."""
+
+    def __init__(self, port: int, count: int) -> None:
+        self.port, self.count = port, count
+        self.stop = threading.Event()
+        self.connected = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Drip:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while self.connected < self.count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.connected == self.count, f"only {self.connected} slow connections opened"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+    def _run(self) -> None:
+        sockets = []
+        try:
+            for _ in range(self.count):
+                sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+                sock.sendall(b"GET /.well-known/openid-configuration HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                sockets.append(sock)
+                self.connected += 1
+            started = time.monotonic()
+            while not self.stop.wait(1.0) and time.monotonic() - started < DRIP_FOR_S:
+                for sock in sockets:
+                    try:
+                        sock.sendall(b"a")
+                    except OSError:
+                        pass  # nginx gave up on it (client_header_timeout): that is the point
+        finally:
+            for sock in sockets:
+                sock.close()
+
+
+def log_in(issuer: str) -> tuple[str, float]:
+    """A person logs in through nginx with a plain HTTP client: the code, and how long it took."""
+    started = time.monotonic()
+    person = people.organization("tpu").person("mpetrova")
+    http = requests.Session()
+    params = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI,
+              "scope": "openid", "state": "s1", "nonce": "n1", "code_challenge": s256(VERIFIER),
+              "code_challenge_method": "S256"}
+    response = http.get(f"{issuer}/authorize", params=params, allow_redirects=False, timeout=20)
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    page = http.get(issuer + _path(response.headers["Location"]), timeout=20)
+    csrf, rid = CSRF.search(page.text), RID.search(page.text)
+    assert csrf and rid, page.text[:300]
+    response = http.post(f"{issuer}/login", allow_redirects=False, timeout=20, data={
+        "csrf_token": csrf.group(1), "rid": rid.group(1), "organization": "tpu",
+        "username": person.username, "password": person.password})
+    assert response.status_code == 302, response.text[:300]
+    response = http.get(issuer + _path(response.headers["Location"]), allow_redirects=False,
+                        timeout=20)
+    assert response.status_code == 302, response.text[:300]
+    query = parse_qs(urlsplit(response.headers["Location"]).query)
+    assert query["state"] == ["s1"], query
+    return query["code"][0], time.monotonic() - started
+
+
+VERIFIER = "slow-clients-test-verifier-0123456789-abcdefghijklmnop"
+
+
+def _path(location: str) -> str:
+    parts = urlsplit(location)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def test_a_login_goes_through_while_hundreds_of_clients_drip_their_headers(behind_nginx: str) -> None:
+    port = int(re.sub(r".*:", "", behind_nginx))
+    with Drip(port, SLOW_CONNECTIONS):
+        time.sleep(2)  # every slow connection has sent more than its first byte
+        code, took = log_in(behind_nginx)
+        tokens = requests.post(f"{behind_nginx}/token", auth=(CLIENT_ID, SECRET), timeout=20, data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+            "code_verifier": VERIFIER})
+    assert tokens.status_code == 200, tokens.text
+    assert tokens.json()["id_token"]
+    # Starved, the login would wait for the drip to end (30 s); through nginx it does not wait.
+    assert took < DRIP_FOR_S / 3, f"the login took {took:.1f} s"
