@@ -41,7 +41,9 @@ CLIENT_SCHEMAS: dict[str, Any] = {
         "name": {"type": "string"}, "redirect_uris": _STRINGS,
         "token_endpoint_auth_method": {"type": "string"}, "grant_types": _STRINGS,
         "scopes": _STRINGS, "pkce_required": {"type": "boolean"},
-        "profile": {**_NULLABLE_STR, "description": "campus_profile, e.g. moodle."}}},
+        "profile": {**_NULLABLE_STR, "description": "campus_profile, e.g. moodle."},
+        "event_delivery_uri": {**_NULLABLE_STR, "description": "Where Security Event Tokens "
+                               "about its people are pushed (RFC 8935)."}}},
     "ClientList": {"type": "object", "required": ["items"], "properties": {
         "items": {"type": "array", "items": {"$ref": _REF + "Client"}}}},
     "ClientChange": {"type": "object", "required": ["disabled"], "additionalProperties": False,

@@ -150,6 +150,39 @@ def test_consortium_admin_sees_every_organization_with_a_filter(admin_app: Flask
     assert boss.get(f"/admin/clients/{client_id}").status_code == 200
 
 
+STATIC_REFUSED = "This client is defined in the configuration file; change it there."
+STATIC_CHANGES = (AuditEventType.CLIENT_DISABLED, AuditEventType.CLIENT_UPDATED,
+                  AuditEventType.CLIENT_DELETED, AuditEventType.CLIENT_SECRET_ROTATED)
+
+
+def test_a_client_of_the_configuration_file_is_changed_only_there(admin_app: Flask) -> None:
+    """Even a consortium admin: disable, edit, delete and rotate each answer 409 with the
+    reason, change nothing, and are audited as refused; the page offers none of them."""
+    boss, _ = staff_browser(admin_app, "tpu", "ikuznetsov")
+    page = boss.get("/admin/clients/rp1?lang=en")
+    html = page.get_data(as_text=True)
+    assert "Defined in the configuration file" in html
+    assert "/admin/clients/rp1/disable" not in html and 'action="/admin/clients/rp1"' not in html
+    before = stored(admin_app, "rp1")
+    for path, data in (("/admin/clients/rp1/disable", {}),
+                       ("/admin/clients/rp1", {"name": "Renamed",
+                                               "redirect_uris": "https://rp1.example.org/callback"}),
+                       ("/admin/clients/rp1/delete", {"confirm": "on"}),
+                       ("/admin/clients/rp1/rotate", {})):
+        response = post_form(boss, page, path, data)
+        assert response.status_code == 409, path
+        assert STATIC_REFUSED in response.get_data(as_text=True)
+    after = stored(admin_app, "rp1")
+    assert (after.name, after.secret_hash) == (before.name, before.secret_hash)
+    assert after.disabled_at is None and after.deleted_at is None
+    assert after.tokens_revoked_before is None
+    refused = [e for e in events(admin_app, AuditEventType.ADMIN_FORBIDDEN) if e.client_id == "rp1"]
+    assert [e.details["reason"].split(":")[0] for e in refused] == [
+        "disable", "edit", "delete", "rotate the secret"]
+    assert {e.actor for e in refused} == {refused[0].actor} and refused[0].actor.startswith("staff:")
+    assert not [e for kind in STATIC_CHANGES for e in events(admin_app, kind) if e.client_id == "rp1"]
+
+
 def test_bad_metadata_is_refused_naming_the_field_and_nothing_is_stored(admin_app: Flask) -> None:
     browser, _ = staff_browser(admin_app, "tsu", "ivan.petrov")
     form = browser.get("/admin/clients/new")
@@ -160,6 +193,42 @@ def test_bad_metadata_is_refused_naming_the_field_and_nothing_is_stored(admin_ap
     html = response.get_data(as_text=True)
     assert "redirect_uris" in html and "oauth2callback.php" in html
     assert not [e for e in events(admin_app, AuditEventType.CLIENT_CREATED) if e.actor.startswith("staff:")]
+
+
+def test_event_delivery_uri_is_set_validated_and_kept_through_the_form(admin_app: Flask) -> None:
+    browser, _ = staff_browser(admin_app, "tsu", "ivan.petrov")
+    form = browser.get("/admin/clients/new?lang=en")
+    assert 'name="event_delivery_uri"' in form.get_data(as_text=True)
+    fields = {"organization": "tsu", "name": "Library", "redirect_uris": "https://lib.tsu.example.org/cb",
+              "auth_method": "", "scope": ["openid", "profile"]}
+    for bad, message in (("http://lib.tsu.example.org/events", "must use https"),
+                         ("https://lib.tsu.example.org/events#top", "must not contain a fragment"),
+                         ("/events", "must be an absolute URI")):
+        response = post_form(browser, form, "/admin/clients/new", {**fields, "event_delivery_uri": bad})
+        assert response.status_code == 400, bad
+        assert f"event_delivery_uri: {bad!r} {message}" in response.get_data(as_text=True).replace(
+            "&#39;", "'")
+    assert not [e for e in events(admin_app, AuditEventType.CLIENT_CREATED) if e.actor.startswith("staff:")]
+    events_uri = "https://lib.tsu.example.org/events"
+    response = post_form(browser, form, "/admin/clients/new", {**fields, "event_delivery_uri": events_uri})
+    assert response.status_code == 200, response.get_data(as_text=True)[:800]
+    client_id = CLIENT_ID.search(response.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    assert stored(admin_app, client_id).event_delivery_uri == events_uri
+    page = browser.get(f"/admin/clients/{client_id}")
+    assert f'value="{events_uri}"' in page.get_data(as_text=True)
+    # Saving the form as shown keeps it; emptying the field removes it.
+    edit = {"name": "Library (new)", "redirect_uris": "https://lib.tsu.example.org/cb",
+            "auth_method": "client_secret_basic", "scope": ["openid"]}
+    response = post_form(browser, page, f"/admin/clients/{client_id}",
+                         {**edit, "event_delivery_uri": events_uri})
+    assert response.status_code == 302
+    assert stored(admin_app, client_id).event_delivery_uri == events_uri
+    response = post_form(browser, page, f"/admin/clients/{client_id}", {**edit, "event_delivery_uri": ""})
+    assert response.status_code == 302
+    assert stored(admin_app, client_id).event_delivery_uri is None
+    updates = [e for e in events(admin_app, AuditEventType.CLIENT_UPDATED) if e.client_id == client_id]
+    assert "event_delivery_uri" not in updates[0].details["changed"]
+    assert "event_delivery_uri" in updates[1].details["changed"]
 
 
 def test_forms_need_the_csrf_token(admin_app: Flask) -> None:

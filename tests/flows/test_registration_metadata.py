@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from idp.app import create_app
 from idp.settings import Settings
+from idp.storage.clients import find_client
 from tests.support.client_keys import make_key, public_jwks
 from tests.support.registration import (
     initial_token,
@@ -99,6 +100,15 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
     ("sector identifier not https", {"subject_type": "pairwise",
                                      "sector_identifier_uri": "ftp://a.example/s"}, METADATA,
      "sector_identifier_uri: must be an absolute https URL"),
+    ("event_delivery_uri relative", {"event_delivery_uri": "/events"}, METADATA,
+     "event_delivery_uri: '/events' must be an absolute URI"),
+    ("event_delivery_uri http to a public host",
+     {"event_delivery_uri": "http://library.tpu.example/events"}, METADATA,
+     "event_delivery_uri: 'http://library.tpu.example/events' must use https"),
+    ("event_delivery_uri fragment", {"event_delivery_uri": "https://a.example/events#x"},
+     METADATA, "event_delivery_uri: 'https://a.example/events#x' must not contain a fragment"),
+    ("event_delivery_uri not a string", {"event_delivery_uri": ["https://a.example/events"]},
+     METADATA, "event_delivery_uri: must be an absolute URI"),
     ("encrypted ID tokens", {"id_token_encrypted_response_alg": "RSA-OAEP"}, METADATA,
      "id_token_encrypted_response_alg"),
     ("contacts not a list", {"contacts": "it@tpu.example"}, METADATA, "contacts"),
@@ -182,6 +192,8 @@ ACCEPTED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("signed requests pushed", {"jwks": public_jwks(KEY), "request_object_signing_alg": "ES256",
                                 "require_pushed_authorization_requests": True},
      {"request_object_signing_alg": "ES256", "require_pushed_authorization_requests": True}),
+    ("security events pushed", {"event_delivery_uri": "https://library.tpu.example/events"},
+     {"event_delivery_uri": "https://library.tpu.example/events"}),
     ("unknown fields ignored", {"frontchannel_logout_uri": "https://a.example/l", "x-custom": 1},
      {}),
 ]
@@ -211,6 +223,35 @@ def test_an_update_is_validated_like_a_registration(app: Flask, browser: FlaskCl
                           valid_metadata(client_id=created["client_id"], **changes))
         assert response.status_code == 400 and response.json["error"] == error, changes
     assert manage(browser, "GET", uri, token).json["redirect_uris"] == created["redirect_uris"]
+
+
+def test_event_delivery_uri_is_stored_changed_and_dropped_through_management(
+        app: Flask, browser: FlaskClient) -> None:
+    """RFC 7592 2.2: an update replaces the metadata, so leaving the field out removes it."""
+    events = "https://library.tpu.example/events"
+    created = register(browser, initial_token(app), valid_metadata(event_delivery_uri=events)).json
+    uri, token = created["registration_client_uri"], created["registration_access_token"]
+    assert stored_event_uri(app, created["client_id"]) == events
+    assert manage(browser, "GET", uri, token).json["event_delivery_uri"] == events
+    moved = "https://library.tpu.example/v2/events"
+    response = manage(browser, "PUT", uri, token, valid_metadata(
+        client_id=created["client_id"], event_delivery_uri=moved))
+    assert response.status_code == 200 and response.json["event_delivery_uri"] == moved
+    assert stored_event_uri(app, created["client_id"]) == moved
+    refused = manage(browser, "PUT", uri, token, valid_metadata(
+        client_id=created["client_id"], event_delivery_uri="http://library.tpu.example/e"))
+    assert refused.status_code == 400 and "event_delivery_uri" in refused.json["error_description"]
+    assert stored_event_uri(app, created["client_id"]) == moved
+    response = manage(browser, "PUT", uri, token, valid_metadata(client_id=created["client_id"]))
+    assert response.status_code == 200 and "event_delivery_uri" not in response.json
+    assert stored_event_uri(app, created["client_id"]) is None
+
+
+def stored_event_uri(app: Flask, client_id: str) -> str | None:
+    with app.extensions["campus_id"].sessions() as db:
+        client = find_client(db, client_id)
+        assert client is not None
+        return client.event_delivery_uri
 
 
 @pytest.mark.parametrize("asked", [

@@ -27,6 +27,7 @@ def form_values(form: MultiDict[str, str]) -> dict[str, Any]:
         "auth_method": form.get("auth_method", ""),
         "refresh": form.get("refresh") == "on",
         "scopes": [s for s in form.getlist("scope") if s in SCOPES],
+        "event_delivery_uri": form.get("event_delivery_uri", "").strip(),
         "organization": form.get("organization", ""),
     }
 
@@ -41,6 +42,7 @@ def client_values(client: Client) -> dict[str, Any]:
         "auth_method": client.token_endpoint_auth_method,
         "refresh": "refresh_token" in client.grant_types,
         "scopes": list(client.scopes),
+        "event_delivery_uri": client.event_delivery_uri or "",
         "organization": client.organization or "",
     }
 
@@ -48,7 +50,7 @@ def client_values(client: Client) -> dict[str, Any]:
 def new_values() -> dict[str, Any]:
     return {"name": "", "name_ru": "", "redirect_uris": "", "profile": "", "auth_method": "",
             "refresh": False, "scopes": ["openid", "profile", "email", "campus"],
-            "organization": ""}
+            "event_delivery_uri": "", "organization": ""}
 
 
 def parse(values: dict[str, Any], *, dev_mode: bool,
@@ -76,6 +78,8 @@ def parse(values: dict[str, Any], *, dev_mode: bool,
         data["grant_types"] = ["authorization_code"]
     if values["scopes"]:
         data["scope"] = " ".join(values["scopes"])
+    if values["event_delivery_uri"]:
+        data["event_delivery_uri"] = values["event_delivery_uri"]
     try:
         return parse_client_metadata(data, dev_mode=dev_mode), []
     except OAuth2Error as error:

@@ -35,6 +35,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "admin.auth_method": "Client authentication at the token endpoint",
         "admin.auth_default": "The profile's default (else client_secret_basic)",
         "admin.refresh": "Refresh tokens (refresh_token grant)",
+        "admin.event_delivery_uri": "Security event address (optional)",
+        "admin.event_delivery_hint": "Where the provider posts signed events about the client's "
+                                     "people (accounts merged or unlinked, RFC 8935); https.",
         "admin.scopes": "Scopes it may ask for",
         "admin.create": "Register",
         "admin.save": "Save",
@@ -113,6 +116,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "admin.auth_method": "Аутентификация клиента на точке выдачи токенов",
         "admin.auth_default": "Как в профиле (иначе client_secret_basic)",
         "admin.refresh": "Токены обновления (refresh_token)",
+        "admin.event_delivery_uri": "Адрес для событий безопасности (необязательно)",
+        "admin.event_delivery_hint": "Сюда провайдер отправляет подписанные события о людях "
+                                     "клиента (учётные записи объединены или разделены, "
+                                     "RFC 8935); https.",
         "admin.scopes": "Области доступа (scope), которые оно может запрашивать",
         "admin.create": "Зарегистрировать",
         "admin.save": "Сохранить",
