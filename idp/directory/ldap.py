@@ -7,8 +7,11 @@ the service account again before its next use. A connection that fails is closed
 served an earlier login and finds the server gone is retried once on a new connection (the
 server may have restarted). Servers are tried in order: one that is down or does not answer
 within ``timeout_s`` passes the turn to the next; when none answers the call raises
-``DirectoryUnavailable``. Input no directory should see (an empty password above all,
-which many servers take as an anonymous bind) is refused before any network traffic.
+``DirectoryUnavailable``. A server that made a login wait (hung rather than refusing) is
+skipped by the next logins until a background probe gets an answer from it
+(``idp.breaker``): only the logins already waiting on it pay its timeout. Input no directory
+should see (an empty password above all, which many servers take as an anonymous bind) is
+refused before any network traffic.
 An unknown username costs what a wrong password costs (``idp.directory.timing``).
 The password is never logged; the username only at debug level.
 """
@@ -16,6 +19,7 @@ The password is never logged; the username only at debug level.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -24,6 +28,7 @@ from typing import Any
 import ldap
 import ldap.filter
 
+from idp.breaker import CircuitBreaker
 from idp.directory import groups, presets
 from idp.directory import pool as pool_conn
 from idp.directory.base import AuthResult, AuthStatus, DirectoryAccount
@@ -37,6 +42,8 @@ log = logging.getLogger(__name__)
 # Errors after which the next server is worth a try: no answer, or a server too busy to give one.
 _TRY_NEXT = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.UNAVAILABLE, ldap.BUSY)
 _REJECTED = AuthResult(AuthStatus.INVALID_CREDENTIALS)
+# A failure that took this share of timeout_s made the login wait: skip that server a while.
+SLOW_FAILURE = 0.5
 
 RawAttributes = Mapping[str, list[bytes]]
 # Bound instead of an account that does not exist; no entry has this name.
@@ -53,6 +60,9 @@ class LdapDirectory:
         self.profile = presets.profile_for(settings)
         self.bind_timer = BindTimer()
         self.pools = {uri: self._pool(uri) for uri in settings.uris}
+        self.breakers = {uri: CircuitBreaker(f"{organization_id}: directory server {uri}",
+                                             functools.partial(self._probe, uri))
+                         for uri in settings.uris}
         problems = presets.profile_problems(self.profile)
         if problems:
             prefix = f"organizations.{organization_id}.directory."
@@ -63,12 +73,12 @@ class LdapDirectory:
             return _REJECTED
         log.debug("checking the password of %r at %s", username, self.organization)
         failures: list[str] = []
-        for uri in self.settings.uris:
+        for uri in self._answering_uris():
+            started = time.monotonic()
             try:
                 return self._authenticate_at(uri, username, password)
             except _TRY_NEXT as exc:
-                log.warning("%s: directory server %s did not answer: %s",
-                            self.organization, uri, _describe(exc))
+                self._no_answer(uri, exc, time.monotonic() - started)
                 failures.append(f"{uri} ({_describe(exc)})")
             except ldap.LDAPError as exc:
                 raise self._unavailable(f"{uri} failed: {_describe(exc)}") from exc
@@ -84,10 +94,12 @@ class LdapDirectory:
         if not presets.acceptable_credentials(username, "-"):
             return False
         failures: list[str] = []
-        for uri in self.settings.uris:
+        for uri in self._answering_uris():
+            started = time.monotonic()
             try:
                 return self._is_member_at(uri, username, group_dn)
             except _TRY_NEXT as exc:
+                self._no_answer(uri, exc, time.monotonic() - started)
                 failures.append(f"{uri} ({_describe(exc)})")
             except ldap.LDAPError as exc:
                 raise self._unavailable(f"{uri} failed: {_describe(exc)}") from exc
@@ -109,6 +121,28 @@ class LdapDirectory:
             raise
         pool.give_back(lent)
         return member
+
+    # -- which servers ----------------------------------------------------------------------
+    def _answering_uris(self) -> list[str]:
+        """The URIs in order, without those skipped after making a login wait; none at all
+        when every one is (then the probes alone wait on them)."""
+        uris = [uri for uri in self.settings.uris if not self.breakers[uri].is_open]
+        if not uris:
+            raise self._unavailable("every directory server failed to answer in time; waiting "
+                                    "for a background probe to reach one")
+        return uris
+
+    def _no_answer(self, uri: str, exc: ldap.LDAPError, waited_s: float) -> None:
+        """A server that made the caller wait (rather than refusing at once, which costs
+        nothing to try again) is skipped until its probe gets an answer."""
+        log.warning("%s: directory server %s did not answer: %s", self.organization, uri,
+                    _describe(exc))
+        if waited_s >= SLOW_FAILURE * self.settings.timeout_s:
+            self.breakers[uri].trip(f"{waited_s:.1f} s: {_describe(exc)}")
+
+    def _probe(self, uri: str) -> None:
+        """A new connection bound as the service account, kept for the next login."""
+        self.pools[uri].give_back(Lent(self._open(uri), reused=False))
 
     # -- one server -----------------------------------------------------------------------
     def _authenticate_at(self, uri: str, username: str, password: str) -> AuthResult:

@@ -4,7 +4,9 @@ DirectoryUnavailable rather than as a person's wrong password."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -13,6 +15,7 @@ from demo.slapd import SlapdServer
 from idp.directory.base import AuthStatus
 from idp.directory.ldap import LdapDirectory
 from idp.errors import DirectoryUnavailable
+from tests.support.hanging import hanging_proxy
 
 pytestmark = pytest.mark.slapd
 
@@ -127,3 +130,47 @@ def test_a_tls_handshake_that_never_answers_after_start_tls_times_out(
     directory = make_directory(TPU, [silent_after_start_tls_uri], start_tls=True, timeout_s=0.5)
     with pytest.raises(DirectoryUnavailable):
         directory.authenticate("demo", "demo")
+
+
+@HANG_GUARD
+def test_a_hung_replica_costs_one_timeout_then_is_skipped_until_a_probe_brings_it_back(
+    tpu_server: SlapdServer, make_directory: MakeDirectory
+) -> None:
+    """A first URI that accepts connections and never answers, the real server second: the
+    first login waits for it once; the next go straight to the second (they each waited the
+    whole timeout before); when it answers again, a background probe puts it back first."""
+    timeout_s = 1.5
+    address = urlsplit(tpu_server.uri)
+    with hanging_proxy((address.hostname or "", address.port or 389)) as replica:
+        hung = f"ldap://127.0.0.1:{replica.port}"
+        directory = make_directory(TPU, [hung, tpu_server.uri], timeout_s=timeout_s)
+        assert directory.authenticate("demo", "demo").status is OK  # pays the timeout once
+        for _ in range(5):
+            started = time.monotonic()
+            assert directory.authenticate("demo", "demo").status is OK
+            assert time.monotonic() - started < timeout_s / 3
+        assert replica.forwarded_bytes == 0
+
+        replica.answer()
+        assert directory.breakers[hung].wait_closed(10)
+        assert directory.authenticate("demo", "demo").status is OK
+        assert replica.forwarded_bytes > 0  # the first URI serves logins again
+
+
+@HANG_GUARD
+def test_when_every_server_hangs_logins_are_refused_at_once_until_one_answers(
+    tpu_server: SlapdServer, make_directory: MakeDirectory
+) -> None:
+    timeout_s = 1.5
+    address = urlsplit(tpu_server.uri)
+    with hanging_proxy((address.hostname or "", address.port or 389)) as server:
+        directory = make_directory(TPU, [f"ldap://127.0.0.1:{server.port}"], timeout_s=timeout_s)
+        with pytest.raises(DirectoryUnavailable):
+            directory.authenticate("demo", "demo")
+        started = time.monotonic()
+        with pytest.raises(DirectoryUnavailable):
+            directory.authenticate("demo", "demo")
+        assert time.monotonic() - started < timeout_s / 3
+        server.answer()
+        assert directory.breakers[f"ldap://127.0.0.1:{server.port}"].wait_closed(10)
+        assert directory.authenticate("demo", "demo").status is OK
