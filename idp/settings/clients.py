@@ -4,7 +4,10 @@ every client passes however it is registered: what its grant types need (RFC 674
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from idp.settings.model import (
@@ -19,6 +22,16 @@ from idp.settings.model import (
 from idp.settings.reader import TableReader
 
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,64}$")  # RFC 6749 3.3
+# RFC 3986 2: the characters a URI consists of (unreserved, reserved and percent-encodings).
+# A backslash, quote, space, control character or raw non-ASCII letter is none of them, and
+# parsers disagree about such strings (a browser reads a backslash as a slash), so a redirect
+# URI that holds one is refused wherever it appears.
+_URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
+def is_uri_text(value: str) -> bool:
+    """Whether ``value`` consists only of characters a URI may have (RFC 3986 2)."""
+    return _URI_CHARS.fullmatch(value) is not None
 
 
 def parse_client(table: TableReader, client_id: str, dev_mode: bool) -> ClientSettings:
@@ -27,7 +40,11 @@ def parse_client(table: TableReader, client_id: str, dev_mode: bool) -> ClientSe
     grant_types = grant_types_of(r, "grant_types", r.str_list("grant_types", ["authorization_code"]))
     redirect_uris = r.str_list("redirect_uris", [])
     secret = r.string("client_secret", "", secret=True)
-    if not public and len(secret) < 16:
+    auth_method = r.string("token_endpoint_auth_method", "")
+    if auth_method == "private_key_jwt":
+        if secret:
+            r.problem("client_secret", "a private_key_jwt client has no secret: it proves its keys")
+    elif not public and len(secret) < 16:
         r.problem("client_secret", "a confidential client needs a secret of 16 characters or more")
     if public and secret:
         r.problem("client_secret", "a public client has no secret")
@@ -58,12 +75,45 @@ def parse_client(table: TableReader, client_id: str, dev_mode: bool) -> ClientSe
         logo_uri=_https_link(r, "logo_uri"),
         policy_uri=_https_link(r, "policy_uri"),
         tos_uri=_https_link(r, "tos_uri"),
+        token_endpoint_auth_method=auth_method,
+        jwks=_jwks(r),
+        jwks_uri=r.string("jwks_uri", ""),
+        subject_type=r.string("subject_type", "public"),
+        sector_identifier_uri=r.string("sector_identifier_uri", ""),
     )
     if public and client.pkce is not PkcePolicy.REQUIRED:
         r.problem("pkce", "a public client must use PKCE: set pkce = \"required\"")
     check_client_capabilities(r, client, dev_mode)
+    _check_keys(r, client, dev_mode)
     r.done()
     return client
+
+
+def _jwks(r: TableReader) -> dict[str, Any] | None:
+    """``jwks``: the client's public keys, a table (TOML) or a JSON string (handy in an
+    ``IDP__CLIENTS__ID__JWKS`` environment override); None when not given."""
+    if "jwks" not in r.data:
+        return None
+    if not isinstance(r.data["jwks"], str):
+        table = r.table("jwks")  # "must be a table" when it is neither
+        return dict(table) if isinstance(r.data["jwks"], Mapping) else None
+    try:
+        value = json.loads(r.string("jwks"))
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        r.problem("jwks", "must be a JWK set: a table, or a JSON object, with a keys array")
+        return None
+    return value
+
+
+def _check_keys(r: TableReader, client: ClientSettings, dev_mode: bool) -> None:
+    """The authentication method, keys and subject type, by the rules of registration."""
+    from idp.clients import static_client_problems  # the rules of registration; imports settings
+
+    for problem in static_client_problems(client, dev_mode):
+        name, _, message = problem.partition(": ")
+        r.problem(name, message)
 
 
 def _release_claims(r: TableReader) -> tuple[str, ...] | None:
@@ -159,6 +209,10 @@ def check_logout_uris(r: TableReader, client: ClientSettings, dev_mode: bool,
 
 def check_redirect_uri(r: TableReader, key: str, uri: str, dev_mode: bool) -> None:
     """Absolute, no fragment, https (plain http only to loopback in dev mode)."""
+    if not is_uri_text(uri):
+        r.problem(key, f"{uri!r} has characters a URI may not have (spaces, quotes, "
+                       "backslashes, control characters)")
+        return
     parts = urlsplit(uri)
     if not parts.scheme or not parts.netloc:
         r.problem(key, f"{uri!r} must be an absolute URI")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class DirectoryType(StrEnum):
@@ -136,6 +137,16 @@ class ClientSettings:
     logo_uri: str = ""
     policy_uri: str = ""
     tos_uri: str = ""
+    # How it authenticates at the token endpoint; empty: with its secret, either way
+    # (client_secret_basic or client_secret_post). "private_key_jwt": a signed assertion
+    # (RFC 7523) checked against ``jwks`` (its public keys) or ``jwks_uri``, and no secret.
+    token_endpoint_auth_method: str = ""
+    jwks: Mapping[str, Any] | None = None
+    jwks_uri: str = ""
+    # OpenID Connect Core 8: "public" or "pairwise"; a pairwise client's sector is its
+    # redirect URIs' one host, or the host of ``sector_identifier_uri``.
+    subject_type: str = "public"
+    sector_identifier_uri: str = ""
 
 
 @dataclass(frozen=True)

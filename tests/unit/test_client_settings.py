@@ -3,6 +3,7 @@ checked together, every problem listed with its key."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from idp.settings import AccessTokenFormat, GrantType, RefreshTokenPolicy
 from idp.settings.load import parse_settings
 from idp.settings.model import ClientSettings
 from idp.storage import clients as clients_storage
+from tests.support.client_keys import make_key, public_jwks
 
 
 def parse_client(dev_mode: bool = True, **client: Any) -> tuple[ClientSettings | None, list[str]]:
@@ -91,3 +93,75 @@ def test_generated_client_ids_never_start_with_a_dash(monkeypatch: pytest.Monkey
     drawn = iter(["-starts-with-a-dash", "plain-id"])
     monkeypatch.setattr(clients_storage.secrets, "token_urlsafe", lambda _n: next(drawn))
     assert clients_storage.new_client_id() == "plain-id"
+
+
+# --- private_key_jwt and pairwise subjects: the rules of registration (idp.oidc.key_metadata) -
+KEY = make_key("ES256", kid="rp-key")
+CB = "https://rp.example.org/cb"
+
+
+def test_private_key_jwt_with_inline_keys_needs_no_secret() -> None:
+    client, problems = parse_client(redirect_uris=[CB], token_endpoint_auth_method="private_key_jwt",
+                                    jwks=public_jwks(KEY))
+    assert not problems and client is not None
+    assert client.token_endpoint_auth_method == "private_key_jwt" and client.client_secret == ""
+    assert client.jwks == public_jwks(KEY)
+
+
+def test_jwks_may_be_a_json_string_as_an_environment_override_gives_it() -> None:
+    client, problems = parse_client(redirect_uris=[CB], token_endpoint_auth_method="private_key_jwt",
+                                    jwks=json.dumps(public_jwks(KEY)))
+    assert not problems and client is not None and client.jwks == public_jwks(KEY)
+
+
+@pytest.mark.parametrize("client", [
+    {"redirect_uris": [CB, "https://rp.example.org/other"]},  # one host: its sector
+    {"redirect_uris": [CB, "https://other.example.org/cb"],
+     "sector_identifier_uri": "https://rp.example.org/sector.json"},
+])
+def test_pairwise_subjects(client: dict[str, Any]) -> None:
+    found, problems = parse_client(client_secret="x" * 20, subject_type="pairwise", **client)
+    assert not problems and found is not None and found.subject_type == "pairwise"
+
+
+@pytest.mark.parametrize(("client", "expected"), [
+    ({"token_endpoint_auth_method": "private_key_jwt"},
+     "clients.c.jwks: private_key_jwt needs the client's public keys: jwks or jwks_uri"),
+    ({"token_endpoint_auth_method": "private_key_jwt", "jwks": public_jwks(KEY),
+      "jwks_uri": "https://rp.example.org/jwks.json"},
+     "clients.c.jwks: give jwks or jwks_uri, not both"),
+    ({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [KEY.as_dict(private=True)]}},
+     "clients.c.jwks: the set must hold public keys only"),
+    ({"token_endpoint_auth_method": "private_key_jwt", "jwks": 5}, "clients.c.jwks: must be a table"),
+    ({"token_endpoint_auth_method": "private_key_jwt", "jwks": "{not json"},
+     "clients.c.jwks: must be a JWK set"),
+    ({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "ftp://rp.example.org/jwks"},
+     "clients.c.jwks_uri: must be an absolute https URL"),
+    ({"token_endpoint_auth_method": "private_key_jwt", "jwks": public_jwks(KEY),
+      "client_secret": "x" * 20},
+     "clients.c.client_secret: a private_key_jwt client has no secret"),
+    ({"token_endpoint_auth_method": "private_key_jwt", "jwks": public_jwks(KEY), "public": True,
+      "client_secret": ""},
+     "clients.c.token_endpoint_auth_method: a public client authenticates with none"),
+    ({"token_endpoint_auth_method": "client_secret_jwt"},
+     "clients.c.token_endpoint_auth_method: must be one of client_secret_basic, client_secret_post, "
+     "private_key_jwt"),
+    ({"subject_type": "anonymous"}, "clients.c.subject_type: must be one of public, pairwise"),
+    ({"subject_type": "pairwise", "redirect_uris": [CB, "https://other.example.org/cb"]},
+     "clients.c.sector_identifier_uri: is required: the redirect URIs have several hosts"),
+    ({"sector_identifier_uri": "https://rp.example.org/sector.json"},
+     "clients.c.sector_identifier_uri: is only for a pairwise client"),
+    ({"subject_type": "pairwise", "sector_identifier_uri": "ftp://rp.example.org/sector.json"},
+     "clients.c.sector_identifier_uri: must be an absolute https URL"),
+])
+def test_key_and_subject_problems_name_their_key(client: dict[str, Any], expected: str) -> None:
+    _, problems = parse_client(**{"client_secret": "x" * 20, "redirect_uris": [CB], **client})
+    assert any(expected in p for p in problems), problems
+
+
+def test_every_key_problem_is_listed_with_the_others() -> None:
+    _, problems = parse_client(redirect_uris=[CB, "https://other.example.org/cb"],
+                               token_endpoint_auth_method="private_key_jwt", subject_type="pairwise",
+                               scopes=["two words"])
+    assert {p.split(":")[0] for p in problems} == {
+        "clients.c.jwks", "clients.c.sector_identifier_uri", "clients.c.scopes"}
