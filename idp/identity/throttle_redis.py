@@ -4,7 +4,9 @@ Lua script so that reading, decaying and charging a counter is a single atomic s
 The time comes from the caller (hosts keep their clocks in step with NTP); Redis only expires
 a key once its counter has decayed and its block has passed. When Redis does not answer, the
 process counts on its own (``MemoryStore``) and says so in the log, rather than refusing every
-login of the consortium.
+login of the consortium. A short socket timeout and a circuit breaker (``idp.breaker``) keep a
+hung Redis from slowing logins down: after one failure the process counts on its own at once
+until a background ping gets an answer.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from typing import Any, cast
 
 import redis
 
+from idp.breaker import CircuitBreaker
 from idp.identity.throttle import MemoryStore
 from idp.settings import ThrottleSchedule
 
 log = logging.getLogger(__name__)
-TIMEOUT_S = 0.5
+TIMEOUT_S = 0.25  # Redis answers in a millisecond; longer is a hung server
 WARN_EVERY_S = 60.0
 
 # KEYS[1]: the counter. ARGV: amount, now, unless_blocked, free, base, max, forget.
@@ -57,8 +60,11 @@ class RedisStore:
         self._add = self.client.register_script(_ADD)
         self._fallback = MemoryStore()
         self._warned_at = -WARN_EVERY_S
+        self.breaker = CircuitBreaker("login throttle: Redis", self._ping)
 
     def blocked_until(self, key: str, now: float) -> float:
+        if self.breaker.is_open:
+            return self._fallback.blocked_until(key, now)
         try:
             value = cast("str | None", self.client.hget(key, "until"))
         except redis.RedisError as exc:
@@ -70,6 +76,8 @@ class RedisStore:
             unless_blocked: bool = False) -> tuple[bool, float]:
         args: list[str | int | float] = [amount, repr(now), int(unless_blocked), schedule.free_failures,
                 schedule.base_delay_s, schedule.max_delay_s, schedule.forget_s]
+        if self.breaker.is_open:
+            return self._fallback.add(key, amount, now, schedule, unless_blocked=unless_blocked)
         try:
             changed, until = self._add(keys=[key], args=args)
         except redis.RedisError as exc:
@@ -78,13 +86,18 @@ class RedisStore:
         return bool(changed), float(until)
 
     def clear(self, key: str) -> None:
-        try:
-            self.client.delete(key)
-        except redis.RedisError as exc:
-            self._warn(exc)
+        if not self.breaker.is_open:
+            try:
+                self.client.delete(key)
+            except redis.RedisError as exc:
+                self._warn(exc)
         self._fallback.clear(key)
 
+    def _ping(self) -> None:
+        self.client.ping()
+
     def _warn(self, exc: redis.RedisError) -> None:
+        self.breaker.trip(str(exc))
         now = time.monotonic()
         if now - self._warned_at >= WARN_EVERY_S:
             self._warned_at = now

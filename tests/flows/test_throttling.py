@@ -6,10 +6,13 @@ event, and a throttled attempt never reaches the directory."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -23,8 +26,9 @@ from idp.settings import Settings, ThrottleSettings
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from tests.flows.conftest import make_settings
+from tests.support.hanging import hanging_proxy
 from tests.support.oidc_client import CSRF, csrf_of
-from tests.support.throttle import FakeClock, throttle_table
+from tests.support.throttle import REDIS_URL, FakeClock, throttle_table
 
 NAT = "203.0.113.7"
 ELSEWHERE = "198.51.100.20"
@@ -239,6 +243,40 @@ def test_redis_shares_the_counters_between_two_app_instances(
         finally:
             for app in (first, second):
                 app.extensions["campus_id"].engine.dispose()
+
+
+@pytest.mark.redis
+def test_a_hung_redis_slows_only_the_first_login_and_is_used_again_once_it_answers(
+        settings: Settings, directories: dict[str, SlapdServer]) -> None:
+    """Redis accepts connections and never answers: each login paid its socket timeout for
+    every call (1.5 s a login). Now the first call trips a breaker, the process counts on its
+    own at once, and a background ping brings Redis back when it answers."""
+    stall_s = 1.5
+    redis_address = urlsplit(REDIS_URL)
+    with (hanging_proxy((redis_address.hostname or "", redis_address.port or 6379)) as hung,
+          throttle_table("memory") as table):
+        table["redis_url"] = f"redis://127.0.0.1:{hung.port}/0"
+        app = create_app(make_settings(settings.database.url, directories, throttle=table))
+        try:
+            browser = browser_at(app, NAT)
+            assert attempt(browser, "demo", "demo").status_code == 302
+            for _ in range(5):
+                started = time.monotonic()
+                assert attempt(browser, "demo", "demo").status_code == 302
+                assert time.monotonic() - started < stall_s / 3
+            for i in range(DEFAULTS.account.free_failures):  # counted in the process meanwhile
+                assert attempt(browser, "epopova", f"guess-{i}").status_code == 401
+            assert_throttled(attempt(browser, "epopova", "one-more"))
+
+            hung.answer()
+            store = app.extensions["campus_id"].throttle.store
+            assert store.breaker.wait_closed(10)
+            assert attempt(browser, "asmirnova", "guess").status_code == 401
+            shared = redis.Redis.from_url(REDIS_URL)
+            assert list(shared.scan_iter(match=table["key_prefix"] + "*"))  # in Redis again
+            shared.close()
+        finally:
+            app.extensions["campus_id"].engine.dispose()
 
 
 # -- a lecture hall: 500 students behind one NAT address -------------------------------------
