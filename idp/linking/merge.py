@@ -34,7 +34,7 @@ from idp.storage.identities import (
     new_identity,
 )
 from idp.storage.linking import LinkProposal, ProposalStatus
-from idp.storage.refresh_tokens import RefreshToken
+from idp.storage.refresh_tokens import RefreshToken, revoke_family
 from idp.storage.sessions import LoginSession
 from idp.storage.tokens import AccessToken, AuthorizationCode
 
@@ -107,8 +107,10 @@ def unlink_account(db: Session, identity: Identity, account: LinkedAccount | str
                    actor: str, evidence: Mapping[str, Any] | None = None,
                    ip: str | None = None) -> Identity:
     """Move ``account`` off ``identity`` onto a new identity (new ``sub`` and ``campus_id``);
-    the login sessions it opened follow it. The old identity keeps its ``sub``. ``evidence``
-    (a person undoing a link, ``idp.linking.person``) replaces the helpdesk's method."""
+    the login sessions it opened follow it, and the tokens relying parties got through those
+    sessions (they carry the old ``sub`` and the old identity's claims) are revoked. The old
+    identity keeps its ``sub``. ``evidence`` (a person undoing a link,
+    ``idp.linking.person``) replaces the helpdesk's method."""
     reason = check_reason(reason)
     if not isinstance(account, LinkedAccount):
         account = find_account_by_key(db, account)
@@ -126,13 +128,36 @@ def unlink_account(db: Session, identity: Identity, account: LinkedAccount | str
     account.linked_at = utcnow()
     db.execute(update(LoginSession).where(LoginSession.account_id == account.id)
                .values(identity_id=created.id))
+    refresh, access = _end_tokens_of_sessions(db, account)
     db.flush()
     audit.record(db, AuditEventType.ACCOUNT_UNLINKED, actor=actor, identity_id=identity.id,
                  organization=account.organization, reason=reason, account=account_key(account),
                  sub=identity.sub, new_sub=created.sub, new_identity_id=created.id,
                  new_campus_id=created.campus_id, before=before, ip=ip,
+                 revoked_refresh_tokens=refresh, revoked_access_tokens=access,
                  after=snapshot(identity, created), evidence={"method": "helpdesk", **(evidence or {})})
     return created
+
+
+def _end_tokens_of_sessions(db: Session, account: LinkedAccount) -> tuple[int, int]:
+    """Revoke the refresh token families, access tokens and unused codes issued through the
+    login sessions of ``account``; returns how many refresh and access tokens."""
+    sessions = select(LoginSession.id).where(LoginSession.account_id == account.id)
+    codes = select(AuthorizationCode.id).where(AuthorizationCode.login_session_id.in_(sessions))
+    families = db.scalars(select(RefreshToken.family_id)
+                          .where(RefreshToken.code_id.in_(codes)).distinct()).all()
+    refresh = access = 0
+    for family in families:
+        r, a = revoke_family(db, family)
+        refresh, access = refresh + r, access + a
+    now = utcnow()
+    result = db.execute(update(AccessToken).where(AccessToken.code_id.in_(codes),
+                                                  AccessToken.revoked_at.is_(None))
+                        .values(revoked_at=now))
+    db.execute(update(AuthorizationCode).where(AuthorizationCode.login_session_id.in_(sessions),
+                                               AuthorizationCode.used_at.is_(None))
+               .values(used_at=now))
+    return refresh, access + int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def approve_proposal(db: Session, proposal: LinkProposal, *, reason: str, actor: str,

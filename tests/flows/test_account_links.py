@@ -23,10 +23,11 @@ from idp.storage.base import utcnow
 from idp.storage.identities import LinkedAccount
 from idp.storage.logout import DeliveryKind, LogoutDelivery
 from idp.web.session import Signer
-from tests.flows.conftest import SECRET_KEY, client_table, make_settings
+from tests.flows.conftest import RP1, SECRET_KEY, client_table, make_settings
 from tests.flows.test_account import (
     ELKINA,
     GRIGORIEVA,
+    OFFLINE,
     events,
     link,
     linking_app,
@@ -38,6 +39,8 @@ from tests.flows.test_account import (
     sub_at_rp1,
 )
 from tests.flows.test_identity_events import verified
+from tests.support.oidc_client import sign_in
+from tests.support.tokens import refresh, userinfo_status
 
 __all__ = ["linking_app"]  # the fixture, imported for pytest
 
@@ -276,3 +279,30 @@ def test_the_signed_in_account_and_earlier_ones_cannot_be_pushed_out(
     assert browser.get("/account").get_data(as_text=True).count("/undo") == 2
     assert undo(browser, "tsu", "ivan.petrov", app).status_code == 303
     assert accounts_of(app, *VICTIM) == ["tpu:pgrigorieva", "tusur:grigorieva.pa"]
+
+
+def test_this_was_not_me_ends_what_the_pushed_out_account_got_meanwhile(
+        browser: FlaskClient, app: Flask) -> None:
+    """Tokens a relying party got through the other account's sessions while it was on her
+    identity carry her sub and her data: they end with the link; hers stay."""
+    open_account(browser, *VICTIM)
+    assert link(browser, *OTHER, current=GRIGORIEVA).status_code == 303
+    hers = app.test_client()
+    mine = RP1.token(hers, sign_in(hers, RP1, VICTIM[1], GRIGORIEVA, organization="tpu",
+                                   scope=OFFLINE)["code"]).json
+    intruder = app.test_client()
+    theirs = RP1.token(intruder, sign_in(intruder, RP1, OTHER[1], password(*OTHER),
+                                         organization="tusur", scope=OFFLINE)["code"]).json
+    bearer = {"Authorization": f"Bearer {theirs['access_token']}"}
+    victim_sub = intruder.get("/userinfo", headers=bearer).json["sub"]
+    assert victim_sub == hers.get("/userinfo", headers={
+        "Authorization": f"Bearer {mine['access_token']}"}).json["sub"]
+
+    assert undo(browser, *OTHER, app).status_code == 303
+    refused = refresh(intruder, ("rp1", RP1.secret), theirs["refresh_token"])
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_grant"
+    assert userinfo_status(intruder, theirs["access_token"]) == 401
+    assert userinfo_status(hers, mine["access_token"]) == 200
+    assert refresh(hers, ("rp1", RP1.secret), mine["refresh_token"]).status_code == 200
+    [event] = events(app, AuditEventType.ACCOUNT_UNLINKED)
+    assert event.details["revoked_refresh_tokens"] == 1 and event.details["revoked_access_tokens"] == 1
