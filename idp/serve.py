@@ -7,10 +7,12 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from idp import context
 from idp.app import create_app
 from idp.settings import Settings
+from idp.web.access_log import CLIENT, log_path
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -25,6 +27,22 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Flask:
         return self.application
+
+
+class AccessLog(Logger):  # type: ignore[misc]
+    """gunicorn's logger with an access log line that holds no secret: address, time, method,
+    path without its query, status, size, duration and the client the request names
+    (``idp.web.access_log``). gunicorn's own line would hold the query string (codes,
+    ``id_token_hint``, request objects) and the Referer."""
+
+    FORMAT = '%(h)s %(t)s "%(m)s %(path)s" %(s)s %(b)s %(M)sms client=%(client)s'
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        full = super().atoms(resp, req, environ, request_time)
+        atoms = {key: full[key] for key in ("h", "t", "m", "s", "b", "M")}
+        atoms["path"] = log_path(environ)
+        atoms["client"] = environ.get(CLIENT, "-")
+        return atoms
 
 
 def serve(settings: Settings, host: str, port: int, *, dev: bool = False) -> None:
@@ -42,10 +60,12 @@ def serve(settings: Settings, host: str, port: int, *, dev: bool = False) -> Non
     _Gunicorn(app, {
         "bind": f"{host}:{port}",
         "workers": settings.server.workers,
-        "worker_class": "gthread",
+        "worker_class": "idp.serve_worker.WholeRequestWorker",  # gthread, whole requests only
         "threads": settings.server.threads,
         "post_fork": post_fork,
         "accesslog": "-",
+        "access_log_format": AccessLog.FORMAT,
+        "logger_class": AccessLog,
         "errorlog": "-",
         "timeout": 30,
         "graceful_timeout": 5,

@@ -1,12 +1,12 @@
-"""Slow clients cannot starve the provider behind nginx set up as docs/operations.md says.
+"""Slow clients cannot starve the provider, serving https itself or behind nginx.
 
-`idp serve` hands each connection to a worker thread as soon as it is readable, so a few
-hundred connections that send their headers a byte at a time would hold every thread. nginx
-(Debian's package, started by this test with its own configuration on a free loopback port,
-never the system service) reads a request's headers and body completely before it opens a
-connection to the provider, and buffers the response, so the provider's threads only ever
-see whole requests. The test keeps 200 such connections dripping into nginx and logs a
-person in through it meanwhile: the login must go through at once, not after the drip.
+200 connections send their headers a byte a second (inside TLS when the provider serves https
+itself; plus connections stuck in the middle of a TLS handshake) while a person logs in: the
+login must go through at once, not after the drip. gunicorn's own threaded worker gives each
+such connection a thread and the login waits (measured before `idp.serve_worker`: past 20 s).
+Behind nginx (Debian's package, started by this test with its own configuration on a free
+loopback port, never the system service) set up as docs/operations.md says, nginx reads each
+request whole before it reaches the provider.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -111,10 +112,13 @@ def _wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 class Drip:
-    """Connections that send a request line and then a header byte a second."""
+    """Connections that send a request line and then a header byte a second (through TLS with
+    ``tls``); and, with ``stuck_handshakes``, connections that send the first bytes of a TLS
+    handshake and then one more a second."""
 
-    def __init__(self, port: int, count: int) -> None:
-        self.port, self.count = port, count
+    def __init__(self, port: int, count: int, *, tls: ssl.SSLContext | None = None,
+                 stuck_handshakes: int = 0) -> None:
+        self.port, self.count, self.tls, self.stuck = port, count, tls, stuck_handshakes
         self.stop = threading.Event()
         self.connected = 0
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -122,9 +126,10 @@ class Drip:
     def __enter__(self) -> Drip:
         self.thread.start()
         deadline = time.monotonic() + 10
-        while self.connected < self.count and time.monotonic() < deadline:
+        wanted = self.count + self.stuck
+        while self.connected < wanted and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert self.connected == self.count, f"only {self.connected} slow connections opened"
+        assert self.connected == wanted, f"only {self.connected} slow connections opened"
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -132,11 +137,18 @@ class Drip:
         self.thread.join(10)
 
     def _run(self) -> None:
-        sockets = []
+        sockets: list[socket.socket] = []
         try:
             for _ in range(self.count):
                 sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+                if self.tls is not None:
+                    sock = self.tls.wrap_socket(sock, server_hostname="127.0.0.1")
                 sock.sendall(b"GET /.well-known/openid-configuration HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                sockets.append(sock)
+                self.connected += 1
+            for _ in range(self.stuck):
+                sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+                sock.sendall(b"\x16\x03\x01")  # a TLS record header, and no more for now
                 sockets.append(sock)
                 self.connected += 1
             started = time.monotonic()
@@ -151,11 +163,13 @@ class Drip:
                 sock.close()
 
 
-def log_in(issuer: str) -> tuple[str, float]:
-    """A person logs in through nginx with a plain HTTP client: the code, and how long it took."""
+def log_in(issuer: str, verify: str | bool = True) -> tuple[str, float]:
+    """A person logs in with a plain HTTP client: the code, and how long it took."""
     started = time.monotonic()
     person = people.organization("tpu").person("mpetrova")
     http = requests.Session()
+    http.trust_env = False  # the certificate given, whatever the environment names
+    http.verify = verify
     params = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI,
               "scope": "openid", "state": "s1", "nonce": "n1", "code_challenge": s256(VERIFIER),
               "code_challenge_method": "S256"}
@@ -184,7 +198,62 @@ def _path(location: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def test_a_login_goes_through_while_hundreds_of_clients_drip_their_headers(behind_nginx: str) -> None:
+@pytest.fixture(scope="module")
+def serving_https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderStack]:
+    """`idp serve` with its own certificate, one worker of four threads."""
+    stack = ProviderStack(tmp_path_factory.mktemp("direct"), port=free_port(), https=True,
+                          workers=1, extra_config={
+        "server": {"threads": 4},
+        "clients": {CLIENT_ID: {"name": "Slow clients test", "redirect_uris": [REDIRECT_URI],
+                                "client_secret": SECRET, "trusted": True}}})
+    with stack:
+        yield stack
+
+
+def test_serving_https_itself_a_login_goes_through_while_clients_drip(
+        serving_https: ProviderStack) -> None:
+    issuer, ca = serving_https.issuer, str(serving_https.ca_file)
+    tls = ssl.create_default_context(cafile=ca)
+    with Drip(serving_https.port, SLOW_CONNECTIONS, tls=tls, stuck_handshakes=50):
+        time.sleep(2)
+        code, took = log_in(issuer, verify=ca)
+        tokens = requests.post(f"{issuer}/token", auth=(CLIENT_ID, SECRET), timeout=20, verify=ca,
+                               data={"grant_type": "authorization_code", "code": code,
+                                     "redirect_uri": REDIRECT_URI, "code_verifier": VERIFIER})
+    assert tokens.status_code == 200, tokens.text
+    assert tokens.json()["id_token"]
+    assert took < DRIP_FOR_S / 3, f"the login took {took:.1f} s"
+
+
+def test_a_request_that_never_completes_is_dropped(serving_https: ProviderStack) -> None:
+    """The worker's wait for a whole request is bounded: the connection is closed after it."""
+    tls = ssl.create_default_context(cafile=str(serving_https.ca_file))
+    with socket.create_connection(("127.0.0.1", serving_https.port), timeout=30) as raw, \
+            tls.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        assert sock.recv(100) == b""  # closed without an answer
+        assert time.monotonic() - started < 25
+
+
+def test_keep_alive_and_a_posted_body_still_work(serving_https: ProviderStack) -> None:
+    """Whole requests one after another on one connection, with bodies, as clients send them."""
+    ca = str(serving_https.ca_file)
+    http = requests.Session()
+    http.trust_env = False
+    http.verify = ca
+    for _ in range(3):
+        assert http.get(f"{serving_https.issuer}/.well-known/openid-configuration", timeout=10).ok
+        answer = http.post(f"{serving_https.issuer}/token", timeout=10, auth=(CLIENT_ID, SECRET),
+                           data={"grant_type": "authorization_code", "code": "x" * 5000,
+                                 "redirect_uri": REDIRECT_URI, "code_verifier": VERIFIER})
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+    too_large = http.post(f"{serving_https.issuer}/token", timeout=10, data="a=" + "b" * 100_000,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert too_large.status_code == 413
+
+
+def test_behind_nginx_a_login_goes_through_while_hundreds_of_clients_drip(behind_nginx: str) -> None:
     port = int(re.sub(r".*:", "", behind_nginx))
     with Drip(port, SLOW_CONNECTIONS):
         time.sleep(2)  # every slow connection has sent more than its first byte
