@@ -12,6 +12,12 @@ checked before and charged after a failure, so that right passwords typed at the
 behind one NAT never hold each other up. Refused attempts are not counted. Keys are per
 organization and normalised username (whether or not the account exists: the answer must not
 tell) and per address (an IPv6 client by its /64 network).
+
+An address weighs its failures against its successes: a right password forgives one failure
+of its address, once per account every ``SUCCESS_CREDIT_EVERY_S`` (so one's own account,
+logged into again and again, cannot pay for a spray). A lecture hall behind a NAT, whose typos
+come among hundreds of right passwords, stays near zero; an address whose failures are spread
+over many accounts with few successes (password spraying) is slowed after a few dozen.
 """
 
 from __future__ import annotations
@@ -31,6 +37,11 @@ from idp.settings import ThrottleSchedule, ThrottleSettings
 
 Clock = Callable[[], float]
 IPV6_NETWORK_BITS = 64
+# How often one account's right password may forgive a failure of its address.
+SUCCESS_CREDIT_EVERY_S = 600.0
+# The credit's gate: a key that allows one charge per SUCCESS_CREDIT_EVERY_S.
+_CREDIT_GATE = ThrottleSchedule(free_failures=0, base_delay_s=SUCCESS_CREDIT_EVERY_S,
+                                max_delay_s=SUCCESS_CREDIT_EVERY_S, forget_s=SUCCESS_CREDIT_EVERY_S)
 
 
 class ThrottleScope(StrEnum):
@@ -167,9 +178,18 @@ class LoginThrottle:
         return attempt
 
     def succeeded(self, attempt: Attempt) -> None:
-        """The password was right: the account starts afresh; the address is not touched."""
-        if self.settings.enabled and attempt.allowed:
-            self.store.clear(attempt.account_key)
+        """The password was right: the account starts afresh, and its address is forgiven one
+        failure, unless this account already earned it that credit a short while ago."""
+        if not (self.settings.enabled and attempt.allowed):
+            return
+        self.store.clear(attempt.account_key)
+        if attempt.address_key is None:
+            return
+        now = self.clock()
+        gate = f"{attempt.address_key}:credit:{attempt.account_key.rsplit(':', 1)[-1]}"
+        first, _ = self.store.add(gate, 1, now, _CREDIT_GATE, unless_blocked=True)
+        if first:
+            self.store.add(attempt.address_key, -1, now, self.settings.address)
 
     def failed(self, attempt: Attempt) -> None:
         """The account was charged in ``begin``; now the address is."""

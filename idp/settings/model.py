@@ -178,7 +178,7 @@ class ThrottleSettings:
     redis_url: str = field(default="", repr=False)  # empty: each process counts on its own
     key_prefix: str = "campus-id:throttle:"
     account: ThrottleSchedule = ThrottleSchedule(5, 2.0, 900.0, 600.0)
-    address: ThrottleSchedule = ThrottleSchedule(100, 1.0, 60.0, 6.0)
+    address: ThrottleSchedule = ThrottleSchedule(20, 1.0, 60.0, 30.0)
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,21 @@ def test_spraying_many_accounts_from_one_address_gets_429_while_another_address_
     assert attempt(sprayer, "demo", "demo").status_code == 302
 
 
+def test_spraying_forty_accounts_from_one_address_is_slowed_within_a_few_dozen(
+        throttled_app: Flask) -> None:
+    """One wrong password for each of 40 accounts, as fast as the client can post: answered 429
+    for the address after the first few dozen (all 40 went through to the directory)."""
+    sprayer = browser_at(throttled_app, NAT)
+    binds = count_binds(throttled_app)
+    statuses = [attempt(sprayer, f"user{i:02d}", "Spring2025!").status_code for i in range(40)]
+    first_refusal = statuses.index(429)
+    assert first_refusal <= 30 and set(statuses[:first_refusal]) == {401}
+    assert binds.calls == first_refusal  # the refused ones never reached the directory
+    events = audit_events(throttled_app, AuditEventType.LOGIN_THROTTLED)
+    assert events and {e.details["scope"] for e in events} == {"address"}
+    assert attempt(browser_at(throttled_app, ELSEWHERE), "demo", "demo").status_code == 302
+
+
 def test_a_directory_outage_does_not_count_against_the_person(
         throttled_app: Flask, directories: dict[str, SlapdServer]) -> None:
     browser = browser_at(throttled_app, NAT)
@@ -301,8 +316,9 @@ def lecture_hall() -> Iterator[SlapdServer]:
 def test_a_lecture_hall_of_500_logs_in_from_one_address(
         throttle_settings: Settings, directories: dict[str, SlapdServer],
         lecture_hall: SlapdServer, clock: FakeClock) -> None:
-    """Within one minute (the clock does not move): 500 right passwords, 50 of them after a
-    typo, and nobody waits."""
+    """Within one minute (the clock does not move): 500 right passwords, every tenth after a
+    typo, every 25th after two, and every 50th student someone who forgot the password and
+    gives up after three tries: 110 failures from one address, and nobody waits."""
     hall: dict[str, Any] = {**directories, "tpu": lecture_hall}
     table = {k: v for k, v in dataclasses.asdict(throttle_settings.throttle).items()
              if k in ("key_prefix", "redis_url")}
@@ -311,8 +327,12 @@ def test_a_lecture_hall_of_500_logs_in_from_one_address(
         statuses = []
         for i, student in enumerate(STUDENTS):
             browser = browser_at(app, NAT)
-            if i % 10 == 0:
+            typos = 2 if i % 25 == 0 else 1 if i % 10 == 0 else 0
+            for _ in range(typos):
                 assert attempt(browser, student.username, "typo").status_code == 401
+            if i % 50 == 25:
+                for _ in range(3):
+                    assert attempt(browser, f"forgetful{i}", "maybe-this").status_code == 401
             statuses.append(attempt(browser, student.username, student.password).status_code)
         assert statuses == [302] * HALL_SIZE
         assert len(audit_events(app, AuditEventType.LOGIN_SUCCEEDED)) == HALL_SIZE

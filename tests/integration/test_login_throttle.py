@@ -198,3 +198,36 @@ def test_an_attempt_that_read_the_clock_a_moment_earlier_is_not_refused(
     assert first.allowed and second.allowed, second
     throttle.succeeded(second)
     later.succeeded(first)
+
+
+def test_spraying_forty_accounts_from_one_address_is_slowed_within_a_few_dozen(
+        throttle: LoginThrottle) -> None:
+    """One wrong password for each of 40 accounts, as fast as a client can: refused (for the
+    address) after the first few dozen (it went through: 100 failures were free)."""
+    allowed = [fail(throttle, f"victim{i:02d}") for i in range(40)]
+    assert allowed.index(False) <= 30
+    refused = throttle.begin("tpu", "victim40", NAT)
+    assert not refused.allowed and refused.scope is ThrottleScope.ADDRESS
+
+
+def test_a_lecture_hall_with_typos_and_forgotten_passwords_is_never_slowed(
+        throttle: LoginThrottle) -> None:
+    """500 right passwords within one minute from one address, among them the usual mistakes:
+    every tenth student mistypes once, every 25th twice, and every 50th is someone who forgot
+    the password and gives up after three tries. Right passwords pay for the typos."""
+    for i in range(500):
+        typos = 2 if i % 25 == 0 else 1 if i % 10 == 0 else 0
+        assert all(fail(throttle, f"student{i:03d}") for _ in range(typos)), i
+        if i % 50 == 25:
+            assert all(fail(throttle, f"forgetful{i:03d}") for _ in range(3)), i
+        assert succeed(throttle, f"student{i:03d}"), i
+
+
+def test_ones_own_account_cannot_pay_for_a_spray(throttle: LoginThrottle) -> None:
+    """A right password forgives a failure of its address once per account a while: logging
+    into one's own account between guesses does not keep a spray going."""
+    allowed = []
+    for i in range(60):
+        succeed(throttle, "attacker")
+        allowed.append(fail(throttle, f"victim{i:02d}"))
+    assert allowed.index(False) <= 30

@@ -143,7 +143,7 @@ def test_unknown_environment_override_is_a_problem(tmp_path: Path) -> None:
 def test_throttle_settings_default_and_override(tmp_path: Path) -> None:
     defaults = load_settings(write(tmp_path, MINIMAL), {}).throttle
     assert defaults.enabled and not defaults.redis_url
-    assert (defaults.account.free_failures, defaults.address.free_failures) == (5, 100)
+    assert (defaults.account.free_failures, defaults.address.free_failures) == (5, 20)
     env = {"IDP__THROTTLE__REDIS_URL": "redis://cache:6379/2",
            "IDP__THROTTLE__ADDRESS__FREE_FAILURES": "300"}
     changed = load_settings(write(tmp_path, MINIMAL), env).throttle
