@@ -21,11 +21,11 @@ from idp.oidc.server import create_server
 from idp.settings import Settings
 from idp.storage.base import make_engine, make_session_factory, utcnow
 from idp.storage.migrate import ensure_current
+from idp.web import access_log, csrf, errors, i18n, raw_request, security
 from idp.web import account as account_views
 from idp.web import admin as admin_views
 from idp.web import api as api_views
 from idp.web import api_clients as api_clients_views
-from idp.web import csrf, errors, i18n, security
 from idp.web import login as login_views
 from idp.web import logout as logout_views
 from idp.web import oidc as oidc_views
@@ -63,7 +63,6 @@ def create_app(settings: Settings) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=not settings.server.dev_mode,
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.server.session_lifetime_s),
-        MAX_CONTENT_LENGTH=64 * 1024,
     )
     if settings.server.trust_forwarded_headers:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
@@ -72,7 +71,9 @@ def create_app(settings: Settings) -> Flask:
         throttle=build_throttle(settings.throttle),
     ))
     app.extensions[oidc_views.SERVER] = create_server(app)
-    for module in (i18n, csrf, security, errors):
+    raw_request.init_app(app, settings.server.issuer,  # first: see its init_app
+                         forwarded=settings.server.trust_forwarded_headers)
+    for module in (i18n, csrf, security, errors, access_log):
         module.init_app(app)
     app.register_blueprint(oidc_views.bp)
     app.register_blueprint(login_views.bp)

@@ -8,7 +8,7 @@ from typing import Any
 from idp.identity.claims import CLAIMS_SUPPORTED, SUPPORTED_SCOPES
 from idp.oidc.client_assertions import ASSERTION_ALGS
 from idp.oidc.client_credentials import ServiceGrant
-from idp.oidc.grants import CodeGrant
+from idp.oidc.grants import RESPONSE_MODES, CodeGrant
 from idp.oidc.introspection import Introspection
 from idp.oidc.keys import SUPPORTED_ALGS
 from idp.oidc.refresh import RefreshGrant
@@ -28,7 +28,9 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
         "registration_endpoint": f"{issuer}/register",  # RFC 7591; needs an initial access token
         "scopes_supported": [*SUPPORTED_SCOPES, "offline_access"],
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": list(RESPONSE_MODES),
+        # RFC 9207: every authorization response, success or error, names this issuer.
+        "authorization_response_iss_parameter_supported": True,
         "grant_types_supported": [CodeGrant.GRANT_TYPE, RefreshGrant.GRANT_TYPE,
                                   ServiceGrant.GRANT_TYPE],
         "subject_types_supported": ["public", "pairwise"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from authlib.oauth2 import OAuth2Error
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -15,7 +16,9 @@ from idp.web import outage
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1/"
-JSON_PATHS = ("/token", "/userinfo", "/jwks", "/.well-known/", "/api/", "/register")
+JSON_PATHS = ("/token", "/userinfo", "/jwks", "/.well-known/", "/api/", "/register", "/par",
+              "/introspect", "/revoke")
+TOO_LARGE = "The request body is larger than 64 KB."
 
 
 def wants_json() -> bool:
@@ -39,6 +42,17 @@ def init_app(app: Flask) -> None:
             return resp
         return error_page(exc.public, exc.status_code)
 
+    @app.errorhandler(OAuth2Error)
+    def protocol_error(exc: OAuth2Error) -> Response | tuple[str, int]:
+        """An Authlib error no view answered: ``insecure_transport`` for a protocol endpoint
+        reached over plain http, say. The caller's mistake, told as such."""
+        description = exc.get_error_description() or exc.error
+        if wants_json():
+            resp = jsonify(error=exc.error, error_description=description)
+            resp.status_code = exc.status_code or 400
+            return resp
+        return error_page(description, exc.status_code or 400)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | tuple[str, int]:
         status = exc.code or 500
@@ -50,8 +64,12 @@ def init_app(app: Flask) -> None:
             from idp.web.api import json_error
 
             return json_error(status, exc.name)
+        too_large = status == 413  # idp.web.limits: the same 64 KB for every endpoint
         if wants_json():
-            resp = jsonify(error="invalid_request", error_description=exc.name)
+            resp = jsonify(error="invalid_request",
+                           error_description=TOO_LARGE if too_large else exc.name)
             resp.status_code = status
             return resp
-        return error_page(exc.name, status)
+        from idp.web.i18n import translate
+
+        return error_page(translate("error.too_large") if too_large else exc.name, status)

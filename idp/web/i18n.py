@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
 
 LANGUAGES = ("ru", "en")
 COOKIE = "lang"
@@ -67,6 +68,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unavailable.title": "Temporarily unavailable — Campus ID",
         "unavailable.heading": "Campus ID is temporarily unavailable",
         "unavailable.text": "We are having a technical problem on our side. Please try again in a minute.",
+        "error.too_large": "What you sent is too large (more than 64 KB).",
         "title.home": "Campus ID",
         "home.signed_in": "You are logged in as {name}.",
         "home.signed_out": "You are not logged in.",
@@ -199,6 +201,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unavailable.title": "Временно недоступно — Campus ID",
         "unavailable.heading": "Campus ID временно недоступен",
         "unavailable.text": "У нас технические неполадки. Пожалуйста, попробуйте через минуту.",
+        "error.too_large": "Отправленные данные слишком велики (больше 64 КБ).",
         "title.home": "Campus ID",
         "home.signed_in": "Вы вошли как {name}.",
         "home.signed_out": "Вы не вошли в систему.",
@@ -315,9 +318,22 @@ def switch_url() -> str:
     """The same page in the other language (GET parameters kept)."""
     args = request.args.to_dict(flat=False)
     args[COOKIE] = ["en" if current_language() == "ru" else "ru"]
-    if request.method == "POST" and request.form.get("rid"):
-        args["rid"] = [request.form["rid"]]
+    rid = _posted_rid()
+    if rid:
+        args["rid"] = [rid]
     return request.path + "?" + urlencode(args, doseq=True)
+
+
+def _posted_rid() -> str:
+    """The login form's request id, when a posted form carries one. An error page about a
+    body that could not be read (too large, too many parts) gets none: reading the body
+    again would only fail again."""
+    if request.method != "POST":
+        return ""
+    try:
+        return request.form.get("rid", "")
+    except HTTPException:
+        return ""
 
 
 def init_app(app: Flask) -> None:

@@ -4,6 +4,8 @@ the username, empty passwords, unknown organizations, forged forms."""
 
 from __future__ import annotations
 
+import base64
+import io
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +19,7 @@ from idp.storage import audit
 from idp.storage.base import utcnow
 from idp.storage.identities import Identity
 from idp.storage.tokens import AuthorizationCode
-from tests.flows.conftest import MOODLE, RP1, SPA
+from tests.flows.conftest import MOODLE, RP1, SERVICE, SPA
 from tests.support.oidc_client import callback_params, csrf_of, follow, login, sign_in
 
 
@@ -195,3 +197,104 @@ def test_userinfo_without_or_with_a_bad_token(browser: FlaskClient) -> None:
     assert none.status_code == 401 and none.headers["WWW-Authenticate"].startswith("Bearer")
     bad = browser.get("/userinfo", headers={"Authorization": "Bearer nonsense"})
     assert bad.status_code == 401 and 'error="invalid_token"' in bad.headers["WWW-Authenticate"]
+
+
+BAD_REDIRECT_URIS = [
+    "http://127.0.0.1:5173\\@evil.example/callback",  # a browser reads the backslash as a slash
+    SPA.redirect_uri + "\x00",
+    SPA.redirect_uri + '"',
+    SPA.redirect_uri + " ",
+    SPA.redirect_uri + "\r\nLocation: https://evil.example/",
+]
+
+
+def test_a_redirect_uri_that_is_not_a_uri_is_an_error_page(browser: FlaskClient) -> None:
+    for redirect_uri in BAD_REDIRECT_URIS:
+        for method in ("GET", "POST"):
+            response = browser.open("/authorize", method=method,
+                                    query_string=SPA.params(redirect_uri=redirect_uri))
+            assert response.status_code == 400 and "Location" not in response.headers
+            page = response.get_data(as_text=True)
+            assert "С этим запросом что-то не так" in page and "The redirect_uri is not a URI" in page
+
+
+def test_a_response_type_with_a_quote_is_an_error_page(browser: FlaskClient) -> None:
+    response = browser.get("/authorize", query_string=RP1.params(response_type='code"'))
+    assert response.status_code == 400 and "Location" not in response.headers
+    assert "This response_type is not supported." in response.get_data(as_text=True)
+
+
+NOT_UTF8_CREDENTIALS = [
+    "Basic " + base64.b64encode(b"rp1\xff:\xfe\xff").decode(),  # base64 of bytes that are not UTF-8
+    "Basic " + base64.b64encode(b"\xc3\x28:secret").decode(),
+    "Basic \u00e9\u00e9\u00e9\u00e9",  # not even base64
+]
+
+
+def test_client_credentials_that_are_not_utf8_are_invalid_client(browser: FlaskClient) -> None:
+    for path in ("/token", "/introspect", "/revoke", "/par"):
+        for credentials in NOT_UTF8_CREDENTIALS:
+            response = browser.post(path, data={"grant_type": "client_credentials", "token": "x"},
+                                    headers={"Authorization": credentials})
+            assert response.status_code == 401 and response.json["error"] == "invalid_client"
+            assert "not UTF-8" in response.json["error_description"]
+            assert response.headers["WWW-Authenticate"].startswith("Basic ")
+
+
+ONE_MB = 1024 * 1024
+
+
+def test_a_form_over_64_kb_is_refused_with_a_page(browser: FlaskClient, app: Flask) -> None:
+    page = follow(browser, browser.get("/authorize", query_string=RP1.params()))
+    for path in ("/login", "/authorize", "/account/link", "/logout", "/admin/tokens"):
+        for size in (64 * 1024 + 1, ONE_MB, 10 * ONE_MB):
+            response = browser.post(path, data={
+                "csrf_token": csrf_of(page), "rid": "x", "organization": "tpu", "username": "demo",
+                "password": "demo", "x": "a" * size})
+            assert response.status_code == 413, path
+            assert "Отправленные данные слишком велики (больше 64 КБ)." in response.get_data(as_text=True)
+    assert identities(app) == 0
+
+
+def test_a_body_over_64_kb_is_refused_with_json(browser: FlaskClient) -> None:
+    for path in ("/token", "/par", "/introspect", "/revoke", "/userinfo", "/register",
+                 "/api/v1/identities/x/accounts"):
+        response = browser.post(path, data={"x": "a" * ONE_MB}, auth=(RP1.client_id, RP1.secret or ""))
+        assert response.status_code == 413 and response.is_json, path
+        if not path.startswith("/api/"):  # the helpdesk API has its own error shape
+            assert response.json == {"error": "invalid_request",
+                                     "error_description": "The request body is larger than 64 KB."}
+
+
+def test_a_chunked_body_over_64_kb_is_refused_and_a_small_one_read(browser: FlaskClient) -> None:
+    """No Content-Length: the length is known only by reading, and no more than the limit is."""
+    def chunked(body: bytes) -> dict[str, Any]:
+        return {"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True,
+                "HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_TYPE": "application/x-www-form-urlencoded"}
+    big = browser.post("/token", environ_overrides=chunked(b"x=" + b"a" * ONE_MB))
+    assert big.status_code == 413
+    form = f"grant_type=client_credentials&client_id={SERVICE[0]}&client_secret={SERVICE[1]}"
+    small = browser.post("/token", environ_overrides=chunked(form.encode()))
+    assert small.status_code == 200 and small.json["access_token"]
+
+
+def test_a_host_header_that_is_no_host_is_a_bad_request(browser: FlaskClient) -> None:
+    for host in ("evil\x00.example", "a" * 300, "bad host", "\xff.example", ""):
+        page = browser.get("/login", environ_overrides={"HTTP_HOST": host})
+        assert page.status_code == 400 and "С этим запросом что-то не так" in page.get_data(as_text=True)
+        token = browser.post("/token", environ_overrides={"HTTP_HOST": host})
+        assert token.status_code == 400 and token.json["error"] == "invalid_request"
+
+
+def test_raw_bytes_in_the_query_are_read_as_percent_encoded(browser: FlaskClient) -> None:
+    """A query with raw non-ASCII bytes (as some clients send it) reads as a browser's would."""
+    response = browser.get("/login", environ_overrides={"QUERY_STRING": "rid=\xff\xfe&lang=en"})
+    assert response.status_code == 200 and 'lang="en"' in response.get_data(as_text=True)
+
+
+def test_a_protocol_endpoint_over_plain_http_says_so(browser: FlaskClient) -> None:
+    """Authlib refuses OAuth over plain http to a host other than loopback: a client's
+    mistake (or a proxy not trusted for X-Forwarded-Proto), answered as one."""
+    response = browser.post("/token", base_url="http://id.campus.test",
+                            data={"grant_type": "client_credentials"}, auth=SERVICE)
+    assert response.status_code == 400 and response.json["error"] == "insecure_transport"
