@@ -5,13 +5,14 @@ Repositories never commit: the caller (one request or one command) owns the tran
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -57,9 +58,10 @@ def make_engine(url: str) -> Engine:
     """An engine with the settings each backend needs; creates the folder of a SQLite file."""
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1] if "///" in url else ""
+        path = make_url(url).database or ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(path))
         else:
             kwargs["poolclass"] = StaticPool
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
@@ -70,6 +72,17 @@ def make_engine(url: str) -> Engine:
     else:
         _ping_when_idle(engine)
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create a missing SQLite file readable by its owner only (0600) before SQLite opens it:
+    SQLite would make it, and its journal and WAL files after it, readable by everyone. An
+    existing file keeps its mode: the operator chose it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 # A connection idle longer than this is pinged before use; a busy one is not (its last use
