@@ -20,7 +20,7 @@ from idp.oidc.live_keys import LiveKeyRing
 from idp.oidc.server import create_server
 from idp.settings import Settings
 from idp.storage.base import make_engine, make_session_factory, utcnow
-from idp.storage.migrate import ensure_current
+from idp.storage.migrate import ensure_current, hold_startup_lock
 from idp.web import access_log, csrf, errors, i18n, raw_request, security
 from idp.web import account as account_views
 from idp.web import admin as admin_views
@@ -45,6 +45,7 @@ def create_app(settings: Settings) -> Flask:
         raise
     sessions = make_session_factory(engine)
     with sessions() as db:
+        hold_startup_lock(db)  # another instance starting now waits for this one's commit
         ensure_keys(db, settings.server.secret_key)
         # Activations are recorded and due keys retired at every start (and by `idp keys`).
         settle(db, now=utcnow(), retention=retention(settings), actor="system")

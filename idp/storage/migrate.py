@@ -12,11 +12,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, exc
+from sqlalchemy import Engine, exc, text
+from sqlalchemy.orm import Session
 
 from idp.errors import DatabaseNotReady
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+STARTUP_LOCK = 0x43_49_44_53  # an advisory lock key of its own ("CIDS")
 
 
 def alembic_config() -> Config:
@@ -66,6 +68,15 @@ def ensure_current(engine: Engine) -> None:
             f"but this version of Campus ID needs revision {head}. "
             "Run `idp db upgrade` first."
         )
+
+
+def hold_startup_lock(db: Session) -> None:
+    """Let one instance at a time do the start-up work (signing keys, static clients): two
+    started at once on a fresh database would both find nothing and both insert. On PostgreSQL
+    a transaction-level advisory lock, released at commit; on SQLite the transaction's
+    ``BEGIN IMMEDIATE`` serialises already."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK})
 
 
 def first_line(error: exc.DBAPIError) -> str:

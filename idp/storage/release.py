@@ -16,6 +16,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from idp.storage import audit
@@ -59,26 +60,40 @@ def set_by(db: Session, client_pk: int, organization: str = CONSORTIUM) -> str |
 def set_release(db: Session, client: Client, claims: Collection[str] | None, *,
                 organization: str = CONSORTIUM, actor: str) -> bool:
     """Set (or, with None, remove) one level's claims; audited when something changed.
-    Returns whether it changed."""
-    row = _find(db, client.id, organization)
-    before = sorted(row.claims) if row is not None else None
+    Returns whether it changed.
+
+    Two saves of one level at once ("Save" clicked twice) are serialised: the row is read
+    locked, and a first row inserted by both meets the unique constraint, where the loser
+    compares with the winner's row instead of failing."""
     after = sorted(set(claims)) if claims is not None else None
-    if before == after:
-        return False
-    if after is None:
-        assert row is not None
-        db.delete(row)
-    elif row is None:
-        db.add(ReleasePolicy(client_pk=client.id, organization=organization, claims=after,
-                             updated_by=actor[:200]))
-    else:
-        row.claims, row.updated_at, row.updated_by = after, utcnow(), actor[:200]
-    audit.record(db, AuditEventType.CLIENT_RELEASE_CHANGED, actor=actor, client_id=client.client_id,
-                 organization=organization or None, before=before, after=after)
-    return True
+    for _ in range(2):
+        row = _find(db, client.id, organization, lock=True)
+        before = sorted(row.claims) if row is not None else None
+        if before == after:
+            return False
+        if after is None:
+            assert row is not None
+            db.delete(row)
+        elif row is None:
+            try:
+                with db.begin_nested():
+                    db.add(ReleasePolicy(client_pk=client.id, organization=organization,
+                                         claims=after, updated_by=actor[:200]))
+            except IntegrityError:
+                continue  # saved by someone else a moment ago: compare with theirs
+        else:
+            row.claims, row.updated_at, row.updated_by = after, utcnow(), actor[:200]
+        audit.record(db, AuditEventType.CLIENT_RELEASE_CHANGED, actor=actor,
+                     client_id=client.client_id, organization=organization or None,
+                     before=before, after=after)
+        return True
+    raise RuntimeError("the release policy changed under two attempts in a row")
 
 
-def _find(db: Session, client_pk: int, organization: str) -> ReleasePolicy | None:
+def _find(db: Session, client_pk: int, organization: str, *,
+          lock: bool = False) -> ReleasePolicy | None:
     stmt = select(ReleasePolicy).where(ReleasePolicy.client_pk == client_pk,
                                        ReleasePolicy.organization == organization)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return db.scalars(stmt).one_or_none()
