@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from werkzeug.serving import WSGIRequestHandler
 
 from idp import context
 from idp.app import create_app
@@ -45,12 +46,21 @@ class AccessLog(Logger):  # type: ignore[misc]
         return atoms
 
 
+class DevRequestLog(WSGIRequestHandler):
+    """Werkzeug's development server (``--dev``), its request log cut the same way: the path
+    without its query."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = log_path({"RAW_URI": getattr(self, "path", "")})  # unset when the line was bad
+        self.log("info", '"%s %s" %s %s', getattr(self, "command", "-"), path, code, size)
+
+
 def serve(settings: Settings, host: str, port: int, *, dev: bool = False) -> None:
     app = create_app(settings)
     if dev:
         tls = (settings.server.tls_cert_file, settings.server.tls_key_file)
         app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True,
-                ssl_context=tls if tls[0] else None)
+                ssl_context=tls if tls[0] else None, request_handler=DevRequestLog)
         return
     engine = app.extensions[context.EXTENSION].engine
 
