@@ -121,6 +121,7 @@ def link() -> Any:
     try:
         proposal = (person.find_proposal(db, login.identity_id, _int(form.proposal))
                     if form.proposal else None)
+        db.commit()  # the reads so far: no transaction (on SQLite the write lock) across binds
         refused = _incomplete(db, login, form) or _reauthenticate(db, login, form)
         if refused is not None:
             return refused

@@ -88,3 +88,28 @@ def test_membership_check_on_the_directory(group_settings: Settings) -> None:
     assert not directory.is_member(f"{MEMBER})(uid=*", GROUP)
     assert not directory.is_member(MEMBER, "cn=nobody,ou=groups,dc=tsu,dc=ru")
     assert not directory.is_member("", GROUP)
+
+
+def test_the_group_is_asked_while_no_database_connection_is_held(group_app: Flask) -> None:
+    """No network call inside a database transaction: the membership check at sign-in comes
+    after the sign-in's reads are over."""
+    from idp import context
+
+    directories = context.services_of(group_app).directories
+    inner = directories["tsu"]
+    held: list[int] = []
+
+    class Watching:
+        organization = "tsu"
+
+        def authenticate(self, username: str, password: str) -> object:
+            return inner.authenticate(username, password)  # type: ignore[attr-defined]
+
+        def is_member(self, username: str, group_dn: str) -> bool:
+            held.append(context.services_of(group_app).engine.pool.checkedout())  # type: ignore[attr-defined]
+            return bool(inner.is_member(username, group_dn))  # type: ignore[attr-defined]
+
+    directories["tsu"] = Watching()  # type: ignore[assignment]
+    page = admin_sign_in(group_app.test_client(), MEMBER, password(MEMBER), "tsu")
+    assert page.status_code == 200
+    assert held and set(held) == {0}

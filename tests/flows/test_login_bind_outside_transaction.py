@@ -41,3 +41,18 @@ def test_the_directory_is_asked_while_no_database_connection_is_held(app: Flask)
     form["password"] = "a-wrong-one-again"
     assert browser.post("/login", data=form).status_code == 401
     assert watching.held == [0, 0, 0]
+
+
+def test_linking_on_my_campus_id_asks_both_directories_with_no_connection_held(app: Flask) -> None:
+    """The link form binds twice (the session's account again, then the other account), after
+    the page's own reads: those reads' transaction must be over before the first bind."""
+    from tests.flows.test_account import GRIGORIEVA, link, open_account
+
+    directories = context.services_of(app).directories
+    watching = {org: WatchingDirectory(app, directories[org]) for org in ("tpu", "tusur")}
+    browser = app.test_client()
+    open_account(browser, "tpu", "pgrigorieva")
+    directories.update(watching)
+    response = link(browser, "tusur", "grigorieva.pa", current=GRIGORIEVA)
+    assert response.status_code == 303, response.get_data(as_text=True)[:300]
+    assert watching["tpu"].held == [0] and watching["tusur"].held == [0]

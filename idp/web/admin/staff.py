@@ -135,6 +135,7 @@ def _in_group(account: LinkedAccount) -> bool:
     """Asks the directory, and notes the answer on the account for automatic linking, which
     keeps staff accounts apart (``idp.linking.rules``); committed with the request."""
     services = context.services()
+    context.db().commit()  # the reads so far: no transaction held while the directory answers
     found = in_admin_group(services.settings, services.directories, account.organization,
                            account.username)
     if account.staff_role != found:
