@@ -12,6 +12,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidScopeError
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 
+from idp.oidc.descriptions import description
 from idp.storage.clients import Client
 
 
@@ -28,7 +29,7 @@ class ServiceGrant(ClientCredentialsGrant):  # type: ignore[misc]
             return
         refused = [s for s in wanted if s not in allowed]
         if refused:
-            raise InvalidScopeError(f"This client may not ask for: {' '.join(refused)}.")
+            raise InvalidScopeError(description(f"This client may not ask for: {' '.join(refused)}."))
         self.request.service_scope = " ".join(dict.fromkeys(wanted))
 
     def create_token_response(self) -> Any:

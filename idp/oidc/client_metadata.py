@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from authlib.oauth2.rfc7591 import InvalidClientMetadataError, InvalidRedirectURIError
 
 from idp.identity.claims import SUPPORTED_SCOPES
+from idp.oidc.descriptions import description
 from idp.oidc.key_metadata import (
     FetchUris,
     KeyMetadata,
@@ -82,10 +83,10 @@ class _Problems:
     def raise_if_any(self) -> None:
         if not self.messages:
             return
-        description = "; ".join(self.messages)
+        text = description("; ".join(self.messages))  # the messages repeat the client's values
         if self.fields == {"redirect_uris"}:
-            raise InvalidRedirectURIError(description)
-        raise InvalidClientMetadataError(description)
+            raise InvalidRedirectURIError(text)
+        raise InvalidClientMetadataError(text)
 
 
 def parse_client_metadata(data: object, *, dev_mode: bool,

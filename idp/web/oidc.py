@@ -27,6 +27,7 @@ from flask import (
 
 from idp import context
 from idp.identity.release import released_claims
+from idp.oidc.descriptions import description
 from idp.oidc.discovery import provider_metadata
 from idp.oidc.grants import AuthenticatedUser
 from idp.oidc.pushed import PAR_LIFETIME_S, authorization_params, push_request
@@ -190,7 +191,7 @@ def pushed_authorization_request() -> Any:
     try:
         repeated = [k for k in request.form if len(request.form.getlist(k)) > 1]
         if repeated:
-            raise InvalidRequestError(f"Repeated parameter: {', '.join(repeated)}.")
+            raise InvalidRequestError(description(f"Repeated parameter: {', '.join(repeated)}."))
         client = srv.authenticate_client(oauth_request, PAR_AUTH_METHODS,
                                          endpoint="pushed_authorization_request")
         request_uri = push_request(db, client, request.form.to_dict(), srv.client_keys,

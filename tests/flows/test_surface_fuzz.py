@@ -5,15 +5,16 @@ on), anonymously and in a signed-in session. No answer may be a 5xx.
 
 A fixed corpus, so every run sends the same requests. Each route's query and form start from
 parameters a real caller would send (a known client, its registered redirect URI, the
-session's CSRF token) and take a bad value in one parameter at a time, then in all of them,
-so that bad input meets the code behind the first checks too. SQLite, behind a trusted proxy
-(the forwarded headers are read too); the helpdesk API is also fuzzed from its own document
-(test_helpdesk_api_fuzz.py).
+session's CSRF token, a service's credentials; an initial access token at /register) and take
+a bad value in one parameter at a time, then in all of them, so that bad input meets the code
+behind the first checks too. SQLite, behind a trusted proxy (the forwarded headers are read
+too); the helpdesk API is also fuzzed from its own document (test_helpdesk_api_fuzz.py).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,8 +31,9 @@ from demo.slapd import SlapdServer
 from idp.app import create_app
 from idp.storage.base import make_engine
 from idp.storage.migrate import upgrade
-from tests.flows.conftest import RP1, make_settings
+from tests.flows.conftest import RP1, SERVICE, make_settings
 from tests.support.oidc_client import csrf_of, sign_in
+from tests.support.registration import initial_token
 
 BAD: dict[str, bytes] = {
     "oversized": b"x" * 70_000,  # over the 64 KB body limit, over any sane header
@@ -48,8 +50,9 @@ BASES: dict[str, dict[str, str]] = {
     "/authorize": {**RP1.params(), "prompt": "login", "max_age": "60", "login_hint": "demo@tpu.ru",
                    "ui_locales": "en", "consent": "allow", "response_mode": "query"},
     "/par": {**RP1.params(), **CLIENT_AUTH},
-    "/token": {"grant_type": "authorization_code", "code": "x", "redirect_uri": RP1.redirect_uri,
-               "code_verifier": RP1.verifier, "refresh_token": "x", **CLIENT_AUTH},
+    "/token": {"grant_type": "client_credentials", "scope": "schedule.read", "client_id": SERVICE[0],
+               "client_secret": SERVICE[1], "code": "x", "redirect_uri": RP1.redirect_uri,
+               "code_verifier": RP1.verifier, "refresh_token": "x"},
     "/introspect": {"token": "x", "token_type_hint": "access_token", **CLIENT_AUTH},
     "/revoke": {"token": "x", "token_type_hint": "refresh_token", **CLIENT_AUTH},
     "/userinfo": {"access_token": "x"},
@@ -58,6 +61,15 @@ BASES: dict[str, dict[str, str]] = {
     "/logout": {"id_token_hint": "x", "post_logout_redirect_uri": "https://rp1.example.org/bye",
                 "client_id": RP1.client_id, "state": "s", "ui_locales": "en", "confirm": "yes"},
 }
+# A registration (RFC 7591) or an API change: each field takes each bad value in turn.
+JSON_BASE: dict[str, Any] = {
+    "client_name": "Fuzzed", "redirect_uris": ["https://fuzz.example/cb"], "scope": "openid",
+    "grant_types": ["authorization_code"], "token_endpoint_auth_method": "client_secret_basic",
+    "jwks_uri": "https://fuzz.example/jwks", "logo_uri": "https://fuzz.example/logo.png",
+    "sector_identifier_uri": "https://fuzz.example/s", "subject_type": "public",
+    "id_token_signed_response_alg": "RS256", "post_logout_redirect_uris": ["https://fuzz.example/bye"],
+    "event_delivery_uri": "https://fuzz.example/events", "contacts": ["it@fuzz.example"],
+    "reason": "fuzz", "disabled": False}
 HEADERS = {"HTTP_ACCEPT_LANGUAGE", "CONTENT_TYPE", "CONTENT_LENGTH", "HTTP_HOST",
            "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
            "HTTP_ORIGIN", "HTTP_REFERER", "HTTP_USER_AGENT"}
@@ -137,8 +149,8 @@ def raw(value: bytes) -> str:
 
 def parameter_sets(route: Route, csrf: str) -> Iterator[tuple[str, str]]:
     """(label, encoded parameters): each parameter of a known path bad in turn, then all of
-    them (one oversized parameter is enough), for each bad value; and each bad value raw, not
-    percent-encoded."""
+    them (one oversized parameter is enough), for each bad value; each bad value raw, not
+    percent-encoded; and a bad parameter name, repeated."""
     plain = {k: v.encode() for k, v in {**route.base, "csrf_token": csrf}.items()}
     for label, value in BAD.items():
         if route.base is not GENERIC and label in SHORT:
@@ -147,6 +159,8 @@ def parameter_sets(route: Route, csrf: str) -> Iterator[tuple[str, str]]:
         everywhere = {**plain, "big": value} if label == "oversized" else dict.fromkeys(plain, value)
         yield f"all={label}", encoded(everywhere)
         yield f"raw {label}", encoded(plain) + "&raw=" + raw(value.replace(b"&", b"").replace(b"=", b""))
+        name = quote_from_bytes(value[:64])
+        yield f"repeated name {label}", encoded(plain) + f"&{name}=1&{name}=2"
 
 
 def send(client: FlaskClient, path: str, method: str, *, query: str = "", body: bytes | None = None,
@@ -175,7 +189,13 @@ def requests_of(kind: str, route: Route, csrf: str) -> Iterator[tuple[str, dict[
             yield f"form {label}", {"body": params.encode("latin-1")}
         for label, value in BAD.items():
             body = b'{"client_name": "' + value + b'", "redirect_uris": ["' + value + b'"]}'
-            yield f"json {label}", {"body": body, "content_type": "application/json"}
+            yield f"json raw {label}", {"body": body, "content_type": "application/json"}
+            text = value.decode("utf-8", "surrogateescape")  # valid JSON, bad content
+            document = {**JSON_BASE, **dict.fromkeys(JSON_BASE, text), "redirect_uris": [text]}
+            for name in JSON_BASE:
+                for changed in ({**JSON_BASE, name: text}, document):
+                    yield f"json {name}={label}", {"body": json.dumps(changed).encode(),
+                                                   "content_type": "application/json"}
     elif kind == "headers":
         for label in BAD:
             value = raw(BAD[label])
@@ -199,6 +219,9 @@ def test_no_route_answers_bad_input_with_a_server_error(
             continue  # the same code as anonymously: no session is read there
         for label, arguments in requests_of(kind, route, caller.csrf):
             arguments = {"path": route.path, **arguments}
+            if route.path == "/register" and kind == "body":  # past the token, to the metadata
+                token = initial_token(surface_app)  # each: a failed registration spends it
+                arguments["environ"] = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
             status = send(caller.client, method=route.method, **arguments)
             if status.startswith("5"):
                 failures.append(f"{status} {route.method} {route.path} {label}")

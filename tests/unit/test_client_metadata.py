@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc7591 import InvalidClientMetadataError, InvalidRedirectURIError
 
 from idp.oidc.client_metadata import parse_client_metadata
@@ -20,6 +21,18 @@ def test_loopback_http_only_in_dev_mode(uri: str) -> None:
     assert parse_client_metadata({**BASE, "redirect_uris": [uri]}, dev_mode=True).redirect_uris == (uri,)
     with pytest.raises(InvalidRedirectURIError, match=r"redirect_uris: .* must use https"):
         parse_client_metadata({**BASE, "redirect_uris": [uri]}, dev_mode=False)
+
+
+@pytest.mark.parametrize("uri", [
+    "https://portal.example\\@evil.example/cb",  # a browser reads the backslash as a slash
+    'https://portal.example/cb"', "https://portal.example/c b", "https://portal.example/cb\x00",
+    "https://portal.example/cb\r\n", "https://портал.example/cb",
+])
+def test_a_redirect_uri_with_characters_no_uri_has_is_refused(uri: str) -> None:
+    """RFC 3986 2: parsers disagree about such strings, so none is registered (nor accepted at
+    /authorize: tests/flows/test_bad_input.py)."""
+    with pytest.raises(InvalidRedirectURIError, match="has characters a URI may not have"):
+        parse_client_metadata({**BASE, "redirect_uris": [uri]}, dev_mode=True)
 
 
 def test_defaults_of_rfc7591_and_campus_id() -> None:
@@ -73,3 +86,14 @@ def test_durations(text: str, expected: timedelta) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="is not a duration"):
         parse_duration(text)
+
+
+def test_a_refusal_repeats_the_value_sent_in_characters_an_error_may_hold() -> None:
+    """RFC 6749 5.2: error_description holds %x20-21 / %x23-5B / %x5D-7E only (Authlib raises
+    on anything else, which was a 500); the rest of what the client sent is percent-encoded."""
+    with pytest.raises(InvalidRedirectURIError) as refused:
+        parse_client_metadata({**BASE, "redirect_uris": ['https://ло"го.example/\udcff']},
+                              dev_mode=False)
+    text = refused.value.description
+    assert "https://%D0%BB%D0%BE%22%D0%B3%D0%BE.example/%5Cudcff" in text
+    assert not invalid_error_characters(text)

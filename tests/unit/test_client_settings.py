@@ -38,6 +38,11 @@ def test_defaults_are_the_code_flow_with_opaque_tokens() -> None:
     assert client.scopes == ("openid", "profile", "email", "campus")
 
 
+def test_a_configured_redirect_uri_with_a_backslash_is_a_problem() -> None:
+    _, problems = parse_client(redirect_uris=["https://rp.example.org\\@evil.example/cb"])
+    assert any("has characters a URI may not have" in problem for problem in problems), problems
+
+
 def test_service_client_needs_no_redirect_uri() -> None:
     client, problems = parse_client(grant_types=["client_credentials"], client_secret="x" * 20,
                                     scopes=["schedule.read"], access_token_format="jwt",
