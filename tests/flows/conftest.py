@@ -101,6 +101,7 @@ def settings(database_url: str, directories: dict[str, SlapdServer]) -> Settings
 def app(settings: Settings) -> Iterator[Flask]:
     app = create_app(settings)
     yield app
+    app.extensions["campus_id"].deliveries.wait_idle(10)  # its back-channel posts, off requests
     app.extensions["campus_id"].engine.dispose()
 
 

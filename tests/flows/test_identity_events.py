@@ -66,6 +66,7 @@ def app(database: str, directories: dict[str, SlapdServer], receiver: Receiver) 
         clients[rp] = {**clients[rp], "event_delivery_uri": receiver.url(rp)}
     app = create_app(make_settings(database, directories, clients=clients))
     yield app
+    settled(app)
     app.extensions["campus_id"].engine.dispose()
 
 
