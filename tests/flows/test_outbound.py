@@ -29,6 +29,7 @@ from idp.storage.clients import find_client
 from idp.storage.logout import LogoutDelivery
 from idp.storage.migrate import upgrade
 from tests.flows.conftest import RP1, make_settings
+from tests.flows.test_helpdesk_api import HELPDESK, call, helpdesk_clients, log_in, token_of
 from tests.support.client_keys import JsonServer, assertion_form, json_server, make_key, public_jwks
 from tests.support.dripping import DrippingServer, dripping_server, elapsed
 from tests.support.oidc_client import csrf_of, sign_in
@@ -267,3 +268,38 @@ def test_logout_answers_at_once_with_a_dripping_receiver_and_the_token_is_retrie
                        limits=services.settings.outbound) == (1, 0)
         [row] = db.query(LogoutDelivery).all()
         assert row.delivered_at is not None
+
+
+# --- Security Event Tokens ------------------------------------------------------------------
+
+def test_a_merge_answers_at_once_with_a_dripping_event_receiver(
+        tmp_path: Path, directories: dict[str, SlapdServer], dripping: DrippingServer) -> None:
+    """The helpdesk API links two accounts; rp1's event_delivery_uri drips: the API answers
+    without waiting for it, and the Security Event Token waits for its retry."""
+    url = f"sqlite:///{tmp_path}/idp.sqlite3"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    clients = helpdesk_clients()
+    clients["rp1"] = {**clients["rp1"], "event_delivery_uri": dripping.url("/events")}
+    app = create_app(make_settings(url, directories, clients=clients,
+                                   outbound={"timeout_s": TIMEOUT_S}))
+    try:
+        sub = log_in(app, "tpu", "vzhukov")["claims"]["sub"]
+        log_in(app, "tsu", "viktor.zhukov")
+        api = app.test_client()
+        token = token_of(api, HELPDESK)
+        started = time.monotonic()
+        linked = call(api, "POST", f"/identities/{sub}/accounts", token,
+                      json={"account": "tsu:viktor.zhukov", "reason": "ticket 11"})
+        assert linked.status_code == 200, linked.json
+        assert elapsed(started) < TIMEOUT_S / 3
+        settled(app, 3 * TIMEOUT_S)
+        assert dripping.hits == 1
+        with app.extensions["campus_id"].sessions() as db:
+            [row] = db.query(LogoutDelivery).all()
+            assert row.kind == "set" and row.attempts == 1 and row.delivered_at is None
+            assert row.next_attempt_at is not None
+    finally:
+        app.extensions["campus_id"].deliveries.wait_idle(2 * TIMEOUT_S)
+        app.extensions["campus_id"].engine.dispose()
