@@ -1,14 +1,19 @@
 """The outbound address filter and limits (idp.outbound) without a remote server: which
-addresses count as public, and refusals that never connect and say the same thing."""
+addresses count as public, refusals that never connect and say the same thing, and the
+``[outbound]`` settings."""
 
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
 
+from idp.errors import ConfigError
 from idp.outbound import OutboundError, call, refused_address
+from idp.settings.load import load_settings
 from idp.settings.model import OutboundSettings
+from tests.unit.test_settings import MINIMAL, write
 
 
 @pytest.mark.parametrize("address", [
@@ -40,3 +45,26 @@ def test_refused_urls_answer_one_public_message(url: str) -> None:
         call("GET", url, OutboundSettings(timeout_s=1))
     assert refused.value.public == OutboundError.public
     assert refused.value.detail  # the reason, for the log only
+
+
+def test_outbound_settings_default_to_refusing_private_addresses_outside_dev_mode(
+        tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, MINIMAL), {})
+    assert settings.outbound == OutboundSettings(timeout_s=5, max_bytes=1024 * 1024,
+                                                 allow_private=False)
+    dev = load_settings(write(tmp_path, MINIMAL.replace("[server]", "[server]\ndev_mode = true")),
+                        {})
+    assert dev.outbound.allow_private
+    overridden = load_settings(write(tmp_path, MINIMAL), {"IDP__OUTBOUND__ALLOW_PRIVATE": "true"})
+    assert overridden.outbound.allow_private
+
+
+def test_outbound_settings_are_validated_with_every_problem_listed(tmp_path: Path) -> None:
+    text = MINIMAL + "[outbound]\ntimeout_s = 0\nmax_bytes = 10\nallow_private = \"yes\"\n" \
+                     "failure_cache_s = -1\nmin_refetch_s = 7200\nproxy = \"x\"\n"
+    with pytest.raises(ConfigError) as failed:
+        load_settings(write(tmp_path, text), {})
+    problems = [p for p in failed.value.problems if p.startswith("outbound.")]
+    assert [p.split(":")[0] for p in problems] == [
+        "outbound.timeout_s", "outbound.max_bytes", "outbound.allow_private",
+        "outbound.failure_cache_s", "outbound.min_refetch_s", "outbound.proxy"]
