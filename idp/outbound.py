@@ -177,16 +177,20 @@ def _handshake(raw: socket.socket, host: str, deadline: float) -> ssl.SSLSocket:
     context = ssl.create_default_context()
     tls = context.wrap_socket(raw, server_hostname=host, do_handshake_on_connect=False)
     tls.setblocking(False)
-    while True:
-        try:
-            tls.do_handshake()
-            return tls
-        except ssl.SSLWantReadError:
-            ready = select.select([tls], [], [], _remaining(deadline))[0]
-        except ssl.SSLWantWriteError:
-            ready = select.select([], [tls], [], _remaining(deadline))[1]
-        if not ready:
-            raise OutboundError("the TLS handshake took too long")
+    try:
+        while True:
+            try:
+                tls.do_handshake()
+                return tls
+            except ssl.SSLWantReadError:
+                ready = select.select([tls], [], [], _remaining(deadline))[0]
+            except ssl.SSLWantWriteError:
+                ready = select.select([], [tls], [], _remaining(deadline))[1]
+            if not ready:
+                raise OutboundError("the TLS handshake took too long")
+    except BaseException:
+        tls.close()  # it owns the connection now
+        raise
 
 
 class _DeadlineSocket:
