@@ -1,7 +1,8 @@
 """The client registration endpoint (RFC 7591) and the client configuration endpoint
 (RFC 7592). Thin views: the order of checks is token first (401 with ``WWW-Authenticate``,
-RFC 6750 3), then the metadata (400 with a standard error naming the field), then the change,
-committed before the response."""
+RFC 6750 3; an initial access token that passes is spent by the attempt), then the metadata
+(400 with a standard error naming the field, audited), then the change, committed before the
+response. No transaction is open while the metadata check fetches a sector_identifier_uri."""
 
 from __future__ import annotations
 
