@@ -14,6 +14,8 @@ from flask import abort, redirect, render_template, request, url_for
 
 from idp import context
 from idp.admin import clients as service
+from idp.oidc.client_metadata import ClientMetadata
+from idp.oidc.key_metadata import sector_fetcher
 from idp.oidc.profiles import PROFILES
 from idp.storage.clients import Client
 from idp.web.admin import forms
@@ -58,7 +60,7 @@ def client_new() -> Any:
     values = forms.form_values(request.form)
     if values["organization"] not in orgs:
         return forbidden(who, "create a client of another organization", values["organization"])
-    metadata, problems = forms.parse(values, dev_mode=context.settings().server.dev_mode)
+    metadata, problems = _parse(values)
     if metadata is None:
         return _form_page(values, orgs, problems), 400
     db = context.db()
@@ -86,8 +88,7 @@ def client_update(client_id: str) -> Any:
         service.require_editable(client, "edit")  # before the form: its problems are moot
     values = forms.form_values(request.form)
     values["organization"] = client.organization or ""
-    metadata, problems = forms.parse(values, dev_mode=context.settings().server.dev_mode,
-                                     keep=client.registered_metadata)
+    metadata, problems = _parse(values, keep=client.registered_metadata)
     if metadata is None:
         return _form_page(values, [], problems, client=client), 400
     db = context.db()
@@ -186,6 +187,17 @@ def _static_refused(client: Client) -> Iterator[None]:
         service.record_refusal(db, client, refused, staff().actor, request.path)
         db.commit()
         raise
+
+
+def _parse(values: dict[str, Any], keep: dict[str, Any] | None = None,
+           ) -> tuple[ClientMetadata | None, list[str]]:
+    """The form checked as a registration, under the ``[outbound]`` limits: a kept
+    sector_identifier_uri is fetched again, with no transaction open meanwhile (the request
+    has only read so far)."""
+    settings = context.settings()
+    context.end_reads()
+    return forms.parse(values, dev_mode=settings.server.dev_mode, keep=keep,
+                       fetch_sector=sector_fetcher(settings.outbound))
 
 
 def _form_page(values: dict[str, Any], organizations: list[str], problems: list[str] | None = None,

@@ -10,6 +10,7 @@ from authlib.oauth2 import OAuth2Error
 from werkzeug.datastructures import MultiDict
 
 from idp.oidc.client_metadata import ClientMetadata, parse_client_metadata
+from idp.oidc.key_metadata import FetchUris
 from idp.oidc.profiles import PROFILES
 from idp.storage.clients import Client
 
@@ -53,10 +54,11 @@ def new_values() -> dict[str, Any]:
             "event_delivery_uri": "", "organization": ""}
 
 
-def parse(values: dict[str, Any], *, dev_mode: bool,
-          keep: dict[str, Any] | None = None) -> tuple[ClientMetadata | None, list[str]]:
+def parse(values: dict[str, Any], *, dev_mode: bool, keep: dict[str, Any] | None = None,
+          fetch_sector: FetchUris | None = None) -> tuple[ClientMetadata | None, list[str]]:
     """The metadata, or the problems, each naming its field. ``keep``: registered metadata of
-    an existing client that the form does not show (logo, contacts...), kept as it was."""
+    an existing client that the form does not show (logo, contacts...), kept as it was; a
+    pairwise client's kept ``sector_identifier_uri`` is fetched again with ``fetch_sector``."""
     data: dict[str, Any] = {
         k: v for k, v in (keep or {}).items()
         if k not in ("campus_profile", "client_name#ru")
@@ -81,6 +83,6 @@ def parse(values: dict[str, Any], *, dev_mode: bool,
     if values["event_delivery_uri"]:
         data["event_delivery_uri"] = values["event_delivery_uri"]
     try:
-        return parse_client_metadata(data, dev_mode=dev_mode), []
+        return parse_client_metadata(data, dev_mode=dev_mode, fetch_sector=fetch_sector), []
     except OAuth2Error as error:
         return None, (error.description or error.error).split("; ")
