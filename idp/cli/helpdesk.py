@@ -10,18 +10,16 @@ API's message; exit codes: 0 done, 2 invalid input or configuration, 3 not found
 from __future__ import annotations
 
 import getpass
-import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from sqlalchemy.orm import Session
 
-from idp.cli import _current_engine, main, settings_of
-from idp.errors import BadRequest, Conflict, IdpError, InvalidInput, NotFound
+from idp.cli.shared import current_engine, echo_json, main, refuse, session_on, settings_of
+from idp.errors import IdpError, InvalidInput, NotFound
 from idp.linking import actions, helpdesk, merge
 from idp.linking.helpdesk import HelpdeskScope
 from idp.oidc.backchannel import Signer
@@ -30,7 +28,6 @@ from idp.storage.identities import Identity, resolve_sub
 from idp.storage.linking import LinkProposal, ProposalStatus
 from idp.web import api_json
 
-EXIT_CODES: dict[type[IdpError], int] = {NotFound: 3, Conflict: 4, BadRequest: 2}
 _REASON = click.option("--reason", required=True, help="Why (recorded in the audit trail).")
 
 
@@ -38,31 +35,24 @@ def actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def _fail(exc: IdpError) -> NoReturn:
-    click.echo(f"Error: {exc.public}", err=True)
-    code = next((c for kind, c in EXIT_CODES.items() if isinstance(exc, kind)), 1)
-    sys.exit(code)
-
-
 def _echo(body: Any) -> None:
-    click.echo(json.dumps(body, ensure_ascii=False, sort_keys=True))
+    """JSON as the helpdesk API writes it: keys sorted, letters as they are."""
+    echo_json(body, sort_keys=True, ensure_ascii=False)
 
 
 @contextmanager
 def _database(ctx: click.Context) -> Iterator[tuple[Session, Settings]]:
     """A session on a current database; an ``IdpError`` inside becomes a message and an exit
     code, after the transaction was rolled back (nothing half-done is kept)."""
-    from idp.storage.base import make_session_factory
-
     settings = settings_of(ctx)
-    engine = _current_engine(settings)
+    engine = current_engine(settings)
     try:
-        with make_session_factory(engine)() as session:
+        with session_on(engine) as session:
             try:
                 yield session, settings
             except IdpError as exc:
                 session.rollback()
-                _fail(exc)
+                refuse(exc)
     finally:
         engine.dispose()
 

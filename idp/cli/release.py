@@ -4,16 +4,13 @@ organization's people. Every change is audited (``client.release_changed``)."""
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from idp.cli import _current_engine, _fail, clients, settings_of
+from idp.cli.shared import clients, current_engine, echo_columns, echo_json, fail, session_on, settings_of
 from idp.errors import ConfigError
 from idp.identity.claims import RELEASABLE_CLAIMS
 from idp.identity.release import parse_claim_list
 from idp.release import change_release, release_levels
-from idp.storage.base import make_session_factory
 from idp.storage.clients import find_client
 
 ACTOR = "cli"
@@ -31,21 +28,20 @@ def release() -> None:
 def release_show(ctx: click.Context, client_id: str, as_json: bool) -> None:
     """The consortium's default and each organization's narrowing for CLIENT_ID."""
     settings = settings_of(ctx)
-    engine = _current_engine(settings)
+    engine = current_engine(settings)
     try:
-        with make_session_factory(engine)() as db:
+        with session_on(engine) as db:
             client = find_client(db, client_id)
             levels = release_levels(db, client, settings.organizations) if client else None
     finally:
         engine.dispose()
     if levels is None:
-        _fail(f"No client {client_id!r}.", [])
-        return
+        fail(f"No client {client_id!r}.", [])
     if as_json:
-        click.echo(json.dumps({"client_id": client_id, "policy": [
+        echo_json({"client_id": client_id, "policy": [
             {"organization": level.organization or None,
              "claims": list(level.claims) if level.claims is not None else None}
-            for level in levels]}))
+            for level in levels]})
         return
     for level in levels:
         who = f"organization {level.organization}" if level.organization else "consortium default"
@@ -53,7 +49,7 @@ def release_show(ctx: click.Context, client_id: str, as_json: bool) -> None:
             text = "every claim of the granted scopes" if not level.organization else "no narrowing"
         else:
             text = ", ".join(level.claims) or "nothing but sub"
-        click.echo(f"{who + ':':32} {text}")
+        echo_columns([f"{who}:", text], [32])
 
 
 @release.command("set")
@@ -82,10 +78,10 @@ def release_clear(ctx: click.Context, client_id: str, organization: str) -> None
 
 def _change(ctx: click.Context, client_id: str, claims: list[str] | None, organization: str) -> None:
     settings = settings_of(ctx)
-    engine = _current_engine(settings)
+    engine = current_engine(settings)
     problems: list[str] = []
     try:
-        with make_session_factory(engine)() as db:
+        with session_on(engine) as db:
             client = find_client(db, client_id)
             if client is None:
                 problems.append(f"client: no client {client_id!r}")
@@ -99,7 +95,6 @@ def _change(ctx: click.Context, client_id: str, claims: list[str] | None, organi
     finally:
         engine.dispose()
     if problems:
-        _fail("The release policy was not changed:", problems)
-        return
+        fail("The release policy was not changed:", problems)
     level = f"organization {organization}" if organization else "consortium default"
     click.echo(f"{client_id}, {level}: " + ("changed." if changed else "unchanged (already so)."))

@@ -8,13 +8,12 @@ with what the running servers already do by the clock.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 import click
 from sqlalchemy.orm import Session
 
-from idp.cli import _current_engine, _fail, main, settings_of
+from idp.cli.shared import current_engine, echo_columns, echo_json, fail, main, session_on, settings_of
 from idp.oidc.key_rotation import (
     KeyRotationError,
     Settled,
@@ -26,7 +25,7 @@ from idp.oidc.key_rotation import (
 )
 from idp.oidc.keys import SUPPORTED_ALGS, ensure_keys
 from idp.settings import Settings
-from idp.storage.base import make_session_factory, utcnow
+from idp.storage.base import utcnow
 
 ACTOR = "cli"
 
@@ -49,10 +48,10 @@ def keys_rotate(ctx: click.Context, alg: str) -> None:
     """Add a new key: published in the JWKS at once, signing after [keys] activation_delay_s;
     the key it replaces stays published until the tokens it signed have expired."""
     settings = settings_of(ctx)
-    engine = _current_engine(settings)
+    engine = current_engine(settings)
     algs = list(SUPPORTED_ALGS) if alg == "all" else [alg]
     try:
-        with make_session_factory(engine)() as db:
+        with session_on(engine) as db:
             now = utcnow()
             _prepare(db, settings, now)
             added = rotate(db, settings.server.secret_key, algs, now=now, actor=ACTOR,
@@ -61,7 +60,7 @@ def keys_rotate(ctx: click.Context, alg: str) -> None:
             lines = [f"{row.alg:6} {row.kid}  published now, signs from {row.activates_at.isoformat()}"
                      for row in added]
     except KeyRotationError as exc:
-        _fail(f"Nothing rotated: {exc}", [])
+        fail(f"Nothing rotated: {exc}", [])
     finally:
         engine.dispose()
     click.echo("\n".join(lines))
@@ -74,9 +73,9 @@ def keys_list(ctx: click.Context, as_json: bool) -> None:
     """Every key with its state: pending (published, not signing yet), active (signs),
     previous (replaced, published until its tokens expire), retired."""
     settings = settings_of(ctx)
-    engine = _current_engine(settings)
+    engine = current_engine(settings)
     try:
-        with make_session_factory(engine)() as db:
+        with session_on(engine) as db:
             now = utcnow()
             _prepare(db, settings, now)
             db.commit()
@@ -90,13 +89,13 @@ def keys_list(ctx: click.Context, as_json: bool) -> None:
         engine.dispose()
     for item in rows:
         if as_json:
-            click.echo(json.dumps(item))
+            echo_json(item)
             continue
         when = {"pending": f"signs from {item['activates_at']}",
                 "active": f"signing since {item['activates_at']}",
                 "previous": f"published until {item['retire_after']}",
                 "retired": f"retired at {item['retired_at'] or item['retire_after']}"}[str(item["state"])]
-        click.echo(f"{item['alg']:6} {item['kid']:32} {item['state']:9} {when}")
+        echo_columns([str(item["alg"]), str(item["kid"]), str(item["state"]), when], [6, 32, 9])
 
 
 @keys.command("retire")
@@ -110,16 +109,16 @@ def keys_retire(ctx: click.Context, kid: str | None, force: bool) -> None:
     """Retire the keys whose tokens have all expired (and record activations). Run it from
     cron or a systemd timer; servers also do it at start."""
     settings = settings_of(ctx)
-    engine = _current_engine(settings)
+    engine = current_engine(settings)
     try:
-        with make_session_factory(engine)() as db:
+        with session_on(engine) as db:
             now = utcnow()
             settled = _prepare(db, settings, now)
             if kid is not None:
                 retire(db, kid, now=now, retention=retention(settings), actor=ACTOR, force=force)
             db.commit()
     except KeyRotationError as exc:
-        _fail(f"Nothing retired: {exc}", [])
+        fail(f"Nothing retired: {exc}", [])
     finally:
         engine.dispose()
     retired = [*settled.retired, *([kid] if kid else [])]
