@@ -25,14 +25,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
-import threading
 import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
 
+from idp.identity.throttle_redis import RedisStore
+from idp.identity.throttle_store import MemoryStore, ThrottleStore
 from idp.settings import ThrottleSchedule, ThrottleSettings
 
 Clock = Callable[[], float]
@@ -47,95 +47,6 @@ _CREDIT_GATE = ThrottleSchedule(free_failures=0, base_delay_s=SUCCESS_CREDIT_EVE
 class ThrottleScope(StrEnum):
     ACCOUNT = "account"
     ADDRESS = "address"
-
-
-def delay_after(schedule: ThrottleSchedule, failures: float) -> float:
-    """How long the next attempt waits after ``failures`` (a decayed, fractional count)."""
-    n = math.ceil(failures - 1e-9)
-    if n < schedule.free_failures:
-        return 0.0
-    doublings = min(n - schedule.free_failures, 64)
-    return float(min(schedule.max_delay_s, schedule.base_delay_s * 2.0**doublings))
-
-
-def next_block(until: float, now: float, delay: float, amount: int) -> float:
-    """The moment a key is blocked until after a charge (``amount`` > 0) or a forgiveness.
-
-    A charge without delay leaves the block alone: were it moved to ``now``, a concurrent
-    attempt that read the clock a moment earlier would count as blocked (two right passwords
-    typed at once refused with "too many failed attempts"). Forgiving only ever shortens it."""
-    if amount > 0:
-        return max(until, now + delay) if delay > 0 else until
-    return min(until, now + delay)
-
-
-class ThrottleStore(Protocol):
-    """Where the counters live. Each operation on one key is atomic."""
-
-    def blocked_until(self, key: str, now: float) -> float:
-        """The moment the key may try again (in the past when it may now)."""
-        ...
-
-    def add(self, key: str, amount: int, now: float, schedule: ThrottleSchedule, *,
-            unless_blocked: bool = False) -> tuple[bool, float]:
-        """Charge (+1) or forgive (-1) one failure, moving the block accordingly; with
-        ``unless_blocked`` nothing changes while the key is blocked. Returns whether it changed
-        and the moment the key is blocked until."""
-        ...
-
-    def clear(self, key: str) -> None:
-        ...
-
-
-@dataclass
-class _Counter:
-    level: float = 0.0
-    at: float = 0.0
-    until: float = 0.0
-    expires: float = 0.0
-
-
-class MemoryStore:
-    """``ThrottleStore`` of one process (dev mode, a single worker, or a Redis outage)."""
-
-    SWEEP_EVERY = 1024
-
-    def __init__(self) -> None:
-        self._counters: dict[str, _Counter] = {}
-        self._lock = threading.Lock()
-        self._writes = 0
-
-    def blocked_until(self, key: str, now: float) -> float:
-        with self._lock:
-            counter = self._counters.get(key)
-            return counter.until if counter else 0.0
-
-    def add(self, key: str, amount: int, now: float, schedule: ThrottleSchedule, *,
-            unless_blocked: bool = False) -> tuple[bool, float]:
-        with self._lock:
-            counter = self._counters.get(key)
-            if counter is None or counter.expires < now:
-                counter = _Counter()
-            if unless_blocked and now < counter.until:
-                return False, counter.until
-            elapsed = max(0.0, now - counter.at)
-            level = max(0.0, max(0.0, counter.level - elapsed / schedule.forget_s) + amount)
-            until = next_block(counter.until, now, delay_after(schedule, level), amount)
-            expires = now + max(until - now, level * schedule.forget_s)
-            self._counters[key] = _Counter(level, now, until, expires)
-            self._writes += 1
-            if self._writes % self.SWEEP_EVERY == 0:
-                self._sweep(now)
-            return True, until
-
-    def clear(self, key: str) -> None:
-        with self._lock:
-            self._counters.pop(key, None)
-
-    def _sweep(self, now: float) -> None:
-        """Forget fully decayed counters, so that sprayed usernames do not fill the memory."""
-        for key in [k for k, c in self._counters.items() if c.expires < now]:
-            del self._counters[key]
 
 
 @dataclass(frozen=True)
@@ -232,12 +143,7 @@ def address_key(ip: str | None) -> str | None:
 
 
 def build_throttle(settings: ThrottleSettings, clock: Clock = time.time) -> LoginThrottle:
-    """Redis when ``redis_url`` is set (shared by every process and host), else in-process."""
-    store: ThrottleStore
-    if settings.redis_url:
-        from idp.identity.throttle_redis import RedisStore
-
-        store = RedisStore(settings.redis_url)
-    else:
-        store = MemoryStore()
+    """The one place a store is chosen: Redis when ``redis_url`` is set (shared by every
+    process and host), else in-process."""
+    store: ThrottleStore = RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
     return LoginThrottle(store, settings, clock)

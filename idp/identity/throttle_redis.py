@@ -18,7 +18,7 @@ from typing import Any, cast
 import redis
 
 from idp.breaker import CircuitBreaker
-from idp.identity.throttle import MemoryStore
+from idp.identity.throttle_store import MemoryStore
 from idp.settings import ThrottleSchedule
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ TIMEOUT_S = 0.25  # Redis answers in a millisecond; longer is a hung server
 WARN_EVERY_S = 60.0
 
 # KEYS[1]: the counter. ARGV: amount, now, unless_blocked, free, base, max, forget.
-# The same arithmetic as MemoryStore.add, throttle.delay_after and throttle.next_block (a
+# The same arithmetic as MemoryStore.add, delay_after and next_block (``throttle_store``; a
 # contract test holds both).
 _ADD = """
 local c = redis.call('HMGET', KEYS[1], 'level', 'at', 'until')
@@ -53,6 +53,8 @@ return {1, tostring(blocked)}
 
 
 class RedisStore:
+    """``ThrottleStore`` in Redis, falling back to a ``MemoryStore`` while Redis is down."""
+
     def __init__(self, url: str, client: Any = None) -> None:
         self.client = client or redis.Redis.from_url(
             url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S, decode_responses=True

@@ -10,16 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from idp.identity.throttle import (
-    LoginThrottle,
-    MemoryStore,
-    ThrottleScope,
-    ThrottleStore,
-    account_key,
-    address_key,
-    delay_after,
-)
+from idp.identity.throttle import LoginThrottle, ThrottleScope, account_key, address_key
 from idp.identity.throttle_redis import RedisStore
+from idp.identity.throttle_store import MemoryStore, ThrottleStore, delay_after
 from idp.settings import ThrottleSchedule, ThrottleSettings
 from tests.support.throttle import REDIS_URL, FakeClock, redis_prefix
 

@@ -17,7 +17,8 @@ from idp.directory.base import AuthStatus
 from idp.directory.ldap import LdapDirectory
 from idp.errors import DirectoryUnavailable
 from idp.identity.login import check_password
-from idp.identity.throttle import LoginThrottle, MemoryStore
+from idp.identity.throttle import LoginThrottle
+from idp.identity.throttle_store import MemoryStore
 from idp.settings import DirectoryType, ThrottleSettings
 from idp.storage.base import make_engine
 from idp.storage.migrate import upgrade
