@@ -18,8 +18,10 @@ from idp.oidc.key_metadata import (
     FetchUris,
     KeyMetadata,
     apply_key_metadata,
-    key_problems,
+    key_metadata_problems,
     sector_identifier,
+    static_client_keys,
+    static_sector_listing,
 )
 from idp.oidc.profiles import Profile
 from idp.oidc.registration import revoke_client_tokens
@@ -47,8 +49,6 @@ from idp.storage.clients import (
     new_client_secret,
 )
 from idp.storage.release import set_by, set_release
-
-CLI_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 
 
 @dataclass(frozen=True)
@@ -151,25 +151,6 @@ def create_client(
     return NewClient(client.client_id, secret)
 
 
-def key_metadata_problems(problems: list[str], keys: KeyMetadata, method: str | None,
-                          public: bool, spec: ClientSettings, dev_mode: bool,
-                          fetch: FetchUris | None) -> str | None:
-    """Adds the problems of the authentication method, keys and subject type (the rules of
-    registration, ``idp.oidc.key_metadata``) as ``field: message``; returns the sector of a
-    pairwise client. For ``idp clients create`` and the configuration file's clients."""
-    if method is not None and method not in CLI_AUTH_METHODS:
-        problems.append(f"token_endpoint_auth_method: must be one of {', '.join(CLI_AUTH_METHODS)}")
-    if method is not None and public:
-        problems.append("token_endpoint_auth_method: a public client authenticates with none")
-    for name, messages in key_problems(keys, method or "", dev_mode).items():
-        problems.extend(f"{name}: {message}" for message in messages)
-    sector, found = sector_identifier(keys.subject_type, spec.redirect_uris,
-                                      keys.sector_identifier_uri, dev_mode, fetch)
-    for name, messages in found.items():
-        problems.extend(f"{name}: {message}" for message in messages)
-    return sector
-
-
 def _profile_problems(profile: Profile, spec: ClientSettings) -> list[str]:
     problems = []
     if spec.public:
@@ -178,32 +159,6 @@ def _profile_problems(profile: Profile, spec: ClientSettings) -> list[str]:
         if not uri.split("?", 1)[0].endswith(profile.redirect_path):
             problems.append(f"redirect_uri: {uri!r} is not where {profile.name} comes back: "
                             f"it must end with {profile.redirect_path}")
-    return problems
-
-
-def static_client_keys(spec: ClientSettings) -> KeyMetadata:
-    """A static client's keys and subject type, as registration metadata."""
-    return KeyMetadata(jwks=dict(spec.jwks) if spec.jwks is not None else None,
-                       jwks_uri=spec.jwks_uri, subject_type=spec.subject_type,
-                       sector_identifier_uri=spec.sector_identifier_uri)
-
-
-def _listed_in_the_file(spec: ClientSettings) -> FetchUris:
-    """A static client's ``sector_identifier_uri`` is not fetched: its sector is that URI's
-    host. Registration fetches it to stop a registrant from claiming another party's sector
-    (OpenID Connect Core 8.1); the operator who writes the redirect URIs and the sector in
-    the file is no such stranger, and a start must not wait on a remote server."""
-    return lambda _uri: list(spec.redirect_uris)
-
-
-def static_client_problems(spec: ClientSettings, dev_mode: bool) -> list[str]:
-    """What is wrong with a static client's ``token_endpoint_auth_method``, ``jwks``,
-    ``jwks_uri``, ``subject_type`` and ``sector_identifier_uri``, as ``field: message``, by
-    the same rules as a registration (checked when the settings are read)."""
-    problems: list[str] = []
-    key_metadata_problems(problems, static_client_keys(spec),
-                          spec.token_endpoint_auth_method or None, spec.public, spec, dev_mode,
-                          _listed_in_the_file(spec))
     return problems
 
 
@@ -245,7 +200,7 @@ def _apply_keys(client: Client, spec: ClientSettings, dev_mode: bool) -> None:
     keys = static_client_keys(spec)
     sector, _problems = sector_identifier(keys.subject_type, spec.redirect_uris,
                                           keys.sector_identifier_uri, dev_mode,
-                                          _listed_in_the_file(spec))
+                                          static_sector_listing(spec))
     apply_key_metadata(client, keys, sector)
 
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from idp.errors import ConfigError
-from idp.identity.claims import RELEASABLE_CLAIMS
-from idp.identity.release import claim_problems
+from idp.identity.claim_names import RELEASABLE_CLAIMS, claim_problems
 from idp.storage.clients import Client
 from idp.storage.release import CONSORTIUM, policies_of, set_by, set_release
 

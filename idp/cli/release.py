@@ -8,8 +8,7 @@ import click
 
 from idp.cli.shared import clients, current_engine, echo_columns, echo_json, fail, session_on, settings_of
 from idp.errors import ConfigError
-from idp.identity.claims import RELEASABLE_CLAIMS
-from idp.identity.release import parse_claim_list
+from idp.identity.claim_names import RELEASABLE_CLAIMS, parse_claim_list
 from idp.release import change_release, release_levels
 from idp.storage.clients import find_client
 

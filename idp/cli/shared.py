@@ -20,7 +20,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from idp.errors import BadRequest, ConfigError, Conflict, DatabaseNotReady, IdpError, NotFound
-from idp.settings import Settings, load_settings
+from idp.settings import Settings
+from idp.settings.load import load_settings
 
 
 class Exit(IntEnum):

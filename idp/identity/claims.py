@@ -18,13 +18,6 @@ from idp.storage.identities import Identity, LinkedAccount
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$")  # RFC 3986 scheme ":" and no space
 SUPPORTED_SCOPES = ("openid", "profile", "email", "campus")
-PROFILE_CLAIMS = ("name", "given_name", "family_name", "middle_name", "preferred_username", "locale")
-EMAIL_CLAIMS = ("email", "email_verified")
-CAMPUS_CLAIMS = ("campus_id", "affiliations", "entitlements", "organizations")
-CLAIMS_SUPPORTED = ("sub", *PROFILE_CLAIMS, *EMAIL_CLAIMS, *CAMPUS_CLAIMS)
-# What a release policy names: every claim but ``sub`` (always released) and ``email_verified``
-# (released with ``email``, whose trust it qualifies).
-RELEASABLE_CLAIMS = tuple(c for c in CLAIMS_SUPPORTED if c not in ("sub", "email_verified"))
 
 # Directory attributes worth keeping on the account between logins: only what claims need.
 # Identifiers such as SNILS or a birth date are personal data and are never kept in clear.

@@ -13,33 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from idp.identity.claims import RELEASABLE_CLAIMS, claims_for
+from idp.identity.claim_names import ALWAYS_RELEASED, COMPANIONS
+from idp.identity.claims import claims_for
 from idp.identity.subjects import subject_for
 from idp.settings import Settings
 from idp.storage.clients import Client
 from idp.storage.identities import Identity
 from idp.storage.release import CONSORTIUM
-
-ALWAYS_RELEASED = frozenset({"sub"})
-COMPANIONS = {"email_verified": "email"}  # released whenever the claim it qualifies is
-
-
-def claim_problems(names: Iterable[str]) -> list[str]:
-    """One message per name a release policy cannot hold."""
-    problems = []
-    for name in names:
-        if name in ALWAYS_RELEASED:
-            problems.append(f"{name!r} is always released and is not part of a policy")
-        elif name in COMPANIONS:
-            problems.append(f"{name!r} is released together with {COMPANIONS[name]!r}")
-        elif name not in RELEASABLE_CLAIMS:
-            problems.append(f"{name!r} is not a claim (known: {', '.join(RELEASABLE_CLAIMS)})")
-    return problems
-
-
-def parse_claim_list(text: str) -> list[str]:
-    """``"name, email"`` as the names it lists, each once, in order."""
-    return list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
 
 
 def allowed_claims(policies: Mapping[str, frozenset[str]],

@@ -22,7 +22,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 
 from idp import context
-from idp.oidc.client_keys import ClientKeys, ClientKeysError
+from idp.oidc.client_keys import ASSERTION_ALGS, ClientKeys, ClientKeysError
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.client_assertions import MAX_JTI_LENGTH, spend_jti
@@ -31,7 +31,6 @@ from idp.storage.clients import PRIVATE_KEY_JWT, Client
 log = logging.getLogger(__name__)
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-ASSERTION_ALGS = ("RS256", "PS256", "ES256", "EdDSA")
 MAX_LIFETIME_S = 300
 LEEWAY_S = 30
 MAX_ASSERTION_LENGTH = 8192

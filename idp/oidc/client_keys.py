@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 CACHE_LIFETIME_S = 300.0
 MAX_CACHED_URIS = 1000
 UNAVAILABLE = "The client's keys could not be had from its jwks_uri."
+# What a client's keys may sign with: its assertions (RFC 7523) and its request objects (RFC 9101).
+ASSERTION_ALGS = ("RS256", "PS256", "ES256", "EdDSA")
+REQUEST_OBJECT_ALGS = ASSERTION_ALGS
 
 Fetch = Callable[[str], bytes]
 

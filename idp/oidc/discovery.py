@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from idp.identity.claims import CLAIMS_SUPPORTED, SUPPORTED_SCOPES
-from idp.oidc.client_assertions import ASSERTION_ALGS
+from idp.identity.claim_names import CLAIMS_SUPPORTED
+from idp.identity.claims import SUPPORTED_SCOPES
 from idp.oidc.client_credentials import ServiceGrant
+from idp.oidc.client_keys import ASSERTION_ALGS, REQUEST_OBJECT_ALGS
 from idp.oidc.grants import RESPONSE_MODES, CodeGrant
 from idp.oidc.introspection import Introspection
 from idp.oidc.keys import SUPPORTED_ALGS
 from idp.oidc.refresh import RefreshGrant
-from idp.oidc.request_objects import REQUEST_OBJECT_ALGS
 from idp.oidc.revocation import Revocation
 
 

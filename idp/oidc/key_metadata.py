@@ -1,5 +1,5 @@
-"""Client metadata about keys and subjects, checked the same way for a registration (RFC 7591)
-and for ``idp clients create``: ``jwks`` / ``jwks_uri`` (exactly one, and one of them for
+"""Client metadata about keys and subjects, checked the same way for a registration (RFC 7591),
+for ``idp clients create`` and for the configuration file's clients (``idp.settings.clients``): ``jwks`` / ``jwks_uri`` (exactly one, and one of them for
 private_key_jwt), ``request_object_signing_alg``, and the sector of a ``pairwise`` client
 (OpenID Connect Core 8.1), fetched from its ``sector_identifier_uri`` when it has one.
 
@@ -17,14 +17,15 @@ from urllib.parse import urlsplit
 
 from idp import outbound
 from idp.identity.subjects import host_of, sector_of_redirect_uris
-from idp.oidc.client_keys import ClientKeysError, parse_jwks
-from idp.oidc.request_objects import REQUEST_OBJECT_ALGS
-from idp.settings.model import OutboundSettings
+from idp.oidc.client_keys import REQUEST_OBJECT_ALGS, ClientKeysError, parse_jwks
+from idp.settings.model import ClientSettings, OutboundSettings
 from idp.storage.clients import PAIRWISE_SUBJECT, PRIVATE_KEY_JWT, PUBLIC_SUBJECT, Client
 
 log = logging.getLogger(__name__)
 
 SUBJECT_TYPES = (PUBLIC_SUBJECT, PAIRWISE_SUBJECT)
+# How ``idp clients create`` and a static client may authenticate at the token endpoint.
+CLI_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 MAX_KEYS = 10
 # The one answer to every failure: an address filter must not tell what it found behind.
 SECTOR_UNUSABLE = ("could not be used: it must answer, from a public address and in time, "
@@ -224,3 +225,48 @@ def key_information(client: Client) -> dict[str, Any]:
     if client.require_pushed_authorization_requests:
         body["require_pushed_authorization_requests"] = True
     return body
+
+
+def key_metadata_problems(problems: list[str], keys: KeyMetadata, method: str | None,
+                          public: bool, spec: ClientSettings, dev_mode: bool,
+                          fetch: FetchUris | None) -> str | None:
+    """Adds the problems of the authentication method, keys and subject type (the rules of
+    registration, ``idp.oidc.key_metadata``) as ``field: message``; returns the sector of a
+    pairwise client. For ``idp clients create`` and the configuration file's clients."""
+    if method is not None and method not in CLI_AUTH_METHODS:
+        problems.append(f"token_endpoint_auth_method: must be one of {', '.join(CLI_AUTH_METHODS)}")
+    if method is not None and public:
+        problems.append("token_endpoint_auth_method: a public client authenticates with none")
+    for name, messages in key_problems(keys, method or "", dev_mode).items():
+        problems.extend(f"{name}: {message}" for message in messages)
+    sector, found = sector_identifier(keys.subject_type, spec.redirect_uris,
+                                      keys.sector_identifier_uri, dev_mode, fetch)
+    for name, messages in found.items():
+        problems.extend(f"{name}: {message}" for message in messages)
+    return sector
+
+
+def static_client_keys(spec: ClientSettings) -> KeyMetadata:
+    """A static client's keys and subject type, as registration metadata."""
+    return KeyMetadata(jwks=dict(spec.jwks) if spec.jwks is not None else None,
+                       jwks_uri=spec.jwks_uri, subject_type=spec.subject_type,
+                       sector_identifier_uri=spec.sector_identifier_uri)
+
+
+def static_sector_listing(spec: ClientSettings) -> FetchUris:
+    """A static client's ``sector_identifier_uri`` is not fetched: its sector is that URI's
+    host. Registration fetches it to stop a registrant from claiming another party's sector
+    (OpenID Connect Core 8.1); the operator who writes the redirect URIs and the sector in
+    the file is no such stranger, and a start must not wait on a remote server."""
+    return lambda _uri: list(spec.redirect_uris)
+
+
+def static_client_problems(spec: ClientSettings, dev_mode: bool) -> list[str]:
+    """What is wrong with a static client's ``token_endpoint_auth_method``, ``jwks``,
+    ``jwks_uri``, ``subject_type`` and ``sector_identifier_uri``, as ``field: message``, by
+    the same rules as a registration (checked when the settings are read)."""
+    problems: list[str] = []
+    key_metadata_problems(problems, static_client_keys(spec),
+                          spec.token_endpoint_auth_method or None, spec.public, spec, dev_mode,
+                          static_sector_listing(spec))
+    return problems

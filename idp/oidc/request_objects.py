@@ -18,11 +18,10 @@ from authlib.oauth2.rfc9101.errors import InvalidRequestObjectError
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from idp.oidc.client_assertions import ASSERTION_ALGS, unverified_parts
-from idp.oidc.client_keys import ClientKeys, ClientKeysError
+from idp.oidc.client_assertions import unverified_parts
+from idp.oidc.client_keys import REQUEST_OBJECT_ALGS, ClientKeys, ClientKeysError
 from idp.storage.clients import Client
 
-REQUEST_OBJECT_ALGS = ASSERTION_ALGS
 MAX_LIFETIME_S = 3600
 LEEWAY_S = 30
 JWT_CLAIMS = ("iss", "aud", "exp", "iat", "nbf", "jti")

@@ -1,6 +1,11 @@
-"""Settings: one documented TOML file, environment overrides, validated at start."""
+"""Settings: one documented TOML file, environment overrides, validated at start.
 
-from idp.settings.load import load_settings
+The package exports the model (``idp.settings.model``), which every layer may import. The
+loader (``idp.settings.load.load_settings``) is imported from its module: it checks clients by
+the rules of registration (``idp.oidc.key_metadata``), which themselves use the model, so the
+package must not pull the loader in.
+"""
+
 from idp.settings.model import (
     AccessTokenFormat,
     ClientSettings,
@@ -41,5 +46,4 @@ __all__ = [
     "Settings",
     "ThrottleSchedule",
     "ThrottleSettings",
-    "load_settings",
 ]

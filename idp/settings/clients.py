@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from idp.identity.claim_names import claim_problems
+from idp.oidc.key_metadata import static_client_problems
 from idp.settings.model import (
     DEFAULT_CLIENT_SCOPES,
     SIGNING_ALGS,
@@ -109,8 +111,6 @@ def _jwks(r: TableReader) -> dict[str, Any] | None:
 
 def _check_keys(r: TableReader, client: ClientSettings, dev_mode: bool) -> None:
     """The authentication method, keys and subject type, by the rules of registration."""
-    from idp.clients import static_client_problems  # the rules of registration; imports settings
-
     for problem in static_client_problems(client, dev_mode):
         name, _, message = problem.partition(": ")
         r.problem(name, message)
@@ -120,8 +120,6 @@ def _release_claims(r: TableReader) -> tuple[str, ...] | None:
     """``release_claims``: the claims the client may receive (docs/claims.md), or None."""
     if "release_claims" not in r.data:
         return None
-    from idp.identity.release import claim_problems  # the claim vocabulary; imports settings
-
     names = tuple(dict.fromkeys(r.str_list("release_claims", [])))
     for problem in claim_problems(names):
         r.problem("release_claims", problem)

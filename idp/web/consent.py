@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from flask import Response, make_response, render_template
 
 from idp import context
-from idp.identity.claims import RELEASABLE_CLAIMS
+from idp.identity.claim_names import RELEASABLE_CLAIMS
 from idp.identity.release import released_claims
 from idp.storage.clients import Client
 from idp.storage.identities import Identity

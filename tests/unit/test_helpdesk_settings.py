@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from idp.errors import ConfigError
-from idp.settings import load_settings
+from idp.settings.load import load_settings
 from tests.unit.test_settings import MINIMAL, write
 
 SERVICE = """

@@ -8,7 +8,8 @@ import pytest
 
 from idp.errors import ConfigError
 from idp.linking.fingerprints import NORMALIZERS
-from idp.settings import LinkAction, MatchClaim, load_settings
+from idp.settings import LinkAction, MatchClaim
+from idp.settings.load import load_settings
 from tests.unit.test_settings import MINIMAL, write
 
 

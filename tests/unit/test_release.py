@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from idp.identity.claims import RELEASABLE_CLAIMS, claims_for
-from idp.identity.release import allowed_claims, claim_problems, parse_claim_list, release
+from idp.identity.claim_names import RELEASABLE_CLAIMS, claim_problems, parse_claim_list
+from idp.identity.claims import claims_for
+from idp.identity.release import allowed_claims, release
 from idp.settings import DirectorySettings, DirectoryType, OrganizationSettings
 from idp.storage.identities import Identity, LinkedAccount
 

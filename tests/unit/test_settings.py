@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from idp.errors import ConfigError
-from idp.settings import Settings, load_settings, model
+from idp.settings import Settings, model
+from idp.settings.load import load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "idp.example.toml"
 SECRET = {"IDP__SERVER__SECRET_KEY": "s" * 40}

@@ -11,7 +11,7 @@ from flask import redirect, render_template, request, url_for
 
 from idp import context
 from idp.errors import ConfigError
-from idp.identity.claims import RELEASABLE_CLAIMS
+from idp.identity.claim_names import RELEASABLE_CLAIMS
 from idp.release import change_release, release_levels
 from idp.storage.clients import Client
 from idp.storage.release import CONSORTIUM

@@ -17,7 +17,7 @@ from demo.toml_writer import dumps
 from idp.directory.base import AuthStatus
 from idp.directory.ldap import LdapDirectory
 from idp.errors import DirectoryUnavailable
-from idp.settings import load_settings
+from idp.settings.load import load_settings
 
 pytestmark = pytest.mark.slapd
 
