@@ -245,7 +245,7 @@ def print_table(rates: dict[str, float], rows: list[Row], memory: list[int], wor
 
 @contextmanager
 def floor_server(app: str, workers: int, threads: int, log: Path) -> Iterator[str]:
-    """An app of bench.floor under gunicorn with the provider's own serving options (idp/serve.py)."""
+    """An app of bench.floor under gunicorn with the provider's own serving options (idp/web/serve.py)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",

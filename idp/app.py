@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp import context
 from idp.admin.internal_client import ensure_admin_client
-from idp.clients import sync_static_clients
+from idp.admin.registry import sync_static_clients
 from idp.directory.registry import build_directories
 from idp.errors import DatabaseNotReady
 from idp.identity.throttle import build_throttle

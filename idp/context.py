@@ -115,7 +115,7 @@ def open_db() -> Session | None:
 
 
 def end_reads() -> None:
-    """Before network I/O in a request (``idp.outbound``): end the transaction its reads
+    """Before network I/O in a request (``idp.oidc.outbound``): end the transaction its reads
     opened, so that no lock is held while a remote server answers (on SQLite every
     transaction holds the write lock). Called only where the request has written nothing yet
     (client authentication, a request object); the next statement begins a new one."""

@@ -24,7 +24,7 @@ from idp.storage.base import utcnow
 from idp.storage.clients import Client, hash_secret, new_client_id, new_client_secret
 
 MAX_TRAIL = 200
-# Clients kept in step with the configuration file at every start (``idp.clients``), and the
+# Clients kept in step with the configuration file at every start (``idp.admin.registry``), and the
 # admin UI's own client: the file is theirs, so a change made elsewhere is refused.
 STATIC_SOURCES = ("config", "internal")
 

@@ -76,7 +76,7 @@ from idp.settings.model import DEFAULT_CLIENT_SCOPES
 @click.pass_context
 def clients_create(ctx: click.Context, /, **options: Any) -> None:
     """Register a relying party; the secret is shown once."""
-    from idp.clients import create_client
+    from idp.admin.registry import create_client
     from idp.oidc.key_metadata import sector_fetcher
 
     settings = settings_of(ctx)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import click
 
+from idp.admin.release import change_release, release_levels
 from idp.cli.shared import clients, current_engine, echo_columns, echo_json, fail, session_on, settings_of
 from idp.errors import ConfigError
 from idp.identity.claim_names import RELEASABLE_CLAIMS, parse_claim_list
-from idp.release import change_release, release_levels
 from idp.storage.clients import find_client
 
 ACTOR = "cli"

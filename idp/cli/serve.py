@@ -16,7 +16,7 @@ from idp.errors import DatabaseNotReady
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, dev: bool) -> None:
     """Serve the provider (gunicorn, workers from the config)."""
-    from idp.serve import serve as run
+    from idp.web.serve import serve as run
 
     settings = settings_of(ctx)
     if dev and not settings.server.dev_mode:

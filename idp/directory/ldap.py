@@ -9,7 +9,7 @@ server may have restarted). Servers are tried in order: one that is down or does
 within ``timeout_s`` passes the turn to the next; when none answers the call raises
 ``DirectoryUnavailable``. A server that made a login wait (hung rather than refusing) is
 skipped by the next logins until a background probe gets an answer from it
-(``idp.breaker``): only the logins already waiting on it pay its timeout. Input no directory
+(``idp.directory.breaker``): only the logins already waiting on it pay its timeout. Input no directory
 should see (an empty password above all, which many servers take as an anonymous bind) is
 refused before any network traffic.
 An unknown username costs what a wrong password costs (``idp.directory.timing``).
@@ -28,10 +28,10 @@ from typing import Any
 import ldap
 import ldap.filter
 
-from idp.breaker import CircuitBreaker
 from idp.directory import groups, presets
 from idp.directory import pool as pool_conn
 from idp.directory.base import AuthResult, AuthStatus, DirectoryAccount
+from idp.directory.breaker import CircuitBreaker
 from idp.directory.pool import ConnectionPool, Lent
 from idp.directory.timing import BindTimer
 from idp.errors import ConfigError, DirectoryUnavailable

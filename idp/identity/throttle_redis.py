@@ -4,7 +4,7 @@ Lua script so that reading, decaying and charging a counter is a single atomic s
 The time comes from the caller (hosts keep their clocks in step with NTP); Redis only expires
 a key once its counter has decayed and its block has passed. When Redis does not answer, the
 process counts on its own (``MemoryStore``) and says so in the log, rather than refusing every
-login of the consortium. A short socket timeout and a circuit breaker (``idp.breaker``) keep a
+login of the consortium. A short socket timeout and a circuit breaker (``idp.directory.breaker``) keep a
 hung Redis from slowing logins down: after one failure the process counts on its own at once
 until a background ping gets an answer.
 """
@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import redis
 
-from idp.breaker import CircuitBreaker
+from idp.directory.breaker import CircuitBreaker
 from idp.identity.throttle_store import MemoryStore
 from idp.settings import ThrottleSchedule
 

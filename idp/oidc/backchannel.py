@@ -9,7 +9,7 @@ caller commits, ``deliver`` posts the due ones, each the way its kind requires:
 * Security Event Token: the JWT itself as an ``application/secevent+jwt`` body to
   ``event_delivery_uri``, 202 expected (RFC 8935, 2; 200 and 204 are taken as well).
 
-Every post goes through ``idp.outbound`` (one total deadline, a size limit on the answer, no
+Every post goes through ``idp.oidc.outbound`` (one total deadline, a size limit on the answer, no
 redirects, public addresses only unless allowed). In the web server a request hands its
 queued ids to the process's ``BackgroundDelivery`` (``idp.oidc.delivery_worker``) and answers
 without waiting for any receiver. A failure is retried with growing delays by the next
@@ -35,9 +35,9 @@ from joserfc import jwt
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from idp import outbound
+from idp.oidc import outbound
 from idp.oidc.keys import KeyRing
-from idp.outbound import OutboundError
+from idp.oidc.outbound import OutboundError
 from idp.settings.model import OutboundSettings
 from idp.storage import audit
 from idp.storage.audit import AuditEventType

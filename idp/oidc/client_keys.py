@@ -1,7 +1,7 @@
 """A client's public keys (RFC 7591 2: ``jwks`` by value or ``jwks_uri``) for verifying its
 client assertions (RFC 7523) and request objects (RFC 9101).
 
-Keys behind a ``jwks_uri`` are fetched through ``idp.outbound`` (one total deadline, a size
+Keys behind a ``jwks_uri`` are fetched through ``idp.oidc.outbound`` (one total deadline, a size
 limit, no redirects, public addresses only unless allowed) and cached in this process for
 ``CACHE_LIFETIME_S``. A remote server cannot make the provider wait or work for it: a key id
 the cached set does not know fetches the set again at most once per ``[outbound]
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from idp import outbound
+from idp.oidc import outbound
 from idp.settings.model import OutboundSettings
 from idp.storage.clients import Client
 

@@ -1,7 +1,8 @@
 """Client metadata about keys and subjects, checked the same way for a registration (RFC 7591),
-for ``idp clients create`` and for the configuration file's clients (``idp.settings.clients``): ``jwks`` / ``jwks_uri`` (exactly one, and one of them for
-private_key_jwt), ``request_object_signing_alg``, and the sector of a ``pairwise`` client
-(OpenID Connect Core 8.1), fetched from its ``sector_identifier_uri`` when it has one.
+for ``idp clients create`` and for the configuration file's clients (``idp.settings.clients``):
+``jwks`` / ``jwks_uri`` (exactly one, and one of them for private_key_jwt),
+``request_object_signing_alg``, and the sector of a ``pairwise`` client (OpenID Connect Core
+8.1), fetched from its ``sector_identifier_uri`` when it has one.
 
 Each check returns problem messages without the field name; the caller names the field.
 """
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from idp import outbound
 from idp.identity.subjects import host_of, sector_of_redirect_uris
+from idp.oidc import outbound
 from idp.oidc.client_keys import REQUEST_OBJECT_ALGS, ClientKeysError, parse_jwks
 from idp.settings.model import ClientSettings, OutboundSettings
 from idp.storage.clients import PAIRWISE_SUBJECT, PRIVATE_KEY_JWT, PUBLIC_SUBJECT, Client
@@ -132,7 +133,7 @@ def parse_key_metadata(request: Mapping[str, Any], auth_method: str,
 
 def fetch_sector_uris(uri: str, limits: OutboundSettings) -> list[str]:
     """Section 8.1: the sector_identifier_uri holds a JSON array of redirect URIs. Fetched
-    through ``idp.outbound``; every failure gives the same message (the reason is logged)."""
+    through ``idp.oidc.outbound``; every failure gives the same message (the reason is logged)."""
     try:
         answer = outbound.call("GET", uri, limits, headers={"Accept": "application/json"})
         if answer.status != 200:

@@ -7,7 +7,7 @@ always released and never stored here.
 
 These functions take the caller's Session and never commit. ``set_release`` writes the audit
 event of the change in the same transaction; claim names are checked before it is called
-(``idp.release.change_release`` checks them, as the CLI and the admin UI do).
+(``idp.admin.release.change_release`` checks them, as the CLI and the admin UI do).
 """
 
 from __future__ import annotations

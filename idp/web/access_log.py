@@ -3,7 +3,7 @@ names, status; never a query string, a header value or a body, where authorizati
 tokens, ``id_token_hint``s and request objects travel.
 
 The application names the client in the WSGI environ (``CLIENT``); the server's access log
-(``idp.serve``) prints it with ``log_path``. Both are made printable first: a log line is one
+(``idp.web.serve``) prints it with ``log_path``. Both are made printable first: a log line is one
 line, whatever a caller sent.
 """
 

@@ -37,7 +37,7 @@ REALM = "campus-id"
 @bp.post("/register")
 def register() -> Response:
     """The token is checked and its use spent in a transaction of its own, committed before
-    the metadata is checked: that may fetch the sector_identifier_uri (``idp.outbound``), and
+    the metadata is checked: that may fetch the sector_identifier_uri (``idp.oidc.outbound``), and
     no transaction (on SQLite, the write lock) is held while a remote server answers."""
     db = context.db()
     settings = context.settings()

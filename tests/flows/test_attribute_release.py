@@ -16,9 +16,9 @@ from joserfc.jwk import KeySet
 
 from demo.people import LIBRARY_TERMS
 from demo.slapd import SlapdServer
+from idp.admin.release import change_release
 from idp.app import create_app
 from idp.errors import ConfigError
-from idp.release import change_release
 from idp.settings import Settings
 from idp.storage import audit
 from idp.storage.clients import find_client

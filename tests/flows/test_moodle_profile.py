@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from idp.clients import create_client
+from idp.admin.registry import create_client
 from idp.oidc.profiles import MOODLE
 from idp.settings import PkcePolicy
 from tests.support.oidc_client import RelyingParty, sign_in

@@ -1,4 +1,4 @@
-"""A slow or hostile remote server cannot stall the provider (idp.outbound): every call to a
+"""A slow or hostile remote server cannot stall the provider (idp.oidc.outbound): every call to a
 client's jwks_uri, sector_identifier_uri or back-channel receiver ends within the
 ``[outbound]`` deadline however slowly the server drips its answer, holds no database lock
 meanwhile (SQLite: one writer at a time), is not repeated at every request, never runs in a

@@ -20,8 +20,8 @@ from sqlalchemy import func, select, text
 from demo.slapd import SlapdServer
 from idp import context
 from idp.admin.clients import Actor, enable_client
+from idp.admin.registry import create_client
 from idp.app import create_app
-from idp.clients import create_client
 from idp.oidc.access_tokens import self_contained
 from idp.oidc.keys import generate_key
 from idp.oidc.registration import delete_client

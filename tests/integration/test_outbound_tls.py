@@ -1,4 +1,4 @@
-"""idp.outbound over TLS against real servers on loopback: the certificate and host name are
+"""idp.oidc.outbound over TLS against real servers on loopback: the certificate and host name are
 checked, and a server that accepts the connection and then stalls the handshake (or drips its
 answer) cannot hold the call past the deadline."""
 
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from demo.tls import write_self_signed
-from idp.outbound import OutboundError, call
+from idp.oidc.outbound import OutboundError, call
 from idp.settings.model import OutboundSettings
 
 LIMITS = OutboundSettings(timeout_s=2, allow_private=True)

@@ -3,7 +3,7 @@
 200 connections send their headers a byte a second (inside TLS when the provider serves https
 itself; plus connections stuck in the middle of a TLS handshake) while a person logs in: the
 login must go through at once, not after the drip. gunicorn's own threaded worker gives each
-such connection a thread and the login waits (measured before `idp.serve_worker`: past 20 s).
+such connection a thread and the login waits (measured before `idp.web.serve_worker`: past 20 s).
 Behind nginx (Debian's package, started by this test with its own configuration on a free
 loopback port, never the system service) set up as docs/operations.md says, nginx reads each
 request whole before it reaches the provider.

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 from gunicorn.config import Config
 
-from idp.serve import AccessLog, DevRequestLog
 from idp.web.access_log import CLIENT, log_path, printable
+from idp.web.serve import AccessLog, DevRequestLog
 
 QUERY = "?code=SplxlOBeZQQYbYS6WxSbIA&id_token_hint=eyJhbGciOi.eyJzdWIiOi.c2ln&state=xyz"
 

@@ -17,7 +17,7 @@ from idp.oidc.client_keys import (
     ClientKeysError,
     parse_jwks,
 )
-from idp.outbound import OutboundError
+from idp.oidc.outbound import OutboundError
 from idp.settings.model import OutboundSettings
 from idp.storage.clients import Client
 from tests.support.client_keys import make_key, public_jwks

@@ -1,4 +1,4 @@
-"""The outbound address filter and limits (idp.outbound) without a remote server: which
+"""The outbound address filter and limits (idp.oidc.outbound) without a remote server: which
 addresses count as public, refusals that never connect and say the same thing, and the
 ``[outbound]`` settings."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from idp.errors import ConfigError
-from idp.outbound import OutboundError, call, refused_address
+from idp.oidc.outbound import OutboundError, call, refused_address
 from idp.settings.load import load_settings
 from idp.settings.model import OutboundSettings
 from tests.unit.test_settings import MINIMAL, write

@@ -1,4 +1,4 @@
-"""The admin page of a client's attribute release policy (``idp.release``): every level shown
+"""The admin page of a client's attribute release policy (``idp.admin.release``): every level shown
 (the consortium's default, each organization's narrowing); a staff member edits the levels of
 the organizations they manage, and the consortium's default only as consortium_admin. Each
 change is a CSRF-protected POST, checked by ``change_release`` and audited there."""
@@ -10,9 +10,9 @@ from typing import Any
 from flask import redirect, render_template, request, url_for
 
 from idp import context
+from idp.admin.release import change_release, release_levels
 from idp.errors import ConfigError
 from idp.identity.claim_names import RELEASABLE_CLAIMS
-from idp.release import change_release, release_levels
 from idp.storage.clients import Client
 from idp.storage.release import CONSORTIUM
 from idp.web.admin.blueprint import bp

@@ -70,7 +70,7 @@ def serve(settings: Settings, host: str, port: int, *, dev: bool = False) -> Non
     _Gunicorn(app, {
         "bind": f"{host}:{port}",
         "workers": settings.server.workers,
-        "worker_class": "idp.serve_worker.WholeRequestWorker",  # gthread, whole requests only
+        "worker_class": "idp.web.serve_worker.WholeRequestWorker",  # gthread, whole requests only
         "threads": settings.server.threads,
         "post_fork": post_fork,
         "accesslog": "-",
