@@ -4,7 +4,9 @@ closes the breaker as soon as it answers again.
 
 Only the callers that were already waiting when it failed pay the failure; the probe is the
 only one that waits on the service while it is down. Breakers hold a thread only while open,
-and a process forked while one is open (gunicorn's workers) starts with it closed.
+and a process forked while one is open (gunicorn's workers) starts with it closed. The probe
+thread holds its owner (the directory, the store) weakly and stops once nobody else holds it:
+a directory replaced or dropped never leaves a thread probing a dead server for good.
 """
 
 from __future__ import annotations
@@ -12,25 +14,29 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
+import weakref
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
 PROBE_PAUSE_S = 1.0
+T = TypeVar("T")
 
 
-class CircuitBreaker:
-    """``probe`` raises while the service is down and returns once it answers."""
+class CircuitBreaker(Generic[T]):
+    """``probe(owner)`` raises while the service is down and returns once it answers."""
 
-    def __init__(self, name: str, probe: Callable[[], None], *,
+    def __init__(self, name: str, owner: T, probe: Callable[[T], None], *,
                  pause_s: float = PROBE_PAUSE_S) -> None:
         self.name = name
+        self._owner = weakref.ref(owner)
         self._probe = probe
         self._pause_s = pause_s
         self._lock = threading.Lock()
         self._open = False
         self._pid = os.getpid()
         self._closed = threading.Event()
+        self._stopped = threading.Event()
 
     @property
     def is_open(self) -> bool:
@@ -51,17 +57,25 @@ class CircuitBreaker:
         threading.Thread(target=self._probe_until_it_answers, name=f"probe {self.name}",
                          daemon=True).start()
 
+    def stop(self) -> None:
+        """No more probing: the owner is being closed."""
+        self._stopped.set()
+
     def wait_closed(self, timeout_s: float) -> bool:
         """For tests and shutdown: whether the breaker closed within ``timeout_s``."""
         return self._closed.wait(timeout_s)
 
     def _probe_until_it_answers(self) -> None:
-        while True:
+        while not self._stopped.is_set():
+            owner = self._owner()
+            if owner is None:
+                return  # its owner is gone: nobody waits for the answer
             try:
-                self._probe()
+                self._probe(owner)
             except Exception as exc:  # any failure means "not yet"
                 log.debug("%s: probe failed: %s", self.name, exc)
-                time.sleep(self._pause_s)
+                del owner  # not held while sleeping
+                self._stopped.wait(self._pause_s)
                 continue
             with self._lock:
                 self._open = False

@@ -60,8 +60,8 @@ class LdapDirectory:
         self.profile = presets.profile_for(settings)
         self.bind_timer = BindTimer()
         self.pools = {uri: self._pool(uri) for uri in settings.uris}
-        self.breakers = {uri: CircuitBreaker(f"{organization_id}: directory server {uri}",
-                                             functools.partial(self._probe, uri))
+        self.breakers = {uri: CircuitBreaker(f"{organization_id}: directory server {uri}", self,
+                                             functools.partial(LdapDirectory._probe, uri=uri))
                          for uri in settings.uris}
         problems = presets.profile_problems(self.profile)
         if problems:
@@ -139,6 +139,14 @@ class LdapDirectory:
                     _describe(exc))
         if waited_s >= SLOW_FAILURE * self.settings.timeout_s:
             self.breakers[uri].trip(f"{waited_s:.1f} s: {_describe(exc)}")
+
+    def close(self) -> None:
+        """Stop probing servers that failed and close the kept connections (a directory
+        replaced by another, a test's; the provider's live as long as the process)."""
+        for breaker in self.breakers.values():
+            breaker.stop()
+        for pool in self.pools.values():
+            pool.clear()
 
     def _probe(self, uri: str) -> None:
         """A new connection bound as the service account, kept for the next login."""

@@ -62,7 +62,7 @@ class RedisStore:
         self._add = self.client.register_script(_ADD)
         self._fallback = MemoryStore()
         self._warned_at = -WARN_EVERY_S
-        self.breaker = CircuitBreaker("login throttle: Redis", self._ping)
+        self.breaker = CircuitBreaker("login throttle: Redis", self, RedisStore._ping)
 
     def blocked_until(self, key: str, now: float) -> float:
         if self.breaker.is_open:

@@ -23,11 +23,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('linked_accounts', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('staff_role', sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
+    # A plain ALTER TABLE, also on SQLite: a batch copy of linked_accounts would drop the
+    # table that other tables' rows refer to, which SQLite's foreign keys refuse.
+    op.add_column('linked_accounts', sa.Column('staff_role', sa.Boolean(), nullable=False,
+                                               server_default=sa.false()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('linked_accounts', schema=None) as batch_op:
-        batch_op.drop_column('staff_role')
+    op.drop_column('linked_accounts', 'staff_role')  # SQLite 3.35 and later drop it in place

@@ -40,10 +40,19 @@ def directory_for(org: DemoOrganization, uris: Sequence[str], **changes: Any) ->
     return LdapDirectory(org.id, settings_for(org, uris, **changes))
 
 
-@pytest.fixture(scope="session")
-def make_directory() -> Callable[..., LdapDirectory]:
-    """``make_directory(org, uris, **changes)``: an LdapDirectory with the demo's settings."""
-    return directory_for
+@pytest.fixture
+def make_directory() -> Iterator[Callable[..., LdapDirectory]]:
+    """``make_directory(org, uris, **changes)``: an LdapDirectory with the demo's settings,
+    closed after the test (no probe of a failed server outlives it)."""
+    made: list[LdapDirectory] = []
+
+    def make(org: DemoOrganization, uris: list[str], **changes: Any) -> LdapDirectory:
+        made.append(directory_for(org, uris, **changes))
+        return made[-1]
+
+    yield make
+    for directory in made:
+        directory.close()
 
 
 @pytest.fixture(scope="session")
