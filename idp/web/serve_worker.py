@@ -141,8 +141,9 @@ class WholeRequestWorker(ThreadWorker):  # type: ignore[misc]
 
 def _whole(data: bytearray) -> bool:
     """Whether ``data`` holds a request head and the body it declares (or as much of it as the
-    application reads before refusing it); a head too long, or a chunked body, goes on as it
-    is, for gunicorn's parser to refuse or read."""
+    application reads before refusing it); a head too long, a chunked body, or one awaited
+    behind ``Expect: 100-continue``, goes on as it is, for gunicorn's parser to refuse or
+    read."""
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return len(data) > MAX_HEAD
@@ -151,6 +152,8 @@ def _whole(data: bytearray) -> bool:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
         if name == b"transfer-encoding":
+            return True
+        if name == b"expect":  # the client sends its body after gunicorn's 100 Continue
             return True
         if name == b"content-length":
             try:

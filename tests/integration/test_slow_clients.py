@@ -265,3 +265,22 @@ def test_behind_nginx_a_login_goes_through_while_hundreds_of_clients_drip(behind
     assert tokens.json()["id_token"]
     # Starved, the login would wait for the drip to end (30 s); through nginx it does not wait.
     assert took < DRIP_FOR_S / 3, f"the login took {took:.1f} s"
+
+
+def test_a_client_that_waits_for_100_continue_gets_it(serving_https: ProviderStack) -> None:
+    """curl sends a larger body only after the server's 100 Continue: the worker must not wait
+    for that body before the request reaches gunicorn, which sends the 100."""
+    tls = ssl.create_default_context(cafile=str(serving_https.ca_file))
+    body = b"grant_type=client_credentials&client_id=nobody&padding=" + b"x" * 2000
+    head = (b"POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", serving_https.port), timeout=5) as raw, \
+            tls.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+        sock.sendall(head)
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 401") and b"invalid_client" in answer
