@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import ldap
 import pytest
 from flask import Flask
 
@@ -19,6 +18,7 @@ from idp.storage.base import make_engine
 from idp.storage.migrate import upgrade
 from tests.flows.conftest import make_settings
 from tests.support.admin import admin_sign_in
+from tests.support.ldap_groups import add_group
 
 GROUP = "cn=campus-admins,ou=groups,dc=tsu,dc=ru"
 MEMBER = "olga.kozlova"
@@ -28,20 +28,8 @@ NOT_MEMBER = "maxim.novikov"
 @pytest.fixture(scope="module")
 def tsu_group(directories: dict[str, SlapdServer]) -> str:
     """The group in tsu's directory (added once; the people's entries are untouched)."""
-    conn = directories["tsu"].admin_connection()
-    entries = [
-        ("ou=groups,dc=tsu,dc=ru", [("objectClass", [b"top", b"organizationalUnit"]),
-                                    ("ou", [b"groups"])]),
-        (GROUP, [("objectClass", [b"top", b"groupOfNames"]), ("cn", [b"campus-admins"]),
-                 ("member", [f"uid={MEMBER},ou=people,dc=tsu,dc=ru".encode()])]),
-    ]
-    for dn, attrs in entries:
-        try:
-            conn.add_s(dn, attrs)
-        except ldap.ALREADY_EXISTS:
-            pass
-    conn.unbind_s()
-    return GROUP
+    return add_group(directories["tsu"], "dc=tsu,dc=ru", "campus-admins",
+                     [f"uid={MEMBER},ou=people,dc=tsu,dc=ru"])
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ requests get the answer one of them alone would have got; neither gets a 429 or 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from idp.app import create_app
 from idp.settings import Settings
 from idp.storage.grants import Consent
 from tests.flows.conftest import MOODLE, RP1, RP2, SPA, make_settings
+from tests.support.concurrency import together
 from tests.support.oidc_client import RelyingParty, callback_params, csrf_of, follow, login
 from tests.support.throttle import throttle_table
 
@@ -36,29 +36,6 @@ def production_like(database_url: str, settings: Settings,
         app = create_app(make_settings(database_url, directories, throttle=table))
         yield app
         app.extensions["campus_id"].engine.dispose()
-
-
-def together(*requests: Callable[[], TestResponse]) -> list[TestResponse]:
-    """Run the requests in threads released at one barrier; their responses in order."""
-    barrier = threading.Barrier(len(requests))
-    responses: list[TestResponse | None] = [None] * len(requests)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            responses[i] = requests[i]()
-        except BaseException as exc:  # reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors
-    assert all(r is not None for r in responses)
-    return [r for r in responses if r is not None]
 
 
 def twin(app: Flask, browser: FlaskClient) -> FlaskClient:

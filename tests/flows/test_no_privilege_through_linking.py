@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-import ldap
 import pytest
 from flask import Flask
 from sqlalchemy import select
@@ -36,6 +35,7 @@ from tests.flows.test_helpdesk_api import (
     token_of,
 )
 from tests.support.admin import admin_sign_in
+from tests.support.ldap_groups import add_group
 from tests.support.oidc_client import login, sign_in
 
 ADMIN = "asmirnova"  # tpu; tsu's anna.smirnova has her SNILS (one person)
@@ -44,7 +44,6 @@ HELPDESK_TSU = ("helpdesk-tsu", "helpdesk-tsu-secret-0123456789")
 INTRUDER = people.Person("intruder.as", "Иван", "Иванович", "Подставной", ("student", "member"),
                          snils=people.SHARED_SNILS, birth_date="2000-01-01")
 ZHUKOV_AT_TUSUR = "zhukov.vo"  # same SNILS as tsu viktor.zhukov
-GROUP = "cn=linking-guard-admins,ou=groups,dc=tsu,dc=ru"
 
 
 def password(org: str, username: str) -> str:
@@ -67,19 +66,8 @@ def tusur_with_intruder() -> Iterator[SlapdServer]:
 @pytest.fixture(scope="module")
 def tsu_admin_group(directories: dict[str, SlapdServer]) -> str:
     """An admin group in tsu's directory with viktor.zhukov as its only member."""
-    conn = directories["tsu"].admin_connection()
-    for dn, attrs in [
-        ("ou=groups,dc=tsu,dc=ru", [("objectClass", [b"top", b"organizationalUnit"]),
-                                    ("ou", [b"groups"])]),
-        (GROUP, [("objectClass", [b"top", b"groupOfNames"]), ("cn", [b"linking-guard-admins"]),
-                 ("member", [b"uid=viktor.zhukov,ou=people,dc=tsu,dc=ru"])]),
-    ]:
-        try:
-            conn.add_s(dn, attrs)
-        except ldap.ALREADY_EXISTS:
-            pass
-    conn.unbind_s()
-    return GROUP
+    return add_group(directories["tsu"], "dc=tsu,dc=ru", "linking-guard-admins",
+                     ["uid=viktor.zhukov,ou=people,dc=tsu,dc=ru"])
 
 
 def provider(database_url: str, servers: dict[str, SlapdServer], **extra: Any) -> Iterator[Flask]:

@@ -5,8 +5,6 @@ error."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,27 +19,7 @@ from idp.storage.keys import SigningKey
 from idp.storage.migrate import upgrade
 from idp.storage.release import ReleasePolicy, set_release
 from tests.flows.conftest import make_settings
-
-
-def together(*calls: Callable[[], Any]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = calls[i]()
-        except BaseException as exc:  # reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors
-    return results
+from tests.support.concurrency import together
 
 
 def test_a_release_policy_saved_twice_at_once_is_stored_and_audited_once(database_url: str) -> None:
