@@ -31,6 +31,7 @@ from bench.signing import signing_rates
 from demo import people
 from demo.slapd import free_port
 from demo.stack import ProviderStack
+from idp.web.serve import WORKER_CLASS
 
 HERE = Path(__file__).parent
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
@@ -249,7 +250,7 @@ def floor_server(app: str, workers: int, threads: int, log: Path) -> Iterator[st
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+         "--workers", str(workers), "--worker-class", WORKER_CLASS, "--threads", str(threads),
          "--access-logfile", str(log), "--error-logfile", str(log)],
         cwd=HERE.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

@@ -55,6 +55,10 @@ class DevRequestLog(WSGIRequestHandler):
         self.log("info", '"%s %s" %s %s', getattr(self, "command", "-"), path, code, size)
 
 
+# gunicorn's threaded worker, handed whole requests only (slow clients cannot hold its threads)
+WORKER_CLASS = "idp.web.serve_worker.WholeRequestWorker"
+
+
 def serve(settings: Settings, host: str, port: int, *, dev: bool = False) -> None:
     app = create_app(settings)
     if dev:
@@ -70,7 +74,7 @@ def serve(settings: Settings, host: str, port: int, *, dev: bool = False) -> Non
     _Gunicorn(app, {
         "bind": f"{host}:{port}",
         "workers": settings.server.workers,
-        "worker_class": "idp.web.serve_worker.WholeRequestWorker",  # gthread, whole requests only
+        "worker_class": WORKER_CLASS,
         "threads": settings.server.threads,
         "post_fork": post_fork,
         "accesslog": "-",

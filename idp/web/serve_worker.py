@@ -96,9 +96,12 @@ class WholeRequestWorker(ThreadWorker):  # type: ignore[misc]
     def _wait_for_request(self, conn: TConn, *, handshaken: bool) -> None:
         conn.sock.setblocking(False)
         self.arriving[conn] = _Arriving(time.monotonic() + WHOLE_REQUEST_S, handshaken)
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_bytes, conn))
+        self._on_bytes(conn, registered=False)  # often all there already: no wait at all
 
-    def _on_bytes(self, conn: TConn, _client: Any) -> None:
+    def _on_readable(self, conn: TConn, _client: Any) -> None:
+        self._on_bytes(conn, registered=True)
+
+    def _on_bytes(self, conn: TConn, *, registered: bool) -> None:
         state = self.arriving[conn]
         raw = conn.sock.raw
         try:
@@ -116,12 +119,17 @@ class WholeRequestWorker(ThreadWorker):  # type: ignore[misc]
         except OSError:  # ssl.SSLError included: a failed handshake, a reset
             self._drop(conn)
             return
-        if _whole(state.data):
+        if not _whole(state.data):
+            if not registered:
+                self.poller.register(conn.sock, selectors.EVENT_READ,
+                                     partial(self._on_readable, conn))
+            return
+        if registered:
             self.poller.unregister(conn.sock)
-            del self.arriving[conn]
-            conn.sock.pending = bytes(state.data)
-            conn.data_ready = True
-            self.enqueue_req(conn)
+        del self.arriving[conn]
+        conn.sock.pending = bytes(state.data)
+        conn.data_ready = True
+        self.enqueue_req(conn)
 
     def murder_pending(self) -> None:
         super().murder_pending()
