@@ -12,7 +12,7 @@ organization of that scope, and ``sub``, alias ``sub`` and ``campus_id`` exactly
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,9 +66,6 @@ class HelpdeskScope:
         to an identity that also holds another organization's account moves that account's
         person too, which only an unscoped helpdesk may decide."""
         return all(self.includes(a.organization) for a in identity.accounts)
-
-    def visible(self, accounts: Iterable[LinkedAccount]) -> list[LinkedAccount]:
-        return [a for a in accounts if self.includes(a.organization)]
 
     def redact(self, value: Any, organizations: Collection[str]) -> Any:
         """``value`` (an audit event's details) without what names another organization's
