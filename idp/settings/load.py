@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from idp.errors import ConfigError
+from idp.settings.access import parse_access, parse_connectors, parse_delivery
 from idp.settings.clients import parse_client
 from idp.settings.keys import parse_keys
 from idp.settings.model import (
@@ -109,9 +110,13 @@ def parse_settings(data: Mapping[str, Any], problems: list[str]) -> Settings:
     admin = parse_admin(root.sub("admin"))
     keys = parse_keys(root.sub("keys"))
     outbound = parse_outbound(root.sub("outbound"), server.dev_mode)
+    connectors = parse_connectors(root.sub("connectors"))
+    access = parse_access(root.sub("access"), organizations, frozenset(connectors))
+    delivery = parse_delivery(root.sub("delivery"))
     root.done()
     return Settings(server, database, oidc, organizations, clients, throttle=throttle,
-                    linking=linking, roles=roles, admin=admin, keys=keys, outbound=outbound)
+                    linking=linking, roles=roles, admin=admin, keys=keys, outbound=outbound,
+                    access=access, connectors=connectors, delivery=delivery)
 
 
 def _server(r: TableReader) -> ServerSettings:
@@ -297,7 +302,15 @@ def _directory(r: TableReader, dev_mode: bool) -> DirectorySettings:
         attributes=r.str_map("attributes"),
         affiliation_map=r.str_map("affiliation_map"),
         admin_group_dn=r.string("admin_group_dn", ""),
+        sync_interval_s=r.integer("sync_interval_s", 0, minimum=0, maximum=7 * 86400),
+        disabled_filter=r.string("disabled_filter", ""),
+        sync_page_size=r.integer("sync_page_size", 500, minimum=1, maximum=10000),
+        max_removal_fraction=r.number("max_removal_fraction", 0.05, minimum=0, maximum=1),
+        max_removal_floor=r.integer("max_removal_floor", 20, minimum=0, maximum=10_000_000),
     )
+    if settings.disabled_filter and not (settings.disabled_filter.startswith("(")
+                                         and settings.disabled_filter.endswith(")")):
+        r.problem("disabled_filter", "must be an LDAP filter in parentheses")
     if settings.admin_group_dn and "=" not in settings.admin_group_dn:
         r.problem("admin_group_dn", f"{settings.admin_group_dn!r} is not a DN")
     if settings.ca_file and not Path(settings.ca_file).is_file():

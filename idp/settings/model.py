@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -95,6 +96,15 @@ class DirectorySettings:
     affiliation_map: Mapping[str, str] = field(default_factory=dict)
     # Members of this group are org_admin of the organization (idp.admin.roles); empty: none.
     admin_group_dn: str = ""
+    # Directory sync (idp.provisioning.sync): how often the worker syncs (0: only on command),
+    # which entries are disabled on a server without userAccountControl, the page size, and the
+    # safety brake: a sync ending access for more than both the fraction of active accounts and
+    # the floor ends nothing until an operator accepts it.
+    sync_interval_s: int = 0
+    disabled_filter: str = ""
+    sync_page_size: int = 500
+    max_removal_fraction: float = 0.05
+    max_removal_floor: int = 20
 
 
 @dataclass(frozen=True)
@@ -252,6 +262,72 @@ class OutboundSettings:
     min_refetch_s: int = 30
 
 
+class ResourceKind(StrEnum):
+    LIBRARY = "library"
+    SPORTS = "sports"
+    CULTURE = "culture"
+    COURSE = "course"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True)
+class ResourceSettings:
+    """``[access.resources.ID]``: something a person may use, offered by ``provider`` (an
+    organization id; empty: the consortium) and delivered through ``connectors``."""
+
+    id: str
+    name: str
+    name_ru: str
+    kind: ResourceKind
+    provider: str = ""
+    connectors: tuple[str, ...] = ()
+    # An eduPerson entitlement URI carried in the ``entitlements`` claim while the grant holds.
+    entitlement: str = ""
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """``[access.policies.ID]``: who gets ``resources``. Every condition given must hold for
+    one and the same account; an empty one holds for any."""
+
+    id: str
+    resources: tuple[str, ...]
+    organizations: tuple[str, ...] = ()
+    affiliations: tuple[str, ...] = ()
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    valid_from: date | None = None
+    valid_until: date | None = None
+    grace_days: int = 0
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    resources: Mapping[str, ResourceSettings] = field(default_factory=dict)
+    policies: Mapping[str, PolicySettings] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConnectorSettings:
+    """``[connectors.NAME]``: a connector instance; ``options`` are its type's own keys, with
+    ``*_file`` secrets already read (``secret_file`` arrives as ``secret``)."""
+
+    name: str
+    type: str
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """``[delivery]``: how the worker retries deliveries (idp.provisioning.worker)."""
+
+    first_retry_s: float = 10.0
+    max_retry_s: float = 3600.0
+    max_age_s: float = 259200.0
+    claim_timeout_s: float = 300.0
+    batch_size: int = 100
+    poll_interval_s: float = 2.0
+
+
 @dataclass(frozen=True)
 class Settings:
     server: ServerSettings
@@ -265,3 +341,6 @@ class Settings:
     admin: AdminSettings = AdminSettings()
     keys: KeySettings = KeySettings()
     outbound: OutboundSettings = OutboundSettings()
+    access: AccessSettings = AccessSettings()
+    connectors: Mapping[str, ConnectorSettings] = field(default_factory=dict)
+    delivery: DeliverySettings = DeliverySettings()

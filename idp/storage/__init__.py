@@ -9,6 +9,7 @@ from idp.storage import (
     keys,
     linking,
     logout,
+    provisioning,
     pushed_requests,
     refresh_tokens,
     registration_tokens,
@@ -21,6 +22,6 @@ from idp.storage.base import Base
 
 __all__ = [
     "Base", "audit", "client_assertions", "clients", "grants", "identities", "keys", "linking",
-    "logout", "pushed_requests", "refresh_tokens", "registration_tokens", "release", "search", "sessions",
-    "tokens",
+    "logout", "provisioning", "pushed_requests", "refresh_tokens", "registration_tokens",
+    "release", "search", "sessions", "tokens",
 ]

@@ -66,6 +66,17 @@ class AuditEventType(StrEnum):
     LOGOUT_DELIVERY_FAILED = "logout.delivery_failed"
     SECURITY_EVENT_DELIVERED = "security_event.delivered"
     SECURITY_EVENT_DELIVERY_FAILED = "security_event.delivery_failed"
+    ACCESS_GRANTED = "access.granted"
+    ACCESS_GRACE = "access.grace"
+    ACCESS_ENDED = "access.ended"
+    ACCESS_RECOMPUTE_STOPPED = "access.recompute_stopped"
+    DELIVERY_FAILED = "delivery.failed"
+    DELIVERY_RETRIED = "delivery.retried"
+    DIRECTORY_SYNCED = "directory.synced"
+    DIRECTORY_SYNC_STOPPED = "directory.sync_stopped"
+    ACCOUNT_DISABLED = "account.disabled"
+    ACCOUNT_GONE = "account.gone"
+    ACCOUNT_REACTIVATED = "account.reactivated"
 
 
 class AuditEvent(Base):

@@ -32,6 +32,10 @@ from idp.storage.base import Base, UtcDateTime, utcnow
 
 ACTIVE = "active"
 MERGED = "merged"
+# linked_accounts.directory_state: what the organization's directory last said of the account.
+IN_DIRECTORY = "active"
+DISABLED = "disabled"
+GONE = "gone"
 
 
 class Identity(Base):
@@ -73,6 +77,11 @@ class LinkedAccount(Base):
     # Whether the account held a staff role from its directory group when its roles were last
     # resolved (admin sign-in); automatic linking keeps such accounts apart (idp.linking.rules).
     staff_role: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # ``active``, ``disabled`` or ``gone`` as the last directory sync or login found it
+    # (idp.provisioning.sync); only an active account satisfies an access policy.
+    directory_state: Mapped[str] = mapped_column(String(16), default=IN_DIRECTORY,
+                                                 server_default=IN_DIRECTORY)
+    directory_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     identity: Mapped[Identity] = relationship(back_populates="accounts")
 
 

@@ -1,0 +1,78 @@
+"""The delivery outbox: a job per connector for each grant change, written in the change's
+own transaction with a stable idempotency key (the same on every attempt: a Standard
+Webhooks ``webhook-id``, a SCIM or Koha call that is safe to repeat).
+
+The message is fixed when it is queued: what the grant and the person were at that moment.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from connectors.base import DeliveryKind
+from idp.identity.claims import primary_account, scoped_affiliations
+from idp.settings.model import Settings
+from idp.storage.identities import Identity
+from idp.storage.provisioning import DeliveryJob, GrantState, JobState
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from idp.provisioning.grants import Transition
+
+
+def person_of(settings: Settings, identity: Identity) -> dict[str, Any]:
+    """Who the grant is for, as connectors see it (the claims' vocabulary)."""
+    if not identity.accounts:
+        return {"campus_id": identity.campus_id, "sub": identity.sub, "name": None,
+                "email": None, "organizations": [], "affiliations": []}
+    account = primary_account(identity, settings.linking.primary_precedence)
+    attrs = account.attributes
+    name = _first(attrs, "display_name") or " ".join(
+        v for v in (_first(attrs, "given_name"), _first(attrs, "family_name")) if v) or None
+    return {
+        "campus_id": identity.campus_id,
+        "sub": identity.sub,
+        "name": name,
+        "email": _first(attrs, "email"),
+        "organizations": sorted({a.organization for a in identity.accounts}),
+        "affiliations": scoped_affiliations(identity.accounts, settings.organizations),
+    }
+
+
+def _first(attrs: dict[str, Any], name: str) -> str | None:
+    values = attrs.get(name) or []
+    return str(values[0]) if values else None
+
+
+def new_key() -> str:
+    return "msg_" + secrets.token_urlsafe(24)
+
+
+def enqueue(db: Session, settings: Settings, identity: Identity, step: Transition,
+            person: dict[str, Any], *, now: datetime) -> list[int]:
+    """One job per configured connector of the resource; none for a resource no longer
+    configured (nothing to deliver it through)."""
+    resource = settings.access.resources.get(step.resource)
+    if resource is None:
+        return []
+    kind = DeliveryKind.REVOKE if step.after is GrantState.ENDED else DeliveryKind.GRANT
+    jobs = []
+    for name in resource.connectors:
+        if name not in settings.connectors:
+            continue
+        job = DeliveryJob(
+            idempotency_key=new_key(), connector=name, kind=kind.value, resource=step.resource,
+            identity_id=identity.id, campus_id=identity.campus_id,
+            payload={"grant": step.grant_json(), "person": person},
+            state=JobState.PENDING.value, attempts=0, next_attempt_at=now,
+            created_at=now, updated_at=now,
+        )
+        db.add(job)
+        jobs.append(job)
+    if jobs:
+        db.flush()
+    return [job.id for job in jobs]
