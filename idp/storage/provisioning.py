@@ -84,3 +84,14 @@ class DirectorySyncState(Base):
     last_full_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     last_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     last_result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PolicyFingerprint(Base):
+    """A digest of the access settings last applied, so ``serve`` recomputes every grant at
+    start only when the resources or policies changed."""
+
+    __tablename__ = "policy_fingerprints"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -73,6 +73,13 @@ def upgrade() -> None:
         sa.Column('last_result', sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint('organization', name=op.f('pk_directory_sync_state')),
     )
+    op.create_table(
+        'policy_fingerprints',
+        sa.Column('name', sa.String(length=32), nullable=False),
+        sa.Column('fingerprint', sa.String(length=64), nullable=False),
+        sa.Column('updated_at', UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('name', name=op.f('pk_policy_fingerprints')),
+    )
     op.add_column('linked_accounts', sa.Column('directory_state', sa.String(length=16),
                                                nullable=False, server_default='active'))
     op.add_column('linked_accounts', sa.Column('directory_seen_at', UtcDateTime(),
@@ -82,6 +89,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column('linked_accounts', 'directory_seen_at')
     op.drop_column('linked_accounts', 'directory_state')
+    op.drop_table('policy_fingerprints')
     op.drop_table('directory_sync_state')
     op.drop_index('ix_delivery_jobs_order', table_name='delivery_jobs')
     op.drop_index('ix_delivery_jobs_due', table_name='delivery_jobs')
