@@ -56,7 +56,7 @@ def _resource(table: TableReader, rid: str, organizations: Mapping[str, Organiza
     resource = ResourceSettings(
         id=rid, name=r.string("name"), name_ru=r.string("name_ru", ""),
         kind=r.choice("kind", ResourceKind), provider=r.string("provider", ""),
-        connectors=r.str_list("connectors", ()), entitlement=r.string("entitlement", ""),
+        connectors=r.str_list("connectors", []), entitlement=r.string("entitlement", ""),
     )
     if resource.provider and resource.provider not in organizations:
         r.problem("provider", f"{resource.provider!r} is not a configured organization")
@@ -78,13 +78,13 @@ def _policy(table: TableReader, pid: str, resources: Mapping[str, ResourceSettin
     for name in names:
         if name not in resources:
             r.problem("resources", f"{name!r} is not a resource in [access.resources]")
-    orgs = r.str_list("organizations", ())
+    orgs = r.str_list("organizations", [])
     for org in orgs:
         if org not in organizations:
             r.problem("organizations", f"{org!r} is not a configured organization")
     policy = PolicySettings(
         id=pid, resources=names, organizations=orgs,
-        affiliations=r.str_list("affiliations", ()),
+        affiliations=r.str_list("affiliations", []),
         attributes=_attributes(r, mapped),
         valid_from=_date(r, "valid_from"), valid_until=_date(r, "valid_until"),
         grace_days=r.integer("grace_days", 0, minimum=0, maximum=3650),
