@@ -29,7 +29,7 @@ from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.base import utcnow
 from idp.storage.identities import IN_DIRECTORY, MERGED, Identity
-from idp.storage.provisioning import AccessGrant, GrantState
+from idp.storage.provisioning import AccessGrant, DeliveryJob, GrantState
 
 
 @dataclass(frozen=True)
@@ -140,10 +140,10 @@ _AUDIT = {GrantState.ACTIVE: AuditEventType.ACCESS_GRANTED,
 
 def apply(db: Session, settings: Settings, identity: Identity, transitions: Iterable[Transition],
           current: Mapping[str, AccessGrant], *, actor: str, reason: str,
-          now: datetime) -> list[int]:
-    """Write the transitions, their audit events and their delivery jobs; the ids of the jobs
-    (the caller commits)."""
-    jobs: list[int] = []
+          now: datetime) -> list[DeliveryJob]:
+    """Write the transitions, their audit events and their delivery jobs (added, not
+    flushed; the caller commits)."""
+    jobs: list[DeliveryJob] = []
     person: dict[str, Any] | None = None
     for step in transitions:
         grant = current.get(step.resource)
@@ -174,9 +174,11 @@ def recompute(db: Session, settings: Settings, identities: Iterable[Identity], *
     identities = list({i.id: i for i in identities}.values())
     db.flush()
     current = grants_of(db, [i.id for i in identities])
-    jobs: list[int] = []
+    jobs: list[DeliveryJob] = []
     for identity in identities:
         steps = plan(settings, identity, current[identity.id], now)
         jobs.extend(apply(db, settings, identity, steps, current[identity.id], actor=actor,
                           reason=reason, now=now))
-    return jobs
+    if jobs:
+        db.flush()
+    return [job.id for job in jobs]

@@ -53,9 +53,10 @@ def new_key() -> str:
 
 
 def enqueue(db: Session, settings: Settings, identity: Identity, step: Transition,
-            person: dict[str, Any], *, now: datetime) -> list[int]:
+            person: dict[str, Any], *, now: datetime) -> list[DeliveryJob]:
     """One job per configured connector of the resource; none for a resource no longer
-    configured (nothing to deliver it through)."""
+    configured (nothing to deliver it through). Not flushed: a bulk recompute writes a whole
+    batch at once."""
     resource = settings.access.resources.get(step.resource)
     if resource is None:
         return []
@@ -73,6 +74,4 @@ def enqueue(db: Session, settings: Settings, identity: Identity, step: Transitio
         )
         db.add(job)
         jobs.append(job)
-    if jobs:
-        db.flush()
-    return [job.id for job in jobs]
+    return jobs
