@@ -1,5 +1,7 @@
-"""`make demo`: three demo university directories, the provider at http://127.0.0.1:8080 and a
-sample relying party at http://127.0.0.1:8081. Ctrl-C stops everything it started."""
+"""`make demo`: three demo university directories, the provider at http://127.0.0.1:8080, a
+sample relying party at http://127.0.0.1:8081, a delivery worker (`idp worker`) and the webhook
+receiver it delivers library card grants to, at http://127.0.0.1:8090. Ctrl-C stops everything
+it started."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from demo.stack import ProviderStack
 
 PROVIDER_PORT = 8080
 RP_PORT = 8081
+WEBHOOK_PORT = 8090
 LDAP_PORTS = {"tpu": 3891, "tsu": 3892, "tusur": 3893}
 WORKDIR = Path("var/demo")
 RP_CLIENT = {
@@ -40,6 +43,15 @@ def banner(stack: ProviderStack) -> str:
         f"  admin UI               {stack.issuer}/admin   <- staff: tpu demo/demo (consortium admin), "
         "tsu demo/demo (admin of tsu)",
         f"  provider log           {stack.workdir / 'provider.log'}",
+        f"  delivery worker        idp worker, log {stack.workdir / 'worker.log'}",
+        f"  webhook receiver       http://127.0.0.1:{WEBHOOK_PORT}/   <- what it received "
+        f"(also {stack.workdir / 'webhooks.jsonl'})",
+        "",
+        "Access: students and staff get the library card (delivered to the webhook receiver, "
+        "printed below) and the gym pass; see them on /account. Try:",
+        f"  idp --config {stack.config_path} access explain demo@tpu.ru --json",
+        f"  idp --config {stack.config_path} deliveries list --json",
+        f"  idp --config {stack.config_path} directory sync --json",
         "",
         "Every organization has username demo, password demo. Other people:",
     ]
@@ -65,7 +77,8 @@ def main() -> int:
         "client_secret": RP_CLIENT["client_secret"],
     }}
     stack = ProviderStack(WORKDIR, port=PROVIDER_PORT, ldap_ports=LDAP_PORTS, clients=clients,
-                          extra_config={"roles": STAFF})
+                          extra_config={"roles": STAFF}, access=True, webhook_port=WEBHOOK_PORT,
+                          echo=lambda line: print(line, flush=True))
     try:
         stack.start()
         rp = create_rp(stack.issuer, RP_CLIENT["client_id"], RP_CLIENT["client_secret"],

@@ -2,7 +2,9 @@
 `make demo` serves, and what the interop and browser tests drive.
 
 The provider runs exactly as in production (`idp serve`, gunicorn) from a generated
-configuration file.
+configuration file. With ``access=True`` the configuration also gets the demo's resources,
+policy and webhook connector (``demo.access``), a webhook receiver listens on loopback and a
+delivery worker (`idp worker`) runs beside the provider.
 """
 
 from __future__ import annotations
@@ -12,26 +14,33 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from demo import people
+from demo.access import access_config, secret_file
 from demo.slapd import SlapdServer, die_with_parent
 from demo.tls import write_self_signed
 from demo.toml_writer import dumps
+from demo.webhook_receiver import WebhookReceiver
 
 ORGANIZATIONS = ("tpu", "tsu", "tusur")
+# A worker that cannot start (a bad configuration, no database) exits within this time.
+WORKER_START_S = 2.0
 
 
 class ProviderStack:
-    """Directories for the three demo organizations and `idp serve` over them."""
+    """Directories for the three demo organizations and `idp serve` over them; with
+    ``access``, also a webhook receiver and `idp worker` delivering to it."""
 
     def __init__(self, workdir: Path, *, port: int, ldap_ports: dict[str, int] | None = None,
                  https: bool = False, clients: dict[str, Any] | None = None,
                  workers: int = 2, database_url: str | None = None,
-                 extra_config: dict[str, Any] | None = None) -> None:
+                 extra_config: dict[str, Any] | None = None, access: bool = False,
+                 webhook_port: int = 0, echo: Callable[[str], None] | None = None) -> None:
         self.workdir = workdir
         self.port = port
         self.ldap_ports = ldap_ports or {}
@@ -42,6 +51,11 @@ class ProviderStack:
         self.extra_config = extra_config or {}
         self.directories: dict[str, SlapdServer] = {}
         self.process: subprocess.Popen[bytes] | None = None
+        self.access = access
+        self.webhook_port = webhook_port
+        self.echo = echo
+        self.receiver: WebhookReceiver | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
         self.ca_file: Path | None = None
         self.config_path = workdir / "idp.toml"
 
@@ -50,17 +64,45 @@ class ProviderStack:
         return f"{'https' if self.https else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> ProviderStack:
-        self.start_directories()
-        self.write_config()
-        self.idp("db", "upgrade")
-        with open(self.workdir / "provider.log", "wb") as log:
-            self.process = subprocess.Popen(
-                [*self.idp_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
-        self._wait_ready()
+        """Everything, or (when a part fails to start) nothing: what started is stopped."""
+        try:
+            self.start_directories()
+            if self.access:
+                self.start_receiver()
+            self.write_config()
+            self.idp("db", "upgrade")
+            self.process = self._spawn("provider.log", "serve", "--host", "127.0.0.1",
+                                       "--port", str(self.port))
+            self._wait_ready()
+            if self.access:
+                self.start_worker()
+        except BaseException:
+            self.stop()
+            raise
         return self
+
+    def start_receiver(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        secret = secret_file(self.workdir).read_text(encoding="utf-8").strip()
+        self.receiver = WebhookReceiver(secret, port=self.webhook_port,
+                                        log_path=self.workdir / "webhooks.jsonl",
+                                        echo=self.echo).start()
+
+    def start_worker(self) -> None:
+        """`idp worker` as in production; it must still be running once the provider is."""
+        self.worker = self._spawn("worker.log", "worker")
+        try:
+            self.worker.wait(WORKER_START_S)
+        except subprocess.TimeoutExpired:
+            return
+        log = (self.workdir / "worker.log").read_text(errors="replace")
+        raise RuntimeError(f"the delivery worker exited at start:\n{log[-3000:]}")
+
+    def _spawn(self, log_name: str, *args: str) -> subprocess.Popen[bytes]:
+        with open(self.workdir / log_name, "wb") as log:
+            return subprocess.Popen([*self.idp_command(), *args], stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=die_with_parent)
 
     def start_directories(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +131,9 @@ class ProviderStack:
             "clients": self.clients,
             "linking": {"rules": people.LINKING_RULES},
         }
+        if self.receiver is not None:
+            config.update(access_config(list(self.directories), self.receiver.url,
+                                        secret_file(self.workdir)))
         for section, values in self.extra_config.items():
             config[section] = {**config.get(section, {}), **values}
         self.config_path.write_text(dumps(config), encoding="utf-8")
@@ -119,14 +164,15 @@ class ProviderStack:
         raise RuntimeError(f"the provider did not answer at {url}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
+        """The worker first (SIGTERM: it finishes the job in hand), then the provider, the
+        receiver and the directories."""
+        _terminate(self.worker)
+        self.worker = None
+        _terminate(self.process)
         self.process = None
+        if self.receiver is not None:
+            self.receiver.stop()
+            self.receiver = None
         for server in self.directories.values():
             server.close()
         self.directories = {}
@@ -136,3 +182,15 @@ class ProviderStack:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def _terminate(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM a child's process group, SIGKILL it when it has not ended within 15 s."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
