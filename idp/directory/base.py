@@ -6,7 +6,7 @@ never an exception; a directory that cannot be reached raises ``DirectoryUnavail
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -76,4 +76,43 @@ class LoginNames(Protocol):
     which name to count an attempt under, so that the forms share one counter."""
 
     def login_name(self, username: str) -> str:
+        ...
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """One account of a directory listing, and whether the directory says it is disabled
+    (Active Directory's ``userAccountControl``, or the organization's ``disabled_filter``)."""
+
+    account: DirectoryAccount
+    disabled: bool
+
+
+@dataclass
+class DirectoryListing:
+    """The accounts of a directory, read page by page while ``entries`` is iterated.
+
+    ``entries`` raises ``DirectoryUnavailable`` when the directory fails part of the way: what
+    it yielded until then is not the whole directory. ``incremental`` is true when only the
+    accounts changed since the ``since`` mark come (a full listing also tells who is gone).
+    ``mark`` is set once ``entries`` is exhausted: the ``since`` of the next listing (None:
+    the next one must be full). ``skipped`` counts entries without a usable id or username.
+    """
+
+    entries: Iterator[DirectoryEntry]
+    incremental: bool
+    mark: str | None = None
+    skipped: int = 0
+
+
+@runtime_checkable
+class ListableDirectory(Protocol):
+    """A directory that can also list its accounts, all or those changed since a mark (the
+    directory sync)."""
+
+    organization: str
+
+    def listing(self, since: str | None = None) -> DirectoryListing:
+        """``since`` None: every account. Raises ``DirectoryUnavailable`` when no server
+        answers; ``entries`` raises it too when the listing fails part of the way."""
         ...

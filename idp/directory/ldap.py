@@ -13,6 +13,8 @@ skipped by the next logins until a background probe gets an answer from it
 should see (an empty password above all, which many servers take as an anonymous bind) is
 refused before any network traffic.
 An unknown username costs what a wrong password costs (``idp.directory.timing``).
+The directory sync lists every account through a pooled service connection
+(``listing``, ``idp.directory.listing``).
 The password is never logged; the username only at debug level.
 """
 
@@ -22,15 +24,15 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import ldap
 import ldap.filter
 
-from idp.directory import groups, presets
+from idp.directory import groups, listing, presets
 from idp.directory import pool as pool_conn
-from idp.directory.base import AuthResult, AuthStatus, DirectoryAccount
+from idp.directory.base import AuthResult, AuthStatus, DirectoryAccount, DirectoryListing
 from idp.directory.breaker import CircuitBreaker
 from idp.directory.pool import ConnectionPool, Lent
 from idp.directory.timing import BindTimer
@@ -121,6 +123,58 @@ class LdapDirectory:
             raise
         pool.give_back(lent)
         return member
+
+    def listing(self, since: str | None = None) -> DirectoryListing:
+        """``ListableDirectory``: every account under base_dn, or those changed since the mark
+        ``since`` where the server can tell (``idp.directory.listing``)."""
+        return listing.open_listing(self, since)
+
+    @contextlib.contextmanager
+    def service_connection(self) -> Iterator[Any]:
+        """A pooled connection bound as the service account, from the first server that
+        answers: given back when the block ends, closed when it raises (or is abandoned).
+        Raises ``DirectoryUnavailable`` when no server answers."""
+        failures: list[str] = []
+        for uri in self._answering_uris():
+            started = time.monotonic()
+            try:
+                lent = self._lend_checked(uri)
+            except _TRY_NEXT as exc:
+                self._no_answer(uri, exc, time.monotonic() - started)
+                failures.append(f"{uri} ({_describe(exc)})")
+                continue
+            except ldap.LDAPError as exc:
+                raise self._unavailable(f"{uri} failed: {_describe(exc)}") from exc
+            try:
+                yield lent.conn
+            except BaseException:
+                pool_conn.close(lent.conn)
+                raise
+            self.pools[uri].give_back(lent)
+            return
+        raise self._unavailable("no directory server answered: " + "; ".join(failures))
+
+    def _lend_checked(self, uri: str) -> Lent:
+        """A connection bound as the service account that has just answered (a kept one may
+        have been closed by a server that restarted since: then a new one)."""
+        pool = self.pools[uri]
+        lent = pool.borrow()
+        try:
+            if not lent.service_bound:
+                self._service_bind(lent.conn, uri)
+                lent.service_bound = True
+            elif lent.reused:
+                lent.conn.search_ext_s("", ldap.SCOPE_BASE, "(objectClass=*)", ["1.1"])
+            return lent
+        except ldap.SERVER_DOWN:
+            pool_conn.close(lent.conn)
+            if not lent.reused:
+                raise
+            pool.clear()
+            return Lent(self._open(uri), reused=False)
+        except BaseException:
+            pool_conn.close(lent.conn)
+            raise
 
     # -- which servers ----------------------------------------------------------------------
     def _answering_uris(self) -> list[str]:
@@ -291,32 +345,11 @@ class LdapDirectory:
 
     # -- mapping --------------------------------------------------------------------------
     def _account(self, dn: str, attrs: RawAttributes, typed: str) -> DirectoryAccount:
-        mapping = self.profile.attributes
-        id_attr, username_attr = mapping["id"], mapping["username"]
-        raw_ids = attrs.get(id_attr.lower(), [])
-        if not raw_ids:
-            raise self._unavailable(f"the entry {dn!r} has no {id_attr} (attributes.id): the "
-                                    "account cannot be identified")
         try:
-            external_id = presets.decode_id(id_attr, raw_ids[0])
+            return presets.account_from_entry(self.organization, self.profile,
+                                              self.settings.affiliation_map, attrs, typed)
         except ValueError as exc:
-            raise self._unavailable(f"the {id_attr} of {dn!r} is not usable: {exc}") from exc
-        username = presets.choose_username(
-            presets.decode_values(attrs.get(username_attr.lower(), [])), typed
-        )
-        if username is None:
-            raise self._unavailable(f"the entry {dn!r} has no {username_attr} (attributes.username)")
-        claims: dict[str, tuple[str, ...]] = {}
-        for claim, attribute in mapping.items():
-            if claim in ("id", "username"):
-                continue
-            values = presets.decode_values(attrs.get(attribute.lower(), []))
-            if claim == "affiliation":
-                values = presets.translate_affiliations(values, self.settings.affiliation_map)
-            if values:
-                claims[claim] = values
-        return DirectoryAccount(organization=self.organization, external_id=external_id,
-                                username=username, attributes=claims)
+            raise self._unavailable(f"the entry {dn!r} cannot be an account: {exc}") from exc
 
     def _unavailable(self, detail: str) -> DirectoryUnavailable:
         return DirectoryUnavailable(f"{self.organization}: {detail}")

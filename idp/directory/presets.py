@@ -1,5 +1,6 @@
 """Dialect presets for LDAP and Active Directory, and the pure rules that turn what a directory
-returns into a ``DirectoryAccount``: no network here, so every rule is unit-tested.
+returns into a ``DirectoryAccount``: no network here, so every rule is unit-tested. Also the
+rules of a directory listing (``idp.directory.listing``): its filter and its incremental marks.
 
 The operator's ``attributes`` mapping (claim name -> directory attribute) overrides the preset
 key by key; an empty ``user_filter`` means the preset's. Stable ids are never a DN or a username.
@@ -12,8 +13,9 @@ import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from idp.directory.base import AuthStatus
+from idp.directory.base import AuthStatus, DirectoryAccount
 from idp.settings import DirectorySettings, DirectoryType
 
 # eduPerson's controlled vocabulary for eduPersonAffiliation (eduPerson 202208, section 2.2.1).
@@ -148,6 +150,37 @@ def decode_id(attribute: str, raw: bytes) -> str:
         return text
 
 
+def account_from_entry(organization: str, profile: Profile, affiliation_map: Mapping[str, str],
+                       attrs: Mapping[str, Sequence[bytes]], typed: str = "") -> DirectoryAccount:
+    """The account an entry describes (``attrs`` keyed by lower-cased attribute name), its
+    attributes mapped to claim names and its affiliations translated. ``typed``: what the
+    person typed at login (empty in a listing). ValueError when it has no usable id or
+    username."""
+    mapping = profile.attributes
+    id_attr, username_attr = mapping["id"], mapping["username"]
+    raw_ids = attrs.get(id_attr.lower(), [])
+    if not raw_ids:
+        raise ValueError(f"no {id_attr} (attributes.id): the account cannot be identified")
+    try:
+        external_id = decode_id(id_attr, raw_ids[0])
+    except ValueError as exc:
+        raise ValueError(f"the {id_attr} is not usable: {exc}") from exc
+    username = choose_username(decode_values(attrs.get(username_attr.lower(), [])), typed)
+    if username is None:
+        raise ValueError(f"no {username_attr} (attributes.username)")
+    claims: dict[str, tuple[str, ...]] = {}
+    for claim, attribute in mapping.items():
+        if claim in ("id", "username"):
+            continue
+        values = decode_values(attrs.get(attribute.lower(), []))
+        if claim == "affiliation":
+            values = translate_affiliations(values, affiliation_map)
+        if values:
+            claims[claim] = values
+    return DirectoryAccount(organization=organization, external_id=external_id,
+                            username=username, attributes=claims)
+
+
 def choose_username(values: Sequence[str], typed: str) -> str | None:
     """The stored username (lower-cased): the value matching what was typed if the attribute has
     several (or the person typed a userPrincipalName), else the first."""
@@ -197,3 +230,90 @@ def ad_account_disabled(raw: Sequence[bytes]) -> bool:
         except ValueError:
             continue
     return False
+
+
+# -- listings ------------------------------------------------------------------------------
+_WILDCARD_ORDERING = re.compile(r"\(([^()=~<>:]+)(?:~=|>=|<=)\*\)")
+_GENERALIZED_TIME = re.compile(r"(\d{14})(?:[.,]\d+)?(Z|[+-]\d{4})")
+_TIME_FORMAT = "%Y%m%d%H%M%SZ"
+TIMESTAMP_MARK = "ts:"  # OpenLDAP and the rest: the latest modifyTimestamp, "ts:20260901120000Z"
+USN_MARK = "usn:"  # Active Directory: highestCommittedUSN and the DC it counts on, "usn:N@dsServiceName"
+# A listing's modifyTimestamp mark is never later than the listing's start by our clock less
+# this much: an entry changed while the listing ran, behind its cursor, is then listed next
+# time even when the server's clock runs this far behind ours.
+CLOCK_SKEW_S = 300
+
+
+def listing_filter(user_filter: str) -> str:
+    """The user filter with ``{username}`` matching any value: every entry a login could find.
+    A wildcard left alone where a filter allows none (an ordering or approximate match)
+    becomes a presence test."""
+    rendered = re.sub(r"\*{2,}", "*", user_filter.replace("{username}", "*"))
+    return _WILDCARD_ORDERING.sub(r"(\1=*)", rendered)
+
+
+def ad_computer(object_classes: Iterable[bytes]) -> bool:
+    """Active Directory's computer accounts are objectClass ``user`` too, and nobody's account.
+    (Told apart here rather than in the filter: a server without the class, such as an
+    Active-Directory-like OpenLDAP, finds no entry at all for ``(!(objectClass=computer))``.)"""
+    return any(value.lower() == b"computer" for value in object_classes)
+
+
+def and_filter(*filters: str) -> str:
+    """Every filter must match (RFC 4515 ``&``); each is one parenthesised filter."""
+    return "(&" + "".join(filters) + ")"
+
+
+def normalized_time(value: str) -> str | None:
+    """A GeneralizedTime as ``YYYYMMDDHHMMSSZ`` in UTC, fractions dropped (rounding down keeps a
+    ``>=`` comparison inclusive); None when ``value`` is not one with seconds."""
+    match = _GENERALIZED_TIME.fullmatch(value.strip())
+    if match is None:
+        return None
+    digits, zone = match.groups()
+    try:
+        moment = datetime.strptime(digits + zone.replace("Z", "+0000"), "%Y%m%d%H%M%S%z")
+    except ValueError:
+        return None
+    return _utc(moment)
+
+
+def _utc(moment: datetime) -> str:
+    offset = moment.utcoffset() or timedelta(0)
+    return (moment.replace(tzinfo=None) - offset).strftime(_TIME_FORMAT)
+
+
+def timestamp_mark(latest_seen: str | None, since: str | None, started_at: datetime) -> str | None:
+    """The mark after a modifyTimestamp listing that began at ``started_at`` (aware, our clock)
+    since the normalized time ``since`` (None: a full listing) and saw ``latest_seen`` at the
+    latest: that, but never after the start less ``CLOCK_SKEW_S``, nor before ``since``. None
+    when the listing saw no timestamp at all and had no ``since``."""
+    if latest_seen is None:
+        return TIMESTAMP_MARK + since if since else None
+    cap = _utc(started_at - timedelta(seconds=CLOCK_SKEW_S))
+    mark = min(latest_seen, cap)
+    if since is not None:
+        mark = max(mark, since)
+    return TIMESTAMP_MARK + mark
+
+
+def parse_timestamp_mark(mark: str | None) -> str | None:
+    """The normalized time of a ``ts:`` mark; None for no mark or another kind."""
+    if not mark or not mark.startswith(TIMESTAMP_MARK):
+        return None
+    return normalized_time(mark[len(TIMESTAMP_MARK):])
+
+
+def usn_mark(highest_committed: int, server: str) -> str:
+    return f"{USN_MARK}{highest_committed}@{server}"
+
+
+def parse_usn_mark(mark: str | None) -> tuple[int, str] | None:
+    """The USN and the domain controller (its dsServiceName) of a ``usn:`` mark; None for no
+    mark or another kind. Update sequence numbers count on one domain controller only."""
+    if not mark or not mark.startswith(USN_MARK):
+        return None
+    number, sep, server = mark[len(USN_MARK):].partition("@")
+    if not sep or not server or not number.isdigit():
+        return None
+    return int(number), server
