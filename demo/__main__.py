@@ -6,6 +6,7 @@ it started."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -33,6 +34,7 @@ STAFF = {"consortium_admin": ["tpu:demo"], "org_admin": ["tsu:demo"]}
 
 
 def banner(stack: ProviderStack) -> str:
+    idp = f"{os.path.relpath(Path(sys.executable).parent / 'idp')} --config {stack.config_path}"
     lines = [
         "",
         "Campus ID demo is running:",
@@ -49,9 +51,9 @@ def banner(stack: ProviderStack) -> str:
         "",
         "Access: students and staff get the library card (delivered to the webhook receiver, "
         "printed below) and the gym pass; see them on /account. Try:",
-        f"  idp --config {stack.config_path} access explain demo@tpu.ru --json",
-        f"  idp --config {stack.config_path} deliveries list --json",
-        f"  idp --config {stack.config_path} directory sync --json",
+        f"  {idp} access explain demo@tsu.ru",
+        f"  {idp} deliveries list --json",
+        f"  {idp} directory sync --json     <- accounts for everybody, before they log in",
         "",
         "Every organization has username demo, password demo. Other people:",
     ]

@@ -20,7 +20,7 @@ from typing import Any
 
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 PATH = "/campus-id/webhook"
@@ -53,6 +53,13 @@ class Received:
                 f"{self.campus_id}{who} {self.state}{until}")
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No access log line per request: the receiver prints what it received instead."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
 class WebhookReceiver:
     """A threaded HTTP server on loopback that verifies, records and logs webhook messages."""
 
@@ -81,7 +88,8 @@ class WebhookReceiver:
             return list(self._received)
 
     def start(self) -> WebhookReceiver:
-        self._server = make_server("127.0.0.1", self._port, self.wsgi, threaded=True)
+        self._server = make_server("127.0.0.1", self._port, self.wsgi, threaded=True,
+                                   request_handler=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="webhook-receiver", daemon=True)
         self._thread.start()
