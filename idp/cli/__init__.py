@@ -18,6 +18,7 @@ from idp.cli import (  # noqa: F401  (each registers its commands on import)
     registration_tokens,
     release,
     serve,
+    worker,
 )
 from idp.cli.shared import main
 
