@@ -146,10 +146,13 @@ class WebhookReceiver:
 
 
 def _message(webhook_id: str, payload: Any) -> Received:
-    data = payload if isinstance(payload, dict) else {}
-    grant = data.get("grant") if isinstance(data.get("grant"), dict) else {}
-    person = data.get("person") if isinstance(data.get("person"), dict) else {}
+    data = _table(payload)
+    grant, person = _table(data.get("grant")), _table(data.get("person"))
     return Received(webhook_id=webhook_id, type=str(data.get("type")),
                     resource=str(data.get("resource")), campus_id=str(person.get("campus_id")),
                     name=person.get("name"), state=str(grant.get("state")),
                     until=grant.get("until"), body=data)
+
+
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
