@@ -26,6 +26,7 @@ from idp.web import account as account_views
 from idp.web import admin as admin_views
 from idp.web import api as api_views
 from idp.web import api_clients as api_clients_views
+from idp.web import api_deliveries as api_deliveries_views
 from idp.web import login as login_views
 from idp.web import logout as logout_views
 from idp.web import oidc as oidc_views
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(logout_views.bp)
     app.register_blueprint(registration_views.bp)
     app.register_blueprint(api_views.bp)
+    app.register_blueprint(api_deliveries_views.bp)
     admin_views.init_app(app)
     app.register_blueprint(api_clients_views.bp)
     return app

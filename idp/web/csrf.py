@@ -20,7 +20,7 @@ EXEMPT_ENDPOINTS = {"oidc.token", "oidc.introspect", "oidc.revoke", "oidc.userin
                     # checks the token itself when there is no valid id_token_hint.
                     "logout.end_session"}
 # The helpdesk API is JSON only and bearer-authenticated: no cookie makes its requests.
-EXEMPT_BLUEPRINTS = {"api"}
+EXEMPT_BLUEPRINTS = {"api", "api_deliveries"}
 
 
 def csrf_token() -> str:

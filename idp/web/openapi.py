@@ -1,12 +1,14 @@
 """The OpenAPI 3.1 document of the API under ``/api/v1`` (``/api/v1/openapi.json``): the
-helpdesk API and the client management API, written by hand so that it says exactly what
-``idp.web.api`` and ``idp.web.api_clients`` do."""
+helpdesk API (with its delivery jobs) and the client management API, written by hand so that
+it says exactly what ``idp.web.api``, ``idp.web.api_deliveries`` and ``idp.web.api_clients``
+do."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from idp.web.openapi_clients import CLIENT_PATHS, CLIENT_SCHEMAS
+from idp.web.openapi_deliveries import DELIVERY_PATHS, DELIVERY_SCHEMAS
 
 _REF = "#/components/schemas/"
 _ERRORS = {
@@ -171,14 +173,15 @@ def openapi_document(issuer: str) -> dict[str, Any]:
         "info": {"title": "Campus ID helpdesk and client management API", "version": "1"},
         "servers": [{"url": f"{issuer}/api/v1"}],
         "security": [{"bearer": []}],
-        "paths": {**_PATHS, **CLIENT_PATHS},
+        "paths": {**_PATHS, **DELIVERY_PATHS, **CLIENT_PATHS},
         "components": {
-            "schemas": {**_SCHEMAS, **CLIENT_SCHEMAS},
+            "schemas": {**_SCHEMAS, **DELIVERY_SCHEMAS, **CLIENT_SCHEMAS},
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer",
                 "description": "An access token of the client credentials grant, issued by "
                                "this provider to a client with the helpdesk or helpdesk:ORG role "
-                               "(/identities, /proposals, /audit) or the consortium_admin or "
+                               "(/identities, /proposals, /audit; /deliveries: helpdesk only) or "
+                               "the consortium_admin or "
                                "org_admin:ORG role (/clients)."}},
         },
     }

@@ -303,10 +303,11 @@ def test_openapi_document_describes_exactly_the_routes(app: Flask, api: FlaskCli
     documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
     served = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith(("api.", "api_clients.")) and rule.endpoint != "api.openapi":
+        if (rule.endpoint.startswith(("api.", "api_clients.", "api_deliveries."))
+                and rule.endpoint != "api.openapi"):
             path = rule.rule.removeprefix("/api/v1").replace("<sub>", "{sub}") \
                 .replace("<key>", "{account}").replace("<int:proposal_id>", "{id}") \
-                .replace("<client_id>", "{client_id}")
+                .replace("<client_id>", "{client_id}").replace("<int:job_id>", "{id}")
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 if "<any(approve, reject):decision>" in path:
                     served |= {(path.replace("<any(approve, reject):decision>", d), method)
