@@ -9,6 +9,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     import idp.web.admin.clients
+    import idp.web.admin.deliveries
     import idp.web.admin.release
     import idp.web.admin.signin
     import idp.web.admin.tokens  # noqa: F401  (their routes join the blueprint)
