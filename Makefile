@@ -29,6 +29,7 @@ test: $(STAMP) $(NODE_STAMP)
 # Not part of `make test`: prints figures for this machine (see README, "Benchmark").
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.delivery
 
 lint: $(STAMP)
 	$(BIN)/ruff check idp connectors demo bench tests migrations
