@@ -9,6 +9,7 @@ registers itself there when imported below. A new group gets a new module and a 
 from __future__ import annotations
 
 from idp.cli import (  # noqa: F401  (each registers its commands on import)
+    access,
     clients,
     config,
     db,

@@ -111,7 +111,7 @@ def identities_link(ctx: click.Context, sub: str, account: str, reason: str) -> 
         identity = find_identity(db, sub)
         signer = _signer(db, settings)
         outcome, queued = actions.link(db, signer, identity, account, reason=reason, actor=actor(),
-                                       secret_key=settings.server.secret_key)
+                                       settings=settings)
         db.commit()
         actions.deliver_now(db, signer, queued, limits=settings.outbound)
         _echo({**_details(db, settings, outcome.survivor), "merged_sub": outcome.absorbed_sub})
@@ -130,7 +130,7 @@ def identities_unlink(ctx: click.Context, sub: str, account: str, reason: str) -
         identity = find_identity(db, sub)
         signer = _signer(db, settings)
         created, queued = actions.unlink(db, signer, identity, account, reason=reason,
-                                         actor=actor(), secret_key=settings.server.secret_key)
+                                         actor=actor(), settings=settings)
         db.commit()
         actions.deliver_now(db, signer, queued, limits=settings.outbound)
         _echo({"identity": _details(db, settings, identity),
@@ -179,7 +179,7 @@ def proposals_approve(ctx: click.Context, proposal_id: int, reason: str) -> None
         proposal = _proposal(db, proposal_id)
         signer = _signer(db, settings)
         _outcome, queued = actions.approve(db, signer, proposal, reason=reason, actor=actor(),
-                                           secret_key=settings.server.secret_key)
+                                           settings=settings)
         db.commit()
         actions.deliver_now(db, signer, queued, limits=settings.outbound)
         _echo(api_json.proposal(db, proposal))

@@ -1,12 +1,15 @@
 """``idp serve``: the provider under gunicorn (workers from the configuration), or Werkzeug's
-development server in dev mode."""
+development server in dev mode. Before serving, every access grant is recomputed when the
+resources or policies changed since they were last applied (``idp.provisioning.applied``;
+what the safety brake stops is logged as an error, and serving goes on)."""
 
 from __future__ import annotations
 
 import click
 
-from idp.cli.shared import fail, main, settings_of
+from idp.cli.shared import current_engine, fail, main, settings_of
 from idp.errors import DatabaseNotReady
+from idp.settings import Settings
 
 
 @main.command()
@@ -21,7 +24,19 @@ def serve(ctx: click.Context, host: str, port: int, dev: bool) -> None:
     settings = settings_of(ctx)
     if dev and not settings.server.dev_mode:
         fail("--dev needs server.dev_mode = true in the configuration.", [])
+    _apply_access(settings)
     try:
         run(settings, host, port, dev=dev)
     except DatabaseNotReady as exc:
         fail(exc.detail, [])
+
+
+def _apply_access(settings: Settings) -> None:
+    from idp.provisioning.applied import recompute_if_changed
+    from idp.storage.base import make_session_factory
+
+    engine = current_engine(settings)
+    try:
+        recompute_if_changed(make_session_factory(engine), settings)
+    finally:
+        engine.dispose()

@@ -3,7 +3,8 @@
 Single-valued claims come from the primary account: the one the person chose on /account,
 else the first organization in the configured precedence (``[linking] primary_precedence``),
 then the oldest link; ``affiliations``,
-``entitlements`` and ``organizations`` are the union over all accounts. docs/claims.md names
+``entitlements`` and ``organizations`` are the union over all accounts (``entitlements`` also
+holds the URIs of the resources the person's grants give, docs/access.md). docs/claims.md names
 the eduPerson attribute behind each campus claim.
 """
 
@@ -13,18 +14,21 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from idp.settings import OrganizationSettings
+from idp.settings import MatchClaim, OrganizationSettings
 from idp.storage.identities import Identity, LinkedAccount
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$")  # RFC 3986 scheme ":" and no space
 SUPPORTED_SCOPES = ("openid", "profile", "email", "campus")
 
-# Directory attributes worth keeping on the account between logins: only what claims need.
-# Identifiers such as SNILS or a birth date are personal data and are never kept in clear.
+# Directory attributes that claims need, kept on the account between logins.
 KEPT_ATTRIBUTES = frozenset(
     {"given_name", "family_name", "middle_name", "display_name", "email", "affiliation",
      "entitlement", "locale"}
 )
+# What linking compares but no claim carries (SNILS, a birth date): personal identifiers,
+# never kept in clear (linking keeps only keyed hashes of them). Every other attribute an
+# organization maps is kept, since access policies may name it (``programme``...).
+LINKING_IDENTIFIERS = frozenset(c.value for c in MatchClaim) - KEPT_ATTRIBUTES
 
 
 def primary_account(identity: Identity, precedence: Sequence[str] = ()) -> LinkedAccount:
@@ -42,10 +46,19 @@ def primary_account(identity: Identity, precedence: Sequence[str] = ()) -> Linke
                key=lambda a: (rank.get(a.organization, len(rank)), a.linked_at, a.id))
 
 
+def kept_attributes(attributes: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
+    """What of a directory account's mapped attributes is stored on it: all but the linking
+    identifiers, and none without a value."""
+    kept = {k: list(v) for k, v in attributes.items() if k not in LINKING_IDENTIFIERS}
+    return {k: v for k, v in kept.items() if v}
+
+
 def claims_for(
     identity: Identity, scopes: Iterable[str], organizations: Mapping[str, OrganizationSettings],
-    precedence: Sequence[str] = (),
+    precedence: Sequence[str] = (), granted_entitlements: Iterable[str] = (),
 ) -> dict[str, Any]:
+    """``granted_entitlements``: the entitlement URIs of the person's active and grace grants
+    (``idp.identity.entitlements``), carried beside the directories' own."""
     granted = set(scopes)
     claims: dict[str, Any] = {"sub": identity.sub}
     account = primary_account(identity, precedence)
@@ -68,7 +81,7 @@ def claims_for(
         claims.update(
             campus_id=identity.campus_id,
             affiliations=scoped_affiliations(identity.accounts, organizations),
-            entitlements=entitlement_uris(identity.accounts),
+            entitlements=entitlement_uris(identity.accounts, granted_entitlements),
             organizations=sorted({a.organization for a in identity.accounts}),
         )
     return {k: v for k, v in claims.items() if v not in (None, "", [])}
@@ -86,9 +99,11 @@ def scoped_affiliations(
     return sorted(values)
 
 
-def entitlement_uris(accounts: Iterable[LinkedAccount]) -> list[str]:
-    """eduPersonEntitlement values: absolute URIs (``urn:mace:...``, ``https://...``) only."""
+def entitlement_uris(accounts: Iterable[LinkedAccount], granted: Iterable[str] = ()) -> list[str]:
+    """eduPersonEntitlement values: absolute URIs (``urn:mace:...``, ``https://...``) only,
+    from the directories and from the person's grants (``granted``)."""
     values = {str(v).strip() for a in accounts for v in a.attributes.get("entitlement", [])}
+    values.update(str(v).strip() for v in granted)
     return sorted(v for v in values if _URI.match(v))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from idp.directory.base import AuthStatus, DirectoryAccount, LoginNames, PasswordDirectory
 from idp.errors import DirectoryUnavailable
-from idp.identity.claims import KEPT_ATTRIBUTES
+from idp.identity.claims import kept_attributes
 from idp.identity.throttle import LoginThrottle
 from idp.linking.rules import Linker, link_at_login
 from idp.storage import audit
@@ -152,4 +152,6 @@ def _refresh(account: LinkedAccount, found: DirectoryAccount) -> None:
 
 
 def _kept(found: DirectoryAccount) -> dict[str, list[str]]:
-    return {k: list(v) for k, v in found.attributes.items() if k in KEPT_ATTRIBUTES and v}
+    """Every mapped attribute (claims and access policies read them) but the linking
+    identifiers (``idp.identity.claims.kept_attributes``)."""
+    return kept_attributes(found.attributes)

@@ -13,8 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sqlalchemy.orm import object_session
+
 from idp.identity.claim_names import ALWAYS_RELEASED, COMPANIONS
 from idp.identity.claims import claims_for
+from idp.identity.entitlements import granted_entitlements
 from idp.identity.subjects import subject_for
 from idp.settings import Settings
 from idp.storage.clients import Client
@@ -46,8 +49,11 @@ def released_claims(settings: Settings, client: Client, identity: Identity, scop
     """The claims ``client`` receives about ``identity`` for the granted ``scopes``, with the
     subject it sees (public or pairwise, ``idp.identity.subjects``), under the client's release
     ``policies`` (``idp.context.release_policies``)."""
-    claims = claims_for(identity, scopes, settings.organizations,
-                        settings.linking.primary_precedence)
+    wanted = list(scopes)
+    granted = (granted_entitlements(object_session(identity), settings.access.resources,
+                                    identity.id) if "campus" in wanted else [])
+    claims = claims_for(identity, wanted, settings.organizations,
+                        settings.linking.primary_precedence, granted)
     claims["sub"] = subject_for(client, identity, settings.server.secret_key)
     organizations = {account.organization for account in identity.accounts}
     return release(claims, allowed_claims(policies, organizations))

@@ -14,7 +14,8 @@ Security Event Tokens to relying parties are the same whoever links. The evidenc
 both accounts, the time, and method ``person``. Accepting a proposal needs the same two
 proofs (the second of the account on the proposal's other side); rejecting one needs no
 password. ``undo_link`` is "this was not me": an unlink through the same engine, within the
-limits of ``idp.linking.history``.
+limits of ``idp.linking.history``. Every change recomputes the access grants of the
+identities involved in its transaction (``idp.provisioning.grants``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from idp.linking import actions, history, merge
 from idp.linking.merge import snapshot
 from idp.linking.rules import Linker, link_at_login
 from idp.oidc.backchannel import Signer
+from idp.provisioning import grants
+from idp.settings.model import Settings
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.base import utcnow
@@ -92,7 +95,7 @@ def _reauth_failure(password: str, directory: PasswordDirectory | None, proof: P
 
 def link_proven_account(db: Session, identity: Identity, session_account: LinkedAccount,
                         proven: DirectoryAccount, *, linker: Linker | None, ip: str | None,
-                        signer: Signer, secret_key: str) -> list[int]:
+                        signer: Signer, settings: Settings) -> list[int]:
     """Put the account whose password was just proven on ``identity``; raises ``Conflict``
     when it is already there. Returns the Security Event Tokens queued for a merge (deliver
     them after commit, ``actions.deliver_now``)."""
@@ -106,11 +109,12 @@ def link_proven_account(db: Session, identity: Identity, session_account: Linked
                      after=snapshot(identity), evidence=proof)
         if linker is not None:  # its fingerprints, for later matches; never moves it
             link_at_login(db, linker, account, proven, created=False)
+        grants.recompute(db, settings, [identity], actor=actor, reason=LINK_REASON)
         return []  # no sub changed: nobody to tell
     if account.identity_id == identity.id:
         raise Conflict("already linked", public=f"{account_key(account)} is already linked here.")
     _outcome, queued = actions.link(db, signer, identity, account, reason=LINK_REASON,
-                                    actor=actor, secret_key=secret_key, evidence=proof)
+                                    actor=actor, settings=settings, evidence=proof)
     return queued
 
 
@@ -139,7 +143,7 @@ def other_side(proposal: LinkProposal, identity_id: int) -> int:
 
 def accept_proposal(db: Session, identity: Identity, session_account: LinkedAccount,
                     proposal: LinkProposal, proven: DirectoryAccount, *, signer: Signer,
-                    secret_key: str) -> list[int]:
+                    settings: Settings) -> list[int]:
     """Approve ``proposal`` when the proven account belongs to its other identity; returns
     the Security Event Tokens queued for the merge."""
     account = find_account(db, proven.organization, proven.external_id)
@@ -148,7 +152,7 @@ def accept_proposal(db: Session, identity: Identity, session_account: LinkedAcco
                        public="That account is not the one this proposal is about.")
     _outcome, queued = actions.approve(
         db, signer, proposal, reason=ACCEPT_REASON, actor=account_key(session_account),
-        secret_key=secret_key, evidence={"decided_by": METHOD, **evidence(session_account, proven)})
+        settings=settings, evidence={"decided_by": METHOD, **evidence(session_account, proven)})
     return queued
 
 
@@ -180,7 +184,7 @@ def choose_primary(db: Session, identity: Identity, account_id: int, *, actor: s
 
 
 def undo_link(db: Session, signer: Signer, identity: Identity, session_account: LinkedAccount,
-              account_id: int, *, ip: str | None, secret_key: str) -> tuple[Identity, list[int]]:
+              account_id: int, *, ip: str | None, settings: Settings) -> tuple[Identity, list[int]]:
     """"This was not me": push the account out of ``identity`` onto a new identity of its own,
     as an unlink does (``actions.unlink``: new ``sub``, its sessions follow it, relying parties
     told), with ``method: person`` evidence. Raises ``NotFound`` for an account not on the
@@ -199,7 +203,7 @@ def undo_link(db: Session, signer: Signer, identity: Identity, session_account: 
                      account=account_key(arrival.account), reason=why)
         raise Forbidden(why, public="This link cannot be undone here.")
     return actions.unlink(db, signer, identity, arrival.account, reason=UNDO_REASON, actor=actor,
-                          secret_key=secret_key, ip=ip,
+                          settings=settings, ip=ip,
                           evidence={"method": METHOD, "undone": "not_me", "how": arrival.how.value,
                                     "rule": arrival.rule, "linked_by": arrival.by,
                                     "linked_at": arrival.at.isoformat()})

@@ -33,6 +33,7 @@ from idp.storage.grants import consents_of, find_consent
 from idp.storage.identities import account_key, get_identity
 from idp.storage.linking import LinkProposal
 from idp.storage.sessions import LoginSession, active_sessions
+from idp.web.account_access import what_you_can_use
 from idp.web.i18n import translate, wait_text
 from idp.web.login import STATUS_MESSAGES, organization_choices
 from idp.web.session import (
@@ -196,13 +197,13 @@ def _refused(login: LoginSession, proof: PasswordProof, form: LinkForm, invalid:
 
 def _link_or_accept(db: Session, login: LoginSession, proposal: LinkProposal | None,
                     proven: DirectoryAccount) -> tuple[list[int], str]:
-    secret_key = context.settings().server.secret_key
+    settings = context.settings()
     if proposal is not None:
         return person.accept_proposal(db, login.identity, login.account, proposal, proven,
-                                      signer=signer(), secret_key=secret_key), "accepted"
+                                      signer=signer(), settings=settings), "accepted"
     return person.link_proven_account(
         db, login.identity, login.account, proven, linker=context.services().linker,
-        ip=request.remote_addr, signer=signer(), secret_key=secret_key), "linked"
+        ip=request.remote_addr, signer=signer(), settings=settings), "linked"
 
 
 @bp.post("/account/links/<int:account_id>/undo")
@@ -216,7 +217,7 @@ def undo(account_id: int) -> Any:
     try:
         _created, queued = person.undo_link(
             db, signer(), identity, login.account, account_id, ip=request.remote_addr,
-            secret_key=context.settings().server.secret_key)
+            settings=context.settings())
     except NotFound:
         db.rollback()
         return _render(login, error=translate("account.not_found"), status=404)
@@ -291,7 +292,7 @@ def _render(login: LoginSession, *, notice: str | None = None, error: str | None
         consents=consents, proposals=proposals, organizations=organization_choices(),
         org_names=dict(organization_choices()),
         sessions=len(active_sessions(db, identity.id)), notice=notice, error=error,
-        organization=org, username=username)
+        organization=org, username=username, access=what_you_can_use(db, settings, identity))
     return page, status
 
 

@@ -1,5 +1,5 @@
 """The helpdesk API (``/api/v1``, JSON only): find identities, link and unlink accounts,
-decide proposals, read an identity's audit trail.
+decide proposals, read an identity's audit trail and its access grants with their reasons.
 
 Bearer access tokens of this provider's client credentials grant (RFC 6750; looked up by
 digest like introspection does), authorised by the client's roles: ``helpdesk`` everywhere,
@@ -23,6 +23,7 @@ from idp.errors import BadRequest, Forbidden, IdpError, InvalidInput, NotFound
 from idp.linking import actions, helpdesk, merge
 from idp.linking.helpdesk import HelpdeskScope
 from idp.oidc.access_tokens import find_any_access_token
+from idp.provisioning.explain import explain
 from idp.storage.clients import Client
 from idp.storage.identities import Identity, resolve_sub
 from idp.storage.linking import ProposalStatus
@@ -168,6 +169,28 @@ def show_identity(sub: str) -> Response:
                                              requested=sub if via_alias else None, scope=scope))
 
 
+@bp.get("/identities/<sub>/access")
+def show_access(sub: str) -> Response:
+    """What ``idp access explain`` prints: every grant, its state, since, until and why."""
+    _client, scope = _caller()
+    identity, _ = _identity(sub, scope)
+    return jsonify(_redacted_reasons(explain(context.db(), context.settings(), identity), scope))
+
+
+def _redacted_reasons(body: dict[str, Any], scope: HelpdeskScope) -> dict[str, Any]:
+    """For ``helpdesk:ORG``: another organization's account in ``because`` is named by its
+    organization alone, as ``/identities/{sub}`` shows it."""
+    if scope.organizations is None:
+        return body
+    by_scope = {o.scope.lower(): o.id for o in context.settings().organizations.values()}
+    for grant in body["grants"]:
+        for reason in grant["because"]:
+            organization = by_scope.get(reason["account"].rpartition("@")[2].lower())
+            if not scope.includes(organization):
+                reason["account"] = organization or "redacted"
+    return body
+
+
 @bp.post("/identities/<sub>/accounts")
 def link(sub: str) -> Response:
     client, scope = _caller()
@@ -180,7 +203,7 @@ def link(sub: str) -> Response:
     _check_scope(scope, account.identity)
     _check_owned(scope, identity, account.identity)
     outcome, queued = actions.link(db, signer(), identity, account, reason=reason,
-                                   actor=_actor(client), secret_key=_secret_key())
+                                   actor=_actor(client), settings=context.settings())
     db.commit()
     actions.deliver_now(db, signer(), queued)
     details = api_json.identity_details(db, outcome.survivor, _precedence(), scope=scope)
@@ -199,7 +222,7 @@ def unlink(sub: str, key: str) -> Response:
                                "the consortium helpdesk.")
     db = context.db()
     created, queued = actions.unlink(db, signer(), identity, key, reason=reason,
-                                     actor=_actor(client), secret_key=_secret_key())
+                                     actor=_actor(client), settings=context.settings())
     db.commit()
     actions.deliver_now(db, signer(), queued)
     return _json({"identity": api_json.identity_details(db, identity, _precedence(), scope=scope),
@@ -236,7 +259,7 @@ def decide(proposal_id: int, decision: str) -> Response:
         _check_scope(scope, *involved)
         _check_owned(scope, *involved)
         _outcome, queued = actions.approve(db, signer(), proposal, reason=reason,
-                                           actor=_actor(client), secret_key=_secret_key())
+                                           actor=_actor(client), settings=context.settings())
     else:  # nothing changes but the queue: either identity will do
         if not any(scope.covers(i) for i in involved):
             raise Forbidden(f"proposal {proposal_id} outside {scope.organizations}",
@@ -259,10 +282,6 @@ def audit_trail() -> Response:
                                           scope=scope)
     organizations = list(context.settings().organizations)
     return _page([api_json.audit_event(e, scope, organizations) for e in events], cursor)
-
-
-def _secret_key() -> str:
-    return context.settings().server.secret_key
 
 
 def _precedence() -> tuple[str, ...]:

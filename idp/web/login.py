@@ -2,6 +2,8 @@
 
 Typing ``ivanov@tpu.ru`` selects the organization by its scope. Messages never tell whether
 an account exists. A throttled attempt gets the form back with 429 and ``Retry-After``.
+A successful login recomputes the person's access grants over the attributes it just
+refreshed, in the login's transaction (none of it when no access policy is configured).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from idp import context
 from idp.directory.base import AuthStatus
 from idp.errors import DirectoryUnavailable
 from idp.identity.login import login_with_password
+from idp.provisioning import grants
 from idp.settings import OrganizationSettings
+from idp.storage.identities import LinkedAccount, account_key
 from idp.web import pending
 from idp.web.i18n import current_language, translate, wait_text
 from idp.web.session import current_login, start_login_session
@@ -80,10 +84,21 @@ def login_submit() -> Any:
         db.commit()
         return _render(rid, params, translate(STATUS_MESSAGES[outcome.status]), username=username,
                        organization=org_id, status=401)
+    _recompute_access(outcome.account)
     start_login_session(outcome.account, int(time.time()))
     db.commit()
     target = pending.mark_fresh_login(rid) if rid else None
     return redirect(target or NEXT_PAGES.get(next_page, "/"))
+
+
+def _recompute_access(account: LinkedAccount) -> None:
+    """The identity's grants over its refreshed attributes (queued deliveries commit with the
+    login). Without policies nothing is read: a change of policies is applied to everyone
+    at the next start (``idp serve``) or by ``idp access recompute``."""
+    settings = context.settings()
+    if settings.access.policies:
+        grants.recompute(context.db(), settings, [account.identity], actor=account_key(account),
+                         reason="login")
 
 
 def _next_page(name: str) -> str:

@@ -90,6 +90,23 @@ _SCHEMAS: dict[str, Any] = {
                                 "description": "Present when the sub asked for was an alias."},
         "merged_sub": {"type": "string",
                        "description": "After a link: the absorbed identity's sub, now an alias."}}},
+    "Access": {"type": "object", "required": ["person", "grants"], "properties": {
+        "person": {"type": "object", "required": ["campus_id", "sub"], "properties": {
+            "campus_id": {"type": "string"}, "sub": {"type": "string"}}},
+        "grants": {"type": "array", "items": {
+            "type": "object", "required": ["resource", "state", "since", "until", "because"],
+            "properties": {
+                "resource": {"type": "string"},
+                "state": {"type": "string", "enum": ["active", "grace", "ended"]},
+                "since": {"type": "string", "format": "date-time"},
+                "until": {"type": ["string", "null"], "format": "date-time",
+                          "description": "null while open; the grace end, or when it ended."},
+                "because": {"type": "array", "items": {
+                    "type": "object", "required": ["policy", "account"], "properties": {
+                        "policy": {"type": "string"},
+                        "account": {"type": "string", "description": (
+                            "user@scope; for a helpdesk:ORG client another organization's "
+                            "account is named by its organization alone.")}}}}}}}}},
     "Unlinked": {"type": "object", "required": ["identity", "new_identity"], "properties": {
         "identity": _ref("Identity"), "new_identity": _ref("Identity")}},
     "Proposal": {"type": "object", "properties": {
@@ -125,6 +142,12 @@ _PATHS: dict[str, Any] = {
         "summary": "An identity with its accounts, primary account and aliases.",
         "parameters": [_SUB],
         "responses": {**_ok("Identity"), **_errors("401", "403", "404")}}},
+    "/identities/{sub}/access": {"get": {
+        "operationId": "showAccess",
+        "summary": "The identity's access grants: each resource, its state, since and until "
+                   "when, and every policy and account that grants it (as idp access explain).",
+        "parameters": [_SUB],
+        "responses": {**_ok("Access"), **_errors("401", "403", "404")}}},
     "/identities/{sub}/accounts": {"post": {
         "operationId": "linkAccount",
         "summary": "Link an account; its identity, when it has another one, is merged into "

@@ -23,7 +23,7 @@ from idp.storage.base import utcnow
 from idp.storage.identities import LinkedAccount
 from idp.storage.logout import DeliveryKind, LogoutDelivery
 from idp.web.session import Signer
-from tests.flows.conftest import RP1, SECRET_KEY, client_table, make_settings
+from tests.flows.conftest import RP1, client_table, make_settings
 from tests.flows.test_account import (
     ELKINA,
     GRIGORIEVA,
@@ -157,7 +157,7 @@ def test_every_link_is_listed_with_when_and_how(linking_app: Flask) -> None:
         identity = db.scalars(select(LinkedAccount).filter_by(username="asmirnova")).one().identity
         actions.link(db, Signer("https://id.campus.test", services.keyring()), identity,
                      "tsu:ivan.petrov", reason="ticket 7", actor="cli:helpdesk",
-                     secret_key=SECRET_KEY)
+                     settings=services.settings)
         db.commit()
     browser = app.test_client()
     open_account(browser, "tpu", "asmirnova")
