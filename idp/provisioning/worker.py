@@ -26,6 +26,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from connectors.base import Connector, Delivery, DeliveryKind, NeverWorks, RetryLater
@@ -138,7 +139,16 @@ class Worker:
             if not ran_once or not once:
                 self._periodic(periodic, next_run)
                 ran_once = True
-            if self.run_batch(due_by=started if once else None) == 0:
+            try:
+                claimed = self.run_batch(due_by=started if once else None)
+            except (OperationalError, InterfaceError) as exc:
+                if once:
+                    raise
+                # Results not written stay claimed: taken again after claim_timeout_s.
+                log.error("database unavailable (%s); trying again", type(exc).__name__)
+                self.stop.wait(max(1.0, self.delivery.poll_interval_s))
+                continue
+            if claimed == 0:
                 if once:
                     break
                 self.stop.wait(self._idle_wait(next_run))

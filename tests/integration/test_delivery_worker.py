@@ -471,3 +471,34 @@ def test_reconcile_queues_what_is_missing_and_revokes_what_is_extra(
     assert sorted(held.delivered) == sorted([("grant", anna.campus_id),
                                              ("revoke", vera.campus_id)])
 
+
+
+@dataclass
+class Stalling(Scripted):
+    """Answers nothing until its deadline (as a hung receiver), then raises RetryLater."""
+
+    def deliver(self, delivery: Delivery, *, deadline_s: float) -> None:
+        time.sleep(1.2)  # longer than the worker's SLOW_FAILURE_S
+        raise RetryLater("no answer within 1.2 s")
+
+
+def test_a_stalling_connector_keeps_only_its_share_and_puts_back_the_rest(
+        sessions: sessionmaker[Session], database_url: str) -> None:
+    s = settings(database_url, "http://127.0.0.1:9/hook", batch_size=40)
+    with sessions() as db:
+        for person in people(db, 10):
+            queue(db, s, person, connector="stalling")
+            queue(db, s, person, connector="script")
+        db.commit()
+    script = Scripted("script")
+    w = worker(sessions, s, stalling=Stalling("stalling"), script=script)
+    tally = w.run(once=True)
+    w.close()
+    assert len(script.delivered) == 10  # the other connector's jobs all went through
+    assert (tally.done, tally.retried, tally.released) == (10, 8, 2)  # 8 calls at most at once
+    stalled = [j for j in jobs(sessions) if j.connector == "stalling"]
+    assert sorted((j.attempts, j.state) for j in stalled) == [(0, "pending")] * 2 + [
+        (1, "pending")] * 8
+    put_back = [j.last_error for j in stalled if j.attempts == 0]
+    assert put_back == ["not attempted: connector stalling had just failed "
+                        "(no answer within 1.2 s)"] * 2
