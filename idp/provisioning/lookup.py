@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.settings.model import Settings
-from idp.storage.identities import Identity, LinkedAccount, resolve_sub
+from idp.storage.identities import IN_DIRECTORY, Identity, LinkedAccount, resolve_sub
 
 CAMPUS_ID_LENGTH = 9
 
@@ -35,8 +35,13 @@ def _by_account(db: Session, settings: Settings, username: str, scope: str) -> I
         return None
     accounts = list(db.scalars(select(LinkedAccount).where(
         LinkedAccount.organization.in_(organizations),
-        LinkedAccount.username == username.lower()).limit(2)))
-    return accounts[0].identity if len(accounts) == 1 else None
+        LinkedAccount.username == username.lower()).limit(10)))
+    if not accounts:
+        return None
+    # A username handed on after its first holder left: the one the directory holds now.
+    chosen = min(accounts, key=lambda a: (a.directory_state != IN_DIRECTORY,
+                                          -a.linked_at.timestamp(), -a.id))
+    return chosen.identity
 
 
 def _current(db: Session, identity: Identity) -> Identity:

@@ -125,6 +125,26 @@ def test_explain_finds_a_gone_account_and_an_absorbed_sub(config: Path, database
     assert grants[0]["because"] == [{"policy": "students", "account": "ivanov@tpu.ru"}]
 
 
+def test_a_username_handed_on_finds_its_holder_in_the_directory(config: Path,
+                                                                database_url: str) -> None:
+    old = people(database_url, ("tsu", "ivan", "staff"))["ivan"]
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as db:
+        db.execute(update(LinkedAccount).values(directory_state=GONE))
+        db.commit()
+    engine.dispose()
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as db:  # a new entry, given the name ivan again
+        upsert_account(db, DirectoryAccount("tsu", "tsu-ivan-2", "ivan", {}))
+        db.commit()
+        holder = db.scalars(select(LinkedAccount).where(
+            LinkedAccount.external_id == "tsu-ivan-2")).one().identity.sub
+    engine.dispose()
+    assert holder != old[0]
+    assert explain(config, "ivan@tsu.ru")["person"]["sub"] == holder  # type: ignore[index]
+    assert explain(config, old[0])["person"]["sub"] == old[0]  # type: ignore[index]
+
+
 @pytest.mark.parametrize("person", ["nobody@tpu.ru", "ivanov@unknown.example", "000000000",
                                     "no-such-sub", "@tpu.ru"])
 def test_an_unknown_person_exits_2_with_a_message(config: Path, database_url: str,
