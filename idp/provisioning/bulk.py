@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from idp.provisioning import brake
-from idp.provisioning.grants import Transition, apply, grants_of, plan
+from idp.provisioning.grants import Transition, apply, grants_of, lock_identities, plan
 from idp.settings.model import Settings
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
@@ -63,6 +63,7 @@ def recompute_all(sessions: Callable[[], Session], settings: Settings, *, accept
     held = set() if accept_removals else _braked(sessions, settings, now, result)
     for ids in _batches(sessions):
         with sessions() as db:
+            lock_identities(db, ids)
             identities = list(db.scalars(select(Identity).where(Identity.id.in_(ids))))
             current = grants_of(db, ids)
             for identity in identities:

@@ -73,6 +73,16 @@ def account_facts(settings: Settings, identity: Identity) -> list[AccountFacts]:
     return facts
 
 
+def lock_identities(db: Session, identity_ids: Sequence[int]) -> None:
+    """On PostgreSQL, the identities' rows locked (in id order, so two recomputes never wait
+    on each other crosswise) until the transaction ends: two logins of one person at the same
+    moment then plan one after the other, and never both insert the same grant. SQLite
+    transactions already run one at a time."""
+    if identity_ids and db.get_bind().dialect.name == "postgresql":
+        db.execute(select(Identity.id).where(Identity.id.in_(sorted(identity_ids)))
+                   .order_by(Identity.id).with_for_update())
+
+
 def grants_of(db: Session, identity_ids: Sequence[int]) -> dict[int, dict[str, AccessGrant]]:
     result: dict[int, dict[str, AccessGrant]] = {i: {} for i in identity_ids}
     if identity_ids:
@@ -173,6 +183,7 @@ def recompute(db: Session, settings: Settings, identities: Iterable[Identity], *
     now = now or utcnow()
     identities = list({i.id: i for i in identities}.values())
     db.flush()
+    lock_identities(db, [i.id for i in identities])
     current = grants_of(db, [i.id for i in identities])
     jobs: list[DeliveryJob] = []
     for identity in identities:

@@ -37,6 +37,7 @@ from idp.storage.base import make_engine, make_session_factory
 from idp.storage.identities import DISABLED, Identity
 from idp.storage.migrate import upgrade
 from idp.storage.provisioning import AccessGrant, DeliveryJob
+from tests.support.concurrency import together
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 
@@ -209,3 +210,27 @@ def test_the_brake_holds_a_policy_change_that_ends_access_for_many(
     with sessions() as db:
         assert {g.state for g in db.scalars(select(AccessGrant))} == {"grace"}
         assert len(people) == 5
+
+
+def test_two_recomputes_of_one_person_at_once_grant_once(
+        sessions: sessionmaker[Session]) -> None:
+    """Two logins of one person's two accounts at the same moment: one grant, one job."""
+    s = settings()
+    with sessions() as db:
+        anna = person(db, "tpu", "anna", "student")
+        db.commit()
+        anna_id = anna.id
+
+    def login() -> list[int]:
+        with sessions() as db:
+            jobs = recompute(db, s, [db.get_one(Identity, anna_id)], reason="login", now=NOW)
+            db.commit()
+            return jobs
+
+    for _ in range(3):
+        results = together(login, login)
+        assert sorted(len(r) for r in results) == [0, 1]
+        with sessions() as db:
+            db.query(DeliveryJob).delete()
+            db.query(AccessGrant).delete()
+            db.commit()
