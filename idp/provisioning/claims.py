@@ -91,6 +91,10 @@ class Tally:
     released: int = 0
     lost: int = 0  # results dropped: the claim had passed to another worker
 
+    def __str__(self) -> str:
+        return (f"{self.done} delivered, {self.retried} to retry, {self.failed} dead-lettered, "
+                f"{self.released} put back, {self.lost} results dropped")
+
     def add(self, other: Tally) -> None:
         for name in ("done", "retried", "failed", "released", "lost"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -192,6 +196,8 @@ class Recorder:
             kept = self._update(db, [job.id], state=JobState.FAILED.value,
                                 attempts=job.attempts + 1, last_error=error, now=now)
             if kept:
+                log.warning("delivery job %d (%s, %s) dead-lettered: %s", job.id, job.connector,
+                            job.kind, error)
                 audit.record(db, AuditEventType.DELIVERY_FAILED, actor="system",
                              identity_id=job.identity_id, job=job.id, connector=job.connector,
                              kind=job.kind, resource=job.resource, attempts=job.attempts + 1,
