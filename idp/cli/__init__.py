@@ -13,6 +13,7 @@ from idp.cli import (  # noqa: F401  (each registers its commands on import)
     clients,
     config,
     db,
+    directory,
     helpdesk,
     keys,
     logout,

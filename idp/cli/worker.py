@@ -47,8 +47,10 @@ def periodic_tasks(sessions: Callable[[], Session], settings: Settings) -> list[
     from idp.provisioning.worker import Periodic
 
     tasks = [Periodic(expiry.INTERVAL_S, expiry.task(sessions, settings), "expiry")]
-    # The scheduled directory sync joins here: one Periodic per organization whose
-    # [organizations.X.directory] sync_interval_s is above 0 (idp.provisioning.sync).
+    if any(org.directory.sync_interval_s > 0 for org in settings.organizations.values()):
+        from idp.provisioning import sync  # each organization's sync_interval_s, checked here
+
+        tasks.append(Periodic(sync.CHECK_INTERVAL_S, sync.task(sessions, settings), "directory sync"))
     return tasks
 
 

@@ -84,9 +84,11 @@ def lock_match_keys(db: Session, digests: Iterable[str]) -> None:
     """
     if db.get_bind().dialect.name != "postgresql":
         return
-    for digest in sorted(set(digests)):
-        key = int.from_bytes(bytes.fromhex(digest)[:8], "big", signed=True)
-        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    keys = [int.from_bytes(bytes.fromhex(digest)[:8], "big", signed=True)
+            for digest in sorted(set(digests))]
+    if keys:  # one statement for them all, taking them in this order (a sync locks hundreds)
+        db.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) "
+                        "WITH ORDINALITY AS t(k, n) ORDER BY n"), {"keys": keys})
 
 
 def fingerprints_of(db: Session, account_id: int) -> dict[str, MatchFingerprint]:
@@ -117,13 +119,16 @@ def settled(db: Session, account: LinkedAccount, expected: Mapping[str, str | No
 def _settled(digests: int) -> Select[int, str, str | None]:
     """``settled``'s statement for this many hashes, built once (every login runs it)."""
     own = MatchFingerprint.account_id == bindparam("account_id")
+    if not digests:  # no value to match others by (or_() of nothing is deprecated)
+        return (select(MatchFingerprint.account_id, MatchFingerprint.rule, MatchFingerprint.hash)
+                .where(own))
     others = and_(or_(*[(MatchFingerprint.rule == bindparam(f"rule_{n}"))
                         & (MatchFingerprint.hash == bindparam(f"hash_{n}")) for n in range(digests)]),
                   LinkedAccount.identity_id != bindparam("identity_id"))
     return (
         select(MatchFingerprint.account_id, MatchFingerprint.rule, MatchFingerprint.hash)
         .join(LinkedAccount, LinkedAccount.id == MatchFingerprint.account_id)
-        .where(or_(own, others) if digests else own)
+        .where(or_(own, others))
     )
 
 
