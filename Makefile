@@ -30,6 +30,7 @@ test: $(STAMP) $(NODE_STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.delivery
+	$(BIN)/python -m bench.sync
 
 lint: $(STAMP)
 	$(BIN)/ruff check idp connectors demo bench tests migrations
