@@ -20,6 +20,7 @@ from idp.settings.model import (
     AccessSettings,
     ConnectorSettings,
     DeliverySettings,
+    MatchClaim,
     OrganizationSettings,
     PolicySettings,
     ResourceKind,
@@ -32,6 +33,8 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # name them without an operator's mapping.
 PRESET_CLAIMS = frozenset({"given_name", "family_name", "display_name", "email", "affiliation",
                            "entitlement", "middle_name"})
+# Linking identifiers: only their keyed fingerprints are kept (docs/architecture.md).
+IDENTIFIERS = frozenset({MatchClaim.SNILS.value, MatchClaim.BIRTHDATE.value})
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 
 
@@ -100,7 +103,10 @@ def _attributes(r: TableReader, mapped: frozenset[str]) -> dict[str, tuple[str, 
     result: dict[str, tuple[str, ...]] = {}
     for claim, values in table.items():
         key = f"{r.key('attributes')}.{claim}"
-        if claim not in mapped:
+        if claim in IDENTIFIERS:
+            r.problems.append(f"{key}: {claim!r} is an identifier used only for linking; "
+                              "it is never stored, so no policy can test it")
+        elif claim not in mapped:
             r.problems.append(f"{key}: no organization maps {claim!r} in "
                               "[organizations.X.directory.attributes]")
         if (not isinstance(values, list) or not values

@@ -169,7 +169,7 @@ kind = "sports"
 [access.policies.everyone]
 resources = ["library", "pool"]
 organizations = ["tpu", "harvard"]
-attributes = { favourite_colour = ["blue"] }
+attributes = { favourite_colour = ["blue"], snils = ["112-233-445 95"] }
 valid_from = "2026-13-01"
 valid_until = "someday"
 [access.policies.backwards]
@@ -204,6 +204,7 @@ EXPECTED = (
     "access.policies.everyone.organizations: 'harvard' is not a configured organization",
     "access.policies.everyone.attributes.favourite_colour: no organization maps "
     "'favourite_colour'",
+    "access.policies.everyone.attributes.snils: 'snils' is an identifier used only for linking",
     "access.policies.everyone.valid_from: '2026-13-01' is not a date (YYYY-MM-DD)",
     "access.policies.everyone.valid_until: 'someday' is not a date (YYYY-MM-DD)",
     "access.policies.backwards.valid_until: must be after valid_from",
