@@ -82,25 +82,10 @@ def sync_organization(sessions: Callable[[], Session], settings: Settings,
     """Sync one organization (incremental from its mark unless ``full`` or there is none)."""
     org = directory.organization
     run = SyncRun(org, f"directory-sync:{org}", now or utcnow())
-    linker = linker or Linker.from_settings(settings)
     since = None if full else _state(sessions, org).mark
-    totals = _Totals()
-    listing: DirectoryListing | None = None
-    stopped: str | None = None
-    try:
-        listing = directory.listing(since)
-        for page in _pages(listing.entries, settings.organizations[org].directory.sync_page_size):
-            totals.seen += len(page)
-            totals.listed.update(e.account.external_id for e in page)
-            totals.found.add(_write(sessions, settings, linker, run, page))
-        totals.skipped = listing.skipped
-    except DirectoryUnavailable as exc:
-        stopped = f"the directory failed before the listing was complete ({exc.detail})"
-    except Exception:
-        logger.exception("directory sync of %s failed", org)
-        stopped = "the sync failed before the listing was complete (the log has the error)"
-    complete = listing is not None and stopped is None
-    whole = complete and listing is not None and not listing.incremental
+    listing, totals, stopped = _read(sessions, settings, linker or Linker.from_settings(settings),
+                                     run, directory, since)
+    whole = stopped is None and listing is not None and not listing.incremental
     removals, ending = dict(totals.found.removals), set(totals.found.ending)
     if whole:
         _add_gone(sessions, run, totals.listed, removals, ending)
@@ -118,6 +103,29 @@ def sync_organization(sessions: Callable[[], Session], settings: Settings,
     _finish(sessions, run, result, listing if stopped is None else None, whole=whole,
             skipped=totals.skipped, ending=len(ending), active=active)
     return result
+
+
+def _read(sessions: Callable[[], Session], settings: Settings, linker: Linker, run: SyncRun,
+          directory: ListableDirectory,
+          since: str | None) -> tuple[DirectoryListing | None, _Totals, str | None]:
+    """Read the listing page by page, writing each page as it comes; why it stopped short, if
+    it did (then what it read is not the directory, and nothing may be ended by it)."""
+    totals = _Totals()
+    listing = None
+    try:
+        listing = directory.listing(since)
+        page_size = settings.organizations[run.organization].directory.sync_page_size
+        for page in _pages(listing.entries, page_size):
+            totals.seen += len(page)
+            totals.listed.update(e.account.external_id for e in page)
+            totals.found.add(_write(sessions, settings, linker, run, page))
+        totals.skipped = listing.skipped
+    except DirectoryUnavailable as exc:
+        return listing, totals, f"the directory failed before the listing was complete ({exc.detail})"
+    except Exception:
+        logger.exception("directory sync of %s failed", run.organization)
+        return listing, totals, "the sync failed before the listing was complete (the log has the error)"
+    return listing, totals, None
 
 
 def _pages(entries: Iterator[DirectoryEntry], size: int) -> Iterator[list[DirectoryEntry]]:

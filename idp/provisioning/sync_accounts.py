@@ -52,20 +52,21 @@ def write_page(db: Session, settings: Settings, linker: Linker, run: SyncRun,
     link_store.lock_match_keys(db, {ev.digest for ext in [*relink, *(
         e.account.external_id for e in fresh)] for ev in evaluations[ext]
         if isinstance(ev, fp.Fingerprint)})
-    touched: set[int] = set()
+    touched: dict[int, Identity | None] = {}  # None: read it
     for ext, account in existing.items():
         if _refresh(db, run, out, account, page[ext]):
-            touched.add(account.identity_id)
+            touched[account.identity_id] = None
     for ext in relink:
         account = existing[ext]
         link_at_login(db, linker, account, page[ext].account, created=False)
-        touched.add(account.identity_id)
+        touched[account.identity_id] = None
     if existing:
         db.execute(update(LinkedAccount)
                    .where(LinkedAccount.id.in_([a.id for a in existing.values()]))
                    .values(directory_seen_at=run.now)
                    .execution_options(synchronize_session=False))
-    touched.update(create_accounts(db, run, linker, fresh, evaluations))
+    for identity_id, made in create_accounts(db, run, linker, fresh, evaluations).items():
+        touched.setdefault(identity_id, made)
     out.new = len(fresh)
     _grant(db, settings, run, out, touched)
     return out
@@ -120,17 +121,24 @@ def _refresh(db: Session, run: SyncRun, out: PageOutcome, account: LinkedAccount
 
 
 def _grant(db: Session, settings: Settings, run: SyncRun, out: PageOutcome,
-           touched: set[int]) -> None:
+           touched: Mapping[int, Identity | None]) -> None:
     """The grant changes of the people touched that give or keep access; any other change
-    (grace, end) is held back for the end of the sync."""
+    (grace, end) is held back for the end of the sync. People created by this page come as
+    they were written; the others are read."""
     if not touched or not settings.access.policies:  # without policies nothing is given
         return
     ids = sorted(touched)
+    unread = [i for i in ids if touched[i] is None]
+    identities = {i.id: i for i in db.scalars(select(Identity).where(Identity.id.in_(unread)))} \
+        if unread else {}
     current = grants_of(db, ids)
-    for identity in db.scalars(select(Identity).where(Identity.id.in_(ids))):
-        steps = plan(settings, identity, current[identity.id], run.now)
+    for identity_id in ids:
+        identity = touched[identity_id] or identities.get(identity_id)
+        if identity is None:
+            continue  # an identity a linking rule emptied (it never left this transaction)
+        steps = plan(settings, identity, current[identity_id], run.now)
         giving = [s for s in steps if s.after is GrantState.ACTIVE]
         if len(giving) < len(steps):
-            out.held.add(identity.id)
-        apply(db, settings, identity, giving, current[identity.id], actor=run.actor,
+            out.held.add(identity_id)
+        apply(db, settings, identity, giving, current[identity_id], actor=run.actor,
               reason="directory sync", now=run.now)

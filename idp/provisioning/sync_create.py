@@ -12,10 +12,11 @@ match keys' locks (``idp.storage.linking.lock_match_keys``).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import String, Table, any_, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from idp.directory.base import DirectoryEntry
@@ -40,10 +41,13 @@ from idp.storage.search import AccountSearchTerm, terms_of
 
 
 def create_accounts(db: Session, run: SyncRun, linker: Linker, entries: Sequence[DirectoryEntry],
-                    evaluations: Mapping[str, list[fp.Evaluation]]) -> list[int]:
-    """Create the accounts of ``entries`` (all unknown); the identity ids they end up on."""
+                    evaluations: Mapping[str, list[fp.Evaluation]]) -> dict[int, Identity | None]:
+    """Create the accounts of ``entries`` (all unknown). Returns the identities they end up
+    on, by id: an identity made here as an unsaved copy of the rows just written (identity
+    and its one account; never to be added to the session), or None for one to read, such as
+    the identity a linking rule moved an account onto."""
     if not entries:
-        return []
+        return {}
     identities = _insert_identities(db, run, len(entries))
     rows = [{"identity_id": identity_id, "organization": run.organization,
              "external_id": e.account.external_id, "username": e.account.username,
@@ -55,12 +59,12 @@ def create_accounts(db: Session, run: SyncRun, linker: Linker, entries: Sequence
     insert_rows(db, LinkedAccount, rows)
     by_external_id = dict(db.execute(select(LinkedAccount.external_id, LinkedAccount.id).where(
         LinkedAccount.organization == run.organization,
-        LinkedAccount.external_id.in_([e.account.external_id for e in entries]))).all())
+        _among(db, LinkedAccount.external_id, [e.account.external_id for e in entries]))).all())
     account_ids = [by_external_id[e.account.external_id] for e in entries]
-    terms = [{"account_id": account_id, "term": term}
-             for account_id, e in zip(account_ids, entries, strict=True)
-             for term in terms_of(e.account.username, kept_attributes(e.account.attributes))]
-    insert_rows(db, AccountSearchTerm, terms)
+    insert_rows(db, AccountSearchTerm, [
+        {"account_id": account_id, "term": term}
+        for account_id, row in zip(account_ids, rows, strict=True)
+        for term in terms_of(str(row["username"]), cast(dict[str, Any], row["attributes"]))])
     insert_rows(db, AuditEvent, [
         {"at": run.now, "type": AuditEventType.IDENTITY_CREATED.value, "actor": "system",
          "identity_id": identity_id, "client_id": None, "organization": run.organization,
@@ -68,10 +72,26 @@ def create_accounts(db: Session, run: SyncRun, linker: Linker, entries: Sequence
                                  "account": f"{run.organization}:{e.account.username}",
                                  "source": "directory sync"}}
         for (identity_id, sub, campus_id), e in zip(identities, entries, strict=True)])
-    created = dict(zip(account_ids, entries, strict=True))
-    moved = _link(db, run, linker, created, evaluations)
-    return [moved.get(account_id, identity_id)
-            for account_id, (identity_id, _, _) in zip(account_ids, identities, strict=True)]
+    linked = _link(db, run, linker, dict(zip(account_ids, entries, strict=True)), evaluations)
+    result: dict[int, Identity | None] = {}
+    for account_id, row, (identity_id, sub, campus_id) in zip(account_ids, rows, identities,
+                                                              strict=True):
+        if account_id in linked:
+            result[linked[account_id]] = None
+        else:
+            copy = Identity(id=identity_id, sub=sub, campus_id=campus_id, status=ACTIVE,
+                            created_at=run.now, merged_into_id=None)
+            copy.accounts = [LinkedAccount(id=account_id, **row)]
+            result[identity_id] = copy
+    return result
+
+
+def _among(db: Session, column: InstrumentedAttribute[Any], values: Collection[str]) -> Any:
+    """``column IN values``; on PostgreSQL ``= ANY`` of one array, a statement the driver
+    prepares once instead of parsing a page's worth of parameters each time."""
+    if db.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("among", list(values), type_=ARRAY(String)))
+    return column.in_(values)
 
 
 def _insert_identities(db: Session, run: SyncRun, count: int) -> list[tuple[int, str, str]]:
@@ -90,20 +110,21 @@ def _insert_identities(db: Session, run: SyncRun, count: int) -> list[tuple[int,
     insert_rows(db, Identity, [{"sub": sub, "campus_id": campus_id, "status": ACTIVE,
                                "created_at": run.now, "merged_into_id": None}
                               for sub, campus_id in pairs])
-    ids = dict(db.execute(select(Identity.sub, Identity.id).where(Identity.sub.in_(subs))).all())
+    ids = dict(db.execute(select(Identity.sub, Identity.id).where(
+        _among(db, Identity.sub, subs))).all())
     return [(ids[sub], sub, campus_id) for sub, campus_id in pairs]
 
 
 def _taken(db: Session, column: InstrumentedAttribute[str], values: set[str]) -> set[str]:
     if not values:
         return set()
-    return set(db.scalars(select(column).where(column.in_(values))))
+    return set(db.scalars(select(column).where(_among(db, column, values))))
 
 
 def _link(db: Session, run: SyncRun, linker: Linker, created: Mapping[int, DirectoryEntry],
           evaluations: Mapping[str, list[fp.Evaluation]]) -> dict[int, int]:
-    """The linking rules on the accounts just created; account id -> the identity it was
-    moved onto, for those a rule linked."""
+    """The linking rules on the accounts just created. Returns, for each account that went
+    through ``link_at_login``, the identity it is on afterwards."""
     if not linker.rules:
         return {}
     found = {account_id: evaluations[e.account.external_id] for account_id, e in created.items()}
@@ -113,23 +134,24 @@ def _link(db: Session, run: SyncRun, linker: Linker, created: Mapping[int, Direc
     if digests:
         stored = {(rule, digest) for rule, digest in db.execute(
             select(MatchFingerprint.rule, MatchFingerprint.hash)
-            .where(MatchFingerprint.hash.in_({digest for _, digest in digests})))}
+            .where(_among(db, MatchFingerprint.hash, {digest for _, digest in digests})))}
     quiet_rows, full = [], []
     for account_id, evs in found.items():
         if all(isinstance(e, fp.NoValue) or (isinstance(e, fp.Fingerprint)
                                              and (e.rule, e.digest) not in stored
                                              and digests[(e.rule, e.digest)] == 1) for e in evs):
-            quiet_rows += [{"account_id": account_id, "rule": e.rule, "hash": e.digest}
+            quiet_rows += [{"account_id": account_id, "rule": e.rule, "hash": e.digest,
+                            "updated_at": run.now}
                            for e in evs if isinstance(e, fp.Fingerprint)]
         else:
             full.append(account_id)
-    insert_rows(db, MatchFingerprint, [{**row, "updated_at": run.now} for row in quiet_rows])
-    moved = {}
+    insert_rows(db, MatchFingerprint, quiet_rows)
+    linked = {}
     for account_id in full:
         account = db.get_one(LinkedAccount, account_id)
-        if link_at_login(db, linker, account, created[account_id].account, created=True).linked_by:
-            moved[account_id] = account.identity_id
-    return moved
+        link_at_login(db, linker, account, created[account_id].account, created=True)
+        linked[account_id] = account.identity_id
+    return linked
 
 
 def insert_rows(db: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:

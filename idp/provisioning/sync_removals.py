@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from idp.linking.merge import _end_tokens_of_sessions as end_tokens_of_sessions
 from idp.oidc.key_rotation import retention
@@ -66,7 +66,8 @@ def apply_removals(sessions: Callable[[], Session], settings: Settings, run: Syn
 
 def _mark(db: Session, settings: Settings, run: SyncRun, states: Mapping[int, str],
           ended: Ended) -> list[int]:
-    accounts = list(db.scalars(select(LinkedAccount).where(LinkedAccount.id.in_(list(states)))))
+    accounts = list(db.scalars(select(LinkedAccount).where(LinkedAccount.id.in_(list(states)))
+                               .options(selectinload(LinkedAccount.identity))))
     changed = []
     for account in accounts:  # every state first: "another account still held" reads them
         if account.directory_state != states[account.id]:
