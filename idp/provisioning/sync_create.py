@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from sqlalchemy import String, Table, any_, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from idp.directory.base import DirectoryEntry
@@ -164,6 +165,7 @@ def insert_rows(db: Session, model: type[Base], rows: Sequence[Mapping[str, Any]
     if connection.dialect.name != "postgresql":
         db.execute(insert(model), list(rows))
         return
+    import psycopg
     from psycopg.types.json import Json
 
     table = cast(Table, model.__table__)
@@ -171,7 +173,11 @@ def insert_rows(db: Session, model: type[Base], rows: Sequence[Mapping[str, Any]
     raw = connection.connection.driver_connection
     assert raw is not None
     names = ", ".join(f'"{table.c[name].name}"' for name in columns)
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row([Json(v) if isinstance(v, dict | list) else v
-                            for v in (row[name] for name in columns)])
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([Json(v) if isinstance(v, dict | list) else v
+                                for v in (row[name] for name in columns)])
+    except psycopg.IntegrityError as exc:  # as SQLAlchemy would raise it (a login came first)
+        raise IntegrityError(statement, None, exc) from exc

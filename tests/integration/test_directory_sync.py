@@ -404,3 +404,33 @@ def test_an_incremental_sync_reads_only_what_changed(
                 assert all(names[u].endswith(")") for u in changed)  # "(HH:MM:SS)" added
         finally:
             directory.close()
+
+
+def test_a_login_that_creates_an_account_while_its_page_is_written_costs_the_page_a_retry(
+        sessions: sessionmaker[Session], servers: dict[str, SlapdServer], database_url: str,
+        directories: Callable[[Settings, str], LdapDirectory],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("on SQLite a page's transaction holds the write lock: a login waits for it")
+    from idp.identity.login import upsert_account
+    from idp.provisioning import sync_accounts
+
+    settings = make_settings(database_url, servers)
+    real = sync_accounts.create_accounts
+    raced: list[str] = []
+
+    def login_comes_first(db: Session, run: Any, linker: Any, entries: Any, evaluations: Any) -> Any:
+        if not raced and entries:  # the page read the account as missing; a login creates it
+            with sessions() as other:
+                raced.append(upsert_account(other, entries[0].account).identity.sub)
+                other.commit()
+        return real(db, run, linker, entries, evaluations)
+
+    monkeypatch.setattr(sync_accounts, "create_accounts", login_comes_first)
+    result = sync_organization(sessions, settings, directories(settings, "tpu"))
+    assert result.stopped is None
+    assert (result.seen, result.new) == (len(people.TPU.people), len(people.TPU.people) - 1)
+    with sessions() as db:
+        accounts = db.scalars(select(LinkedAccount).where(LinkedAccount.organization == "tpu")).all()
+        assert len(accounts) == len(people.TPU.people)
+        assert raced[0] in {a.identity.sub for a in accounts}  # the login's identity is kept
