@@ -23,7 +23,7 @@ from idp.identity.claims import kept_attributes
 from idp.linking import fingerprints as fp
 from idp.linking.rules import Linker, link_at_login
 from idp.provisioning.grants import apply, grants_of, plan
-from idp.provisioning.sync_create import create_accounts
+from idp.provisioning.sync_create import among, create_accounts
 from idp.provisioning.sync_run import PageOutcome, SyncRun
 from idp.settings.model import Settings
 from idp.storage import audit
@@ -43,7 +43,7 @@ def write_page(db: Session, settings: Settings, linker: Linker, run: SyncRun,
     page = {e.account.external_id: e for e in entries}  # a repeated id: the last one counts
     existing = {a.external_id: a for a in db.scalars(select(LinkedAccount).where(
         LinkedAccount.organization == run.organization,
-        LinkedAccount.external_id.in_(list(page))))}
+        among(db, LinkedAccount.external_id, list(page))))}
     evaluations = {ext: [fp.evaluate(rule, e.account.attributes, linker.fingerprinter)
                          for rule in linker.rules] for ext, e in page.items()}
     relink = _changed_match_values(db, existing, evaluations)
@@ -62,7 +62,7 @@ def write_page(db: Session, settings: Settings, linker: Linker, run: SyncRun,
         touched[account.identity_id] = None
     if existing:
         db.execute(update(LinkedAccount)
-                   .where(LinkedAccount.id.in_([a.id for a in existing.values()]))
+                   .where(among(db, LinkedAccount.id, [a.id for a in existing.values()]))
                    .values(directory_seen_at=run.now)
                    .execution_options(synchronize_session=False))
     for identity_id, made in create_accounts(db, run, linker, fresh, evaluations).items():

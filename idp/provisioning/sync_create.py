@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import String, Table, any_, bindparam, insert, select
+from sqlalchemy import Table, any_, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -60,7 +60,7 @@ def create_accounts(db: Session, run: SyncRun, linker: Linker, entries: Sequence
     insert_rows(db, LinkedAccount, rows)
     by_external_id = dict(db.execute(select(LinkedAccount.external_id, LinkedAccount.id).where(
         LinkedAccount.organization == run.organization,
-        _among(db, LinkedAccount.external_id, [e.account.external_id for e in entries]))).all())
+        among(db, LinkedAccount.external_id, [e.account.external_id for e in entries]))).all())
     account_ids = [by_external_id[e.account.external_id] for e in entries]
     insert_rows(db, AccountSearchTerm, [
         {"account_id": account_id, "term": term}
@@ -87,11 +87,12 @@ def create_accounts(db: Session, run: SyncRun, linker: Linker, entries: Sequence
     return result
 
 
-def _among(db: Session, column: InstrumentedAttribute[Any], values: Collection[str]) -> Any:
+def among(db: Session, column: InstrumentedAttribute[Any], values: Collection[Any]) -> Any:
     """``column IN values``; on PostgreSQL ``= ANY`` of one array, a statement the driver
     prepares once instead of parsing a page's worth of parameters each time."""
     if db.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam("among", list(values), type_=ARRAY(String)))
+        return column == any_(bindparam("among", list(values), type_=ARRAY(column.type),
+                                        unique=True))
     return column.in_(values)
 
 
@@ -112,14 +113,14 @@ def _insert_identities(db: Session, run: SyncRun, count: int) -> list[tuple[int,
                                "created_at": run.now, "merged_into_id": None}
                               for sub, campus_id in pairs])
     ids = dict(db.execute(select(Identity.sub, Identity.id).where(
-        _among(db, Identity.sub, subs))).all())
+        among(db, Identity.sub, subs))).all())
     return [(ids[sub], sub, campus_id) for sub, campus_id in pairs]
 
 
 def _taken(db: Session, column: InstrumentedAttribute[str], values: set[str]) -> set[str]:
     if not values:
         return set()
-    return set(db.scalars(select(column).where(_among(db, column, values))))
+    return set(db.scalars(select(column).where(among(db, column, values))))
 
 
 def _link(db: Session, run: SyncRun, linker: Linker, created: Mapping[int, DirectoryEntry],
@@ -135,7 +136,7 @@ def _link(db: Session, run: SyncRun, linker: Linker, created: Mapping[int, Direc
     if digests:
         stored = {(rule, digest) for rule, digest in db.execute(
             select(MatchFingerprint.rule, MatchFingerprint.hash)
-            .where(_among(db, MatchFingerprint.hash, {digest for _, digest in digests})))}
+            .where(among(db, MatchFingerprint.hash, {digest for _, digest in digests})))}
     quiet_rows, full = [], []
     for account_id, evs in found.items():
         if all(isinstance(e, fp.NoValue) or (isinstance(e, fp.Fingerprint)
