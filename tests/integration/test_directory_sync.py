@@ -434,3 +434,33 @@ def test_a_login_that_creates_an_account_while_its_page_is_written_costs_the_pag
         accounts = db.scalars(select(LinkedAccount).where(LinkedAccount.organization == "tpu")).all()
         assert len(accounts) == len(people.TPU.people)
         assert raced[0] in {a.identity.sub for a in accounts}  # the login's identity is kept
+
+
+def test_an_account_disabled_while_its_person_keeps_another_ends_only_its_own_sessions(
+        sessions: sessionmaker[Session], servers: dict[str, SlapdServer], database_url: str,
+        directories: Callable[[Settings, str], LdapDirectory]) -> None:
+    settings = make_settings(database_url, servers)
+    for org in ("tpu", "tusur"):
+        sync_organization(sessions, settings, directories(settings, org))
+    app = create_app(settings)
+    try:
+        tokens = {}
+        for org, username in (("tpu", "pgrigorieva"), ("tusur", "grigorieva.pa")):
+            browser = app.test_client()
+            person = people.organization(org).person(username)
+            code = sign_in(browser, RP1, person.username, person.password, organization=org,
+                           scope="openid offline_access")["code"]
+            tokens[org] = (browser, RP1.token(browser, code).json["refresh_token"])
+        change(servers["tpu"], "pgrigorieva", "employeeType", "disabled")
+        result = sync_organization(sessions, settings, directories(settings, "tpu"))
+        assert (result.disabled, result.grants_ended) == (1, 0)  # still a student at tusur
+        creds = (RP1.client_id, RP1.secret)
+        assert refresh(tokens["tpu"][0], creds, tokens["tpu"][1]).status_code == 400
+        assert refresh(tokens["tusur"][0], creds, tokens["tusur"][1]).status_code == 200
+        with sessions() as db:
+            live = db.scalars(select(LoginSession).where(LoginSession.ended_at.is_(None))).all()
+            assert [s.account.username for s in live] == ["grigorieva.pa"]
+            assert library(db, account(db, "tusur", "grigorieva.pa")) == "active"
+    finally:
+        app.extensions["campus_id"].deliveries.wait_idle(10)
+        app.extensions["campus_id"].engine.dispose()
