@@ -1,6 +1,7 @@
 """``idp directory sync``: read each organization's directory and bring its accounts in step
 (who joined, who changed, who was disabled or left), behind the safety brake
-(``idp.provisioning.sync``). Exit 0, or 3 when the brake stopped an organization's sync (the
+(``idp.provisioning.sync``). ``--json`` prints the result object of ``--org``, or an array of
+every organization's. Exit 0, or 3 when the brake stopped an organization's sync (the
 result is printed either way); an unknown organization is invalid input (2)."""
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def directory_sync(ctx: click.Context, org_id: str | None, full: bool, accept_re
         engine.dispose()
     if as_json:
         bodies = [r.as_json() for r in results]
-        echo_json(bodies[0] if len(bodies) == 1 else bodies, ensure_ascii=False)
+        echo_json(bodies[0] if org_id is not None else bodies, ensure_ascii=False)
     else:
         for r in results:
             click.echo(f"{r.organization}: seen {r.seen}, new {r.new}, changed {r.changed}, "
