@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from idp.directory.base import DirectoryEntry, DirectoryListing, ListableDirectory
@@ -136,15 +136,15 @@ def _pages(entries: Iterator[DirectoryEntry], size: int) -> Iterator[list[Direct
 def _write(sessions: Callable[[], Session], settings: Settings, linker: Linker, run: SyncRun,
            page: list[DirectoryEntry]) -> PageOutcome:
     """One page in one transaction, opened after the page was read. A login that created one
-    of its accounts in the meantime (the unique key of the account says so) makes the page
-    start again, finding that account this time."""
+    of its accounts in the meantime (the unique key of the account says so, or PostgreSQL
+    breaks a deadlock with it) makes the page start again, finding that account this time."""
     for attempt in range(PAGE_ATTEMPTS):
         try:
             with sessions() as db:
                 outcome = write_page(db, settings, linker, run, page)
                 db.commit()
             return outcome
-        except IntegrityError:
+        except (IntegrityError, OperationalError):
             if attempt == PAGE_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")

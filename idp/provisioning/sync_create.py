@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, any_, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from idp.directory.base import DirectoryEntry
@@ -182,3 +182,5 @@ def insert_rows(db: Session, model: type[Base], rows: Sequence[Mapping[str, Any]
                                 for v in (row[name] for name in columns)])
     except psycopg.IntegrityError as exc:  # as SQLAlchemy would raise it (a login came first)
         raise IntegrityError(statement, None, exc) from exc
+    except psycopg.errors.DeadlockDetected as exc:  # a login creating one of these accounts
+        raise OperationalError(statement, None, exc) from exc
