@@ -134,9 +134,10 @@ def _link(db: Session, run: SyncRun, linker: Linker, created: Mapping[int, Direc
                       if isinstance(e, fp.Fingerprint))
     stored: set[tuple[str, str | None]] = set()
     if digests:
-        stored = {(rule, digest) for rule, digest in db.execute(
+        stored = {(rule, digest) for rule, digest in db.execute(  # the (rule, hash) index
             select(MatchFingerprint.rule, MatchFingerprint.hash)
-            .where(among(db, MatchFingerprint.hash, {digest for _, digest in digests})))}
+            .where(among(db, MatchFingerprint.rule, {rule for rule, _ in digests}),
+                   among(db, MatchFingerprint.hash, {digest for _, digest in digests})))}
     quiet_rows, full = [], []
     for account_id, evs in found.items():
         if all(isinstance(e, fp.NoValue) or (isinstance(e, fp.Fingerprint)
