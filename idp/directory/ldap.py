@@ -250,7 +250,20 @@ class LdapDirectory:
         control = attrs.get(presets.AD_ACCOUNT_CONTROL.lower(), [])
         if self.profile.active_directory and presets.ad_account_disabled(control):
             return AuthResult(AuthStatus.ACCOUNT_DISABLED)
+        if self.settings.disabled_filter and self._matches_disabled(conn, uri, lent, dn):
+            return AuthResult(AuthStatus.ACCOUNT_DISABLED)
         return AuthResult(AuthStatus.OK, self._account(dn, attrs, username))
+
+    def _matches_disabled(self, conn: Any, uri: str, lent: Lent, dn: str) -> bool:
+        """Whether the entry matches ``disabled_filter`` (a server without
+        userAccountControl, where a disabled person's password still binds). Asked as the
+        service account, which may read the attributes the filter names, and only once the
+        password is proven, so it costs nothing to a wrong password."""
+        self._service_bind(conn, uri)
+        lent.service_bound = True
+        found = conn.search_ext_s(dn, ldap.SCOPE_BASE, self.settings.disabled_filter, ["1.1"],
+                                  timeout=self.settings.timeout_s)
+        return any(entry_dn for entry_dn, _ in found if entry_dn)
 
     def _pool(self, uri: str) -> ConnectionPool:
         return ConnectionPool(lambda: self._open(uri))

@@ -128,7 +128,7 @@ def unlink_account(db: Session, identity: Identity, account: LinkedAccount | str
     account.linked_at = utcnow()
     db.execute(update(LoginSession).where(LoginSession.account_id == account.id)
                .values(identity_id=created.id))
-    refresh, access = _end_tokens_of_sessions(db, account)
+    refresh, access = end_tokens_of_sessions(db, account)
     db.flush()
     audit.record(db, AuditEventType.ACCOUNT_UNLINKED, actor=actor, identity_id=identity.id,
                  organization=account.organization, reason=reason, account=account_key(account),
@@ -139,7 +139,7 @@ def unlink_account(db: Session, identity: Identity, account: LinkedAccount | str
     return created
 
 
-def _end_tokens_of_sessions(db: Session, account: LinkedAccount) -> tuple[int, int]:
+def end_tokens_of_sessions(db: Session, account: LinkedAccount) -> tuple[int, int]:
     """Revoke the refresh token families, access tokens and unused codes issued through the
     login sessions of ``account``; returns how many refresh and access tokens."""
     sessions = select(LoginSession.id).where(LoginSession.account_id == account.id)

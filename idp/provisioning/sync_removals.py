@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from idp.linking.merge import _end_tokens_of_sessions as end_tokens_of_sessions
+from idp.linking.merge import end_tokens_of_sessions
 from idp.oidc.key_rotation import retention
 from idp.oidc.keys import ensure_keys, load_keyring
 from idp.oidc.logout import Signer, end_session

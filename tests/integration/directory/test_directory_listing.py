@@ -16,7 +16,7 @@ import pytest
 
 from demo.people import TPU, TSU, TUSUR, DemoOrganization
 from demo.slapd import Entry, SlapdServer
-from idp.directory.base import DirectoryEntry, DirectoryListing, ListableDirectory
+from idp.directory.base import AuthStatus, DirectoryEntry, DirectoryListing, ListableDirectory
 from idp.directory.ldap import LdapDirectory
 from idp.errors import DirectoryUnavailable
 
@@ -142,6 +142,20 @@ def test_entries_matching_disabled_filter_are_disabled(
     found = by_username(tpu.listing())
     assert len(found) == len(TPU.people)
     assert sorted(u for u, e in found.items() if e.disabled) == ["svolkov", "tlebedeva"]
+
+
+def test_a_login_of_an_account_matching_disabled_filter_is_refused_as_disabled(
+    tpu_server: SlapdServer, make_directory: MakeDirectory
+) -> None:
+    """The password of a disabled OpenLDAP account still binds: the login asks the filter."""
+    tpu = make_directory(TPU, [tpu_server.uri], disabled_filter="(eduPersonAffiliation=alum)")
+    refused = tpu.authenticate("svolkov", TPU.person("svolkov").password)
+    assert (refused.status, refused.account) == (AuthStatus.ACCOUNT_DISABLED, None)
+    assert tpu.authenticate("svolkov", "wrong").status is AuthStatus.INVALID_CREDENTIALS
+    allowed = tpu.authenticate("epopova", TPU.person("epopova").password)
+    assert allowed.status is AuthStatus.OK and allowed.account is not None
+    again = tpu.authenticate("epopova", TPU.person("epopova").password)
+    assert again.status is AuthStatus.OK  # the connection went back bound as the service
 
 
 def test_active_directory_user_account_control_disables(
