@@ -43,15 +43,31 @@ log = logging.getLogger("idp.worker")
 
 def periodic_tasks(sessions: Callable[[], Session], settings: Settings) -> list[Periodic]:
     """What the worker runs between batches."""
+    from idp.oidc import due_logouts
     from idp.provisioning import expiry
     from idp.provisioning.worker import Periodic
 
-    tasks = [Periodic(expiry.INTERVAL_S, expiry.task(sessions, settings), "expiry")]
+    tasks = [Periodic(expiry.INTERVAL_S, expiry.task(sessions, settings), "expiry"),
+             Periodic(due_logouts.INTERVAL_S, _back_channel(sessions, settings), "back-channel")]
     if any(org.directory.sync_interval_s > 0 for org in settings.organizations.values()):
         from idp.provisioning import sync  # each organization's sync_interval_s, checked here
 
         tasks.append(Periodic(sync.CHECK_INTERVAL_S, sync.task(sessions, settings), "directory sync"))
     return tasks
+
+
+def _back_channel(sessions: Callable[[], Session], settings: Settings) -> Callable[[], None]:
+    """Logout tokens and Security Event Tokens that are due (what ``idp logout deliver``
+    does), among them those of the sessions a directory sync ended."""
+    from idp.oidc.due_logouts import deliver_due
+
+    def run() -> None:
+        with sessions() as db:
+            ended, delivered, failed = deliver_due(db, settings)
+        if ended or delivered or failed:
+            log.info("back-channel: %d expired session(s) ended, %d delivered, %d failed",
+                     ended, delivered, failed)
+    return run
 
 
 @main.command("worker")

@@ -195,3 +195,28 @@ def _payload(token: str) -> dict[str, Any]:
     part = token.split(".")[1]
     data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     return data
+
+
+def test_the_delivery_worker_also_retries_what_the_back_channel_owes(
+        config: Path, sessions: sessionmaker[Session]) -> None:
+    """`idp worker` does what `idp logout deliver` does, so sessions a directory sync ends
+    reach their relying parties without a cron job of their own."""
+    sub = person(sessions, "tpu", "asmirnova")
+    old_sub = person(sessions, "tsu", "anna.smirnova")
+    with sessions() as db:
+        rp = Client(client_id="rp1", name="RP", redirect_uris=["https://rp.example/cb"],
+                    scopes=["openid"], event_delivery_uri="http://127.0.0.1:9/events")  # down
+        db.add(rp)
+        db.flush()
+        absorbed = db.scalars(select(Identity).where(Identity.sub == old_sub)).one()
+        remember_consent(db, absorbed.id, rp.id, {"openid"})
+        db.commit()
+    ok(idp(config, "identities", "link", "--reason", "ticket 9", "--", sub, "tsu:anna.smirnova"))
+    with sessions() as db:
+        row = db.scalars(select(LogoutDelivery)).one()
+        row.next_attempt_at = row.created_at  # due now
+        db.commit()
+    assert idp(config, "worker", "--once").exit_code == 0
+    with sessions() as db:
+        row = db.scalars(select(LogoutDelivery)).one()
+        assert row.attempts == 2 and row.delivered_at is None  # tried again, still down
