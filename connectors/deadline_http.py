@@ -45,7 +45,7 @@ def request(method: str, url: str, *, body: bytes, headers: Mapping[str, str], t
     tls = parts.scheme == "https"
     port = parts.port or (443 if tls else 80)
     addresses = _resolve(parts.hostname, port, deadline)
-    conn = _Connection(parts.hostname, port, addresses, deadline, tls)
+    conn = Connection(parts.hostname, port, addresses, deadline, tls)
     response: http.client.HTTPResponse | None = None
     try:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -85,9 +85,11 @@ def _resolve(host: str, port: int, deadline: float) -> list[str]:
     return found
 
 
-class _Connection(http.client.HTTPConnection):
-    """Connects to the resolved ``addresses`` in turn (TLS for ``host`` when ``tls``); every
-    socket operation is given only what is left of the deadline."""
+class Connection(http.client.HTTPConnection):
+    """Connects to the resolved ``addresses`` in turn, never resolving ``host`` again (TLS for
+    ``host`` when ``tls``); every socket operation is given only what is left of the deadline.
+    The provider's own outbound calls (``idp.oidc.outbound``) use it too, with addresses they
+    checked."""
 
     def __init__(self, host: str, port: int, addresses: list[str], deadline: float,
                  tls: bool) -> None:
@@ -111,14 +113,14 @@ class _Connection(http.client.HTTPConnection):
         sock: socket.socket = raw
         if self.tls:
             try:
-                sock = _handshake(raw, self.host, self.deadline)
+                sock = handshake(raw, self.host, self.deadline)
             except BaseException:
                 raw.close()
                 raise
-        self.sock = _DeadlineSocket(sock, self.deadline)
+        self.sock = DeadlineSocket(sock, self.deadline)
 
 
-def _handshake(raw: socket.socket, host: str, deadline: float) -> ssl.SSLSocket:
+def handshake(raw: socket.socket, host: str, deadline: float) -> ssl.SSLSocket:
     """TLS with certificate and host name checks, itself within the deadline."""
     tls = ssl.create_default_context().wrap_socket(raw, server_hostname=host,
                                                    do_handshake_on_connect=False)
@@ -139,7 +141,7 @@ def _handshake(raw: socket.socket, host: str, deadline: float) -> ssl.SSLSocket:
         raise
 
 
-class _DeadlineSocket:
+class DeadlineSocket:
     """What ``http.client`` uses of a socket (``sendall``, ``makefile``, ``close``), each
     operation armed with the time left, so no drip of bytes stretches the call."""
 
@@ -173,7 +175,7 @@ class _DeadlineSocket:
 
 
 class _Reader(io.RawIOBase):
-    def __init__(self, sock: _DeadlineSocket) -> None:
+    def __init__(self, sock: DeadlineSocket) -> None:
         self.sock = sock
 
     def readable(self) -> bool:

@@ -16,20 +16,17 @@ about the network behind the provider (an open from a closed port, JSON from not
 from __future__ import annotations
 
 import http.client
-import io
 import ipaddress
 import logging
-import select
 import socket
-import ssl
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
+from connectors.deadline_http import Connection, remaining
 from idp.errors import IdpError
 from idp.settings.model import OutboundSettings
 
@@ -95,7 +92,8 @@ def _call(method: str, url: str, limits: OutboundSettings, deadline: float,
         refused = [str(a) for a in addresses if refused_address(a)]
         if refused:
             raise OutboundError(f"{parts.hostname} resolves to a non-public address ({refused[0]})")
-    conn = _Connection(parts.hostname, port, addresses, deadline, parts.scheme == "https")
+    conn = Connection(parts.hostname, port, [str(a) for a in addresses], deadline,
+                      parts.scheme == "https")
     try:
         target = parts.path or "/"
         if parts.query:
@@ -116,17 +114,10 @@ def _call(method: str, url: str, limits: OutboundSettings, deadline: float,
         conn.close()
 
 
-def _remaining(deadline: float) -> float:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise OutboundError("the deadline passed")
-    return left
-
-
 def _resolve(host: str, port: int, deadline: float) -> list[Address]:
     future = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = future.result(timeout=_remaining(deadline))
+        infos = future.result(timeout=remaining(deadline))
     except FutureTimeout:
         raise OutboundError(f"resolving {host} took too long") from None
     except OSError as error:
@@ -135,112 +126,3 @@ def _resolve(host: str, port: int, deadline: float) -> list[Address]:
     if not found:
         raise OutboundError(f"{host} has no address")
     return found
-
-
-class _Connection(http.client.HTTPConnection):
-    """Connects to one of the checked ``addresses`` (never resolves ``host`` again), with TLS
-    for ``host`` when ``tls``; every socket operation is bounded by what is left of the
-    deadline."""
-
-    def __init__(self, host: str, port: int, addresses: list[Address], deadline: float,
-                 tls: bool) -> None:
-        super().__init__(host, port)
-        self.addresses = addresses
-        self.deadline = deadline
-        self.tls = tls
-        if tls:
-            self.default_port = 443  # no ":443" in the Host header
-
-    def connect(self) -> None:
-        error: OSError | None = None
-        for address in self.addresses:
-            try:
-                raw = socket.create_connection((str(address), self.port),
-                                               timeout=_remaining(self.deadline))
-                break
-            except OSError as failed:
-                error = failed
-        else:
-            raise error or OSError("no address to connect to")
-        sock: socket.socket = raw
-        if self.tls:
-            try:
-                sock = _handshake(raw, self.host, self.deadline)
-            except BaseException:
-                raw.close()
-                raise
-        self.sock = _DeadlineSocket(sock, self.deadline)
-
-
-def _handshake(raw: socket.socket, host: str, deadline: float) -> ssl.SSLSocket:
-    """TLS with certificate and host name checks; the handshake too keeps the deadline."""
-    context = ssl.create_default_context()
-    tls = context.wrap_socket(raw, server_hostname=host, do_handshake_on_connect=False)
-    tls.setblocking(False)
-    try:
-        while True:
-            try:
-                tls.do_handshake()
-                return tls
-            except ssl.SSLWantReadError:
-                ready = select.select([tls], [], [], _remaining(deadline))[0]
-            except ssl.SSLWantWriteError:
-                ready = select.select([], [tls], [], _remaining(deadline))[1]
-            if not ready:
-                raise OutboundError("the TLS handshake took too long")
-    except BaseException:
-        tls.close()  # it owns the connection now
-        raise
-
-
-class _DeadlineSocket:
-    """What ``http.client`` needs of a socket (``sendall``, ``makefile``, ``close``), each
-    operation given only the time left; a server dripping a byte at a time cannot stretch
-    the call past the deadline."""
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        self.sock = sock
-        self.deadline = deadline
-        self.readers = 0  # as a real socket: closed once its reader is closed too
-        self.closed = False
-
-    def _arm(self) -> None:
-        self.sock.settimeout(_remaining(self.deadline))
-
-    def sendall(self, data: Any) -> None:
-        self._arm()
-        self.sock.sendall(data)
-
-    def recv_into(self, buffer: Any) -> int:
-        self._arm()
-        return self.sock.recv_into(buffer)
-
-    def makefile(self, mode: str = "rb", *_args: Any, **_kwargs: Any) -> io.BufferedReader:
-        self.readers += 1
-        return io.BufferedReader(_Reader(self))
-
-    def close(self) -> None:
-        self.closed = True
-        if not self.readers:
-            self.sock.close()
-
-    def reader_closed(self) -> None:
-        self.readers -= 1
-        if self.closed and not self.readers:
-            self.sock.close()
-
-
-class _Reader(io.RawIOBase):
-    def __init__(self, sock: _DeadlineSocket) -> None:
-        self.sock = sock
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        return self.sock.recv_into(buffer)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.sock.reader_closed()
-        super().close()
