@@ -13,76 +13,34 @@ audit event. Errors are ``{"error": ..., "message": ...}``.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from idp import context
-from idp.errors import BadRequest, Forbidden, IdpError, InvalidInput, NotFound
+from idp.errors import Forbidden, IdpError, InvalidInput, NotFound
 from idp.linking import actions, helpdesk, merge
 from idp.linking.helpdesk import HelpdeskScope
-from idp.oidc.access_tokens import find_any_access_token
 from idp.provisioning.explain import explain
 from idp.storage.clients import Client
 from idp.storage.identities import Identity, resolve_sub
 from idp.storage.linking import ProposalStatus
 from idp.web import api_json
+from idp.web.api_common import (
+    api_error,
+    cursor_arg,
+    helpdesk_caller,
+    json_body,
+    limit_arg,
+    no_store,
+)
 from idp.web.openapi import openapi_document
 from idp.web.session import signer
 
-log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-REALM = "campus-id"
-ERROR_CODES = {400: "invalid_request", 401: "invalid_token", 403: "forbidden", 404: "not_found",
-               409: "conflict", 422: "invalid_input"}
-
-
-class Unauthorized(IdpError):
-    status_code = 401
-    public = "A valid bearer access token of a helpdesk client is required."
-
-
-@bp.errorhandler(IdpError)
-def _error(exc: IdpError) -> Response:
-    log.info("api %s: %s", type(exc).__name__, exc.detail)
-    resp = json_error(exc.status_code, exc.public)
-    if exc.status_code == 401:  # RFC 6750 3: no error code when no token was given
-        challenge = f'Bearer realm="{REALM}"'
-        if request.headers.get("Authorization"):
-            challenge += ', error="invalid_token"'
-        resp.headers["WWW-Authenticate"] = challenge
-    return resp
-
-
-def json_error(status: int, message: str) -> Response:
-    """``{"error": ..., "message": ...}``; also for what Flask raises before a view runs (an
-    unknown path or method under /api/v1, by ``idp.web.errors``)."""
-    resp = jsonify(error=ERROR_CODES.get(status, "server_error" if status >= 500 else "invalid_request"),
-                   message=message)
-    resp.status_code = status
-    return resp
-
-
-@bp.after_request
-def _no_store(resp: Response) -> Response:
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
-def _caller() -> tuple[Client, HelpdeskScope]:
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise Unauthorized("no bearer token")
-    token = find_any_access_token(value.strip())
-    if (token is None or not token.is_active() or token.identity_id is not None
-            or token.client.deleted_at is not None):
-        raise Unauthorized("unknown, expired, revoked or personal token")
-    scope = HelpdeskScope.of_roles(token.client.roles or [])
-    if scope is None:
-        raise Forbidden(f"client {token.client.client_id} has no helpdesk role",
-                        public="This client has no helpdesk role.")
-    return token.client, scope
+bp.register_error_handler(IdpError, api_error)
+bp.after_request(no_store)
+_caller = helpdesk_caller
 
 
 def _actor(client: Client) -> str:
@@ -113,33 +71,6 @@ def _check_owned(scope: HelpdeskScope, *identities: Identity) -> None:
                                    "it needs the consortium helpdesk.")
 
 
-def _body() -> dict[str, Any]:
-    if not request.data:
-        return {}
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest("body not a JSON object", public="The body must be a JSON object.")
-    return body
-
-
-def _int_arg(name: str, default: int, *, minimum: int, maximum: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
-        raise InvalidInput(f"{name}={raw!r}",
-                           public=f"{name} must be a whole number from {minimum} to {maximum}.")
-    return int(raw)
-
-
-def _limit() -> int:
-    return _int_arg("limit", 20, minimum=1, maximum=helpdesk.MAX_LIMIT)
-
-
-def _cursor() -> int:
-    return _int_arg("cursor", 0, minimum=0, maximum=helpdesk.MAX_ID)
-
-
 def _page(items: list[dict[str, Any]], cursor: int | None) -> Response:
     return jsonify(items=items, next_cursor=str(cursor) if cursor is not None else None)
 
@@ -156,8 +87,8 @@ def search_identities() -> Response:
     if not q or len(q) > 200:
         raise InvalidInput("q", public="q (1 to 200 characters) is required.")
     found, cursor = helpdesk.search(context.db(), q, organizations=context.settings().organizations,
-                                    scope=scope, limit=_limit(),
-                                    after=_cursor())
+                                    scope=scope, limit=limit_arg(),
+                                    after=cursor_arg())
     return _page([api_json.identity_summary(i, _precedence(), scope) for i in found], cursor)
 
 
@@ -194,7 +125,7 @@ def _redacted_reasons(body: dict[str, Any], scope: HelpdeskScope) -> dict[str, A
 @bp.post("/identities/<sub>/accounts")
 def link(sub: str) -> Response:
     client, scope = _caller()
-    body = _body()
+    body = json_body()
     reason = merge.check_reason(body.get("reason"))
     merge.parse_account_key(body.get("account"))
     identity, _ = _identity(sub, scope)
@@ -213,7 +144,7 @@ def link(sub: str) -> Response:
 @bp.delete("/identities/<sub>/accounts/<key>")
 def unlink(sub: str, key: str) -> Response:
     client, scope = _caller()
-    reason = merge.check_reason(_body().get("reason", request.args.get("reason")))
+    reason = merge.check_reason(json_body().get("reason", request.args.get("reason")))
     organization, _username = merge.parse_account_key(key)
     identity, _ = _identity(sub, scope)
     if not scope.includes(organization):
@@ -239,15 +170,15 @@ def list_proposals() -> Response:
                            public="status is pending, approved, rejected or all.")
     db = context.db()
     found, cursor = helpdesk.proposals(db, scope, status=None if status == "all" else status,
-                                       limit=_limit(),
-                                       after=_cursor())
+                                       limit=limit_arg(),
+                                       after=cursor_arg())
     return _page([api_json.proposal(db, p) for p in found], cursor)
 
 
 @bp.post("/proposals/<int:proposal_id>/<any(approve, reject):decision>")
 def decide(proposal_id: int, decision: str) -> Response:
     client, scope = _caller()
-    reason = merge.check_reason(_body().get("reason"))
+    reason = merge.check_reason(json_body().get("reason"))
     db = context.db()
     proposal = helpdesk.find_proposal(db, proposal_id)
     if proposal is None:
@@ -277,8 +208,8 @@ def audit_trail() -> Response:
     if not sub:
         raise InvalidInput("no sub", public="sub is required.")
     identity, _ = _identity(sub, scope)
-    before = _cursor() or None
-    events, cursor = helpdesk.audit_trail(context.db(), identity, limit=_limit(), before=before,
+    before = cursor_arg() or None
+    events, cursor = helpdesk.audit_trail(context.db(), identity, limit=limit_arg(), before=before,
                                           scope=scope)
     organizations = list(context.settings().organizations)
     return _page([api_json.audit_event(e, scope, organizations) for e in events], cursor)

@@ -61,7 +61,7 @@ def init_app(app: Flask) -> None:
 
             return error_page(translate("login.expired_form"), 400)
         if request.path.startswith(API_PREFIX):  # the helpdesk API's own error shape
-            from idp.web.api import json_error
+            from idp.web.api_common import json_error
 
             return json_error(status, exc.name)
         too_large = status == 413  # idp.web.limits: the same 64 KB for every endpoint
