@@ -121,10 +121,16 @@ class WebhookConnector:
         judge(answer)
 
 
+# The person as the webhook message names it (the claims' vocabulary); a delivery may carry
+# more for other connectors (names, home organization, card number).
+PERSON_FIELDS = ("campus_id", "sub", "name", "email", "organizations", "affiliations")
+
+
 def message_body(delivery: Delivery) -> bytes:
     """The JSON body, serialized once: these bytes are signed and sent."""
     message = {"type": EVENT_TYPES[delivery.kind], "resource": delivery.resource,
-               "grant": dict(delivery.grant), "person": dict(delivery.person)}
+               "grant": dict(delivery.grant),
+               "person": {k: delivery.person.get(k) for k in PERSON_FIELDS}}
     try:
         return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     except (TypeError, ValueError) as error:

@@ -25,22 +25,30 @@ if TYPE_CHECKING:
 
 
 def person_of(settings: Settings, identity: Identity) -> dict[str, Any]:
-    """Who the grant is for, as connectors see it (the claims' vocabulary)."""
+    """Who the grant is for, as connectors see it (the claims' vocabulary). Connectors pick
+    what they need: the webhook sends ``WEBHOOK_PERSON`` fields only; a library also needs the
+    names, the home organization and the card number, which later issues add."""
+    person: dict[str, Any] = {
+        "campus_id": identity.campus_id, "sub": identity.sub, "name": None, "email": None,
+        "organizations": [], "affiliations": [], "given_name": None, "family_name": None,
+        "username": None, "home_organization": None,
+    }
     if not identity.accounts:
-        return {"campus_id": identity.campus_id, "sub": identity.sub, "name": None,
-                "email": None, "organizations": [], "affiliations": []}
+        return person
     account = primary_account(identity, settings.linking.primary_precedence)
     attrs = account.attributes
-    name = _first(attrs, "display_name") or " ".join(
-        v for v in (_first(attrs, "given_name"), _first(attrs, "family_name")) if v) or None
-    return {
-        "campus_id": identity.campus_id,
-        "sub": identity.sub,
-        "name": name,
-        "email": _first(attrs, "email"),
-        "organizations": sorted({a.organization for a in identity.accounts}),
-        "affiliations": scoped_affiliations(identity.accounts, settings.organizations),
-    }
+    given, family = _first(attrs, "given_name"), _first(attrs, "family_name")
+    org = settings.organizations.get(account.organization)
+    person.update(
+        name=_first(attrs, "display_name") or " ".join(v for v in (given, family) if v) or None,
+        email=_first(attrs, "email"),
+        organizations=sorted({a.organization for a in identity.accounts}),
+        affiliations=scoped_affiliations(identity.accounts, settings.organizations),
+        given_name=given, family_name=family,
+        username=f"{account.username}@{org.scope if org else account.organization}",
+        home_organization=account.organization,
+    )
+    return person
 
 
 def _first(attrs: dict[str, Any], name: str) -> str | None:

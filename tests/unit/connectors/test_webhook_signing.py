@@ -20,7 +20,10 @@ DELIVERY = Delivery(
     key="dlv_0001", kind=DeliveryKind.GRANT, resource="library",
     grant={"state": "active", "since": "2026-09-01T00:00:00+00:00", "until": None},
     person={"campus_id": "123456782", "sub": "s-1", "name": "Анна Петрова", "email": "a@tpu.ru",
-            "organizations": ["tpu"], "affiliations": ["student@tpu.ru"]})
+            "organizations": ["tpu"], "affiliations": ["student@tpu.ru"],
+            # what other connectors read, and the webhook message leaves out
+            "given_name": "Анна", "family_name": "Петрова", "username": "apetrova@tpu.ru",
+            "home_organization": "tpu"})
 
 
 def test_the_library_verifies_our_signature_and_reads_the_body() -> None:
