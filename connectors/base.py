@@ -30,6 +30,10 @@ class Delivery:
     resource: str
     grant: Mapping[str, Any]  # {"state", "since", "until"}: ISO strings or None
     person: Mapping[str, Any]  # {"campus_id", "sub", "name", "email", "organizations", "affiliations"}
+    # The resources of this connector the person still holds (active or grace) after this
+    # change, this one included unless it ended: a connector serving several resources can
+    # tell whether anything of it is left (Moodle suspends a user who has no course left).
+    held: tuple[str, ...] = ()
 
 
 class RetryLater(Exception):

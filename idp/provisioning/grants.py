@@ -153,8 +153,8 @@ def apply(db: Session, settings: Settings, identity: Identity, transitions: Iter
           now: datetime) -> list[DeliveryJob]:
     """Write the transitions, their audit events and their delivery jobs (added, not
     flushed; the caller commits)."""
-    jobs: list[DeliveryJob] = []
-    person: dict[str, Any] | None = None
+    transitions = list(transitions)
+    states = {resource: GrantState(g.state) for resource, g in current.items()}
     for step in transitions:
         grant = current.get(step.resource)
         if grant is None:
@@ -163,6 +163,11 @@ def apply(db: Session, settings: Settings, identity: Identity, transitions: Iter
         grant.state, grant.since, grant.until = step.after.value, step.since, step.until
         grant.because = _reason_json(step.because)
         grant.updated_at = now
+        states[step.resource] = step.after
+    held = sorted(r for r, state in states.items() if state is not GrantState.ENDED)
+    jobs: list[DeliveryJob] = []
+    person: dict[str, Any] | None = None
+    for step in transitions:
         if not step.delivered:
             continue
         audit.record(db, _AUDIT[step.after], actor=actor, identity_id=identity.id,
@@ -172,7 +177,7 @@ def apply(db: Session, settings: Settings, identity: Identity, transitions: Iter
                      because=[f"{r.policy}:{r.account}" for r in step.because])
         if person is None:
             person = outbox.person_of(settings, identity)
-        jobs.extend(outbox.enqueue(db, settings, identity, step, person, now=now))
+        jobs.extend(outbox.enqueue(db, settings, identity, step, person, held=held, now=now))
     return jobs
 
 

@@ -8,6 +8,7 @@ The message is fixed when it is queued: what the grant and the person were at th
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -56,14 +57,23 @@ def _first(attrs: dict[str, Any], name: str) -> str | None:
     return str(values[0]) if values else None
 
 
+def _connectors_of(settings: Settings, resource: str) -> tuple[str, ...]:
+    found = settings.access.resources.get(resource)
+    return found.connectors if found else ()
+
+
 def new_key() -> str:
     return "msg_" + secrets.token_urlsafe(24)
 
 
 def enqueue(db: Session, settings: Settings, identity: Identity, step: Transition,
-            person: dict[str, Any], *, now: datetime) -> list[DeliveryJob]:
+            person: dict[str, Any], *, held: Sequence[str] = (),
+            now: datetime) -> list[DeliveryJob]:
     """One job per configured connector of the resource; none for a resource no longer
-    configured (nothing to deliver it through). Not flushed: a bulk recompute writes a whole
+    configured (nothing to deliver it through). ``held``: every resource the person holds
+    (active or grace) after this change; each job carries those of its own connector, so a
+    connector can tell whether anything of it is left (Moodle suspends a user with none). Not
+    flushed: a bulk recompute writes a whole
     batch at once."""
     resource = settings.access.resources.get(step.resource)
     if resource is None:
@@ -76,7 +86,8 @@ def enqueue(db: Session, settings: Settings, identity: Identity, step: Transitio
         job = DeliveryJob(
             idempotency_key=new_key(), connector=name, kind=kind.value, resource=step.resource,
             identity_id=identity.id, campus_id=identity.campus_id,
-            payload={"grant": step.grant_json(), "person": person},
+            payload={"grant": step.grant_json(), "person": person,
+                     "held": [r for r in held if name in _connectors_of(settings, r)]},
             state=JobState.PENDING.value, attempts=0, next_attempt_at=now,
             created_at=now, updated_at=now,
         )

@@ -80,7 +80,8 @@ def deliver_one(connectors: Mapping[str, Connector], job: Claimed, deadline_s: f
                     f"{job.connector}] table); retry the job once it is")
     try:
         delivery = Delivery(key=job.key, kind=DeliveryKind(job.kind), resource=job.resource,
-                            grant=job.payload["grant"], person=job.payload["person"])
+                            grant=job.payload["grant"], person=job.payload["person"],
+                            held=tuple(job.payload.get("held", ())))
         connector.deliver(delivery, deadline_s=deadline_s)
     except RetryLater as exc:
         return Retry(str(exc) or type(exc).__name__, exc.retry_after_s)

@@ -101,6 +101,7 @@ def test_a_student_gets_what_the_policy_grants_with_reasons_and_a_delivery(
         assert job.payload["person"]["organizations"] == ["tpu"]
         assert job.payload["person"]["affiliations"] == ["student@tpu.ru"]
         assert job.payload["grant"]["state"] == "active"
+        assert job.payload["held"] == ["library"]  # the gym goes through no connector
         shown = explain(db, s, anna)
         library = next(g for g in shown["grants"] if g["resource"] == "library")
         assert library["because"] == [{"policy": "students", "account": "anna@tpu.ru"}]
@@ -138,8 +139,8 @@ def test_grace_then_end_then_revoke(sessions: sessionmaker[Session]) -> None:
         jobs = recompute(db, s, [anna], reason="sync", now=later)
         db.commit()
         assert grants(db, anna)["library"] == ("ended", NOW + timedelta(days=30))
-        kinds = [db.get_one(DeliveryJob, j).kind for j in jobs]
-        assert kinds == ["revoke"]
+        revokes = [db.get_one(DeliveryJob, j) for j in jobs]
+        assert [(j.kind, j.payload["held"]) for j in revokes] == [("revoke", [])]
         shown = explain(db, s, anna)["grants"]
         assert {g["state"] for g in shown} == {"ended"}
         assert all(g["because"] for g in shown)  # the reasons it had are kept
