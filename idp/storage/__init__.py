@@ -2,6 +2,7 @@
 
 from idp.storage import (
     audit,
+    cards,
     client_assertions,
     clients,
     grants,
@@ -21,7 +22,7 @@ from idp.storage import (
 from idp.storage.base import Base
 
 __all__ = [
-    "Base", "audit", "client_assertions", "clients", "grants", "identities", "keys", "linking",
+    "Base", "audit", "cards", "client_assertions", "clients", "grants", "identities", "keys", "linking",
     "logout", "provisioning", "pushed_requests", "refresh_tokens", "registration_tokens",
     "release", "search", "sessions", "tokens",
 ]

@@ -77,6 +77,8 @@ class AuditEventType(StrEnum):
     ACCOUNT_DISABLED = "account.disabled"
     ACCOUNT_GONE = "account.gone"
     ACCOUNT_REACTIVATED = "account.reactivated"
+    CARD_ISSUED = "card.issued"
+    CARD_REVOKED = "card.revoked"
 
 
 class AuditEvent(Base):
