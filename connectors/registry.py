@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors import webhook
+from connectors import scim, webhook
 from connectors.base import Connector
 
 
@@ -25,4 +25,5 @@ class ConnectorType:
 
 CONNECTOR_TYPES: dict[str, ConnectorType] = {
     "webhook": ConnectorType(problems=webhook.problems, create=webhook.create),
+    "scim": ConnectorType(problems=scim.problems, create=scim.create),
 }
