@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idp.provisioning import outbox
+from idp.provisioning import cards, outbox
 from idp.provisioning.policies import AccountFacts, Reason, entitled, grace_days
 from idp.settings.model import Settings
 from idp.storage import audit
@@ -165,6 +165,7 @@ def apply(db: Session, settings: Settings, identity: Identity, transitions: Iter
         grant.updated_at = now
         states[step.resource] = step.after
     held = sorted(r for r, state in states.items() if state is not GrantState.ENDED)
+    cards.ensure_for(db, settings, identity, transitions, actor=actor, now=now)
     jobs: list[DeliveryJob] = []
     person: dict[str, Any] | None = None
     for step in transitions:

@@ -11,11 +11,12 @@ import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from connectors.base import DeliveryKind
 from idp.identity.claims import primary_account, scoped_affiliations
 from idp.settings.model import Settings
+from idp.storage.cards import active_card
 from idp.storage.identities import Identity
 from idp.storage.provisioning import DeliveryJob, GrantState, JobState
 
@@ -25,14 +26,18 @@ if TYPE_CHECKING:
     from idp.provisioning.grants import Transition
 
 
-def person_of(settings: Settings, identity: Identity) -> dict[str, Any]:
+def person_of(settings: Settings, identity: Identity, *,
+              previous_card_number: str | None = None) -> dict[str, Any]:
     """Who the grant is for, as connectors see it (the claims' vocabulary). Connectors pick
     what they need: the webhook sends ``WEBHOOK_PERSON`` fields only; a library also needs the
-    names, the home organization and the card number, which later issues add."""
+    names, the home organization and the campus card: ``card_number`` (the active card, read
+    through the identity's own session; None without one) and ``previous_card_number`` (the
+    card a re-issue revoked, which the library replaces)."""
     person: dict[str, Any] = {
         "campus_id": identity.campus_id, "sub": identity.sub, "name": None, "email": None,
         "organizations": [], "affiliations": [], "given_name": None, "family_name": None,
         "username": None, "home_organization": None,
+        "card_number": _card_number(identity), "previous_card_number": previous_card_number,
     }
     if not identity.accounts:
         return person
@@ -50,6 +55,14 @@ def person_of(settings: Settings, identity: Identity) -> dict[str, Any]:
         home_organization=account.organization,
     )
     return person
+
+
+def _card_number(identity: Identity) -> str | None:
+    db = object_session(identity)
+    if db is None or identity.id is None:
+        return None
+    card = active_card(db, identity.id)
+    return card.number if card is not None else None
 
 
 def _first(attrs: dict[str, Any], name: str) -> str | None:
