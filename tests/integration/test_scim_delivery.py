@@ -1,0 +1,130 @@
+"""The delivery worker with the scim connector, end to end against a real SCIM 2.0 server
+(``scim2-server``; RFC 7643 section 4.1 User, RFC 7644 sections 3.3, 3.4.2.2 and 3.5.1): a grant
+recomputed at login becomes a User at the library; while the library is down the job waits
+(pending, its attempts counted, the reason kept) and is delivered once it is back, once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.registry import CONNECTOR_TYPES
+from connectors.scim_resource import ENTERPRISE_SCHEMA
+from idp.directory.base import DirectoryAccount
+from idp.identity.login import upsert_account
+from idp.provisioning.grants import recompute
+from idp.provisioning.worker import Worker
+from idp.settings.model import (
+    AccessSettings,
+    ConnectorSettings,
+    DatabaseSettings,
+    DeliverySettings,
+    DirectorySettings,
+    DirectoryType,
+    OidcSettings,
+    OrganizationSettings,
+    PolicySettings,
+    ResourceKind,
+    ResourceSettings,
+    ServerSettings,
+    Settings,
+)
+from idp.storage.base import make_engine, make_session_factory
+from idp.storage.identities import Identity
+from idp.storage.migrate import upgrade
+from idp.storage.provisioning import DeliveryJob
+from tests.support.scim_server import TOKEN, ScimServer
+
+FAST = DeliverySettings(first_retry_s=0.01, max_retry_s=0.02, max_age_s=3600.0,
+                        claim_timeout_s=4.0, batch_size=10, poll_interval_s=0.05)
+
+
+def settings(database_url: str, scim_url: str) -> Settings:
+    directory = DirectorySettings(DirectoryType.LDAP, ("ldaps://x",), "dc=x")
+    library = ResourceSettings("library", "Library card", "Читательский билет",
+                               ResourceKind.LIBRARY, connectors=("library_scim",))
+    return Settings(
+        ServerSettings("https://id.example", True, "k" * 32), DatabaseSettings(database_url),
+        OidcSettings(), {"tpu": OrganizationSettings("tpu", "TPU", "ТПУ", "tpu.ru", directory)}, {},
+        access=AccessSettings({"library": library}, {"students": PolicySettings(
+            "students", ("library",), affiliations=("student",), grace_days=30)}),
+        connectors={"library_scim": ConnectorSettings("library_scim", "scim", {
+            "url": scim_url, "token": TOKEN, "timeout_s": 2, "allow_insecure": True,
+            "organization_names": {"tpu": "Tomsk Polytechnic University"}})},
+        delivery=FAST)
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def library() -> Iterator[ScimServer]:
+    server = ScimServer().start()
+    yield server
+    server.stop()
+
+
+def student_logs_in(sessions: sessionmaker[Session], s: Settings, username: str) -> Identity:
+    """A student's first login: account, identity, and the grants recomputed and queued."""
+    with sessions() as db:
+        identity = upsert_account(db, DirectoryAccount("tpu", f"tpu-{username}", username, {
+            "given_name": ("Анна",), "family_name": ("Смирнова",),
+            "email": (f"{username}@tpu.ru",), "affiliation": ("student",)})).identity
+        assert len(recompute(db, s, [identity], reason="login")) == 1
+        db.commit()
+        return identity
+
+
+def jobs(sessions: sessionmaker[Session]) -> list[DeliveryJob]:
+    with sessions() as db:
+        return list(db.scalars(select(DeliveryJob).order_by(DeliveryJob.id)))
+
+
+def run_once(sessions: sessionmaker[Session], s: Settings) -> None:
+    connector = CONNECTOR_TYPES["scim"].create("library_scim", s.connectors["library_scim"].options)
+    worker = Worker(sessions, s.delivery, {"library_scim": connector})
+    worker.run(once=True)
+    worker.close()
+
+
+def test_a_grant_reaches_the_library_and_waits_while_it_is_down(
+        sessions: sessionmaker[Session], database_url: str, library: ScimServer) -> None:
+    base = library.tenant()
+    s = settings(database_url, base)
+    anna = student_logs_in(sessions, s, "anna")
+    run_once(sessions, s)
+    [job] = jobs(sessions)
+    assert (job.state, job.attempts) == ("done", 1)
+    [user] = library.users(base)
+    assert (user["externalId"], user["userName"], user["active"]) == (
+        anna.campus_id, anna.campus_id, True)
+    assert user["name"] == {"givenName": "Анна", "familyName": "Смирнова",
+                            "formatted": "Анна Смирнова"}
+    assert user["emails"] == [{"value": "anna@tpu.ru", "type": "work", "primary": True}]
+    card = job.payload["person"].get("card_number")  # once cards are issued with the grant
+    assert user[ENTERPRISE_SCHEMA] == {"organization": "Tomsk Polytechnic University",
+                                       **({"employeeNumber": card} if card else {})}
+
+    library.stop()
+    boris = student_logs_in(sessions, s, "boris")
+    for attempt in (1, 2, 3):  # the library is down: the job waits, nothing is lost
+        run_once(sessions, s)
+        waiting = jobs(sessions)[1]
+        assert (waiting.state, waiting.attempts) == ("pending", attempt)
+        assert waiting.last_error == "find by externalId: connection refused"
+        time.sleep(0.03)  # past its next attempt (max_retry_s 0.02)
+
+    library.start()  # same port; an in-memory server comes back empty
+    run_once(sessions, s)
+    delivered = jobs(sessions)[1]
+    assert (delivered.state, delivered.attempts) == ("done", 4)
+    assert [u["externalId"] for u in library.users(base)] == [boris.campus_id]
