@@ -197,3 +197,26 @@ def test_list_granted_pages_through_the_active_users(
         library.deliver(revoke({**ANNA, "campus_id": campus_id}), deadline_s=5)
     server.create(base, {"schemas": [USER_SCHEMA], "userName": "librarian", "active": True})
     assert sorted(library.list_granted("library")) == ids[:8]
+
+
+def test_a_409_after_another_attempt_created_the_user_meanwhile_adopts_it(
+        server: ScimServer, base: str) -> None:
+    """Two attempts of one job (a worker presumed dead and its successor): the other one
+    creates the User between this one's search and its POST, which the server answers 409."""
+
+    class Raced(scim.ScimConnector):
+        raced = False
+
+        def _find(self, attribute: str, value: str, deadline: float) -> dict[str, Any] | None:
+            found = super()._find(attribute, value, deadline)
+            if not self.raced:
+                self.raced = True
+                server.create(base, {"schemas": [USER_SCHEMA], "userName": "123456782",
+                                     "externalId": "123456782", "active": True})
+            return found
+
+    raced = Raced("library_scim", base, TOKEN, 5, {})
+    raced.deliver(grant(), deadline_s=5)
+    assert raced.raced
+    user = only_user(server, base)
+    assert user["emails"][0]["value"] == "anna@tpu.ru"  # the PUT after the 409 went through
