@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors import moodle, scim, webhook
+from connectors import koha, moodle, scim, webhook
 from connectors.base import Connector
 
 
@@ -25,6 +25,7 @@ class ConnectorType:
 
 CONNECTOR_TYPES: dict[str, ConnectorType] = {
     "webhook": ConnectorType(problems=webhook.problems, create=webhook.create),
+    "koha": ConnectorType(problems=koha.problems, create=koha.create),
     "scim": ConnectorType(problems=scim.problems, create=scim.create),
     "moodle": ConnectorType(problems=moodle.problems, create=moodle.create),
 }
