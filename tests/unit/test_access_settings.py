@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from connectors.registry import CONNECTOR_TYPES
 from idp.cli import main
 from idp.errors import ConfigError
 from idp.settings import model
@@ -213,7 +214,8 @@ EXPECTED = (
     "access.policies.empty.resources: must not be empty",
     "connectors.hook.url: must be an http(s) URL",
     "connectors.hook.secret: must be a Standard Webhooks secret",
-    "connectors.ldap_push.type: 'carrier_pigeon' is not a connector type (known: webhook)",
+    "connectors.ldap_push.type: 'carrier_pigeon' is not a connector type "
+    f"(known: {', '.join(sorted(CONNECTOR_TYPES))})",
     "delivery.max_retry_s: must not be less than first_retry_s",
     "delivery.batch_size: must be between 1 and 10000",
 )
