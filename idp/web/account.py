@@ -33,6 +33,7 @@ from idp.storage.grants import consents_of, find_consent
 from idp.storage.identities import account_key, get_identity
 from idp.storage.linking import LinkProposal
 from idp.storage.sessions import LoginSession, active_sessions
+from idp.web import account_card
 from idp.web.account_access import what_you_can_use
 from idp.web.i18n import translate, wait_text
 from idp.web.login import STATUS_MESSAGES, organization_choices
@@ -45,6 +46,7 @@ from idp.web.session import (
 )
 
 bp = Blueprint("account", __name__)
+bp.register_blueprint(account_card.bp)  # /account/card.svg
 DONE = ("revoked", "logged_out", "linked", "primary", "accepted", "rejected", "undone")
 MAX_USERNAME = 256
 # The merge engine's conflicts (by their logged detail), in the page's language.
@@ -292,7 +294,8 @@ def _render(login: LoginSession, *, notice: str | None = None, error: str | None
         consents=consents, proposals=proposals, organizations=organization_choices(),
         org_names=dict(organization_choices()),
         sessions=len(active_sessions(db, identity.id)), notice=notice, error=error,
-        organization=org, username=username, access=what_you_can_use(db, settings, identity))
+        organization=org, username=username, access=what_you_can_use(db, settings, identity),
+        card=account_card.campus_card(db, identity))
     return page, status
 
 

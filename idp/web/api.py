@@ -1,5 +1,6 @@
 """The helpdesk API (``/api/v1``, JSON only): find identities, link and unlink accounts,
-decide proposals, read an identity's audit trail and its access grants with their reasons.
+decide proposals, read an identity's audit trail and its access grants with their reasons,
+re-issue a lost campus card.
 
 Bearer access tokens of this provider's client credentials grant (RFC 6750; looked up by
 digest like introspection does), authorised by the client's roles: ``helpdesk`` everywhere,
@@ -21,7 +22,9 @@ from idp import context
 from idp.errors import Forbidden, IdpError, InvalidInput, NotFound
 from idp.linking import actions, helpdesk, merge
 from idp.linking.helpdesk import HelpdeskScope
+from idp.provisioning import card_reissue
 from idp.provisioning.explain import explain
+from idp.storage.base import utcnow
 from idp.storage.clients import Client
 from idp.storage.identities import Identity, resolve_sub
 from idp.storage.linking import ProposalStatus
@@ -120,6 +123,22 @@ def _redacted_reasons(body: dict[str, Any], scope: HelpdeskScope) -> dict[str, A
             if not scope.includes(organization):
                 reason["account"] = organization or "redacted"
     return body
+
+
+@bp.post("/identities/<sub>/card/reissue")
+def reissue_card(sub: str) -> Response:
+    """A lost campus card: the old number revoked, a new one issued (both audited), each
+    library the person holds told both numbers. ``helpdesk:ORG`` may re-issue the card of a
+    person with an account of ORG: the card is the person's, not an account's."""
+    client, scope = _caller()
+    reason = card_reissue.check_reason(json_body().get("reason"))
+    identity, _ = _identity(sub, scope)
+    db = context.db()
+    done = card_reissue.reissue(db, context.settings(), identity, reason=reason,
+                                actor=_actor(client), now=utcnow())
+    body = done.as_json()
+    db.commit()
+    return _json(body, 200)
 
 
 @bp.post("/identities/<sub>/accounts")

@@ -123,6 +123,14 @@ _SCHEMAS: dict[str, Any] = {
         "type": {"type": "string"}, "actor": {"type": "string"},
         "organization": _NULLABLE_STR, "client_id": _NULLABLE_STR,
         "details": {"type": "object"}}},
+    "CardReissued": {"type": "object",
+                     "required": ["card_number", "previous_card_number", "jobs"], "properties": {
+        "card_number": {"type": "string", "pattern": "^[1-9][0-9]{11}$",
+                        "description": "The new number (12 digits, the last a Damm check digit)."},
+        "previous_card_number": {"type": ["string", "null"], "description": (
+            "The number revoked; null when the person had library access but no card yet.")},
+        "jobs": {"type": "array", "items": {"type": "integer"}, "description": (
+            "The delivery jobs queued: one per connector of each library resource held.")}}},
     "IdentityPage": _page("IdentitySummary"),
     "ProposalPage": _page("Proposal"),
     "AuditPage": _page("AuditEvent"),
@@ -148,6 +156,15 @@ _PATHS: dict[str, Any] = {
                    "when, and every policy and account that grants it (as idp access explain).",
         "parameters": [_SUB],
         "responses": {**_ok("Access"), **_errors("401", "403", "404")}}},
+    "/identities/{sub}/card/reissue": {"post": {
+        "operationId": "reissueCard",
+        "summary": "Re-issue a lost campus card: the old number revoked, a new one issued, "
+                   "both audited, and each library the person holds told both numbers. 409 "
+                   "when the person has neither an active card nor library access.",
+        "parameters": [_SUB],
+        "requestBody": {"required": True,
+                        "content": {"application/json": {"schema": _ref("Reason")}}},
+        "responses": {**_ok("CardReissued"), **_errors("400", "401", "403", "404", "409", "422")}}},
     "/identities/{sub}/accounts": {"post": {
         "operationId": "linkAccount",
         "summary": "Link an account; its identity, when it has another one, is merged into "
