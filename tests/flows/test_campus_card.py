@@ -8,21 +8,40 @@ from __future__ import annotations
 import base64
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from demo.slapd import SlapdServer
+from idp.app import create_app
 from idp.provisioning.card_numbers import grouped
 from idp.storage.cards import CampusCard
 from idp.storage.identities import Identity
 from idp.storage.provisioning import DeliveryJob
 from idp.web.card_images import barcode_svg, qr_svg
-from tests.flows.test_access_follows_login import app, userinfo  # noqa: F401  (the fixture)
+from tests.flows.conftest import make_settings
+from tests.flows.test_access_follows_login import access_tables, userinfo
 from tests.flows.test_account import open_account, rows
-from tests.flows.test_helpdesk_api import HELPDESK, HELPDESK_TPU, call, token_of
+from tests.flows.test_helpdesk_api import HELPDESK, HELPDESK_TPU, call, helpdesk_clients, token_of
 
 SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture
+def app(settings: Any, database_url: str, directories: dict[str, SlapdServer],
+        tmp_path: Path) -> Iterator[Flask]:
+    """As in test_access_follows_login: a library for students, delivered through a webhook."""
+    del settings  # migrated the database
+    secret = tmp_path / "hook.secret"
+    secret.write_text("whsec_" + base64.b64encode(b"k" * 32).decode(), encoding="utf-8")
+    app = create_app(make_settings(database_url, directories, clients=helpdesk_clients(),
+                                   **access_tables(secret)))
+    yield app
+    app.extensions["campus_id"].engine.dispose()
 
 
 def card_of(app: Flask, sub: str) -> str | None:
