@@ -218,3 +218,25 @@ def test_moodle_down_is_retried_later(moodle: MoodleStandIn) -> None:
 def test_a_moodle_that_never_answers_is_retried_within_the_deadline() -> None:
     with hanging_proxy() as silent, pytest.raises(RetryLater, match="no answer in time"):
         connector(f"http://127.0.0.1:{silent.port}").deliver(delivery(), deadline_s=0.5)
+
+
+def test_a_merge_suspends_the_absorbed_user_and_enrols_the_survivor(moodle: MoodleStandIn) -> None:
+    """A merge ends the absorbed identity's grants (a revoke with nothing held; its person has
+    no accounts left, so only the campus id) and starts the survivor's (docs/moodle.md)."""
+    moodle_connector = connector(moodle.url)
+    moodle_connector.deliver(delivery(campus_id="600946230", email="a.smirnova@tsu.ru"),
+                             deadline_s=5)
+    absorbed = {"campus_id": "600946230", "sub": "Qq9", "name": None, "email": None,
+                "organizations": [], "affiliations": []}
+    moodle_connector.deliver(Delivery(key="msg_2", kind=DeliveryKind.REVOKE, resource="hist101",
+                                      grant={"state": "ended", "since": "2026-09-01", "until":
+                                             "2026-10-01"}, person=absorbed, held=()),
+                             deadline_s=5)
+    moodle_connector.deliver(delivery(), deadline_s=5)  # the survivor's grant
+    old, new = moodle.user("600946230"), moodle.user("123456782")
+    assert old is not None and old["suspended"] is True
+    old_enrolment = moodle.enrolment("600946230", HIST)
+    assert old_enrolment is not None and old_enrolment.status == 1  # kept, with its grades
+    assert new is not None and new["suspended"] is False
+    new_enrolment = moodle.enrolment("123456782", HIST)
+    assert new_enrolment is not None and new_enrolment.status == 0
