@@ -19,6 +19,7 @@ from connectors.base import Delivery, DeliveryKind, NeverWorks, RetryLater
 from connectors.koha import KohaConnector
 from connectors.koha_client import Basic, Session, TokenCache
 from connectors.registry import CONNECTOR_TYPES
+from tests.support.dripping import dripping_server
 from tests.support.koha_standin import KohaStandIn, KohaState, days_from_today
 
 PERSON = {"campus_id": "100000017", "sub": "Zx81", "name": "Иван Сидоров", "email": "ivan@tsu.ru",
@@ -267,3 +268,12 @@ def test_the_stand_in_refuses_what_koha_s_definition_refuses(koha: KohaStandIn) 
     unknown = session.call("GET", "/patrons", query={"campus_id": "1"})
     assert (unknown.status, unknown.body) == (
         400, [{"path": "/query/campus_id", "message": "Malformed query string"}])
+
+
+def test_a_koha_that_drips_its_answer_is_given_up_at_the_deadline() -> None:
+    with dripping_server(b"[]", interval_s=0.5) as slow:
+        options = {"url": slow.url("").rstrip("/"), "library_id": "TSU", "category_id": "PT",
+                   "user": "campus_api", "password": "x", "timeout_s": 60}
+        library = CONNECTOR_TYPES["koha"].create("library", options)
+        with pytest.raises(RetryLater, match="no answer before the delivery's deadline"):
+            library.deliver(delivery(), deadline_s=1)
