@@ -17,7 +17,7 @@ from idp.provisioning.card_numbers import new_number
 from idp.settings.model import ResourceKind, Settings
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
-from idp.storage.cards import CampusCard, CardState, active_card, number_taken
+from idp.storage.cards import CampusCard, CardState, current_card, number_pending_or_taken
 from idp.storage.identities import Identity
 from idp.storage.provisioning import GrantState
 
@@ -45,8 +45,8 @@ def ensure_for(db: Session, settings: Settings, identity: Identity,
     if not any(step.after is not GrantState.ENDED and is_library(settings, step.resource)
                for step in transitions):
         return None
-    return active_card(db, identity.id) or issue(db, identity, actor=actor, now=now,
-                                                 reason="library access")
+    return current_card(db, identity.id) or issue(db, identity, actor=actor, now=now,
+                                                  reason="library access")
 
 
 def issue(db: Session, identity: Identity, *, actor: str, now: datetime, reason: str,
@@ -55,7 +55,7 @@ def issue(db: Session, identity: Identity, *, actor: str, now: datetime, reason:
     unique constraint stops two transactions that drew the same number at once)."""
     for _ in range(MAX_DRAWS):
         number = new_number()
-        if not number_taken(db, number):
+        if not number_pending_or_taken(db, number):
             break
     else:
         raise NoFreeNumber(f"{MAX_DRAWS} draws all taken")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, object_session
 from connectors.base import DeliveryKind
 from idp.identity.claims import primary_account, scoped_affiliations
 from idp.settings.model import Settings
-from idp.storage.cards import active_card
+from idp.storage.cards import current_card
 from idp.storage.identities import Identity
 from idp.storage.provisioning import DeliveryJob, GrantState, JobState
 
@@ -61,7 +61,7 @@ def _card_number(identity: Identity) -> str | None:
     db = object_session(identity)
     if db is None or identity.id is None:
         return None
-    card = active_card(db, identity.id)
+    card = current_card(db, identity.id)
     return card.number if card is not None else None
 
 

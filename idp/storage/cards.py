@@ -40,6 +40,24 @@ def active_card(db: Session, identity_id: int) -> CampusCard | None:
         CampusCard.state == CardState.ACTIVE.value)).one_or_none()
 
 
+def current_card(db: Session, identity_id: int) -> CampusCard | None:
+    """The active card, also one still pending in this session, read without flushing (a
+    bulk recompute writes a whole batch at once)."""
+    for pending in db.new:
+        if (isinstance(pending, CampusCard) and pending.identity_id == identity_id
+                and pending.state == CardState.ACTIVE.value):
+            return pending
+    with db.no_autoflush:
+        return active_card(db, identity_id)
+
+
+def number_pending_or_taken(db: Session, number: str) -> bool:
+    if any(isinstance(c, CampusCard) and c.number == number for c in db.new):
+        return True
+    with db.no_autoflush:
+        return number_taken(db, number)
+
+
 def cards_of(db: Session, identity_id: int) -> list[CampusCard]:
     """Every card the identity was ever issued, newest first."""
     return list(db.scalars(select(CampusCard).where(CampusCard.identity_id == identity_id)

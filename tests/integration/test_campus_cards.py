@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.errors import Conflict, InvalidInput
+from idp.provisioning.bulk import recompute_all
 from idp.provisioning.card_numbers import damm_valid
 from idp.provisioning.card_reissue import cards_json, reissue
 from idp.provisioning.grants import recompute
@@ -163,3 +164,23 @@ def test_a_number_is_never_issued_twice(sessions: sessionmaker[Session]) -> None
                           issued_at=NOW))
         with pytest.raises(IntegrityError):  # one active card per person
             db.flush()
+
+
+def test_a_bulk_recompute_issues_a_card_each_without_flushing_between_people(
+        sessions: sessionmaker[Session]) -> None:
+    s = settings()
+    with sessions() as db:
+        names = [f"student{i}" for i in range(5)]
+        people = [person(db, "tpu", name, "student") for name in names]
+        db.commit()
+        ids = [p.id for p in people]
+    result = recompute_all(sessions, s, now=NOW)
+    assert result.jobs == 5
+    with sessions() as db:
+        jobs = list(db.scalars(select(DeliveryJob).order_by(DeliveryJob.id)))
+        numbers = {c.identity_id: c.number for c in db.scalars(select(CampusCard))}
+        assert sorted(numbers) == sorted(ids) and len(set(numbers.values())) == 5
+        assert {j.identity_id: j.payload["person"]["card_number"] for j in jobs} == numbers
+    assert recompute_all(sessions, s, now=NOW + timedelta(hours=1)).jobs == 0
+    with sessions() as db:
+        assert len(list(db.scalars(select(CampusCard)))) == 5
