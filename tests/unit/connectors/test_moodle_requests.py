@@ -5,6 +5,9 @@ what each kind of answer means for a retry, and the names Moodle requires."""
 
 from __future__ import annotations
 
+import re
+import tomllib
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
@@ -120,3 +123,16 @@ def test_names_moodle_requires_both_of() -> None:
     assert moodle_names({"given_name": "Анна", "name": "Анна Смирнова"}) == ("Анна", "Смирнова")
     assert moodle_names({"name": "Madonna"}) == ("Madonna", "-")
     assert moodle_names({"campus_id": "123456782"}) == ("123456782", "-")
+
+
+def test_the_example_configuration_block_is_valid() -> None:
+    """config/idp.example.toml's commented [connectors.moodle], uncommented, passes."""
+    text = (Path(__file__).resolve().parents[3] / "config" / "idp.example.toml").read_text("utf-8")
+    block = text.split("# [connectors.moodle]\n", 1)[1].split("\n\n", 1)[0]
+    settings = [line[2:] for line in block.splitlines()
+                if re.fullmatch(r"# [a-z_]+ = .*", line) and not line.startswith("# type")]
+    options = tomllib.loads("\n".join(settings))
+    assert set(options) == {"url", "token_file", "timeout_s", "courses", "role_id", "cohorts",
+                            "auth"}
+    options["token"] = options.pop("token_file")  # the file's content, as the loader reads it
+    assert MOODLE.problems(options) == []
