@@ -9,7 +9,9 @@ the patron that holds it; a card number held by another patron (409 ``Duplicate 
 A re-issued card is the same update: the patron gets the new ``cardnumber`` and the old one no
 longer finds anybody. A revoke sets ``expiry_date`` in the past (Koha has no REST call for
 restrictions, and DELETE is refused while the patron has loans); a patron already expired is
-left alone and a patron that does not exist needs nothing.
+left alone and a patron that does not exist needs nothing. One Koha serving several resources
+keeps the patron while the person holds any of them (``Delivery.held``): a revoke with another
+still held changes nothing, and a grant with an end date does not shorten an open one.
 
 Options: ``url`` (Koha's base; the connector adds ``/api/v1``), ``library_id``,
 ``category_id``, ``category_ids`` (affiliation -> category, first match in the table's order
@@ -156,6 +158,9 @@ class KohaConnector:
         campus_id = delivery.person.get("campus_id")
         if not isinstance(campus_id, str) or not campus_id:
             raise NeverWorks("the delivery names no campus id")
+        others = set(delivery.held) - {delivery.resource}  # other resources of this Koha
+        if delivery.kind is DeliveryKind.REVOKE and others:
+            return  # the patron stays for what the person still holds here
         session = Session(self.api, self._credentials, self._tokens, time.monotonic() + budget)
         today = datetime.now(UTC).date()
         found = find(session, campus_id)
@@ -163,25 +168,31 @@ class KohaConnector:
             if found is not None and (body := koha_patron.revoked(found, today)) is not None:
                 write(session, "PUT", f"/patrons/{found['patron_id']}", body)
             return
+        grant = {**delivery.grant, "until": None} if others else delivery.grant
         want = koha_patron.wanted(
             delivery.person, library_id=self.library_id,
             category_id=koha_patron.category_for(delivery.person.get("affiliations") or (),
                                                  self.category_id, self.category_ids),
-            expiry_date=koha_patron.expiry_for_grant(delivery.grant, today,
-                                                     self.open_expiry_days))
+            expiry_date=koha_patron.expiry_for_grant(grant, today, self.open_expiry_days))
         if found is None:
-            reply = session.call("POST", "/patrons", body=want)
-            if 200 <= reply.status < 300:
-                return
-            if not userid_taken(reply, campus_id):
-                refuse(reply, want)
-            found = find(session, campus_id)
-            if found is None:
-                raise NeverWorks(f"Koha refused userid {campus_id} and has no patron with it: "
-                                 f"{describe(reply)}")
-        if (body := koha_patron.update_of(found, want)) is not None:
+            found = create_or_adopt(session, campus_id, want)
+        if found is not None and (body := koha_patron.update_of(found, want)) is not None:
             write(session, "PUT", f"/patrons/{found['patron_id']}", body)
 
+
+def create_or_adopt(session: Session, campus_id: str,
+                    want: Mapping[str, Any]) -> dict[str, Any] | None:
+    """POST the patron (None: created), or the patron that holds its userid already."""
+    reply = session.call("POST", "/patrons", body=want)
+    if 200 <= reply.status < 300:
+        return None
+    if not userid_taken(reply, campus_id):
+        refuse(reply, want)
+    found = find(session, campus_id)
+    if found is None:
+        raise NeverWorks(f"Koha refused userid {campus_id} and has no patron with it: "
+                         f"{describe(reply)}")
+    return found
 
 def find(session: Session, campus_id: str) -> dict[str, Any] | None:
     """The patron whose ``userid`` is ``campus_id`` exactly, if any."""

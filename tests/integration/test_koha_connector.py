@@ -30,9 +30,9 @@ ACTIVE = {"state": "active", "since": "2026-09-01T08:00:00+00:00", "until": None
 
 
 def delivery(kind: DeliveryKind = DeliveryKind.GRANT, grant: dict[str, Any] | None = None,
-             **person: Any) -> Delivery:
+             held: tuple[str, ...] = (), **person: Any) -> Delivery:
     return Delivery(key="job-1", kind=kind, resource="library", grant=grant or ACTIVE,
-                    person={**PERSON, **person})
+                    person={**PERSON, **person}, held=held)
 
 
 @pytest.fixture
@@ -130,6 +130,28 @@ def test_a_revoke_expires_the_patron_and_never_deletes(koha: KohaStandIn) -> Non
     assert [s.method for s in koha.state.seen if "/patrons" in s.path] == [
         "GET", "POST", "GET", "PUT", "GET"]
     assert only_patron(koha)["userid"] == "100000017"
+
+
+def test_one_koha_for_two_resources_keeps_the_patron_while_one_is_held(
+        koha: KohaStandIn) -> None:
+    library = connector(koha)
+    library.deliver(delivery(held=("library", "reading_room")), deadline_s=5)
+    open_expiry = only_patron(koha)["expiry_date"]
+    grace = {"state": "grace", "since": "2026-09-01T08:00:00Z", "until": "2027-01-31T00:00:00Z"}
+    library.deliver(delivery(grant=grace, held=("library", "reading_room")), deadline_s=5)
+    assert only_patron(koha)["expiry_date"] == open_expiry  # not shortened: reading_room is open
+    library.deliver(delivery(DeliveryKind.REVOKE, held=("reading_room",)), deadline_s=5)
+    assert only_patron(koha)["expiry_date"] == open_expiry
+    library.deliver(delivery(DeliveryKind.REVOKE), deadline_s=5)  # nothing left here
+    assert only_patron(koha)["expiry_date"] < datetime.now(UTC).date().isoformat()
+
+
+def test_no_time_left_or_no_campus_id_sends_nothing(koha: KohaStandIn) -> None:
+    with pytest.raises(RetryLater, match="no time was left"):
+        connector(koha).deliver(delivery(), deadline_s=0)
+    with pytest.raises(NeverWorks, match="no campus id"):
+        connector(koha).deliver(delivery(campus_id=None), deadline_s=5)
+    assert koha.state.seen == []
 
 
 def test_a_revoke_for_a_person_koha_never_had_changes_nothing(koha: KohaStandIn) -> None:
