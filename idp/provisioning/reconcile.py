@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.base import Connector, DeliveryKind, ListingConnector
-from idp.errors import InvalidInput, NotFound
+from connectors.base import Connector, DeliveryKind, ListingConnector, NeverWorks, RetryLater
+from idp.errors import IdpError, InvalidInput, NotFound
 from idp.provisioning import outbox
 from idp.settings.model import Settings
 from idp.storage.base import utcnow
@@ -45,12 +45,25 @@ def reconcile(sessions: Callable[[], Session], settings: Settings,
     summary: list[dict[str, Any]] = []
     for resource in sorted(r.id for r in settings.access.resources.values()
                            if name in r.connectors):
-        held = {str(c) for c in connector.list_granted(resource)}  # no transaction open
+        held = _listed(connector, name, resource)  # no transaction open
         with sessions() as db:
             summary.append(_resource(db, settings, name, resource, held, utcnow()))
             db.commit()
     return {"connector": name, "resources": summary,
             "jobs": sum(r["grants_queued"] + r["revokes_queued"] for r in summary)}
+
+
+class ListingFailed(IdpError):
+    """The system behind the connector did not say what it holds: nothing was queued."""
+
+
+def _listed(connector: ListingConnector, name: str, resource: str) -> set[str]:
+    try:
+        return {str(c) for c in connector.list_granted(resource)}
+    except (RetryLater, NeverWorks) as exc:
+        raise ListingFailed(f"{name} {resource}: {exc}",
+                            public=f"Connector {name} could not list {resource}: {exc}. "
+                                   "Nothing was queued for it.") from None
 
 
 def _resource(db: Session, settings: Settings, name: str, resource: str, held: set[str],

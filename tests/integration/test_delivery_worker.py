@@ -29,7 +29,7 @@ from connectors.registry import CONNECTOR_TYPES
 from idp.directory.base import DirectoryAccount
 from idp.identity.login import upsert_account
 from idp.provisioning import expiry, outbox
-from idp.provisioning.reconcile import reconcile
+from idp.provisioning.reconcile import ListingFailed, reconcile
 from idp.provisioning.worker import Worker
 from idp.settings.model import (
     AccessSettings,
@@ -502,3 +502,18 @@ def test_a_stalling_connector_keeps_only_its_share_and_puts_back_the_rest(
     put_back = [j.last_error for j in stalled if j.attempts == 0]
     assert put_back == ["not attempted: connector stalling had just failed "
                         "(no answer within 1.2 s)"] * 2
+
+@dataclass
+class DownListing(Scripted):
+    def list_granted(self, resource: str) -> list[str]:
+        raise RetryLater("connection refused")
+
+
+def test_reconcile_with_the_system_down_says_so_and_queues_nothing(
+        sessions: sessionmaker[Session], database_url: str) -> None:
+    s = settings(database_url, "http://127.0.0.1:9/hook")
+    s = replace(s, connectors={"hook": ConnectorSettings("hook", "listing", {})})
+    with pytest.raises(ListingFailed) as failed:
+        reconcile(sessions, s, {"hook": DownListing("hook")}, "hook")
+    assert "could not list library: connection refused" in failed.value.public
+    assert jobs(sessions) == []
