@@ -226,7 +226,7 @@ def test_a_merge_suspends_the_absorbed_user_and_enrols_the_survivor(moodle: Mood
     moodle_connector = connector(moodle.url)
     moodle_connector.deliver(delivery(campus_id="600946230", email="a.smirnova@tsu.ru"),
                              deadline_s=5)
-    absorbed = {"campus_id": "600946230", "sub": "Qq9", "name": None, "email": None,
+    absorbed: dict[str, Any] = {"campus_id": "600946230", "sub": "Qq9", "name": None, "email": None,
                 "organizations": [], "affiliations": []}
     moodle_connector.deliver(Delivery(key="msg_2", kind=DeliveryKind.REVOKE, resource="hist101",
                                       grant={"state": "ended", "since": "2026-09-01", "until":
@@ -240,3 +240,34 @@ def test_a_merge_suspends_the_absorbed_user_and_enrols_the_survivor(moodle: Mood
     assert new is not None and new["suspended"] is False
     new_enrolment = moodle.enrolment("123456782", HIST)
     assert new_enrolment is not None and new_enrolment.status == 0
+
+
+def test_a_create_whose_answer_was_lost_is_not_repeated(moodle: MoodleStandIn) -> None:
+    moodle.lose_answer.add("core_user_create_users")
+    moodle_connector = connector(moodle.url)
+    with pytest.raises(RetryLater, match="HTTP 502"):
+        moodle_connector.deliver(delivery(), deadline_s=5)
+    moodle_connector.deliver(delivery(), deadline_s=5)  # the retry finds the user made
+    assert len(moodle.site.users) == 1
+    assert functions(moodle).count("core_user_create_users") == 1
+    enrolment = moodle.enrolment("123456782", HIST)
+    assert enrolment is not None and enrolment.status == 0
+
+
+def test_another_delivery_creating_the_user_first_is_no_failure(moodle: MoodleStandIn) -> None:
+    """Between the lookup and the create, the user appears (with an older email): Moodle
+    refuses the create, and the connector takes that user and brings it up to date."""
+    def first(site: Any) -> None:
+        site.users[site.next_id] = {
+            "id": site.next_id, "username": "123456782", "auth": "oauth2", "firstname": "Анна",
+            "lastname": "Смирнова", "email": "old@tpu.ru", "idnumber": "123456782",
+            "lang": "en", "suspended": False}
+        site.next_id += 1
+
+    moodle.before["core_user_create_users"] = first
+    moodle.debug = False  # Moodle's default: the refusal does not say why
+    connector(moodle.url).deliver(delivery(), deadline_s=5)
+    user = moodle.user("123456782")
+    assert user is not None and user["email"] == "a.smirnova@tpu.ru"
+    assert len(moodle.site.users) == 1
+    assert moodle.enrolment("123456782", HIST) is not None

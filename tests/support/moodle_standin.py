@@ -18,13 +18,17 @@ site gave, recorded in the shared ``moodle/README.md`` ("Web services: ground tr
   ``core_cohort_add_cohort_members`` report per-item problems as ``warnings``;
   ``enrol_manual_enrol_users`` idempotent, ``suspend`` = 1 suspends the enrolment.
 
-Faults for tests: ``http_status`` answers every request with that status instead.
+Faults for tests: ``http_status`` answers every request with that status instead;
+``lose_answer`` names functions that are carried out but whose answer is lost (a 502, as a
+proxy gives when Moodle's answer came too late); ``before`` runs a test's callable just before
+a function is carried out (another delivery getting there first).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -88,6 +92,8 @@ class MoodleStandIn:
         self.rest_enabled = True
         self.service = set(SERVICE)
         self.http_status: int | None = None
+        self.lose_answer: set[str] = set()
+        self.before: dict[str, Callable[[Site], object]] = {}
         self.site = Site(cohorts={c: set() for c in cohorts}, courses={c: {} for c in courses})
         self.calls: list[tuple[str, dict[str, Any]]] = []  # function and parameters, in order
         self.lock = threading.Lock()
@@ -139,6 +145,9 @@ class MoodleStandIn:
                 if self.debug and error.debuginfo is not None:
                     shown["debuginfo"] = error.debuginfo
                 result = shown
+        if function in self.lose_answer:
+            self.lose_answer.discard(function)
+            return 502, b"<html>Bad Gateway</html>"
         return 200, php_json(result)
 
     def run(self, token: Any, function: Any, params: dict[str, Any]) -> Any:
@@ -154,6 +163,8 @@ class MoodleStandIn:
         except InvalidParameter as error:
             raise invalid(error.debuginfo) from None
         self.calls.append((function, checked))
+        if function in self.before:
+            self.before.pop(function)(self.site)
         return getattr(self, function)(**checked)
 
     # user/externallib.php
