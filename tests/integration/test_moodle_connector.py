@@ -226,8 +226,8 @@ def test_a_merge_suspends_the_absorbed_user_and_enrols_the_survivor(moodle: Mood
     moodle_connector = connector(moodle.url)
     moodle_connector.deliver(delivery(campus_id="600946230", email="a.smirnova@tsu.ru"),
                              deadline_s=5)
-    absorbed: dict[str, Any] = {"campus_id": "600946230", "sub": "Qq9", "name": None, "email": None,
-                "organizations": [], "affiliations": []}
+    absorbed: dict[str, Any] = {"campus_id": "600946230", "sub": "Qq9", "name": None,
+                                "email": None, "organizations": [], "affiliations": []}
     moodle_connector.deliver(Delivery(key="msg_2", kind=DeliveryKind.REVOKE, resource="hist101",
                                       grant={"state": "ended", "since": "2026-09-01", "until":
                                              "2026-10-01"}, person=absorbed, held=()),
