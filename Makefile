@@ -7,11 +7,11 @@ NODE_STAMP := tests/interop/node_modules/.installed-stamp
 
 .PHONY: install demo test lint typecheck check bench clean
 
-$(STAMP): pyproject.toml scripts/install-system.sh
+$(STAMP): pyproject.toml campus-pass/pyproject.toml scripts/install-system.sh
 	bash scripts/install-system.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./campus-pass
 	touch $@
 
 $(NODE_STAMP): tests/interop/package.json tests/interop/package-lock.json
@@ -33,7 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.sync
 
 lint: $(STAMP)
-	$(BIN)/ruff check idp connectors demo bench tests migrations
+	$(BIN)/ruff check idp connectors campus-pass demo bench tests migrations
 	$(BIN)/mypy
 
 check: lint test

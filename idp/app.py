@@ -30,6 +30,7 @@ from idp.web import api_deliveries as api_deliveries_views
 from idp.web import login as login_views
 from idp.web import logout as logout_views
 from idp.web import oidc as oidc_views
+from idp.web import passes as passes_views
 from idp.web import registration as registration_views
 from idp.web.framework import CampusFlask
 
@@ -80,6 +81,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(oidc_views.bp)
     app.register_blueprint(login_views.bp)
     app.register_blueprint(account_views.bp)
+    app.register_blueprint(passes_views.bp)
     app.register_blueprint(logout_views.bp)
     app.register_blueprint(registration_views.bp)
     app.register_blueprint(api_views.bp)

@@ -32,6 +32,7 @@ from idp.settings.model import (
     ThrottleSettings,
 )
 from idp.settings.outbound import parse_outbound
+from idp.settings.passes import parse_pass
 from idp.settings.reader import TableReader
 from idp.settings.roles import role_problem
 from idp.settings.staff import parse_admin, parse_roles
@@ -40,7 +41,7 @@ ENV_PREFIX = "IDP__"
 DEV_SECRET_FILE = Path("var/secret_key")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _TOP_LEVEL = {"server", "database", "oidc", "organizations", "clients", "throttle",
-              "linking", "roles", "admin", "keys", "outbound"}
+              "linking", "roles", "admin", "keys", "outbound", "pass"}
 
 
 def load_settings(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Settings:
@@ -113,10 +114,12 @@ def parse_settings(data: Mapping[str, Any], problems: list[str]) -> Settings:
     connectors = parse_connectors(root.sub("connectors"))
     access = parse_access(root.sub("access"), organizations, frozenset(connectors))
     delivery = parse_delivery(root.sub("delivery"))
+    passes = parse_pass(root.sub("pass"))
     root.done()
     return Settings(server, database, oidc, organizations, clients, throttle=throttle,
                     linking=linking, roles=roles, admin=admin, keys=keys, outbound=outbound,
-                    access=access, connectors=connectors, delivery=delivery)
+                    access=access, connectors=connectors, delivery=delivery,
+                    passes=passes)
 
 
 def _server(r: TableReader) -> ServerSettings:

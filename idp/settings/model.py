@@ -329,6 +329,16 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class PassSettings:
+    """``[pass]``: the signed sports and culture passes on "My Campus ID" (docs/connectors.md)."""
+
+    # How long one pass is valid, in seconds; the page renews it well before.
+    lifetime_s: int = 300
+    # How long a verifier may use the revocation list (/pass/revoked) before fetching it again.
+    revocation_ttl_s: int = 60
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings
     database: DatabaseSettings
@@ -344,3 +354,4 @@ class Settings:
     access: AccessSettings = AccessSettings()
     connectors: Mapping[str, ConnectorSettings] = field(default_factory=dict)
     delivery: DeliverySettings = DeliverySettings()
+    passes: PassSettings = PassSettings()  # the [pass] table

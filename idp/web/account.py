@@ -37,6 +37,8 @@ from idp.web import account_card
 from idp.web.account_access import what_you_can_use
 from idp.web.i18n import translate, wait_text
 from idp.web.login import STATUS_MESSAGES, organization_choices
+from idp.web.passes import passes_for_page, renew_every_s
+from idp.web.security import content_security_policy
 from idp.web.session import (
     current_login,
     deliver_logout_tokens,
@@ -287,6 +289,7 @@ def _render(login: LoginSession, *, notice: str | None = None, error: str | None
     now = utcnow()
     arrivals = [(a, history.may_undo(a, login.account, now))
                 for a in history.arrivals(db, identity)]
+    passes = passes_for_page(db, settings, identity)
     page = render_template(
         "account.html", login=login, identity=identity, arrivals=arrivals,
         session_account=account_key(login.account),
@@ -295,7 +298,10 @@ def _render(login: LoginSession, *, notice: str | None = None, error: str | None
         org_names=dict(organization_choices()),
         sessions=len(active_sessions(db, identity.id)), notice=notice, error=error,
         organization=org, username=username, access=what_you_can_use(db, settings, identity),
-        card=account_card.campus_card(db, identity))
+        card=account_card.campus_card(db, identity),
+        passes=passes, renew_s=renew_every_s(settings))
+    if passes:  # pass.js renews them: the page's own script, fetching from its own origin
+        return page, status, {"Content-Security-Policy": content_security_policy(scripts=True)}
     return page, status
 
 
