@@ -5,7 +5,7 @@ Moodle's REST server (``webservice/rest/server.php``, Moodle 4.1) reads a form-e
 in PHP's bracket syntax (``users[0][username]=...``). It answers errors with HTTP 200 and
 ``{"exception", "errorcode", "message"}`` (``debuginfo`` too when the site debugs), so the body
 is judged, not only the status. An answer that says the token, the service or the arguments
-are wrong ``NeverWorks``; a site in maintenance, a database fault, a 5xx, a timeout or a
+are wrong, a 4xx, or a redirect (the address is not the site's) ``NeverWorks``; a site in maintenance, a database fault, a 5xx, a timeout or a
 refused connection is ``RetryLater``. The token never appears in a message.
 """
 
@@ -87,7 +87,10 @@ def judge(function: str, answer: deadline_http.Answer) -> Any:
         message = f"Moodle {function}: HTTP {answer.status}" + (f": {text}" if text else "")
         if answer.status == 403 and not text:
             message += " (web services or the REST protocol are not enabled in Moodle)"
-        if 400 <= answer.status < 500 and answer.status not in (408, 429):
+        if 300 <= answer.status < 400:  # url is not the site's wwwroot (http for https, a path)
+            message = (f"Moodle {function}: HTTP {answer.status} to "
+                       f"{answer.headers.get('location', '?')}: check the connector's url")
+        if 300 <= answer.status < 500 and answer.status not in (408, 429):
             raise NeverWorks(message[:KEPT_CHARS])
         raise RetryLater(message[:KEPT_CHARS])
     if len(answer.body_start) > KEEP_BYTES:

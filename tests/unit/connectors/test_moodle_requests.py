@@ -113,6 +113,8 @@ def test_answers_and_what_they_mean() -> None:
         judge("f", answer(429, b""))
     with pytest.raises(NeverWorks, match=r"^Moodle f: HTTP 404$"):
         judge("f", answer(404, b""))
+    with pytest.raises(NeverWorks, match=r"^Moodle f: HTTP 303 to https://m/x: check the "):
+        judge("f", deadline_http.Answer(303, {"location": "https://m/x"}, b""))
     with pytest.raises(NeverWorks, match="longer than"):
         judge("f", answer(200, b"[" + b" " * moodle_ws.KEEP_BYTES + b"]"))
 
