@@ -127,15 +127,24 @@ class KohaStandIn:
             def log_message(self, *_: Any) -> None:
                 pass
 
+        self.handler = Handler
+        self.port = 0
+        self.start()
+
+    def start(self) -> KohaStandIn:
+        """Listen (again: on the same port, with the same patrons, after ``close``)."""
         ThreadingHTTPServer.daemon_threads = True
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
+        self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+        return self
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def close(self) -> None:
+        """Stop listening: Koha is down (connections are refused)."""
         self.httpd.shutdown()
         self.httpd.server_close()
 
