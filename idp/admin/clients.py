@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -50,6 +51,19 @@ def clients_of(db: Session, organizations: Collection[str] | None) -> list[Clien
     if organizations is not None:
         stmt = stmt.where(Client.organization.in_(list(organizations)))
     return list(db.scalars(stmt))
+
+
+def describe(client: Client) -> dict[str, Any]:
+    """What automation and operators see of a client (the client management API, ``idp
+    clients list``): never a secret or its digest."""
+    return {
+        "client_id": client.client_id,
+        "organization": client.organization,
+        "disabled": client.disabled_at is not None,
+        "created_at": client.created_at.isoformat(),
+        "source": client.source,
+        **summary(client),
+    }
 
 
 def find_managed_client(db: Session, client_id: str) -> Client | None:

@@ -12,6 +12,7 @@ from idp.cli import (  # noqa: F401  (each registers its commands on import)
     access,
     card,
     clients,
+    clients_show,
     config,
     db,
     directory,

@@ -21,7 +21,6 @@ from idp.admin.clients import Actor
 from idp.admin.roles import StaffRoles
 from idp.errors import Forbidden, IdpError, InvalidInput, NotFound
 from idp.oidc.access_tokens import find_any_access_token
-from idp.oidc.registration import summary
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.clients import Client
@@ -161,11 +160,4 @@ def _actor(caller: Client) -> Actor:
 
 def _describe(client: Client) -> dict[str, Any]:
     """What automation needs to know of a client: never a secret or its digest."""
-    return {
-        "client_id": client.client_id,
-        "organization": client.organization,
-        "disabled": client.disabled_at is not None,
-        "created_at": client.created_at.isoformat(),
-        "source": client.source,
-        **summary(client),
-    }
+    return service.describe(client)
