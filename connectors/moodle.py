@@ -108,7 +108,8 @@ class MoodleConnector:
         if course is not None:
             self._enrol(calls, user_id, course, suspend=False)
         if cohort_problems:
-            raise NeverWorks("Moodle core_cohort_add_cohort_members: " + "; ".join(cohort_problems))
+            raise NeverWorks(("Moodle core_cohort_add_cohort_members: "
+                              + "; ".join(cohort_problems))[:300])
 
     def _revoke(self, calls: _Calls, delivery: Delivery, username: str) -> None:
         user = find_user(calls, username)

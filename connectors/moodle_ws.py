@@ -5,8 +5,9 @@ Moodle's REST server (``webservice/rest/server.php``, Moodle 4.1) reads a form-e
 in PHP's bracket syntax (``users[0][username]=...``). It answers errors with HTTP 200 and
 ``{"exception", "errorcode", "message"}`` (``debuginfo`` too when the site debugs), so the body
 is judged, not only the status. An answer that says the token, the service or the arguments
-are wrong, a 4xx, or a redirect (the address is not the site's) ``NeverWorks``; a site in maintenance, a database fault, a 5xx, a timeout or a
-refused connection is ``RetryLater``. The token never appears in a message.
+are wrong, a 4xx, or a redirect (the address is not the site's) ``NeverWorks``; a site in
+maintenance, a database fault, a 5xx, a timeout or a refused connection is ``RetryLater``.
+The token never appears in a message.
 """
 
 from __future__ import annotations
