@@ -99,7 +99,7 @@ class Session:
             headers["Content-Type"] = "application/json"
         if isinstance(self.credentials, Basic):
             reply = self._send(method, url, data, {**headers, **self._basic()})
-            _refuse_auth(reply, "Koha refused the Basic credentials")
+            _refuse_auth(reply, "Koha refused the Basic credentials or their permissions")
             return reply
         token = self._token()
         reply = self._send(method, url, data, {**headers, "Authorization": f"Bearer {token}"})
@@ -107,7 +107,7 @@ class Session:
             self.tokens.drop(token)
             token = self._token()
             reply = self._send(method, url, data, {**headers, "Authorization": f"Bearer {token}"})
-        _refuse_auth(reply, "Koha refused the OAuth2 token")
+        _refuse_auth(reply, "Koha refused the OAuth2 token or its client's permissions")
         return reply
 
     def _basic(self) -> dict[str, str]:
@@ -126,7 +126,7 @@ class Session:
         reply = self._send("POST", self.api + "/oauth/token", form,
                            {"Content-Type": "application/x-www-form-urlencoded",
                             "Accept": "application/json", "User-Agent": "campus-id"})
-        if reply.status in (400, 401, 403):
+        if 400 <= reply.status < 500:  # 400 grant type off, 403 unknown client or secret, 404
             raise NeverWorks(f"Koha refused the client credentials: {describe(reply)}")
         answer = reply.body if reply.status == 200 and isinstance(reply.body, dict) else {}
         token, expires_in = answer.get("access_token"), answer.get("expires_in", 3600)
