@@ -206,6 +206,14 @@ def test_the_token_is_kept_and_fetched_again_once_koha_forgets_it(koha: KohaStan
     assert only_patron(koha)["email"] == "newer@tsu.ru"
 
 
+def test_a_fresh_token_refused_too_is_a_dead_letter_after_one_more_try(koha: KohaStandIn) -> None:
+    koha.state.tokens_refused = True
+    with pytest.raises(NeverWorks, match="HTTP 401: Authentication failure"):
+        connector(koha).deliver(delivery(), deadline_s=5)
+    assert [s.path for s in koha.state.seen] == [
+        "/api/v1/oauth/token", "/api/v1/patrons", "/api/v1/oauth/token", "/api/v1/patrons"]
+
+
 @pytest.mark.parametrize(("change", "said"), [
     ({"client_secret": "wrong"}, "access_denied"),
     ({"client_id": "nobody"}, "unauthorized_client"),

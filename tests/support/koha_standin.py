@@ -81,6 +81,7 @@ class KohaState:
     unprivileged: set[str] = field(default_factory=set)  # client ids / userids lacking borrowers
     basic_auth: bool = True  # RESTBasicAuth
     client_credentials: bool = True  # RESTOAuth2ClientCredentials
+    tokens_refused: bool = False  # e.g. Net::OAuth2::AuthorizationServer missing: every bearer 401
     mysql8_keys: bool = False
     race_userid: bool = False
     patrons: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -195,7 +196,7 @@ class KohaStandIn:
         state = self.state
         if header and header.startswith("Bearer "):
             known = state.tokens.get(header[7:])
-            if known is None or known[1] < time.time():
+            if known is None or known[1] < time.time() or state.tokens_refused:
                 return "bearer", (401, {"error": "Authentication failure."}, {})
             principal = known[0]
             kind = "bearer"
