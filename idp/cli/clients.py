@@ -19,6 +19,11 @@ from idp.oidc.registration import parse_duration
 from idp.settings import AccessTokenFormat, GrantType, PkcePolicy, RefreshTokenPolicy
 from idp.settings.model import DEFAULT_CLIENT_SCOPES
 
+# Printed when a client is set to EdDSA: it is kept for the relying parties that can use it.
+EDDSA_WARNING = ("Warning: many relying parties cannot verify EdDSA ID tokens (Apache "
+                 "mod_auth_openidc's JOSE library among them: 'cjose_jws_import failed'); "
+                 "use RS256 or ES256 unless this one is known to. See docs/relying-parties.md.")
+
 
 @clients.command("create")
 @click.option("--name", required=True)
@@ -29,7 +34,9 @@ from idp.settings.model import DEFAULT_CLIENT_SCOPES
               show_default=True)
 @click.option("--trusted", is_flag=True, help="First-party client: no consent screen.")
 @click.option("--id-token-alg", type=click.Choice(["RS256", "ES256", "EdDSA"]), default="RS256",
-              show_default=True, help="Signs its ID tokens and its JWT access tokens.")
+              show_default=True, help="Signs its ID tokens and its JWT access tokens. RS256 is "
+                                      "the safest choice; many relying parties cannot verify "
+                                      "EdDSA (Apache mod_auth_openidc among them).")
 @click.option("--grant-type", "grant_types", multiple=True,
               type=click.Choice([g.value for g in GrantType]),
               help="Repeatable; authorization_code when none is given.")
@@ -115,6 +122,8 @@ def clients_create(ctx: click.Context, /, **options: Any) -> None:
             fail("The client was not created:", exc.problems)
         session.commit()
     engine.dispose()
+    if options["id_token_alg"] == "EdDSA":
+        click.echo(EDDSA_WARNING, err=True)
     if options["as_json"]:
         echo_json({"client_id": created.client_id, "client_secret": created.client_secret})
     else:

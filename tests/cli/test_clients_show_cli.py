@@ -1,6 +1,7 @@
 """`idp clients list` and `idp clients show`: every client not deleted, filtered by organization
 as the client management API filters, shown in full but for its secret; an unknown client exits
-3 and an unknown organization 2."""
+3 and an unknown organization 2. `clients create --id-token-alg EdDSA` warns on stderr that many
+relying parties cannot verify it."""
 
 from __future__ import annotations
 
@@ -97,3 +98,24 @@ def test_show_of_an_unknown_client_exits_3(config: Path) -> None:
     result = run("--config", str(config), "clients", "show", "no-such-client")
     assert result.exit_code == 3
     assert "no-such-client" in result.output
+
+
+def test_an_eddsa_client_is_created_with_a_warning_on_stderr(config: Path) -> None:
+    result = run("--config", str(config), "clients", "create", "--name", "Modern RP",
+                 "--redirect-uri", "https://rp.example.org/cb", "--id-token-alg", "EdDSA",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    assert "cannot verify EdDSA" in result.stderr and "mod_auth_openidc" in result.stderr
+    client_id = json.loads(result.stdout)["client_id"]  # stdout stays one line of JSON
+    shown = run("--config", str(config), "clients", "show", client_id, "--json")
+    assert json.loads(shown.stdout)["id_token_signed_response_alg"] == "EdDSA"
+
+    quiet = run("--config", str(config), "clients", "create", "--name", "Classic RP",
+                "--redirect-uri", "https://rp.example.org/cb", "--json")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_the_help_of_id_token_alg_says_eddsa_is_not_verified_everywhere() -> None:
+    result = run("clients", "create", "--help")
+    assert result.exit_code == 0
+    assert "cannot verify EdDSA" in " ".join(result.output.split())
