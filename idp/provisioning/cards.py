@@ -65,3 +65,14 @@ def issue(db: Session, identity: Identity, *, actor: str, now: datetime, reason:
     audit.record(db, AuditEventType.CARD_ISSUED, actor=actor, identity_id=identity.id,
                  number=number, reason=reason, replaces=replaces)
     return card
+
+
+def retire(db: Session, identity: Identity, *, actor: str, now: datetime, reason: str) -> None:
+    """An identity absorbed by a merge gives up its active card (audited ``card.revoked``):
+    the survivor holds the person's card, so one person never has two live numbers."""
+    card = current_card(db, identity.id)
+    if card is None or card.state != CardState.ACTIVE.value:
+        return
+    card.state, card.revoked_at, card.revoke_reason = CardState.REVOKED.value, now, reason
+    audit.record(db, AuditEventType.CARD_REVOKED, actor=actor, identity_id=identity.id,
+                 number=card.number, reason=reason)

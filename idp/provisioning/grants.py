@@ -179,6 +179,8 @@ def apply(db: Session, settings: Settings, identity: Identity, transitions: Iter
         if person is None:
             person = outbox.person_of(settings, identity)
         jobs.extend(outbox.enqueue(db, settings, identity, step, person, held=held, now=now))
+    if identity.status == MERGED:  # after the revokes, which still name its card
+        cards.retire(db, identity, actor=actor, now=now, reason="merged into another identity")
     return jobs
 
 

@@ -184,3 +184,25 @@ def test_a_bulk_recompute_issues_a_card_each_without_flushing_between_people(
     assert recompute_all(sessions, s, now=NOW + timedelta(hours=1)).jobs == 0
     with sessions() as db:
         assert len(list(db.scalars(select(CampusCard)))) == 5
+
+
+def test_a_merge_retires_the_absorbed_identitys_card(sessions: sessionmaker[Session]) -> None:
+    """One person, one live number: the survivor's card stays, the absorbed one is revoked
+    after its revokes were queued with its number."""
+    from idp.linking import merge
+
+    s = settings()
+    with sessions() as db:
+        anna = person(db, "tpu", "anna", "student")
+        twin = person(db, "tsu", "anna2", "student")
+        recompute(db, s, [anna, twin], reason="login", now=NOW)
+        [kept], [retired] = cards(db, anna.id), cards(db, twin.id)
+        merge.link_account(db, anna, twin.accounts[0], reason="same person", actor="test")
+        jobs = recompute(db, s, [anna, twin], reason="merge", now=NOW)
+        db.commit()
+        assert [(c.number, c.state) for c in cards(db, anna.id)] == [(kept.number, "active")]
+        assert [(c.number, c.state) for c in cards(db, twin.id)] == [(retired.number, "revoked")]
+        revoke = next(db.get_one(DeliveryJob, j) for j in jobs
+                      if db.get_one(DeliveryJob, j).campus_id == twin.campus_id)
+        assert (revoke.kind, revoke.payload["person"]["card_number"]) == ("revoke", retired.number)
+        assert audit_types(db, twin.id) == ["card.issued", "card.revoked"]
