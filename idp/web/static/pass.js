@@ -44,4 +44,10 @@
   }
 
   window.setInterval(renew, every);
+  // A phone taken out of a pocket: the page shows a fresh code at once.
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") {
+      renew();
+    }
+  });
 })();
