@@ -13,11 +13,13 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import segno
+from campus_pass import cose
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -27,7 +29,9 @@ from demo.slapd import SlapdServer, free_port
 from idp.app import create_app
 from idp.provisioning.grants import recompute
 from idp.settings.model import Settings
+from idp.storage.base import utcnow
 from idp.storage.identities import Identity
+from idp.storage.provisioning import AccessGrant, GrantState
 from tests.flows.conftest import make_settings
 from tests.flows.test_account import open_account
 from tests.support.qr_scan import scan_qr
@@ -190,3 +194,17 @@ def test_pass_json_needs_a_session_and_the_published_keys_sign_no_rsa(served: Se
     assert listing.json == {"issuer": served.issuer, "issued_at": listing.json["issued_at"],
                             "ttl": 60, "revoked": []}
     assert listing.headers["Cache-Control"] == "public, max-age=60"
+
+
+def test_a_pass_in_the_last_minutes_of_grace_expires_with_the_grace(served: Served) -> None:
+    browser = served.app.test_client()
+    open_account(browser, "tpu", "demo")
+    ends = utcnow() + timedelta(seconds=120)
+    with served.app.extensions["campus_id"].sessions() as db:
+        grant = db.scalars(select(AccessGrant).where(AccessGrant.resource == "gym")).one()
+        grant.state, grant.until = GrantState.GRACE.value, ends
+        db.commit()
+    passes = fresh_passes(browser)
+    assert cose.decode(passes["gym"]["text"]).claims[cose.EXP] == int(ends.timestamp())
+    theatre = cose.decode(passes["theatre"]["text"]).claims
+    assert theatre[cose.EXP] - theatre[cose.IAT] == 300  # [pass] lifetime_s
