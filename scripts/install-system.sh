@@ -11,6 +11,7 @@ packages=(
   chromium chromium-driver fonts-liberation
   samba-ad-dc samba-ad-provision
   nginx
+  apache2 libapache2-mod-auth-openidc
 )
 
 missing=()
@@ -46,6 +47,11 @@ fi
 if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null \
     && [ -d /run/systemd/system ]; then
   systemctl disable --now nginx >/dev/null 2>&1 || true
+fi
+# And Apache: the mod_auth_openidc interop test runs its own, with its own configuration.
+if [[ " ${missing[*]} " == *" apache2 "* ]] && command -v systemctl >/dev/null \
+    && [ -d /run/systemd/system ]; then
+  systemctl disable --now apache2 apache-htcacheclean >/dev/null 2>&1 || true
 fi
 
 if ! pg_isready -q -h 127.0.0.1; then
