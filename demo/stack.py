@@ -3,8 +3,9 @@
 
 The provider runs exactly as in production (`idp serve`, gunicorn) from a generated
 configuration file. With ``access=True`` the configuration also gets the demo's resources,
-policy and webhook connector (``demo.access``), a webhook receiver listens on loopback and a
-delivery worker (`idp worker`) runs beside the provider.
+policies and connectors (``demo.access``); the systems they deliver to listen on loopback (a
+webhook receiver and a stand-in Moodle in this process, a real SCIM server as the library in a
+process of its own) and a delivery worker (`idp worker`) runs beside the provider.
 """
 
 from __future__ import annotations
@@ -21,7 +22,18 @@ from typing import Any
 import requests
 
 from demo import people
-from demo.access import access_config, secret_file
+from demo.access import (
+    MOODLE_COHORTS,
+    MOODLE_COURSE_ID,
+    DemoSystems,
+    access_config,
+    moodle_token_file,
+    read_secret,
+    scim_token_file,
+    secret_file,
+)
+from demo.moodle_standin import MoodleStandIn
+from demo.scim_server import ScimServer
 from demo.slapd import SlapdServer, die_with_parent
 from demo.tls import write_self_signed
 from demo.toml_writer import dumps
@@ -34,13 +46,15 @@ WORKER_START_S = 2.0
 
 class ProviderStack:
     """Directories for the three demo organizations and `idp serve` over them; with
-    ``access``, also a webhook receiver and `idp worker` delivering to it."""
+    ``access``, also a webhook receiver, a SCIM server, a stand-in Moodle and `idp worker`
+    delivering to them (port 0: a free one)."""
 
     def __init__(self, workdir: Path, *, port: int, ldap_ports: dict[str, int] | None = None,
                  https: bool = False, clients: dict[str, Any] | None = None,
                  workers: int = 2, database_url: str | None = None,
                  extra_config: dict[str, Any] | None = None, access: bool = False,
-                 webhook_port: int = 0, echo: Callable[[str], None] | None = None) -> None:
+                 webhook_port: int = 0, scim_port: int = 0, moodle_port: int = 0,
+                 echo: Callable[[str], None] | None = None) -> None:
         self.workdir = workdir
         self.port = port
         self.ldap_ports = ldap_ports or {}
@@ -54,7 +68,11 @@ class ProviderStack:
         self.access = access
         self.webhook_port = webhook_port
         self.echo = echo
+        self.scim_port = scim_port
+        self.moodle_port = moodle_port
         self.receiver: WebhookReceiver | None = None
+        self.library: ScimServer | None = None
+        self.moodle: MoodleStandIn | None = None
         self.worker: subprocess.Popen[bytes] | None = None
         self.ca_file: Path | None = None
         self.config_path = workdir / "idp.toml"
@@ -69,6 +87,8 @@ class ProviderStack:
             self.start_directories()
             if self.access:
                 self.start_receiver()
+                self.start_library()
+                self.start_moodle()
             self.write_config()
             self.idp("db", "upgrade")
             self.process = self._spawn("provider.log", "serve", "--host", "127.0.0.1",
@@ -83,10 +103,22 @@ class ProviderStack:
 
     def start_receiver(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        secret = secret_file(self.workdir).read_text(encoding="utf-8").strip()
+        secret = read_secret(secret_file(self.workdir))
         self.receiver = WebhookReceiver(secret, port=self.webhook_port,
                                         log_path=self.workdir / "webhooks.jsonl",
                                         echo=self.echo).start()
+
+    def start_library(self) -> None:
+        """The demo library: a real SCIM server (``scim2-server``) with the demo's token."""
+        token = read_secret(scim_token_file(self.workdir))
+        self.library = ScimServer(token, port=self.scim_port,
+                                  log_path=self.workdir / "scim.log").start()
+
+    def start_moodle(self) -> None:
+        """The stand-in Moodle, with the demo's cohorts and its joint-programme course."""
+        token = read_secret(moodle_token_file(self.workdir))
+        self.moodle = MoodleStandIn(token, cohorts=tuple(MOODLE_COHORTS.values()),
+                                    courses=(MOODLE_COURSE_ID,), port=self.moodle_port)
 
     def start_worker(self) -> None:
         """`idp worker` as in production; it must still be running once the provider is."""
@@ -131,9 +163,11 @@ class ProviderStack:
             "clients": self.clients,
             "linking": {"rules": people.LINKING_RULES},
         }
-        if self.receiver is not None:
-            config.update(access_config(list(self.directories), self.receiver.url,
-                                        secret_file(self.workdir)))
+        if self.receiver is not None and self.library is not None and self.moodle is not None:
+            config.update(access_config(list(self.directories), DemoSystems(
+                webhook_url=self.receiver.url, webhook_secret_file=secret_file(self.workdir),
+                scim_url=self.library.base, scim_token_file=scim_token_file(self.workdir),
+                moodle_url=self.moodle.url, moodle_token_file=moodle_token_file(self.workdir))))
         for section, values in self.extra_config.items():
             config[section] = {**config.get(section, {}), **values}
         self.config_path.write_text(dumps(config), encoding="utf-8")
@@ -165,7 +199,7 @@ class ProviderStack:
 
     def stop(self) -> None:
         """The worker first (SIGTERM: it finishes the job in hand), then the provider, the
-        receiver and the directories."""
+        systems it delivers to and the directories."""
         _terminate(self.worker)
         self.worker = None
         _terminate(self.process)
@@ -173,6 +207,12 @@ class ProviderStack:
         if self.receiver is not None:
             self.receiver.stop()
             self.receiver = None
+        if self.library is not None:
+            self.library.stop()
+            self.library = None
+        if self.moodle is not None:
+            self.moodle.close()
+            self.moodle = None
         for server in self.directories.values():
             server.close()
         self.directories = {}
