@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,7 @@ from demo.stack import ProviderStack
 pytestmark = pytest.mark.interop
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "docs" / "recipes" / "mod_auth_openidc.conf"
+DOC = ROOT / "docs" / "relying-parties.md"
 MODULES = Path("/usr/lib/apache2/modules")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 RID = re.compile(r'name="rid" value="([^"]+)"')
@@ -228,6 +230,13 @@ def _match(pattern: re.Pattern[str], text: str) -> str:
     found = pattern.search(text)
     assert found, f"no {pattern.pattern} on the page"
     return found.group(1)
+
+
+def test_the_recipe_in_the_doc_is_the_file_the_test_includes() -> None:
+    doc = DOC.read_text(encoding="utf-8")
+    assert RECIPE.read_text(encoding="utf-8").strip() in doc
+    command = shlex.join(client_command("https://app.university.example"))
+    assert " ".join(doc.replace("\\\n", " ").split()).count(command) == 1
 
 
 def test_login_refresh_and_rp_initiated_logout_through_apache(
