@@ -2,7 +2,7 @@
 engine on a migrated database and its sessions, JSON and column output, and the exit codes.
 
 Command modules import this module and nothing of each other; each registers its commands on
-``main`` (or on ``clients``, the one group that two modules extend) when ``idp.cli`` imports it.
+``main`` (or on ``clients``, the one group that several modules extend) when ``idp.cli`` imports it.
 Exit codes: 0 done, 1 any other failure, 2 invalid input or configuration (or a database that
 needs ``idp db upgrade``), 3 not found, 4 conflict with the current state.
 """

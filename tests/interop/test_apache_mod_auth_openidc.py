@@ -1,7 +1,8 @@
 """Apache with mod_auth_openidc (Debian's packages) in front of a small CGI, configured with
 the recipe of docs/relying-parties.md (the file ``docs/recipes/mod_auth_openidc.conf``, included
 as it is) against the provider served over https with its own certificate, and a client made
-as an operator makes it (``idp clients create ... --json``).
+as an operator makes it (``idp clients create ... --json``), its ID tokens signed with RS256
+(the recipe's) or ES256.
 
 Apache is started by this test with its own configuration on a free loopback port, never the
 system service. A person logs in through it and the page shows what Apache received; the
@@ -99,9 +100,11 @@ class Apache:
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
 
-def client_command(app_url: str) -> list[str]:
-    """The ``idp clients create`` line of docs/relying-parties.md, for this site."""
-    return ["clients", "create", "--name", "Apache mod_auth_openidc",
+def client_command(app_url: str, alg: str = "RS256") -> list[str]:
+    """The ``idp clients create`` line of docs/relying-parties.md, for this site (with
+    ``--id-token-alg`` when not the default RS256)."""
+    signing = [] if alg == "RS256" else ["--id-token-alg", alg]
+    return ["clients", "create", *signing, "--name", "Apache mod_auth_openidc",
             "--redirect-uri", f"{app_url}/protected/redirect_uri",
             "--post-logout-redirect-uri", f"{app_url}/logged-out.html",
             "--backchannel-logout-uri", f"{app_url}/protected/redirect_uri?logout=backchannel",
@@ -109,8 +112,9 @@ def client_command(app_url: str) -> list[str]:
             "--refresh-token-policy", "always", "--pkce", "required", "--json"]
 
 
-@pytest.fixture(scope="module")
-def apache(provider: ProviderStack) -> Iterator[Apache]:
+@pytest.fixture(scope="module", params=["RS256", "ES256"])
+def apache(provider: ProviderStack, request: pytest.FixtureRequest) -> Iterator[Apache]:
+    """Apache for a client whose ID tokens are signed with RS256 (the recipe) or ES256."""
     binary = shutil.which("apache2") or "/usr/sbin/apache2"
     if not Path(binary).exists() or not (MODULES / "mod_auth_openidc.so").exists():
         pytest.fail("apache2 and libapache2-mod-auth-openidc are needed: "
@@ -118,7 +122,9 @@ def apache(provider: ProviderStack) -> Iterator[Apache]:
     assert provider.ca_file is not None
     port = free_port()
     app_url = f"http://127.0.0.1:{port}"
-    created = json.loads(provider.idp(*client_command(app_url)))
+    created = json.loads(provider.idp(*client_command(app_url, request.param)))
+    shown = json.loads(provider.idp("clients", "show", created["client_id"], "--json"))
+    assert shown["id_token_signed_response_alg"] == request.param
     # Apache's children drop root for www-data: what they read must be readable to all.
     workdir = Path(tempfile.mkdtemp(prefix="campus-id-apache-"))
     try:
