@@ -1,7 +1,8 @@
 """`make demo`: three demo university directories, the provider at http://127.0.0.1:8080, a
-sample relying party at http://127.0.0.1:8081, a delivery worker (`idp worker`) and the webhook
-receiver it delivers library card grants to, at http://127.0.0.1:8090. Ctrl-C stops everything
-it started."""
+sample relying party at http://127.0.0.1:8081, a delivery worker (`idp worker`) and what it
+delivers to: the webhook receiver at http://127.0.0.1:8090, the demo library (a real SCIM
+server) at http://127.0.0.1:8091/v2 and a stand-in Moodle at http://127.0.0.1:8092. Ctrl-C
+stops everything it started."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
+from demo.access import COURSE_NAME, GYM_TERMS, MOODLE_COURSE_ID
 from demo.people import roster
 from demo.sample_rp import create_rp
 from demo.stack import ProviderStack
@@ -20,6 +22,8 @@ from demo.stack import ProviderStack
 PROVIDER_PORT = 8080
 RP_PORT = 8081
 WEBHOOK_PORT = 8090
+SCIM_PORT = 8091
+MOODLE_PORT = 8092
 LDAP_PORTS = {"tpu": 3891, "tsu": 3892, "tusur": 3893}
 WORKDIR = Path("var/demo")
 RP_CLIENT = {
@@ -34,7 +38,10 @@ STAFF = {"consortium_admin": ["tpu:demo"], "org_admin": ["tsu:demo"]}
 
 
 def banner(stack: ProviderStack) -> str:
-    idp = f"{os.path.relpath(Path(sys.executable).parent / 'idp')} --config {stack.config_path}"
+    bin_dir = Path(os.path.relpath(Path(sys.executable).parent))
+    idp = f"{bin_dir / 'idp'} --config {stack.config_path}"
+    turnstile = f"{bin_dir / 'campus-pass'}"
+    cache = stack.workdir / "turnstile"
     lines = [
         "",
         "Campus ID demo is running:",
@@ -48,9 +55,25 @@ def banner(stack: ProviderStack) -> str:
         f"  delivery worker        idp worker, log {stack.workdir / 'worker.log'}",
         f"  webhook receiver       http://127.0.0.1:{WEBHOOK_PORT}/   <- what it received "
         f"(also {stack.workdir / 'webhooks.jsonl'})",
+        f"  demo library (SCIM)    http://127.0.0.1:{SCIM_PORT}/v2   <- scim2-server; its Users:",
+        f"      curl -H \"Authorization: Bearer $(cat {stack.workdir / 'scim.token'})\" "
+        f"http://127.0.0.1:{SCIM_PORT}/v2/Users",
+        f"  stand-in Moodle        http://127.0.0.1:{MOODLE_PORT}/demo/users   <- its users, "
+        f"cohorts and enrolments (course {MOODLE_COURSE_ID} is {COURSE_NAME})",
         "",
-        "Access: students and staff get the library card (delivered to the webhook receiver, "
-        "printed below) and the gym pass; see them on /account. Try:",
+        "Access: students and staff get the library card and the gym pass, students also the "
+        f"course {COURSE_NAME}.",
+        "  Log in and open /account: the card (number, barcode, QR; printable at "
+        "/account/card.svg) and the gym pass",
+        "  (a QR code renewed while the page is open). The card goes to the demo library (its "
+        "number as employeeNumber),",
+        "  the course to the stand-in Moodle (account, cohort, enrolment); the webhook receiver "
+        "prints both below.",
+        "Check a pass as a turnstile would, offline from cached keys and revocations:",
+        f"  {turnstile} refresh --issuer {stack.issuer} --cache {cache}",
+        f"  open {stack.issuer}/account/pass (logged in), copy a pass's \"text\", then:",
+        f"  {turnstile} verify 'CP1:...' --cache {cache} --facility {GYM_TERMS}",
+        "Try:",
         f"  {idp} access explain demo@tsu.ru",
         f"  {idp} deliveries list --json",
         f"  {idp} directory sync --json     <- accounts for everybody, before they log in",
@@ -80,6 +103,7 @@ def main() -> int:
     }}
     stack = ProviderStack(WORKDIR, port=PROVIDER_PORT, ldap_ports=LDAP_PORTS, clients=clients,
                           extra_config={"roles": STAFF}, access=True, webhook_port=WEBHOOK_PORT,
+                          scim_port=SCIM_PORT, moodle_port=MOODLE_PORT,
                           echo=lambda line: print(line, flush=True))
     try:
         stack.start()

@@ -21,10 +21,11 @@ from typing import Any
 
 import requests
 
-from demo import people
+from demo import moodle_state, people
 from demo.access import (
     MOODLE_COHORTS,
     MOODLE_COURSE_ID,
+    SCIM_CONNECTOR,
     DemoSystems,
     access_config,
     moodle_token_file,
@@ -96,6 +97,9 @@ class ProviderStack:
             self._wait_ready()
             if self.access:
                 self.start_worker()
+                # The SCIM server forgets its Users when it stops: a demo started again on the
+                # same database gets back the Users of those who already have a library card.
+                self.idp("worker", "--reconcile", SCIM_CONNECTOR)
         except BaseException:
             self.stop()
             raise
@@ -119,6 +123,12 @@ class ProviderStack:
         token = read_secret(moodle_token_file(self.workdir))
         self.moodle = MoodleStandIn(token, cohorts=tuple(MOODLE_COHORTS.values()),
                                     courses=(MOODLE_COURSE_ID,), port=self.moodle_port)
+        with self.moodle.lock:
+            moodle_state.load(self.moodle_state_path, into=self.moodle.site)
+
+    @property
+    def moodle_state_path(self) -> Path:
+        return self.workdir / "moodle.json"
 
     def start_worker(self) -> None:
         """`idp worker` as in production; it must still be running once the provider is."""
@@ -212,6 +222,8 @@ class ProviderStack:
             self.library = None
         if self.moodle is not None:
             self.moodle.close()
+            with self.moodle.lock:
+                moodle_state.save(self.moodle.site, self.moodle_state_path)
             self.moodle = None
         for server in self.directories.values():
             server.close()
