@@ -145,3 +145,16 @@ def test_a_login_is_delivered_to_the_demo_systems(tmp_path: Path) -> None:
     assert stack.worker is None and stack.process is None and stack.receiver is None
     assert stack.library is None and stack.moodle is None
     assert all(refuses_connections(port) for port in ports)
+    a_restart_finds_what_was_delivered(stack, campus_id)
+
+
+def a_restart_finds_what_was_delivered(stack: ProviderStack, campus_id: str) -> None:
+    """`make demo` again on the same database: the in-memory SCIM server gets its Users back
+    (reconciled at start), the stand-in Moodle its users (kept in a file)."""
+    with stack:
+        assert stack.library is not None and stack.moodle is not None
+        library, moodle = stack.library, stack.moodle
+        [user] = wait_for("the restarted SCIM server did not get the User back", stack,
+                          lambda: library.users(where=f'externalId eq "{campus_id}"'))
+        assert user["active"] is True
+        assert moodle.enrolment(campus_id, MOODLE_COURSE_ID) is not None
