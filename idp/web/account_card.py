@@ -1,11 +1,12 @@
 """"Campus card" on My Campus ID: the person's active card number with a Code 128 barcode
-and a QR code of it, and the printable card (``/account/card.svg``: name, home university,
-number, barcode). Read-only: cards are issued by ``idp.provisioning.cards``. Its Russian and
-English texts are added to ``idp.web.i18n`` when this module is imported; the blueprint is
-registered by the app factory."""
+and a QR code of it, and the printable card (``/account/card.png`` at 300 dpi, and
+``/account/card.svg``: name, home university, number, barcode). Read-only: cards are issued
+by ``idp.provisioning.cards``. Its Russian and English texts are added to ``idp.web.i18n``
+when this module is imported; the blueprint is registered by the app factory."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from idp.settings.model import Settings
 from idp.storage.cards import active_card
 from idp.storage.identities import Identity, get_identity
 from idp.web.card_images import barcode_svg, data_uri, printable_card, qr_svg
+from idp.web.card_png import printable_card_png
 from idp.web.i18n import MESSAGES, current_language, translate
 from idp.web.session import current_login
 
@@ -32,6 +34,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "card.barcode": "Barcode of card number {number}",
         "card.qr": "QR code of card number {number}",
         "card.print": "Printable card (SVG)",
+        "card.download": "Download a printable card",
         "card.lost": "Lost your card? Ask your university's helpdesk for a new number: the old "
                      "one stops working in every library.",
     },
@@ -44,6 +47,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "card.barcode": "Штрихкод билета {number}",
         "card.qr": "QR-код билета {number}",
         "card.print": "Билет для печати (SVG)",
+        "card.download": "Скачать билет для печати",
         "card.lost": "Потеряли билет? Служба поддержки вашего университета выдаст новый номер, "
                      "а старый перестанет действовать во всех библиотеках.",
     },
@@ -73,6 +77,20 @@ def campus_card(db: Session, identity: Identity) -> CardView | None:
 
 @bp.get("/account/card.svg")
 def printable() -> Any:
+    return _printable(lambda texts: Response(printable_card(**texts), mimetype="image/svg+xml",
+                                             headers={"Content-Disposition":
+                                                      'inline; filename="campus-card.svg"'}))
+
+
+@bp.get("/account/card.png")
+def printable_png() -> Any:
+    return _printable(lambda texts: Response(printable_card_png(**texts), mimetype="image/png",
+                                             headers={"Content-Disposition":
+                                                      'attachment; filename="campus-card.png"'}))
+
+
+def _printable(render: Callable[[dict[str, str]], Response]) -> Any:
+    """The signed-in person's card rendered from its texts; 404 without an active card."""
     login = current_login()
     if login is None:
         return redirect("/login?next=account")
@@ -83,11 +101,9 @@ def printable() -> Any:
         return Response(translate("account.not_found"), status=404, mimetype="text/plain")
     settings = context.settings()
     person = person_of(settings, identity)
-    body = printable_card(name=person["name"] or person["username"] or identity.campus_id,
-                          university=_university(settings, person["home_organization"]),
-                          number=card.number, title=translate("card.title"))
-    return Response(body, mimetype="image/svg+xml", headers={
-        "Content-Disposition": 'inline; filename="campus-card.svg"'})
+    return render({"name": person["name"] or person["username"] or identity.campus_id,
+                   "university": _university(settings, person["home_organization"]),
+                   "number": card.number, "title": translate("card.title")})
 
 
 def _university(settings: Settings, organization: str | None) -> str:

@@ -2,9 +2,9 @@
 (``segno``, a regular QR symbol: phones do not all read Micro QR) of the number, as SVG, and
 the printable card as one SVG document (name, home university, number, barcode).
 
-Why SVG for the printable card: no imaging library is a dependency (Pillow would be the one
-new heavy one), a name in Cyrillic needs a font that a hand-made PDF would have to embed, and
-every browser prints an SVG at its true size (85.6 x 54 mm, the ID-1 card). The images go
+The SVG card prints at its true size (85.6 x 54 mm, the ID-1 card) from every browser, in
+the browser's fonts; ``idp.web.card_png`` draws the same card as a 300 dpi PNG with a bundled
+font, for those who download it or print it outside a browser. The images go
 into pages as ``data:`` URIs, which the CSP's ``img-src`` allows: python-barcode writes
 ``style`` attributes, which ``style-src 'self'`` would refuse in SVG inlined into the page
 but which an image document keeps to itself."""

@@ -1,11 +1,13 @@
 """The campus card through the running provider, with real slapd logins: a student's first
 login issues a card that My Campus ID shows with its barcode and QR code in English and
 Russian, under the strict CSP; the printable card names the person, the home university and
-the number; the helpdesk API re-issues it (token, role, input, lookup and state checked)."""
+the number, also as a 300 dpi PNG whose barcode a real decoder (zxing-cpp) reads back as the
+number; the helpdesk API re-issues it (token, role, input, lookup and state checked)."""
 
 from __future__ import annotations
 
 import base64
+import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -13,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zxingcpp
 from flask import Flask
+from PIL import Image
 from sqlalchemy import select
 
 from demo.slapd import SlapdServer
@@ -47,8 +51,9 @@ def app(settings: Any, database_url: str, directories: dict[str, SlapdServer],
 def card_of(app: Flask, sub: str) -> str | None:
     with app.extensions["campus_id"].sessions() as db:
         identity = db.scalars(select(Identity).where(Identity.sub == sub)).one()
-        return db.scalars(select(CampusCard.number).where(
+        number: str | None = db.scalars(select(CampusCard.number).where(
             CampusCard.identity_id == identity.id, CampusCard.state == "active")).one_or_none()
+        return number
 
 
 def images(page: str) -> dict[str, bytes]:
@@ -69,6 +74,8 @@ def test_the_account_page_shows_the_card_with_its_images_in_both_languages(app: 
     assert images(page) == {"card-barcode": barcode_svg(number), "card-qr": qr_svg(number)}
     assert f'alt="Barcode of card number {number}"' in page
     assert 'href="/account/card.svg"' in page
+    assert '<a href="/account/card.png" download="campus-card.png">Download a printable card</a>' \
+        in page
     policy = english.headers["Content-Security-Policy"]
     assert "img-src 'self' data:" in policy and "unsafe-inline" not in policy
     assert "<svg" not in page.split("<main", 1)[-1]  # the images are data: URIs, not inline
@@ -76,6 +83,7 @@ def test_the_account_page_shows_the_card_with_its_images_in_both_languages(app: 
     assert "Единый читательский билет" in russian and "Номер билета" in russian
     assert f'alt="QR-код билета {number}"' in russian
     assert images(russian) == images(page)
+    assert ">Скачать билет для печати</a>" in russian
 
 
 def test_the_printable_card_names_the_person_the_university_and_the_number(app: Flask) -> None:
@@ -99,12 +107,32 @@ def test_the_printable_card_names_the_person_the_university_and_the_number(app: 
     assert "Единый читательский билет" in [t.text for t in russian.iter(f"{SVG}text")]
 
 
+def test_the_png_card_is_85_6_by_54_mm_at_300_dpi_and_its_barcode_scans(app: Flask) -> None:
+    sub = userinfo(app, "tpu", "dvasiliev")["sub"]
+    number = card_of(app, sub)
+    assert number is not None
+    browser = app.test_client()
+    open_account(browser, "tpu", "dvasiliev")
+    for language in ("en", "ru"):
+        answer = browser.get(f"/account/card.png?lang={language}")
+        assert answer.status_code == 200 and answer.mimetype == "image/png"
+        assert answer.headers["Cache-Control"] == "no-store"
+        assert 'filename="campus-card.png"' in answer.headers["Content-Disposition"]
+        image = Image.open(io.BytesIO(answer.get_data()))
+        assert image.format == "PNG" and image.size == (1011, 638)
+        assert [round(d) for d in image.info["dpi"]] == [300, 300]
+        [barcode] = zxingcpp.read_barcodes(image)
+        assert barcode.format == zxingcpp.BarcodeFormat.Code128 and barcode.text == number
+
+
 def test_no_card_no_section_and_no_printable_card(app: Flask) -> None:
     browser = app.test_client()
-    assert browser.get("/account/card.svg").headers["Location"] == "/login?next=account"
+    for path in ("/account/card.svg", "/account/card.png"):
+        assert browser.get(path).headers["Location"] == "/login?next=account"
     page = open_account(browser, "tsu", "kirill.sorokin").get_data(as_text=True)  # no library
     assert 'id="card"' not in page and "card-barcode" not in page
     assert browser.get("/account/card.svg").status_code == 404
+    assert browser.get("/account/card.png").status_code == 404
 
 
 def error_of(answer: Any, status: int, error: str) -> None:
@@ -127,10 +155,12 @@ def test_the_helpdesk_reissues_a_lost_card(app: Flask) -> None:
     answer = call(api, "POST", path, token, json={"reason": "lost at the gym"})
     assert answer.status_code == 200, answer.json
     assert answer.headers["Cache-Control"] == "no-store"
-    new = answer.json["card_number"]
-    assert answer.json["previous_card_number"] == old and new != old
+    body = answer.json
+    assert body is not None
+    new = body["card_number"]
+    assert body["previous_card_number"] == old and new != old
     assert card_of(app, sub) == new
-    jobs = [j for j in rows(app, DeliveryJob) if j.id in answer.json["jobs"]]
+    jobs = [j for j in rows(app, DeliveryJob) if j.id in body["jobs"]]
     assert [(j.kind, j.resource) for j in jobs] == [("grant", "library")]
     assert jobs[0].payload["person"]["previous_card_number"] == old
     assert jobs[0].payload["person"]["card_number"] == new
