@@ -1,7 +1,7 @@
 """``idp access``: why a person has what they have (``explain``), and every grant recomputed
 after the policies changed (``recompute``, behind the safety brake per organization).
 
-Exit codes: 0 done; 2 an unknown person (or invalid configuration); 3 the safety brake
+Exit codes: 0 done; 2 an unknown person, a mistyped card number (or invalid configuration); 3 the safety brake
 stopped the removals of at least one organization (the result is printed either way).
 """
 
@@ -13,7 +13,15 @@ from typing import Any
 
 import click
 
-from idp.cli.shared import Exit, current_engine, echo_columns, echo_json, main, settings_of
+from idp.cli.shared import (
+    Exit,
+    current_engine,
+    echo_columns,
+    echo_json,
+    main,
+    refuse,
+    settings_of,
+)
 
 # As ``idp directory sync``: the object is printed, and the exit code says the brake held.
 BRAKE_STOPPED = 3
@@ -29,20 +37,24 @@ def access_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.pass_context
 def explain(ctx: click.Context, person: str, as_json: bool) -> None:
-    """Each grant of PERSON (user@scope, a sub or a campus id) with its state and why."""
+    """Each grant of PERSON (user@scope, a sub, a campus id or a card number) with its state
+    and why."""
     from idp.provisioning.explain import explain as explain_grants
-    from idp.provisioning.lookup import find_person
+    from idp.provisioning.lookup import NotACardNumber, find_person
     from idp.storage.base import make_session_factory
 
     settings = settings_of(ctx)
     engine = current_engine(settings)
     try:
         with make_session_factory(engine)() as db:
-            identity = find_person(db, settings, person)
+            try:
+                identity = find_person(db, settings, person)
+            except NotACardNumber as exc:
+                refuse(exc)
             if identity is None:
                 click.echo(f"Error: no person is known as {person!r}: give user@scope (an "
-                           "account that has logged in or was synced), a sub or a campus id.",
-                           err=True)
+                           "account that has logged in or was synced), a sub, a campus id or "
+                           "a card number.", err=True)
                 sys.exit(Exit.INVALID)
             body = explain_grants(db, settings, identity)
     finally:

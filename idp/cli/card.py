@@ -1,20 +1,27 @@
 """``idp card``: a person's campus card (``show``) and re-issuing a lost one (``reissue``:
 the old number revoked, a new one issued, both audited, every library told).
 
-PERSON is named as in ``idp access explain``: user@scope, a sub or a campus id. Exit codes:
-0 done; 2 an unknown person, an empty reason (or invalid configuration); 4 nothing to
-re-issue (no active card and no library access).
+PERSON is named as in ``idp access explain``: user@scope, a sub, a campus id or a card number
+(an active or a revoked one: ``show`` says which). Exit codes: 0 done; 2 an unknown person, a
+mistyped card number (the check digit says so), an empty reason (or invalid configuration);
+4 nothing to re-issue (no active card and no library access).
 """
 
 from __future__ import annotations
 
 import getpass
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from idp.cli.shared import Exit, current_engine, echo_columns, echo_json, main, refuse, settings_of
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from idp.settings.model import Settings
+    from idp.storage.identities import Identity
 
 
 @main.group("card")
@@ -22,10 +29,20 @@ def card_group() -> None:
     """Campus cards: show a person's cards, re-issue a lost one."""
 
 
-def _unknown(person: str) -> None:
-    click.echo(f"Error: no person is known as {person!r}: give user@scope (an account that has "
-               "logged in or was synced), a sub or a campus id.", err=True)
-    sys.exit(Exit.INVALID)
+def _person(db: Session, settings: Settings, person: str) -> Identity:
+    """The identity PERSON names; exit 2 for nobody or a mistyped card number."""
+    from idp.provisioning.lookup import NotACardNumber, find_person
+
+    try:
+        identity = find_person(db, settings, person)
+    except NotACardNumber as exc:
+        refuse(exc)
+    if identity is None:
+        click.echo(f"Error: no person is known as {person!r}: give user@scope (an account "
+                   "that has logged in or was synced), a sub, a campus id or a card number.",
+                   err=True)
+        sys.exit(Exit.INVALID)
+    return identity
 
 
 @card_group.command("show")
@@ -33,20 +50,20 @@ def _unknown(person: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.pass_context
 def show(ctx: click.Context, person: str, as_json: bool) -> None:
-    """PERSON's active card number and every card they were ever issued."""
-    from idp.provisioning.card_reissue import cards_json
-    from idp.provisioning.lookup import find_person
+    """PERSON's active card number and every card they were ever issued; named by a card
+    number, also whether that card is active or revoked."""
+    from idp.provisioning.card_reissue import card_json, cards_json
+    from idp.provisioning.lookup import named_card
     from idp.storage.base import make_session_factory
 
     settings = settings_of(ctx)
     engine = current_engine(settings)
     try:
         with make_session_factory(engine)() as db:
-            identity = find_person(db, settings, person)
-            if identity is None:
-                _unknown(person)
-                return
+            identity = _person(db, settings, person)
+            named = named_card(db, person)
             body = cards_json(db, identity)
+            body["named_card"] = card_json(named) if named is not None else None
     finally:
         engine.dispose()
     if as_json:
@@ -56,6 +73,10 @@ def show(ctx: click.Context, person: str, as_json: bool) -> None:
 
 
 def _print(body: dict[str, Any]) -> None:
+    named = body["named_card"]
+    if named is not None:
+        click.echo(f"card {named['number']} is {named['state']}"
+                   + (f" since {named['revoked_at'][:10]}" if named["revoked_at"] else ""))
     click.echo(f"campus_id {body['campus_id']}  sub {body['sub']}")
     if not body["cards"]:
         click.echo("no card")
@@ -74,17 +95,13 @@ def reissue(ctx: click.Context, person: str, reason: str, as_json: bool) -> None
     """Revoke PERSON's card and issue a new number; each library they hold is told both."""
     from idp.errors import IdpError
     from idp.provisioning.card_reissue import reissue as reissue_card
-    from idp.provisioning.lookup import find_person
     from idp.storage.base import make_session_factory, utcnow
 
     settings = settings_of(ctx)
     engine = current_engine(settings)
     try:
         with make_session_factory(engine)() as db:
-            identity = find_person(db, settings, person)
-            if identity is None:
-                _unknown(person)
-                return
+            identity = _person(db, settings, person)
             try:
                 done = reissue_card(db, settings, identity, reason=reason,
                                     actor=f"cli:{getpass.getuser()}", now=utcnow())

@@ -1,16 +1,20 @@
 """``idp card show`` and ``idp card reissue`` as the helpdesk runs them: a student with
 library access has a card; a re-issue revokes it, issues a new number and queues the library's
-delivery; an unknown person is refused with exit 2, a person without card or library with 4."""
+delivery; an unknown person is refused with exit 2, a person without card or library with 4.
+A card number names its holder (active or revoked, and show says which); one typed with a
+wrong digit or two neighbours swapped is refused with exit 2 and the check digit's reason,
+by ``idp card`` and ``idp access explain`` alike, never looked up as something else."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from idp.provisioning.card_numbers import damm_valid
+from idp.provisioning.card_numbers import damm_valid, grouped
 from idp.storage.base import make_engine, make_session_factory
 from idp.storage.provisioning import DeliveryJob
 from tests.cli.test_access_cli import people, recompute, write
@@ -84,3 +88,61 @@ def test_an_empty_reason_exits_2(config: Path, database_url: str) -> None:
     assert recompute(config)[0] == 0
     result = run("--config", str(config), "card", "reissue", "anna@tsu.ru", "--reason", " ")
     assert result.exit_code == 2 and "reason" in result.output
+
+
+MISTYPED = "The check digit does not match: a digit was mistyped or two neighbouring digits " \
+           "were swapped."
+
+
+def one_digit_wrong(number: str) -> str:
+    return number[:5] + str((int(number[5]) + 1) % 10) + number[6:]
+
+
+def neighbours_swapped(number: str) -> str:
+    i = next(i for i in range(1, len(number) - 1) if number[i] != number[i + 1])
+    return number[:i] + number[i + 1] + number[i] + number[i + 2:]
+
+
+def test_a_card_number_names_its_holder_active_or_revoked(config: Path, database_url: str) -> None:
+    made = people(database_url, ("tsu", "anna", "student"), ("tsu", "boris", "student"))
+    assert recompute(config)[0] == 0
+    number = show(config, "anna@tsu.ru")["card_number"]
+    assert isinstance(number, str)
+    by_card = show(config, grouped(number).replace(" ", "-"))
+    assert by_card["sub"] == made["anna"][0] and by_card["card_number"] == number
+    assert by_card["named_card"]["state"] == "active"  # type: ignore[index]
+    explained = run("--config", str(config), "access", "explain", grouped(number), "--json")
+    assert explained.exit_code == 0, explained.output
+    assert json.loads(explained.output)["person"]["sub"] == made["anna"][0]
+
+    assert run("--config", str(config), "card", "reissue", number, "--reason",
+               "lost").exit_code == 0
+    old = show(config, number)
+    assert old["sub"] == made["anna"][0] and old["card_number"] != number
+    assert old["named_card"]["state"] == "revoked"  # type: ignore[index]
+    plain = run("--config", str(config), "card", "show", grouped(number))
+    assert plain.exit_code == 0 and plain.output.startswith(f"card {number} is revoked since ")
+
+
+@pytest.mark.parametrize("mistype", [one_digit_wrong, neighbours_swapped])
+def test_a_mistyped_card_number_exits_2_with_the_reason(config: Path, database_url: str,
+                                                         mistype: Callable[[str], str]) -> None:
+    people(database_url, ("tsu", "anna", "student"), ("tsu", "boris", "student"))
+    assert recompute(config)[0] == 0
+    number = show(config, "anna@tsu.ru")["card_number"]
+    assert isinstance(number, str)
+    typed = grouped(mistype(number))
+    assert typed.replace(" ", "") != number
+    for command in (["card", "show", typed], ["card", "reissue", typed, "--reason", "lost"],
+                    ["access", "explain", typed]):
+        result = run("--config", str(config), *command)
+        assert result.exit_code == 2, result.output
+        assert f"{typed!r} is not a card number. {MISTYPED}" in result.output
+    assert show(config, "anna@tsu.ru")["card_number"] == number  # nothing re-issued
+
+
+def test_digits_that_are_no_card_number_say_why(config: Path) -> None:
+    for typed, reason in (("1234 5678 901", "A card number has 12 digits; this has 11."),
+                          ("0234-5678-9012", "A card number never starts with 0.")):
+        result = run("--config", str(config), "card", "show", typed)
+        assert result.exit_code == 2 and reason in result.output, result.output
