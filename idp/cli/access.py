@@ -1,8 +1,9 @@
 """``idp access``: why a person has what they have (``explain``), and every grant recomputed
 after the policies changed (``recompute``, behind the safety brake per organization).
 
-Exit codes: 0 done; 2 an unknown person, a mistyped card number (or invalid configuration); 3 the safety brake
-stopped the removals of at least one organization (the result is printed either way).
+Exit codes: 0 done; 2 an unknown person, a mistyped card number (or invalid configuration);
+3 the safety brake stopped the removals of at least one organization (the result is printed
+either way).
 """
 
 from __future__ import annotations
