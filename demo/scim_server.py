@@ -53,7 +53,7 @@ class ScimServer:
             self.stop()
             self.port = free_port()
         raise RuntimeError(f"scim2-server did not start on 127.0.0.1:{self.port}"
-                           + (f" (see {self.log_path})" if self.log_path else ""))
+                           + (f": {self._log_tail()}" if self.log_path else ""))
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         args = [sys.executable, "-m", "demo.scim_server", "--hostname", "127.0.0.1",
@@ -81,10 +81,19 @@ class ScimServer:
                 if self.http.get(f"http://127.0.0.1:{self.port}{probe}",
                                  timeout=1).status_code == 200:
                     return True
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or too busy to answer
                 pass
             time.sleep(0.05)
         return False
+
+    def _log_tail(self) -> str:
+        """The end of the server's log, so a failure says why where it is reported."""
+        assert self.log_path is not None
+        try:
+            lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as exc:
+            return f"no log at {self.log_path}: {exc.strerror}"
+        return " | ".join(lines[-5:]) or f"{self.log_path} is empty"
 
     def stop(self) -> None:
         if self.process is not None:

@@ -54,6 +54,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports: each is held until all are chosen, so two calls in a
+    row cannot be handed the same port, as separate ``free_port`` calls can."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 class PortTaken(RuntimeError):
     """slapd could not listen on the port it was given."""
 

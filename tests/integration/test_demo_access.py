@@ -20,7 +20,7 @@ import requests
 
 from demo.access import COURSE, GYM_TERMS, MOODLE_COHORTS, MOODLE_COURSE_ID
 from demo.people import LIBRARY_TERMS
-from demo.slapd import free_port
+from demo.slapd import free_ports
 from demo.stack import ProviderStack
 from demo.webhook_receiver import Received
 
@@ -78,8 +78,9 @@ def refuses_connections(port: int) -> bool:
 
 
 def test_a_login_is_delivered_to_the_demo_systems(tmp_path: Path) -> None:
-    stack = ProviderStack(tmp_path, port=free_port(), access=True, webhook_port=free_port(),
-                          scim_port=free_port(), moodle_port=free_port())
+    provider, webhook, scim, moodle = free_ports(4)
+    stack = ProviderStack(tmp_path, port=provider, access=True, webhook_port=webhook,
+                          scim_port=scim, moodle_port=moodle)
     with stack:
         assert stack.worker is not None and stack.worker.poll() is None
         assert stack.library is not None and stack.library.process is not None
