@@ -29,11 +29,11 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from connectors import koha_patron
 from connectors.base import Delivery, DeliveryKind, NeverWorks, RetryLater
 from connectors.koha_client import Basic, Credentials, OAuth2, Reply, Session, TokenCache, describe
+from connectors.options import timeout_problem, unknown_keys, url_problem
 
 DEFAULT_TIMEOUT_S = 20.0
 MAX_TIMEOUT_S = 120.0
@@ -46,8 +46,9 @@ _BASIC = ("user", "password")
 
 def problems(options: Mapping[str, Any]) -> list[str]:
     """Every problem with ``options``, each as ``key: message`` (secrets never quoted)."""
-    found = [f"{key}: unknown key" for key in sorted(set(options) - _KEYS)]
-    if (problem := _url_problem(options.get("url"))) is not None:
+    found = unknown_keys(options, _KEYS)
+    url = options.get("url")
+    if (problem := "required" if url is None else url_problem(url, bare=True)) is not None:
         found.append(f"url: {problem}")
     for key in ("library_id", "category_id"):
         if not _text(options.get(key)):
@@ -57,10 +58,8 @@ def problems(options: Mapping[str, Any]) -> list[str]:
             _text(k) and _text(v) for k, v in mapping.items()):
         found.append("category_ids: must be a table of affiliation = \"CATEGORY\" strings")
     found.extend(_auth_problems(options))
-    timeout = options.get("timeout_s", DEFAULT_TIMEOUT_S)
-    if (isinstance(timeout, bool) or not isinstance(timeout, int | float)
-            or not 0 < timeout <= MAX_TIMEOUT_S):
-        found.append(f"timeout_s: must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:g}")
+    if (problem := timeout_problem(options, DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S)) is not None:
+        found.append(problem)
     days = options.get("open_expiry_days", DEFAULT_OPEN_EXPIRY_DAYS)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 36600:
         found.append("open_expiry_days: must be a whole number of days from 1 to 36600")
@@ -90,24 +89,6 @@ def _text(value: object) -> bool:
     return isinstance(value, str) and value.strip() != ""
 
 
-def _url_problem(url: object) -> str | None:
-    if url is None:
-        return "required"
-    bad = "must be an http(s) URL"
-    if not isinstance(url, str):
-        return bad
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 (raises ValueError on a bad port)
-    except ValueError:
-        return bad
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return bad
-    if parts.username is not None or parts.password is not None:
-        return "must not hold a user or password"
-    if parts.query or parts.fragment:
-        return "must have no query or fragment"
-    return None
 
 
 def create(name: str, options: Mapping[str, Any]) -> KohaConnector:

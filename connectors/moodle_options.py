@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connectors.moodle_ws import ENDPOINT
+from connectors.options import timeout_problem, unknown_keys, url_problem
 
 DEFAULT_TIMEOUT_S = 10.0
 MAX_TIMEOUT_S = 120.0
@@ -41,7 +42,7 @@ class MoodleOptions:
 
 def problems(options: Mapping[str, Any]) -> list[str]:
     """Every problem with ``options``, each as ``key: message`` (the token never quoted)."""
-    found = [f"{key}: unknown key" for key in sorted(set(options) - KEYS)]
+    found = unknown_keys(options, KEYS)
     url = options.get("url")
     if url is None:
         found.append("url: required (the Moodle site's address, e.g. https://moodle.tpu.ru)")
@@ -52,10 +53,8 @@ def problems(options: Mapping[str, Any]) -> list[str]:
         found.append("token: required (token_file: a file holding the web service token)")
     elif not isinstance(token, str) or not _TOKEN.fullmatch(token):
         found.append("token: must be printable characters without spaces")
-    timeout = options.get("timeout_s", DEFAULT_TIMEOUT_S)
-    if (isinstance(timeout, bool) or not isinstance(timeout, int | float)
-            or not 0 < timeout <= MAX_TIMEOUT_S):
-        found.append(f"timeout_s: must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:g}")
+    if (problem := timeout_problem(options, DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S)) is not None:
+        found.append(problem)
     found.extend(_table_problems(options, "courses", _course_problem))
     found.extend(_table_problems(options, "cohorts", _cohort_problem))
     role = options.get("role_id", DEFAULT_ROLE_ID)
@@ -83,21 +82,12 @@ def parse(options: Mapping[str, Any]) -> MoodleOptions:
 
 
 def _url_problem(url: object) -> str | None:
-    bad = "must be an http(s) URL: the Moodle site's address (its wwwroot)"
-    if not isinstance(url, str):
-        return bad
-    try:
+    problem = url_problem(url, bad="must be an http(s) URL: the Moodle site's address (its wwwroot)")
+    if problem is None and isinstance(url, str):
         parts = urlsplit(url)
-        parts.port  # noqa: B018 (raises ValueError on a bad port)
-    except ValueError:
-        return bad
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return bad
-    if parts.username is not None or parts.password is not None:
-        return "must not hold a user or password"
-    if parts.query or parts.fragment or url.rstrip("/").endswith(ENDPOINT):
-        return f"the site's address only, without {ENDPOINT}, query or fragment"
-    return None
+        if parts.query or parts.fragment or url.rstrip("/").endswith(ENDPOINT):
+            return f"the site's address only, without {ENDPOINT}, query or fragment"
+    return problem
 
 
 def _table_problems(options: Mapping[str, Any], key: str,

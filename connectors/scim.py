@@ -21,10 +21,11 @@ import math
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from connectors import scim_resource
 from connectors.base import Delivery, DeliveryKind, NeverWorks, RetryLater
+from connectors.options import timeout_problem, unknown_keys, url_problem
 from connectors.scim_calls import call, failure, unreadable
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -36,24 +37,24 @@ _KEYS = frozenset({"url", "token", "timeout_s", "allow_insecure", "organization_
 
 def problems(options: Mapping[str, Any]) -> list[str]:
     """Every problem with ``options``, each as ``key: message`` (the token never quoted)."""
-    found = [f"{key}: unknown key" for key in sorted(set(options) - _KEYS)]
+    found = unknown_keys(options, _KEYS)
     insecure = options.get("allow_insecure", False)
     if not isinstance(insecure, bool):
         found.append("allow_insecure: must be true or false")
     url = options.get("url")
     if url is None:
         found.append("url: required")
-    elif (problem := _url_problem(url, insecure is True)) is not None:
+    elif (problem := url_problem(
+            url, schemes=("http", "https") if insecure is True else ("https",), bare=True,
+            bad="must be an https URL (http only with allow_insecure = true)")) is not None:
         found.append(f"url: {problem}")
     token = options.get("token")
     if token is None:
         found.append("token: required (token_file: a file holding the bearer token)")
     elif not isinstance(token, str) or not token or not token.isprintable() or " " in token:
         found.append("token: must be one line of printable characters without spaces")
-    timeout = options.get("timeout_s", DEFAULT_TIMEOUT_S)
-    if (isinstance(timeout, bool) or not isinstance(timeout, int | float)
-            or not 0 < timeout <= MAX_TIMEOUT_S):
-        found.append(f"timeout_s: must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:g}")
+    if (problem := timeout_problem(options, DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S)) is not None:
+        found.append(problem)
     names = options.get("organization_names", {})
     if not isinstance(names, Mapping) or not all(
             isinstance(v, str) and v.strip() for v in names.values()):
@@ -71,22 +72,6 @@ def create(name: str, options: Mapping[str, Any]) -> ScimConnector:
                          dict(options.get("organization_names", {})))
 
 
-def _url_problem(url: object, insecure: bool) -> str | None:
-    bad = "must be an https URL (http only with allow_insecure = true)"
-    if not isinstance(url, str):
-        return bad
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 (raises ValueError on a bad port)
-    except ValueError:
-        return bad
-    if parts.scheme not in (("http", "https") if insecure else ("https",)) or not parts.hostname:
-        return bad
-    if parts.username is not None or parts.password is not None:
-        return "must not hold a user or password"
-    if parts.query or parts.fragment:
-        return "must not hold a query or fragment"
-    return None
 
 
 class ScimConnector:

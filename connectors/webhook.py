@@ -17,10 +17,10 @@ import re
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from connectors import deadline_http, standard_webhooks
 from connectors.base import Delivery, DeliveryKind, NeverWorks, RetryLater
+from connectors.options import timeout_problem, unknown_keys, url_problem
 
 DEFAULT_TIMEOUT_S = 10.0
 MAX_TIMEOUT_S = 120.0
@@ -32,11 +32,11 @@ _SECONDS = re.compile(r"[0-9]{1,9}")
 
 def problems(options: Mapping[str, Any]) -> list[str]:
     """Every problem with ``options``, each as ``key: message`` (the secret never quoted)."""
-    found = [f"{key}: unknown key" for key in sorted(set(options) - _KEYS)]
+    found = unknown_keys(options, _KEYS)
     url = options.get("url")
     if url is None:
         found.append("url: required")
-    elif (problem := _url_problem(url)) is not None:
+    elif (problem := url_problem(url)) is not None:
         found.append(f"url: {problem}")
     secret = options.get("secret")
     if secret is None:
@@ -49,10 +49,8 @@ def problems(options: Mapping[str, Any]) -> list[str]:
             standard_webhooks.decode_secret(secret)
         except ValueError as error:
             found.append(f"secret: {error}")
-    timeout = options.get("timeout_s", DEFAULT_TIMEOUT_S)
-    if (isinstance(timeout, bool) or not isinstance(timeout, int | float)
-            or not 0 < timeout <= MAX_TIMEOUT_S):
-        found.append(f"timeout_s: must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:g}")
+    if (problem := timeout_problem(options, DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S)) is not None:
+        found.append(problem)
     return found
 
 
@@ -63,22 +61,6 @@ def create(name: str, options: Mapping[str, Any]) -> WebhookConnector:
         raise ValueError(f"connector {name!r}: " + "; ".join(found))
     return WebhookConnector(name, options["url"], standard_webhooks.decode_secret(options["secret"]),
                             float(options.get("timeout_s", DEFAULT_TIMEOUT_S)))
-
-
-def _url_problem(url: object) -> str | None:
-    bad = "must be an http(s) URL"
-    if not isinstance(url, str):
-        return bad
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 (raises ValueError on a bad port)
-    except ValueError:
-        return bad
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return bad
-    if parts.username is not None or parts.password is not None:
-        return "must not hold a user or password"
-    return None
 
 
 class WebhookConnector:

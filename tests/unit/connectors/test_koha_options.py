@@ -58,7 +58,7 @@ def test_the_url_holds_no_credentials_or_query() -> None:
     assert koha.problems(options(url="https://api:pw@koha.tsu.ru")) == [
         "url: must not hold a user or password"]
     assert koha.problems(options(url="https://koha.tsu.ru/?x=1")) == [
-        "url: must have no query or fragment"]
+        "url: must not hold a query or fragment"]
     assert koha.problems(options(url=None)) == ["url: required"]
 
 
