@@ -9,6 +9,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.storage.base import make_engine, make_session_factory
+from idp.storage.migrate import upgrade
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "IDP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -49,3 +53,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     url: str = request.getfixturevalue("postgres_server")
     _reset_postgres(url)
     return url
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a migrated empty database of each backend (a module may define its own)."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield make_session_factory(engine)
+    engine.dispose()

@@ -11,61 +11,27 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.registry import CONNECTOR_TYPES
-from idp.directory.base import DirectoryAccount
-from idp.identity.login import upsert_account
-from idp.provisioning.grants import recompute
 from idp.provisioning.worker import Worker
 from idp.settings.model import (
-    AccessSettings,
     ConnectorSettings,
-    DatabaseSettings,
-    DeliverySettings,
-    DirectorySettings,
-    DirectoryType,
-    OidcSettings,
-    OrganizationSettings,
-    PolicySettings,
     ResourceKind,
     ResourceSettings,
-    ServerSettings,
     Settings,
 )
-from idp.storage.base import make_engine, make_session_factory
-from idp.storage.identities import Identity
-from idp.storage.migrate import upgrade
-from idp.storage.provisioning import DeliveryJob
+from tests.support.delivery import jobs, one_resource, student_logs_in
 from tests.support.koha_standin import KohaStandIn, KohaState
-
-FAST = DeliverySettings(first_retry_s=0.01, max_retry_s=0.02, max_age_s=3600.0,
-                        claim_timeout_s=4.0, batch_size=10, poll_interval_s=0.05)
 
 
 def settings(database_url: str, koha_url: str) -> Settings:
-    directory = DirectorySettings(DirectoryType.LDAP, ("ldaps://x",), "dc=x")
     library = ResourceSettings("library", "Library card", "Читательский билет",
                                ResourceKind.LIBRARY, connectors=("library_koha",))
-    return Settings(
-        ServerSettings("https://id.example", True, "k" * 32), DatabaseSettings(database_url),
-        OidcSettings(), {"tpu": OrganizationSettings("tpu", "TPU", "ТПУ", "tpu.ru", directory)}, {},
-        access=AccessSettings({"library": library}, {"students": PolicySettings(
-            "students", ("library",), affiliations=("student",), grace_days=30)}),
-        connectors={"library_koha": ConnectorSettings("library_koha", "koha", {
-            "url": koha_url, "library_id": "TSU", "category_id": "PT",
-            "category_ids": {"student": "ST"}, "client_id": "campus-id",
-            "client_secret": "s3cret-client", "timeout_s": 2})},
-        delivery=FAST)
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
+    return one_resource(database_url, library, ConnectorSettings("library_koha", "koha", {
+        "url": koha_url, "library_id": "TSU", "category_id": "PT",
+        "category_ids": {"student": "ST"}, "client_id": "campus-id",
+        "client_secret": "s3cret-client", "timeout_s": 2}), grace_days=30)
 
 
 @pytest.fixture
@@ -73,21 +39,6 @@ def koha() -> Iterator[KohaStandIn]:
     standin = KohaStandIn(KohaState(clients={"campus-id": "s3cret-client"}))
     yield standin
     standin.close()
-
-
-def student_logs_in(sessions: sessionmaker[Session], s: Settings, username: str) -> Identity:
-    with sessions() as db:
-        identity = upsert_account(db, DirectoryAccount("tpu", f"tpu-{username}", username, {
-            "given_name": ("Анна",), "family_name": ("Смирнова",),
-            "email": (f"{username}@tpu.ru",), "affiliation": ("student",)})).identity
-        assert len(recompute(db, s, [identity], reason="login")) == 1
-        db.commit()
-        return identity
-
-
-def jobs(sessions: sessionmaker[Session]) -> list[DeliveryJob]:
-    with sessions() as db:
-        return list(db.scalars(select(DeliveryJob).order_by(DeliveryJob.id)))
 
 
 def run_once(sessions: sessionmaker[Session], s: Settings) -> None:

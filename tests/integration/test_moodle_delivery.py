@@ -12,63 +12,29 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.registry import CONNECTOR_TYPES
-from idp.directory.base import DirectoryAccount
 from idp.identity.claims import claims_for
-from idp.identity.login import upsert_account
-from idp.provisioning.grants import recompute
 from idp.provisioning.worker import Worker
 from idp.settings.model import (
-    AccessSettings,
     ConnectorSettings,
-    DatabaseSettings,
-    DeliverySettings,
-    DirectorySettings,
-    DirectoryType,
-    OidcSettings,
-    OrganizationSettings,
-    PolicySettings,
     ResourceKind,
     ResourceSettings,
-    ServerSettings,
     Settings,
 )
-from idp.storage.base import make_engine, make_session_factory
 from idp.storage.identities import Identity
-from idp.storage.migrate import upgrade
-from idp.storage.provisioning import DeliveryJob
+from tests.support.delivery import jobs, one_resource, student_logs_in
 from tests.support.moodle_standin import MoodleStandIn
 
 TOKEN = "4f1c0ffee4f1c0ffee4f1c0ffee4f1c0"
 HIST = 2
-FAST = DeliverySettings(first_retry_s=0.01, max_retry_s=0.02, max_age_s=3600.0,
-                        claim_timeout_s=4.0, batch_size=10, poll_interval_s=0.05)
-
-
 def settings(url: str, moodle_url: str) -> Settings:
-    directory = DirectorySettings(DirectoryType.LDAP, ("ldaps://x",), "dc=x")
     course = ResourceSettings("hist101", "History of Science 101", "История науки 101",
                               ResourceKind.COURSE, provider="tpu", connectors=("moodle",))
-    return Settings(
-        ServerSettings("https://id.example", True, "k" * 32), DatabaseSettings(url),
-        OidcSettings(), {"tpu": OrganizationSettings("tpu", "TPU", "ТПУ", "tpu.ru", directory)}, {},
-        access=AccessSettings({"hist101": course}, {"students": PolicySettings(
-            "students", ("hist101",), affiliations=("student",))}),
-        connectors={"moodle": ConnectorSettings("moodle", "moodle", {
-            "url": moodle_url, "token": TOKEN, "timeout_s": 2, "courses": {"hist101": HIST},
-            "cohorts": {"tpu": "tpu-students"}})},
-        delivery=FAST)
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
+    return one_resource(url, course, ConnectorSettings("moodle", "moodle", {
+        "url": moodle_url, "token": TOKEN, "timeout_s": 2, "courses": {"hist101": HIST},
+        "cohorts": {"tpu": "tpu-students"}}))
 
 
 @pytest.fixture
@@ -81,19 +47,12 @@ def moodle() -> Iterator[MoodleStandIn]:
 def student(sessions: sessionmaker[Session], s: Settings) -> tuple[str, dict[str, str]]:
     """A student's first login: the grant and its job; their campus id and the claims
     Moodle's login asks for (scopes openid profile email campus)."""
+    identity = student_logs_in(sessions, s, "vzhukov", email="VZhukov@tpu.ru",
+                               names={"given_name": "Виктор", "family_name": "Жуков"})
     with sessions() as db:
-        identity: Identity = upsert_account(db, DirectoryAccount("tpu", "tpu-vz", "vzhukov", {
-            "given_name": ("Виктор",), "family_name": ("Жуков",), "email": ("VZhukov@tpu.ru",),
-            "affiliation": ("student",)})).identity
-        assert len(recompute(db, s, [identity], reason="login")) == 1
+        identity = db.get_one(Identity, identity.id)
         claims = claims_for(identity, ("openid", "profile", "email", "campus"), s.organizations)
-        db.commit()
         return identity.campus_id, claims
-
-
-def jobs(sessions: sessionmaker[Session]) -> list[DeliveryJob]:
-    with sessions() as db:
-        return list(db.scalars(select(DeliveryJob).order_by(DeliveryJob.id)))
 
 
 def worker(sessions: sessionmaker[Session], s: Settings) -> Worker:

@@ -10,62 +10,32 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.registry import CONNECTOR_TYPES
 from connectors.scim_resource import ENTERPRISE_SCHEMA
 from idp.directory.base import DirectoryAccount
 from idp.identity.login import upsert_account
-from idp.provisioning.grants import recompute
 from idp.provisioning.reconcile import reconcile
 from idp.provisioning.worker import Worker
 from idp.settings.model import (
-    AccessSettings,
     ConnectorSettings,
-    DatabaseSettings,
-    DeliverySettings,
-    DirectorySettings,
-    DirectoryType,
-    OidcSettings,
-    OrganizationSettings,
-    PolicySettings,
     ResourceKind,
     ResourceSettings,
-    ServerSettings,
     Settings,
 )
-from idp.storage.base import make_engine, make_session_factory
-from idp.storage.identities import Identity
-from idp.storage.migrate import upgrade
 from idp.storage.provisioning import DeliveryJob
+from tests.support.delivery import jobs, one_resource, student_logs_in
 from tests.support.scim_server import TOKEN, ScimServer
-
-FAST = DeliverySettings(first_retry_s=0.01, max_retry_s=0.02, max_age_s=3600.0,
-                        claim_timeout_s=4.0, batch_size=10, poll_interval_s=0.05)
 
 
 def settings(database_url: str, scim_url: str) -> Settings:
-    directory = DirectorySettings(DirectoryType.LDAP, ("ldaps://x",), "dc=x")
     library = ResourceSettings("library", "Library card", "Читательский билет",
                                ResourceKind.LIBRARY, connectors=("library_scim",))
-    return Settings(
-        ServerSettings("https://id.example", True, "k" * 32), DatabaseSettings(database_url),
-        OidcSettings(), {"tpu": OrganizationSettings("tpu", "TPU", "ТПУ", "tpu.ru", directory)}, {},
-        access=AccessSettings({"library": library}, {"students": PolicySettings(
-            "students", ("library",), affiliations=("student",), grace_days=30)}),
-        connectors={"library_scim": ConnectorSettings("library_scim", "scim", {
-            "url": scim_url, "token": TOKEN, "timeout_s": 2, "allow_insecure": True,
-            "organization_names": {"tpu": "Tomsk Polytechnic University"}})},
-        delivery=FAST)
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
+    return one_resource(database_url, library, ConnectorSettings("library_scim", "scim", {
+        "url": scim_url, "token": TOKEN, "timeout_s": 2, "allow_insecure": True,
+        "organization_names": {"tpu": "Tomsk Polytechnic University"}}), grace_days=30)
 
 
 @pytest.fixture
@@ -73,22 +43,6 @@ def library() -> Iterator[ScimServer]:
     server = ScimServer().start()
     yield server
     server.stop()
-
-
-def student_logs_in(sessions: sessionmaker[Session], s: Settings, username: str) -> Identity:
-    """A student's first login: account, identity, and the grants recomputed and queued."""
-    with sessions() as db:
-        identity = upsert_account(db, DirectoryAccount("tpu", f"tpu-{username}", username, {
-            "given_name": ("Анна",), "family_name": ("Смирнова",),
-            "email": (f"{username}@tpu.ru",), "affiliation": ("student",)})).identity
-        assert len(recompute(db, s, [identity], reason="login")) == 1
-        db.commit()
-        return identity
-
-
-def jobs(sessions: sessionmaker[Session]) -> list[DeliveryJob]:
-    with sessions() as db:
-        return list(db.scalars(select(DeliveryJob).order_by(DeliveryJob.id)))
 
 
 def run_once(sessions: sessionmaker[Session], s: Settings) -> None:
