@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.access
 
 lint: $(STAMP)
 	$(BIN)/ruff check idp connectors campus-pass demo bench tests migrations
