@@ -167,8 +167,10 @@ def test_audit_export_since(config: Path, sessions: sessionmaker[Session]) -> No
     assert lines(idp(config, "audit", "export", "--since", everything[0]["at"])) == everything
 
 
-def test_a_link_from_the_cli_queues_the_relying_partys_event(
-        config: Path, sessions: sessionmaker[Session]) -> None:
+def link_told_to_a_relying_party_that_is_down(config: Path, sessions: sessionmaker[Session],
+                                              reason: str) -> None:
+    """Two people linked from the CLI, the absorbed one known to a relying party whose
+    event delivery URI does not answer: a Security Event Token is queued for it."""
     sub = person(sessions, "tpu", "asmirnova")
     old_sub = person(sessions, "tsu", "anna.smirnova")
     with sessions() as db:
@@ -179,7 +181,12 @@ def test_a_link_from_the_cli_queues_the_relying_partys_event(
         absorbed = db.scalars(select(Identity).where(Identity.sub == old_sub)).one()
         remember_consent(db, absorbed.id, rp.id, {"openid"})
         db.commit()
-    ok(idp(config, "identities", "link", "--reason", "ticket 8", "--", sub, "tsu:anna.smirnova"))
+    ok(idp(config, "identities", "link", "--reason", reason, "--", sub, "tsu:anna.smirnova"))
+
+
+def test_a_link_from_the_cli_queues_the_relying_partys_event(
+        config: Path, sessions: sessionmaker[Session]) -> None:
+    link_told_to_a_relying_party_that_is_down(config, sessions, "ticket 8")
     with sessions() as db:
         [row] = db.scalars(select(LogoutDelivery))
         assert row.kind == DeliveryKind.SECURITY_EVENT.value
@@ -201,17 +208,7 @@ def test_the_delivery_worker_also_retries_what_the_back_channel_owes(
         config: Path, sessions: sessionmaker[Session]) -> None:
     """`idp worker` does what `idp logout deliver` does, so sessions a directory sync ends
     reach their relying parties without a cron job of their own."""
-    sub = person(sessions, "tpu", "asmirnova")
-    old_sub = person(sessions, "tsu", "anna.smirnova")
-    with sessions() as db:
-        rp = Client(client_id="rp1", name="RP", redirect_uris=["https://rp.example/cb"],
-                    scopes=["openid"], event_delivery_uri="http://127.0.0.1:9/events")  # down
-        db.add(rp)
-        db.flush()
-        absorbed = db.scalars(select(Identity).where(Identity.sub == old_sub)).one()
-        remember_consent(db, absorbed.id, rp.id, {"openid"})
-        db.commit()
-    ok(idp(config, "identities", "link", "--reason", "ticket 9", "--", sub, "tsu:anna.smirnova"))
+    link_told_to_a_relying_party_that_is_down(config, sessions, "ticket 9")
     with sessions() as db:
         row = db.scalars(select(LogoutDelivery)).one()
         row.next_attempt_at = row.created_at  # due now
