@@ -34,7 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.access
 
 lint: $(STAMP)
-	$(BIN)/ruff check idp connectors campus-pass demo bench tests migrations
+	$(BIN)/ruff check idp connectors campus-pass demo bench tests
 	$(BIN)/mypy
 
 check: lint test

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from idp.errors import DatabaseNotReady
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"  # shipped inside the package
 STARTUP_LOCK = 0x43_49_44_53  # an advisory lock key of its own ("CIDS")
 
 
