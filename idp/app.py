@@ -27,6 +27,7 @@ from idp.web import admin as admin_views
 from idp.web import api as api_views
 from idp.web import api_clients as api_clients_views
 from idp.web import api_deliveries as api_deliveries_views
+from idp.web import health as health_views
 from idp.web import login as login_views
 from idp.web import logout as logout_views
 from idp.web import oidc as oidc_views
@@ -88,4 +89,5 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(api_deliveries_views.bp)
     admin_views.init_app(app)
     app.register_blueprint(api_clients_views.bp)
+    health_views.init_app(app)
     return app

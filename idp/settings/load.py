@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from idp.errors import ConfigError
 from idp.settings.access import parse_access, parse_connectors, parse_delivery
 from idp.settings.clients import parse_client
+from idp.settings.health import parse_health
 from idp.settings.keys import parse_keys
 from idp.settings.model import (
     DatabaseSettings,
@@ -41,7 +42,8 @@ ENV_PREFIX = "IDP__"
 DEV_SECRET_FILE = Path("var/secret_key")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _TOP_LEVEL = {"server", "database", "oidc", "organizations", "clients", "throttle",
-              "linking", "roles", "admin", "keys", "outbound", "pass"}
+              "linking", "roles", "admin", "keys", "outbound", "pass",
+              "health"}
 
 
 def load_settings(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Settings:
@@ -115,11 +117,12 @@ def parse_settings(data: Mapping[str, Any], problems: list[str]) -> Settings:
     access = parse_access(root.sub("access"), organizations, frozenset(connectors))
     delivery = parse_delivery(root.sub("delivery"))
     passes = parse_pass(root.sub("pass"))
+    health = parse_health(root.sub("health"), organizations, throttle)
     root.done()
     return Settings(server, database, oidc, organizations, clients, throttle=throttle,
                     linking=linking, roles=roles, admin=admin, keys=keys, outbound=outbound,
                     access=access, connectors=connectors, delivery=delivery,
-                    passes=passes)
+                    passes=passes, health=health)
 
 
 def _server(r: TableReader) -> ServerSettings:

@@ -339,6 +339,19 @@ class PassSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    """``[health]``: what ``/readyz`` checks and which of its parts a load balancer needs."""
+
+    # The parts whose failure makes /readyz answer 503: "database", "migrations", "redis",
+    # "directory:ORG"; None: database, migrations, and redis when [throttle] redis_url is set.
+    required: tuple[str, ...] | None = None
+    # Each check's whole deadline (a directory's own timeout is capped at it), seconds.
+    timeout_s: float = 1.0
+    # How long one answer is reused, so that a load balancer probing often costs little.
+    cache_s: float = 1.0
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings
     database: DatabaseSettings
@@ -355,3 +368,4 @@ class Settings:
     connectors: Mapping[str, ConnectorSettings] = field(default_factory=dict)
     delivery: DeliverySettings = DeliverySettings()
     passes: PassSettings = PassSettings()  # the [pass] table
+    health: HealthSettings = HealthSettings()

@@ -52,7 +52,8 @@ def test_example_file_documents_every_setting() -> None:
     for cls in (model.ServerSettings, model.DatabaseSettings, model.OidcSettings,
                 model.DirectorySettings, model.ClientSettings, model.OrganizationSettings,
                 model.ThrottleSettings, model.ThrottleSchedule, model.LinkingSettings,
-                model.LinkingRule, model.RolesSettings, model.AdminSettings):
+                model.LinkingRule, model.RolesSettings, model.AdminSettings,
+                model.HealthSettings):
         assert is_dataclass(cls)
         for f in fields(cls):
             if f.name not in documented and f.name not in {"id", "client_id", "directory"}:
