@@ -3,6 +3,7 @@ only when a required part is down, and nothing secret in the answer."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -116,6 +117,21 @@ def test_a_stopped_directory_is_listed_but_not_required(
     assert body["status"] == "not_ready"
     assert body["checks"]["directory:tpu"] == {**body["checks"]["directory:tpu"],
                                                "ok": False, "required": True}
+
+
+def test_a_hung_directory_costs_the_deadline_and_is_not_required(
+        built: list[Flask], database_url: str, directories: dict[str, SlapdServer]) -> None:
+    with socket.socket() as hung:  # accepts connections (the backlog), never answers
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        uri = f"ldap://127.0.0.1:{hung.getsockname()[1]}"
+        app = build(built, database_url, directories, health={"timeout_s": 0.3},
+                    organizations={"tpu": people.organization("tpu").config([uri])})
+        status, body, text = readyz(app)
+    assert status == 200
+    assert body["checks"]["directory:tpu"]["ok"] is False
+    assert body["checks"]["database"]["ok"] is True
+    assert uri not in text
 
 
 def test_redis_that_does_not_answer_is_not_ready(built: list[Flask], database_url: str,
