@@ -27,8 +27,13 @@ def test_only_required_parts_decide() -> None:
 
 def test_an_answer_is_reused_for_cache_s() -> None:
     calls: list[int] = []
-    readiness = Readiness({"database": lambda: str(calls.append(1))}, frozenset({"database"}),
-                          timeout_s=5, cache_s=3600)
+
+    def answers() -> str:
+        calls.append(1)
+        return "answers"
+
+    readiness = Readiness({"database": answers}, frozenset({"database"}), timeout_s=5,
+                          cache_s=3600)
     assert readiness.report() is readiness.report()
     assert len(calls) == 1
 
