@@ -68,13 +68,13 @@ def claims_for(
         scope = org.scope if org else account.organization
         claims.update(
             name=_full_name(attrs),
-            given_name=_first(attrs, "given_name"),
-            family_name=_first(attrs, "family_name"),
-            middle_name=_first(attrs, "middle_name"),
+            given_name=first_value(attrs, "given_name"),
+            family_name=first_value(attrs, "family_name"),
+            middle_name=first_value(attrs, "middle_name"),
             preferred_username=f"{account.username}@{scope}",
-            locale=_first(attrs, "locale") or "ru-RU",
+            locale=first_value(attrs, "locale") or "ru-RU",
         )
-    if "email" in granted and (email := _first(attrs, "email")):
+    if "email" in granted and (email := first_value(attrs, "email")):
         # Addresses come from the university's own directory, which manages them.
         claims.update(email=email, email_verified=True)
     if "campus" in granted:
@@ -107,7 +107,7 @@ def entitlement_uris(accounts: Iterable[LinkedAccount], granted: Iterable[str] =
     return sorted(v for v in values if _URI.match(v))
 
 
-def _first(attrs: Mapping[str, Any], name: str) -> str | None:
+def first_value(attrs: Mapping[str, Any], name: str) -> str | None:
     values = attrs.get(name) or []
     return str(values[0]) if values else None
 
@@ -119,7 +119,7 @@ def display_name(account: LinkedAccount) -> str | None:
 
 
 def _full_name(attrs: Mapping[str, Any]) -> str | None:
-    if display := _first(attrs, "display_name"):
+    if display := first_value(attrs, "display_name"):
         return display
-    parts = [_first(attrs, n) for n in ("given_name", "middle_name", "family_name")]
+    parts = [first_value(attrs, n) for n in ("given_name", "middle_name", "family_name")]
     return " ".join(p for p in parts if p) or None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session, object_session
 
 from connectors.base import DeliveryKind
-from idp.identity.claims import primary_account, scoped_affiliations
+from idp.identity.claims import display_name, first_value, primary_account, scoped_affiliations
 from idp.settings.model import Settings
 from idp.storage.cards import current_card
 from idp.storage.identities import Identity
@@ -43,14 +43,14 @@ def person_of(settings: Settings, identity: Identity, *,
         return person
     account = primary_account(identity, settings.linking.primary_precedence)
     attrs = account.attributes
-    given, family = _first(attrs, "given_name"), _first(attrs, "family_name")
     org = settings.organizations.get(account.organization)
     person.update(
-        name=_first(attrs, "display_name") or " ".join(v for v in (given, family) if v) or None,
-        email=_first(attrs, "email"),
+        name=display_name(account),  # as the name claim has it
+        email=first_value(attrs, "email"),
         organizations=sorted({a.organization for a in identity.accounts}),
         affiliations=scoped_affiliations(identity.accounts, settings.organizations),
-        given_name=given, family_name=family,
+        given_name=first_value(attrs, "given_name"),
+        family_name=first_value(attrs, "family_name"),
         username=f"{account.username}@{org.scope if org else account.organization}",
         home_organization=account.organization,
     )
@@ -63,11 +63,6 @@ def _card_number(identity: Identity) -> str | None:
         return None
     card = current_card(db, identity.id)
     return card.number if card is not None else None
-
-
-def _first(attrs: dict[str, Any], name: str) -> str | None:
-    values = attrs.get(name) or []
-    return str(values[0]) if values else None
 
 
 def _connectors_of(settings: Settings, resource: str) -> tuple[str, ...]:
