@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from idp import request_id as request_ids
 from idp.storage.base import Base, UtcDateTime, utcnow
 
 
@@ -93,6 +94,7 @@ class AuditEvent(Base):
     organization: Mapped[str | None] = mapped_column(String(32), nullable=True)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 def record(
@@ -114,6 +116,7 @@ def record(
         organization=organization,
         ip=ip,
         details=details,
+        request_id=request_ids.current(),
     )
     db.add(event)
     return event
