@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := tests/interop/node_modules/.installed-stamp
+PEER_STAMP := bench/peer/node_modules/.installed-stamp
 
 .PHONY: install demo test lint typecheck check bench clean
 
@@ -18,20 +19,26 @@ $(NODE_STAMP): tests/interop/package.json tests/interop/package-lock.json
 	cd tests/interop && npm ci --no-audit --no-fund --silent
 	touch $@
 
+# The benchmark's peer, node-oidc-provider (bench/peer/); its test runs in `make test`.
+$(PEER_STAMP): bench/peer/package.json bench/peer/package-lock.json
+	cd bench/peer && npm ci --no-audit --no-fund --silent
+	touch $@
+
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m demo
 
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) $(PEER_STAMP)
 	bash scripts/run-tests.sh
 
 # Not part of `make test`: prints figures for this machine (see README, "Benchmark").
-bench: $(STAMP)
+bench: $(STAMP) $(PEER_STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.access
+	$(BIN)/python -m bench.side_by_side
 
 lint: $(STAMP)
 	$(BIN)/ruff check idp connectors campus-pass demo bench tests
@@ -40,4 +47,4 @@ lint: $(STAMP)
 check: lint test
 
 clean:
-	rm -rf $(VENV) var tests/interop/node_modules
+	rm -rf $(VENV) var tests/interop/node_modules bench/peer/node_modules
