@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from idp.cli import (  # noqa: F401  (each registers its commands on import)
     access,
+    backup,
     card,
     clients,
     clients_show,
