@@ -14,7 +14,8 @@ everything in its process's memory and its development login takes any name with
 
 Environment knobs: ``BENCH_SECONDS`` (per measurement, default 8), ``BENCH_CONCURRENCY``
 (default 16), ``BENCH_WORKERS`` (Campus ID's gunicorn workers on its one CPU, default 1),
-``BENCH_POSTGRES_URL`` as for ``python -m bench``.
+``BENCH_ENGINE`` (``[server] engine``; empty: the provider's default), ``BENCH_POSTGRES_URL`` as
+for ``python -m bench``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from demo.stack import ProviderStack
 
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
+ENGINE = os.environ.get("BENCH_ENGINE", "")  # empty: the provider's default
 SERVER_CPU, LOAD_CPU = (0, 1) if (os.cpu_count() or 1) >= 2 else (None, None)
 WARM_UP_S = min(2.0, SECONDS)
 
@@ -169,7 +171,8 @@ def print_table(rows: list[Row]) -> None:
     print()
     print(f"Campus ID beside node-oidc-provider {peer.version()} (Node {node_version()}): {pin}; "
           f"wrk -t1 -c{CONCURRENCY}, {SECONDS:g} s per measurement after a {WARM_UP_S:g} s warm-up")
-    print(f"Campus ID: gunicorn, {WORKERS} worker(s), PostgreSQL, logins bound against slapd. "
+    print(f"Campus ID: idp serve ({campus_engine()}), {WORKERS} worker(s), PostgreSQL, logins bound "
+          "against slapd. "
           "Peer: one Node process, in-memory storage, development login (no password check).")
     print("ratio = Campus ID req/s / peer req/s (full login: logins/s, five requests each)")
     print()
@@ -188,6 +191,12 @@ def print_table(rows: list[Row]) -> None:
                 print(f"  {side}, {row.name}: {result['errors']} errors, first: {result['first_error']}")
 
 
+def campus_engine() -> str:
+    from idp.settings.model import ServerSettings
+
+    return ENGINE or str(getattr(ServerSettings, "engine", "gunicorn"))
+
+
 def node_version() -> str:
     return subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
 
@@ -204,7 +213,8 @@ def main() -> int:
     clients[LOGIN_CLIENT["client_id"]]["id_token_signed_response_alg"] = "ES256"  # as the peer's
     with tempfile.TemporaryDirectory(prefix="campus-bench-") as tmp, throwaway_postgres() as db_url:
         stack = PinnedStack(Path(tmp), port=free_port(), clients=clients, workers=WORKERS,
-                            database_url=db_url)
+                            database_url=db_url,
+                            extra_config={"server": {"engine": ENGINE}} if ENGINE else None)
         with stack, PeerServer(Path(tmp) / "peer.log", cpu=SERVER_CPU) as other:
             ours = rows_for(stack.issuer, peer.send(stack.issuer, Request(
                 "GET", "/.well-known/openid-configuration")).json(), campus_logins(stack.issuer))
