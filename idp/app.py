@@ -21,7 +21,7 @@ from idp.oidc.server import create_server
 from idp.settings import Settings
 from idp.storage.base import make_engine, make_session_factory, utcnow
 from idp.storage.migrate import ensure_current, hold_startup_lock
-from idp.web import access_log, csrf, errors, i18n, raw_request, security
+from idp.web import access_log, csrf, errors, i18n, raw_request, request_id, security
 from idp.web import account as account_views
 from idp.web import admin as admin_views
 from idp.web import api as api_views
@@ -90,4 +90,5 @@ def create_app(settings: Settings) -> Flask:
     admin_views.init_app(app)
     app.register_blueprint(api_clients_views.bp)
     health_views.init_app(app)
+    request_id.init_app(app)  # last: the outermost layer, around every other one
     return app

@@ -19,11 +19,13 @@ from idp.settings import Settings
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, dev: bool) -> None:
     """Serve the provider (gunicorn, workers from the config)."""
+    from idp.logs import configure as configure_logging
     from idp.web.serve import serve as run
 
     settings = settings_of(ctx)
     if dev and not settings.server.dev_mode:
         fail("--dev needs server.dev_mode = true in the configuration.", [])
+    configure_logging(settings.logging)  # [logging]: JSON lines with request ids, or text
     _apply_access(settings)
     try:
         run(settings, host, port, dev=dev)

@@ -19,6 +19,7 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from idp import request_id as request_ids
 from idp.errors import BadRequest, ConfigError, Conflict, DatabaseNotReady, IdpError, NotFound
 from idp.settings import Settings
 from idp.settings.load import load_settings
@@ -45,6 +46,8 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     """Campus ID: single sign-on for a consortium of universities."""
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
+    # The command's id: its log lines and the audit events it writes carry it (idp.request_id).
+    ctx.with_resource(request_ids.bound())
 
 
 @main.group()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import getpass
 import logging
 import signal
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -98,7 +97,7 @@ def worker(ctx: click.Context, once: bool, reconcile_name: str | None) -> None:
             except IdpError as exc:
                 refuse(exc)
             return
-        _log_to_stderr()
+        _log_to_stderr(settings)
         if engine.dialect.name == "sqlite":
             log.info("SQLite: run a single worker on this database")
         job_worker = Worker(sessions, settings.delivery, connectors)
@@ -114,13 +113,10 @@ def worker(ctx: click.Context, once: bool, reconcile_name: str | None) -> None:
         engine.dispose()
 
 
-def _log_to_stderr() -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-        root.setLevel(logging.INFO)
+def _log_to_stderr(settings: Settings) -> None:
+    from idp.logs import configure
+
+    configure(settings.logging)  # [logging]: JSON lines, each job's with its own id, or text
 
 
 @contextmanager

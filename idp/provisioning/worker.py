@@ -23,6 +23,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -30,6 +31,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from connectors.base import Connector, Delivery, DeliveryKind, NeverWorks, RetryLater
+from idp import request_id as request_ids
 from idp.provisioning.claims import (
     Claimed,
     Dead,
@@ -166,13 +168,19 @@ class Worker:
             if self.stop.is_set() or time.monotonic() < next_run[i]:
                 continue
             try:
-                task.run()
+                with request_ids.bound():  # each run's log lines and audit events: one id
+                    task.run()
             except Exception:  # one failing task must not stop deliveries
                 log.exception("periodic task %s failed", task.name or task.run)
             next_run[i] = time.monotonic() + task.interval_s
 
     def run_batch(self, *, due_by: datetime | None = None) -> int:
-        """Claim one batch and deliver it; the number of jobs claimed."""
+        """Claim one batch and deliver it; the number of jobs claimed. The batch has an id of
+        its own (``idp.request_id``), which its log lines and audit events carry."""
+        with request_ids.bound():
+            return self._claim_and_deliver(due_by)
+
+    def _claim_and_deliver(self, due_by: datetime | None) -> int:
         with self.sessions() as db:
             jobs = claim(db, worker=self.worker, now=utcnow(), limit=self.delivery.batch_size,
                          claim_timeout_s=self.delivery.claim_timeout_s, due_by=due_by)
@@ -211,7 +219,8 @@ class Worker:
                 if now - job.claimed_at > too_old:  # held too long in this batch: let go
                     batch.results.append((job, Release()))
                     continue
-                future = self.pool.submit(deliver_one, self.connectors, job, deadline_s)
+                future = self.pool.submit(copy_context().run,  # with the batch's id
+                                          deliver_one, self.connectors, job, deadline_s)
                 batch.running[future] = (job, time.monotonic())
                 batch.in_flight[name] += 1
             if not queue:

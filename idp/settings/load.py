@@ -17,6 +17,7 @@ from idp.settings.access import parse_access, parse_connectors, parse_delivery
 from idp.settings.clients import parse_client
 from idp.settings.health import parse_health
 from idp.settings.keys import parse_keys
+from idp.settings.logs import parse_logging
 from idp.settings.model import (
     DatabaseSettings,
     DirectorySettings,
@@ -43,7 +44,7 @@ DEV_SECRET_FILE = Path("var/secret_key")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _TOP_LEVEL = {"server", "database", "oidc", "organizations", "clients", "throttle",
               "linking", "roles", "admin", "keys", "outbound", "pass",
-              "health"}
+              "health", "logging"}
 
 
 def load_settings(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Settings:
@@ -118,11 +119,12 @@ def parse_settings(data: Mapping[str, Any], problems: list[str]) -> Settings:
     delivery = parse_delivery(root.sub("delivery"))
     passes = parse_pass(root.sub("pass"))
     health = parse_health(root.sub("health"), organizations, throttle)
+    logging = parse_logging(root.sub("logging"), server.dev_mode)
     root.done()
     return Settings(server, database, oidc, organizations, clients, throttle=throttle,
                     linking=linking, roles=roles, admin=admin, keys=keys, outbound=outbound,
                     access=access, connectors=connectors, delivery=delivery,
-                    passes=passes, health=health)
+                    passes=passes, health=health, logging=logging)
 
 
 def _server(r: TableReader) -> ServerSettings:

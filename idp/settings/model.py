@@ -351,6 +351,27 @@ class HealthSettings:
     cache_s: float = 1.0
 
 
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """``[logging]``: one JSON object a line (the default), or plain text (the default in dev
+    mode); records below ``level`` are dropped (idp.logs)."""
+
+    format: LogFormat = LogFormat.JSON
+    level: LogLevel = LogLevel.INFO
+
+
 @dataclass(frozen=True)
 class Settings:
     server: ServerSettings
@@ -369,3 +390,4 @@ class Settings:
     delivery: DeliverySettings = DeliverySettings()
     passes: PassSettings = PassSettings()  # the [pass] table
     health: HealthSettings = HealthSettings()
+    logging: LoggingSettings = LoggingSettings()

@@ -2,21 +2,32 @@
 names, status; never a query string, a header value or a body, where authorization codes,
 tokens, ``id_token_hint``s and request objects travel.
 
-The application names the client in the WSGI environ (``CLIENT``); the server's access log
-(``idp.web.serve``) prints it with ``log_path``. Both are made printable first: a log line is one
-line, whatever a caller sent.
+The application names the client in the WSGI environ (``CLIENT``) and keeps the request's id
+there (``REQUEST_ID``, see ``idp.web.request_id``); the server's access log (``idp.web.serve``)
+prints them with ``log_path``. All are made printable first: a log line is one line, whatever a
+caller sent. ``AccessLogged`` writes the same line through Python logging instead (logger
+``idp.access``), so that it takes the configured format: with ``[logging] format = "json"``
+one JSON object with ``remote``, ``method``, ``path``, ``status``, ``bytes``, ``duration_ms``,
+``client`` and ``request_id`` fields, for servers whose own access log cannot read the environ.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 CLIENT = "campus_id.client_id"  # WSGI environ key: the client_id the request names
+REQUEST_ID = "campus_id.request_id"  # WSGI environ key: the request's id (idp.web.request_id)
 MAX_CLIENT = 64
 MAX_PATH = 200
 
@@ -63,3 +74,69 @@ def init_app(app: Flask) -> None:
         if client:
             request.environ[CLIENT] = printable(client, MAX_CLIENT)
         return response
+
+
+ACCESS_LOG = logging.getLogger("idp.access")
+
+
+def access_fields(environ: dict[str, Any], status: str, size: int, duration_ms: int) -> dict[str, Any]:
+    """What one access log line holds, each value printable: never a query string, a header or
+    a body."""
+    return {
+        "remote": printable(str(environ.get("REMOTE_ADDR") or "-"), 64),
+        "method": printable(str(environ.get("REQUEST_METHOD") or "-"), 16),
+        "path": log_path(environ),
+        "status": printable(status, 3),
+        "bytes": size,
+        "duration_ms": duration_ms,
+        "client": environ.get(CLIENT) or "-",
+        "request_id": environ.get(REQUEST_ID) or "-",
+    }
+
+
+def log_access(environ: dict[str, Any], status: str, size: int, duration_ms: int) -> None:
+    fields = access_fields(environ, status, size, duration_ms)
+    ACCESS_LOG.info('%s "%s %s" %s %s %dms client=%s', fields["remote"], fields["method"],
+                    fields["path"], fields["status"], size, duration_ms, fields["client"],
+                    extra=fields)
+
+
+class AccessLogged:
+    """WSGI middleware: one access log line per request through ``log_access``, written when
+    the server closes the response (its whole body sent, or the client gone)."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.monotonic()
+        status = ["-"]
+
+        def start(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status[0] = code.split(" ", 1)[0]
+            return start_response(code, headers, exc_info)
+
+        def done(size: int) -> None:
+            log_access(environ, status[0], size, int((time.monotonic() - started) * 1000))
+
+        return _Counted(self.app(environ, start), done)
+
+
+class _Counted:
+    """A response body that counts its bytes and reports once when closed."""
+
+    def __init__(self, body: Iterable[bytes], done: Callable[[int], None]) -> None:
+        self.body, self.done, self.size = body, done, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.body:
+            self.size += len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.done(self.size)
