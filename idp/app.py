@@ -14,6 +14,7 @@ from idp.admin.registry import sync_static_clients
 from idp.directory.registry import build_directories
 from idp.errors import DatabaseNotReady
 from idp.identity.throttle import build_throttle
+from idp.metrics import web as metrics_web
 from idp.oidc.key_rotation import retention, settle
 from idp.oidc.keys import ensure_keys
 from idp.oidc.live_keys import LiveKeyRing
@@ -90,5 +91,6 @@ def create_app(settings: Settings) -> Flask:
     admin_views.init_app(app)
     app.register_blueprint(api_clients_views.bp)
     health_views.init_app(app)
+    metrics_web.init_app(app)
     request_id.init_app(app)  # last: the outermost layer, around every other one
     return app

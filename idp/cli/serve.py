@@ -9,6 +9,7 @@ import click
 
 from idp.cli.shared import current_engine, fail, main, settings_of
 from idp.errors import DatabaseNotReady
+from idp.metrics.processes import prepare_processes
 from idp.settings import Settings
 
 
@@ -20,9 +21,10 @@ from idp.settings import Settings
 def serve(ctx: click.Context, host: str, port: int, dev: bool) -> None:
     """Serve the provider (gunicorn, workers from the config)."""
     from idp.logs import configure as configure_logging
+    settings = settings_of(ctx)
+    prepare_processes(settings)  # before prometheus_client is imported: see its module
     from idp.web.serve import serve as run
 
-    settings = settings_of(ctx)
     if dev and not settings.server.dev_mode:
         fail("--dev needs server.dev_mode = true in the configuration.", [])
     configure_logging(settings.logging)  # [logging]: JSON lines with request ids, or text

@@ -37,6 +37,7 @@ from idp.directory.breaker import CircuitBreaker
 from idp.directory.pool import ConnectionPool, Lent
 from idp.directory.timing import BindTimer
 from idp.errors import ConfigError, DirectoryUnavailable
+from idp.metrics import record
 from idp.settings import DirectorySettings
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,9 @@ class LdapDirectory:
         if not lent.service_bound:  # left bound as the previous person
             self._service_bind(conn, uri)
             lent.service_bound = True
+        started = time.perf_counter()
         entry = self._find(conn, username)
+        record.directory_round_trip(self.organization, uri, "search", started)
         lent.service_bound = False  # from here on the connection is bound as someone else
         if entry is None:
             self._decoy_bind(conn, password)
@@ -244,6 +247,7 @@ class LdapDirectory:
         started = time.perf_counter()
         status = self._bind_as(conn, dn, password)
         self.bind_timer.observe(time.perf_counter() - started)
+        record.directory_round_trip(self.organization, uri, "bind", started)
         if status is not AuthStatus.OK:
             return AuthResult(status)
         # Only now, with the password proven, may the answer differ from a wrong password.

@@ -16,6 +16,7 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Flask
 
 from idp import context
+from idp.metrics import record
 from idp.oidc.client_assertions import PrivateKeyJwt
 from idp.oidc.client_credentials import ServiceGrant
 from idp.oidc.client_keys import ClientKeys
@@ -89,6 +90,7 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         store_issued(context.db(), context.settings().oidc, token, request)
+        record.token_issued(request.payload.grant_type, request.client.client_id)
 
     def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> Any:
         """Every response Authlib makes. A redirect is always an authorization response,

@@ -18,6 +18,7 @@ from idp.settings.clients import parse_client
 from idp.settings.health import parse_health
 from idp.settings.keys import parse_keys
 from idp.settings.logs import parse_logging
+from idp.settings.metrics import parse_metrics
 from idp.settings.model import (
     DatabaseSettings,
     DirectorySettings,
@@ -44,7 +45,7 @@ DEV_SECRET_FILE = Path("var/secret_key")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _TOP_LEVEL = {"server", "database", "oidc", "organizations", "clients", "throttle",
               "linking", "roles", "admin", "keys", "outbound", "pass",
-              "health", "logging"}
+              "health", "metrics", "logging"}
 
 
 def load_settings(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Settings:
@@ -119,12 +120,13 @@ def parse_settings(data: Mapping[str, Any], problems: list[str]) -> Settings:
     delivery = parse_delivery(root.sub("delivery"))
     passes = parse_pass(root.sub("pass"))
     health = parse_health(root.sub("health"), organizations, throttle)
+    metrics = parse_metrics(root.sub("metrics"))
     logging = parse_logging(root.sub("logging"), server.dev_mode)
     root.done()
     return Settings(server, database, oidc, organizations, clients, throttle=throttle,
                     linking=linking, roles=roles, admin=admin, keys=keys, outbound=outbound,
                     access=access, connectors=connectors, delivery=delivery,
-                    passes=passes, health=health, logging=logging)
+                    passes=passes, health=health, metrics=metrics, logging=logging)
 
 
 def _server(r: TableReader) -> ServerSettings:

@@ -351,6 +351,19 @@ class HealthSettings:
     cache_s: float = 1.0
 
 
+@dataclass(frozen=True)
+class MetricsSettings:
+    """``[metrics]``: Prometheus metrics (idp.metrics, docs/operations.md "Metrics"). Served
+    at ``/metrics`` on the provider's own port when ``token`` is set (a bearer token), and on
+    a separate ``listen`` address (``host:port``) when that is set; never unprotected."""
+
+    enabled: bool = False
+    token: str = field(default="", repr=False)
+    listen: str = ""
+    # The worker processes' shared files; empty: a new temporary directory for each `idp serve`.
+    multiprocess_dir: str = ""
+
+
 class LogFormat(StrEnum):
     JSON = "json"
     TEXT = "text"
@@ -390,4 +403,5 @@ class Settings:
     delivery: DeliverySettings = DeliverySettings()
     passes: PassSettings = PassSettings()  # the [pass] table
     health: HealthSettings = HealthSettings()
+    metrics: MetricsSettings = MetricsSettings()
     logging: LoggingSettings = LoggingSettings()

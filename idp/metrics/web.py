@@ -1,0 +1,61 @@
+"""The metrics' Flask wiring: every answer is timed and counted by endpoint name (never by
+path, which a caller chooses), the audit events and the database pool are watched
+(``idp.metrics.hooks``), and ``/metrics`` answers to the bearer token when one is set.
+
+With ``[metrics] enabled = false`` nothing is installed and ``/metrics`` is a 404; so it is
+when only a separate ``listen`` address is set (``idp.metrics.listener`` serves it there).
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Flask, Response, current_app, request
+
+from idp import context
+from idp.metrics.bearer import bearer_matches
+from idp.metrics.collectors import DeliveryQueue, scrape
+from idp.metrics.definitions import REQUEST_SECONDS, REQUESTS
+from idp.metrics.hooks import count_audit_events, watch_pool
+
+bp = Blueprint("metrics", __name__)
+EXTENSION = "campus_id_metrics"
+STARTED = "campus_id.metrics.started"  # WSGI environ key: perf_counter() at the first hook
+
+
+def init_app(app: Flask) -> None:
+    services = context.services_of(app)
+    settings = services.settings.metrics
+    if not settings.enabled:
+        return
+    count_audit_events(services.sessions)
+    watch_pool(services.engine)
+    app.before_request_funcs.setdefault(None, []).insert(0, _started)  # before any refusal
+    app.after_request(_finished)
+    if settings.token:
+        app.extensions[EXTENSION] = DeliveryQueue(services.engine, services.settings.connectors)
+        app.register_blueprint(bp)
+
+
+def _started() -> None:
+    request.environ[STARTED] = time.perf_counter()
+
+
+def _finished(response: Response) -> Response:
+    endpoint = request.endpoint or "none"
+    started = request.environ.get(STARTED)
+    if started is not None:
+        REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
+    REQUESTS.labels(endpoint, str(response.status_code)).inc()
+    return response
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    token = context.services().settings.metrics.token
+    if not bearer_matches(request.headers.get("Authorization"), token):
+        return Response("A bearer token is required.\n", 401, mimetype="text/plain",
+                        headers={"WWW-Authenticate": 'Bearer realm="metrics"',
+                                 "Cache-Control": "no-store"})
+    body, content_type = scrape(current_app.extensions[EXTENSION])
+    return Response(body, 200, content_type=content_type, headers={"Cache-Control": "no-store"})
