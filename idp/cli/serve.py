@@ -1,7 +1,8 @@
-"""``idp serve``: the provider under gunicorn (workers from the configuration), or Werkzeug's
-development server in dev mode. Before serving, every access grant is recomputed when the
-resources or policies changed since they were last applied (``idp.provisioning.applied``;
-what the safety brake stops is logged as an error, and serving goes on)."""
+"""``idp serve``: the provider under granian or gunicorn (``[server] engine``, ``--engine``;
+workers from the configuration), or Werkzeug's development server in dev mode. Before
+serving, every access grant is recomputed when the resources or policies changed since they
+were last applied (``idp.provisioning.applied``; what the safety brake stops is logged as an
+error, and serving goes on)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,18 @@ from idp.cli.shared import current_engine, fail, main, settings_of
 from idp.errors import DatabaseNotReady
 from idp.metrics.processes import prepare_processes
 from idp.settings import Settings
+from idp.settings.model import ServerEngine
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--dev", is_flag=True, help="Werkzeug's development server (dev mode only).")
+@click.option("--engine", type=click.Choice([e.value for e in ServerEngine]), default=None,
+              help="The HTTP server, instead of [server] engine (granian by default).")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, dev: bool) -> None:
-    """Serve the provider (gunicorn, workers from the config)."""
+def serve(ctx: click.Context, host: str, port: int, dev: bool, engine: str | None) -> None:
+    """Serve the provider (granian or gunicorn, workers from the config)."""
     from idp.logs import configure as configure_logging
     settings = settings_of(ctx)
     prepare_processes(settings)  # before prometheus_client is imported: see its module
@@ -30,7 +34,7 @@ def serve(ctx: click.Context, host: str, port: int, dev: bool) -> None:
     configure_logging(settings.logging)  # [logging]: JSON lines with request ids, or text
     _apply_access(settings)
     try:
-        run(settings, host, port, dev=dev)
+        run(settings, host, port, dev=dev, engine=engine)
     except DatabaseNotReady as exc:
         fail(exc.detail, [])
 

@@ -29,6 +29,7 @@ from idp.settings.model import (
     MatchClaim,
     OidcSettings,
     OrganizationSettings,
+    ServerEngine,
     ServerSettings,
     Settings,
     ThrottleSchedule,
@@ -152,6 +153,7 @@ def _server(r: TableReader) -> ServerSettings:
         trust_forwarded_headers=r.boolean("trust_forwarded_headers", False),
         tls_cert_file=r.string("tls_cert_file", ""),
         tls_key_file=r.string("tls_key_file", ""),
+        engine=r.choice("engine", ServerEngine, ServerEngine.GRANIAN),
     )
     if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
         r.problem("tls_cert_file", "tls_cert_file and tls_key_file go together")

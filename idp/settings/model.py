@@ -59,6 +59,13 @@ JWKS_MAX_AGE_S = 300
 DEFAULT_CLIENT_SCOPES = ("openid", "profile", "email", "campus")
 
 
+class ServerEngine(StrEnum):
+    """The HTTP server ``idp serve`` runs the provider on (idp.web.serve)."""
+
+    GRANIAN = "granian"
+    GUNICORN = "gunicorn"
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     issuer: str
@@ -70,6 +77,7 @@ class ServerSettings:
     trust_forwarded_headers: bool = False
     tls_cert_file: str = ""
     tls_key_file: str = ""
+    engine: ServerEngine = ServerEngine.GRANIAN
 
 
 @dataclass(frozen=True)

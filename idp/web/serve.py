@@ -1,5 +1,6 @@
-"""Serving: gunicorn in production (workers from the config, app built once before forking),
-Werkzeug's reloader-free development server only in dev mode."""
+"""Serving: in production granian (the default, ``idp.web.serve_granian``) or gunicorn
+(``[server] engine`` or ``idp serve --engine``), workers from the config and the app built once
+before they fork; Werkzeug's reloader-free development server only in dev mode."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from werkzeug.serving import WSGIRequestHandler
 from idp import context
 from idp.app import create_app
 from idp.settings import Settings
+from idp.settings.model import ServerEngine
 from idp.web.access_log import CLIENT, log_path
 
 
@@ -59,17 +61,31 @@ class DevRequestLog(WSGIRequestHandler):
 WORKER_CLASS = "idp.web.serve_worker.WholeRequestWorker"
 
 
-def serve(settings: Settings, host: str, port: int, *, dev: bool = False) -> None:
+def serve(settings: Settings, host: str, port: int, *, dev: bool = False,
+          engine: str | None = None) -> None:
     app = create_app(settings)
     if dev:
         tls = (settings.server.tls_cert_file, settings.server.tls_key_file)
         app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True,
                 ssl_context=tls if tls[0] else None, request_handler=DevRequestLog)
         return
-    engine = app.extensions[context.EXTENSION].engine
+    if ServerEngine(engine or settings.server.engine) is ServerEngine.GUNICORN:
+        _serve_gunicorn(app, settings, host, port)
+    else:
+        from idp.web import serve_granian
 
+        serve_granian.run(app, settings, host, port, lambda: after_fork(app))
+
+
+def after_fork(app: Flask) -> None:
+    """What each worker does first, under either engine, once forked from the process that
+    built ``app``."""
+    app.extensions[context.EXTENSION].engine.dispose(close=False)  # its own database connections
+
+
+def _serve_gunicorn(app: Flask, settings: Settings, host: str, port: int) -> None:
     def post_fork(_server: Any, _worker: Any) -> None:
-        engine.dispose(close=False)  # each worker opens its own database connections
+        after_fork(app)
 
     _Gunicorn(app, {
         "bind": f"{host}:{port}",

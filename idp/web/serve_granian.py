@@ -1,0 +1,78 @@
+"""``idp serve`` on granian, a Rust HTTP server, through its WSGI interface: the default engine
+(``[server] engine``; gunicorn stays the other choice, ``idp.web.serve``).
+
+- The app is built once, before the workers start: granian forks its worker processes (the
+  start method is made ``fork`` explicitly) and each calls ``load``, which hands it the app
+  already built. What was made before the fork, such as the counters the client and release
+  caches share (``idp.storage.snapshot_cache``), is shared by every worker as under gunicorn;
+  each worker opens its own database connections (``after_fork``).
+- Workers and threads come from ``[server] workers`` and ``threads`` (granian's blocking
+  threads: the Python threads of a worker). A worker that dies is started again.
+- https with ``tls_cert_file``/``tls_key_file``, TLS 1.2 or later (granian's own default is
+  1.3 only). HTTP/1.1, as under gunicorn.
+- SIGTERM or SIGINT: the workers stop taking connections, finish what they hold, and are
+  killed after ``GRACEFUL_S``. SIGHUP: the workers are replaced one after another by fresh
+  forks of the same app (the configuration is not read again, as under gunicorn with the app
+  built before forking).
+- The access log is ours (``idp.web.access_log.AccessLogged``, logger ``idp.access``): granian's
+  own line has the query string and cannot show the client the request names, so it is off.
+- Slow clients: the TLS handshake and the request head are read by granian's Rust layer,
+  without a Python thread, and a head not complete within ``HEADER_READ_TIMEOUT_MS`` ends the
+  connection. A body, though, is read when the application asks for it, from a worker thread:
+  a client that declares a body and sends it slowly holds that thread (docs/operations.md,
+  "Slow clients").
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from granian.constants import HTTPModes, Interfaces, SSLProtocols
+from granian.http import HTTP1Settings
+from granian.server.mp import MPServer
+
+from idp.settings import Settings
+from idp.web.access_log import AccessLogged
+
+GRACEFUL_S = 5  # what a worker still has in hand when told to stop, before it is killed
+HEADER_READ_TIMEOUT_MS = 10_000  # the request head must arrive within this (gunicorn's worker: 10 s)
+
+
+def run(app: Flask, settings: Settings, host: str, port: int, after_fork: Callable[[], None]) -> None:
+    if multiprocessing.get_start_method() != "fork":  # Python 3.14 defaults to forkserver
+        multiprocessing.set_start_method("fork", force=True)
+    served = AccessLogged(app)
+
+    def load() -> Any:  # in each worker, right after the fork
+        after_fork()
+        return served
+
+    server = MPServer(
+        "campus-id",  # a name only: the app is handed over by load, never imported
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=settings.server.workers,
+        blocking_threads=settings.server.threads,
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS),
+        websockets=False,
+        log_access=False,
+        respawn_failed_workers=True,
+        workers_kill_timeout=GRACEFUL_S,
+        **_tls_options(settings),
+    )
+    server.serve(target_loader=load, wrap_loader=False)
+
+
+def _tls_options(settings: Settings) -> dict[str, Any]:
+    """https served by granian itself, for set-ups without a reverse proxy."""
+    if not settings.server.tls_cert_file:
+        return {}
+    return {"ssl_cert": Path(settings.server.tls_cert_file),
+            "ssl_key": Path(settings.server.tls_key_file),
+            "ssl_protocol_min": SSLProtocols.tls12}
