@@ -38,6 +38,7 @@ bench: $(STAMP) $(PEER_STAMP)
 	$(BIN)/python -m bench.delivery
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.access
+	$(BIN)/python -m bench.instances
 	$(BIN)/python -m bench.side_by_side
 
 lint: $(STAMP)

@@ -10,15 +10,20 @@
 // iteration: authorize -> login form -> post -> authorize -> code -> token; "refresh" logs
 // each worker in once, unmeasured, then rotates that worker's refresh token per iteration.
 import http from "node:http";
+import https from "node:https";
 import crypto from "node:crypto";
+import fs from "node:fs";
 
 const spec = JSON.parse(process.argv[2]);
 const base = new URL(spec.base);
-const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency * 2 });
+// An https base (nginx in bench.instances) is verified against spec.ca_file, a PEM file.
+const client = base.protocol === "https:" ? https : http;
+const agent = new client.Agent({ keepAlive: true, maxSockets: spec.concurrency * 2,
+                                 ...(spec.ca_file ? { ca: fs.readFileSync(spec.ca_file) } : {}) });
 
 function request(method, path, { headers = {}, body = null } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request(
+    const req = client.request(
       { host: base.hostname, port: base.port, method, path, agent, headers },
       (res) => {
         const chunks = [];
