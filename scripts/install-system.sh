@@ -54,6 +54,18 @@ if [[ " ${missing[*]} " == *" apache2 "* ]] && command -v systemctl >/dev/null \
   systemctl disable --now apache2 apache-htcacheclean >/dev/null 2>&1 || true
 fi
 
+# promtool checks deploy/prometheus/ in the tests. It is taken alone from Debian's prometheus
+# package: installing the package would add a Prometheus server (started where daemons start).
+if ! command -v promtool >/dev/null && [ "$(id -u)" -eq 0 ]; then
+  echo "installing promtool"
+  unpacked=$(mktemp -d)
+  (cd "$unpacked" && { apt-get download prometheus >/dev/null 2>&1 \
+     || { apt-get update -qq && apt-get download prometheus >/dev/null 2>&1; }; } \
+     && dpkg-deb -x prometheus_*.deb root)
+  install -m 0755 "$unpacked/root/usr/bin/promtool" /usr/local/bin/promtool
+  rm -rf "$unpacked"
+fi
+
 if ! pg_isready -q -h 127.0.0.1; then
   echo "starting PostgreSQL"
   cluster=$(ls /etc/postgresql | sort -V | tail -n 1)
