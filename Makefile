@@ -26,8 +26,10 @@ $(PEER_STAMP): bench/peer/package.json bench/peer/package-lock.json
 
 install: $(STAMP)
 
+# `make demo HTTPS=1`: the provider over https (a local CA in var/demo/tls); DEMO_PORT,
+# DEMO_RP_PORT and DEMO_HOST set its port, the sample relying party's and the issuer's host.
 demo: $(STAMP)
-	$(BIN)/python -m demo
+	$(BIN)/python -m demo $(if $(filter-out 0,$(HTTPS)),--https)
 
 test: $(STAMP) $(NODE_STAMP) $(PEER_STAMP)
 	bash scripts/run-tests.sh

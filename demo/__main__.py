@@ -2,14 +2,22 @@
 sample relying party at http://127.0.0.1:8081, a delivery worker (`idp worker`) and what it
 delivers to: the webhook receiver at http://127.0.0.1:8090, the demo library (a real SCIM
 server) at http://127.0.0.1:8091/v2 and a stand-in Moodle at http://127.0.0.1:8092. Ctrl-C
-stops everything it started."""
+stops everything it started.
+
+`make demo HTTPS=1` (``--https``) serves the provider over https at https://127.0.0.1:8443 with a
+certificate from a local CA made in var/demo/tls/ (ca.pem is what a real Moodle must trust;
+docs/moodle.md). ``DEMO_PORT`` sets the provider's port, ``DEMO_RP_PORT`` the sample relying
+party's, ``DEMO_HOST`` the issuer's host name or address (127.0.0.1; another one is served on
+every interface and named in the certificate)."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from werkzeug.serving import make_server
@@ -20,24 +28,47 @@ from demo.sample_rp import create_rp
 from demo.stack import ProviderStack
 
 PROVIDER_PORT = 8080
+HTTPS_PROVIDER_PORT = 8443
 RP_PORT = 8081
 WEBHOOK_PORT = 8090
 SCIM_PORT = 8091
 MOODLE_PORT = 8092
 LDAP_PORTS = {"tpu": 3891, "tsu": 3892, "tusur": 3893}
 WORKDIR = Path("var/demo")
-RP_CLIENT = {
-    "client_id": "sample-rp",
-    "client_secret": "sample-rp-demo-secret",
-    "redirect_uri": f"http://127.0.0.1:{RP_PORT}/callback",
-}
+RP_CLIENT = {"client_id": "sample-rp", "client_secret": "sample-rp-demo-secret"}
 
 
 # Who may use the admin UI in the demo (see docs/admin.md).
 STAFF = {"consortium_admin": ["tpu:demo"], "org_admin": ["tsu:demo"]}
 
 
-def banner(stack: ProviderStack) -> str:
+@dataclass(frozen=True)
+class Options:
+    https: bool
+    host: str
+    port: int
+    rp_port: int
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"http://127.0.0.1:{self.rp_port}/callback"
+
+
+def options(argv: list[str]) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--https", action="store_true",
+                        help="serve the provider over https with a local CA's certificate")
+    https = parser.parse_args(argv).https
+    default_port = HTTPS_PROVIDER_PORT if https else PROVIDER_PORT
+    try:
+        port = int(os.environ.get("DEMO_PORT") or default_port)
+        rp_port = int(os.environ.get("DEMO_RP_PORT") or RP_PORT)
+    except ValueError:
+        parser.error("DEMO_PORT and DEMO_RP_PORT must be port numbers")
+    return Options(https, os.environ.get("DEMO_HOST") or "127.0.0.1", port, rp_port)
+
+
+def banner(stack: ProviderStack, rp_port: int = RP_PORT) -> str:
     bin_dir = Path(os.path.relpath(Path(sys.executable).parent))
     idp = f"{bin_dir / 'idp'} --config {stack.config_path}"
     turnstile = f"{bin_dir / 'campus-pass'}"
@@ -46,7 +77,7 @@ def banner(stack: ProviderStack) -> str:
         "",
         "Campus ID demo is running:",
         f"  provider (issuer)      {stack.issuer}",
-        f"  sample relying party   http://127.0.0.1:{RP_PORT}   <- open this and log in",
+        f"  sample relying party   http://127.0.0.1:{rp_port}   <- open this and log in",
         "  directories            " + ", ".join(
             f"{org} {srv.uri}" for org, srv in stack.directories.items()),
         f"  admin UI               {stack.issuer}/admin   <- staff: tpu demo/demo (consortium admin), "
@@ -77,9 +108,13 @@ def banner(stack: ProviderStack) -> str:
         f"  {idp} access explain demo@tsu.ru",
         f"  {idp} deliveries list --json",
         f"  {idp} directory sync --json     <- accounts for everybody, before they log in",
-        "",
-        "Every organization has username demo, password demo. Other people:",
     ]
+    if stack.ca_file is not None:
+        lines += ["", "https: the provider's certificate is issued by a local CA made for this demo:",
+                  f"  {stack.ca_file}   <- the CA certificate a relying party must trust "
+                  "(a real Moodle: docs/moodle.md)",
+                  f"  curl --cacert {stack.ca_file} {stack.issuer}/.well-known/openid-configuration"]
+    lines += ["", "Every organization has username demo, password demo. Other people:"]
     for row in roster():
         if row["username"] != "demo":
             lines.append(f"  {row['organization']:6} {row['username']:20} {row['password']:28} "
@@ -92,25 +127,27 @@ def _stop(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    chosen = options(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING)
     # SIGINT explicitly too: a shell that starts us in the background sets it to "ignore".
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     clients = {RP_CLIENT["client_id"]: {
-        "name": "Sample relying party", "redirect_uris": [RP_CLIENT["redirect_uri"]],
+        "name": "Sample relying party", "redirect_uris": [chosen.redirect_uri],
         "client_secret": RP_CLIENT["client_secret"],
     }}
-    stack = ProviderStack(WORKDIR, port=PROVIDER_PORT, ldap_ports=LDAP_PORTS, clients=clients,
+    stack = ProviderStack(WORKDIR, port=chosen.port, https=chosen.https, host=chosen.host,
+                          ldap_ports=LDAP_PORTS, clients=clients,
                           extra_config={"roles": STAFF}, access=True, webhook_port=WEBHOOK_PORT,
                           scim_port=SCIM_PORT, moodle_port=MOODLE_PORT,
                           echo=lambda line: print(line, flush=True))
     try:
         stack.start()
         rp = create_rp(stack.issuer, RP_CLIENT["client_id"], RP_CLIENT["client_secret"],
-                       RP_CLIENT["redirect_uri"])
-        server = make_server("127.0.0.1", RP_PORT, rp, threaded=True)
-        print(banner(stack), flush=True)
+                       chosen.redirect_uri, ca_file=str(stack.ca_file) if stack.ca_file else None)
+        server = make_server("127.0.0.1", chosen.rp_port, rp, threaded=True)
+        print(banner(stack, chosen.rp_port), flush=True)
         server.serve_forever()  # returns (Werkzeug swallows KeyboardInterrupt) on Ctrl-C
     except KeyboardInterrupt:
         pass

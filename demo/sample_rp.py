@@ -10,6 +10,7 @@ import secrets
 from typing import Any
 
 from authlib.integrations.flask_client import OAuth
+from authlib.integrations.requests_client import OAuth2Session
 from flask import Flask, redirect, session
 
 PAGE = """<!doctype html>
@@ -26,19 +27,26 @@ button{{font-size:1rem;padding:.6rem 1.2rem}}</style>
 </body></html>"""
 
 
-def create_rp(issuer: str, client_id: str, client_secret: str, redirect_uri: str) -> Flask:
+def create_rp(issuer: str, client_id: str, client_secret: str, redirect_uri: str,
+              ca_file: str | None = None) -> Flask:
+    """The relying party's app; ``ca_file``: the CA that the provider's https certificate is
+    checked against (the https demo's local CA) instead of the system's."""
     app = Flask(__name__)
     app.secret_key = secrets.token_urlsafe(32)
     # The provider sets its own cookie on the same host: browsers do not separate ports.
     app.config["SESSION_COOKIE_NAME"] = "sample_rp"
     oauth = OAuth(app)
-    oauth.register(
+    campus = oauth.register(
         "campus",
         client_id=client_id,
         client_secret=client_secret,
         server_metadata_url=f"{issuer}/.well-known/openid-configuration",
         client_kwargs={"scope": "openid profile email campus", "code_challenge_method": "S256"},
     )
+    if ca_file:
+        # Every request of the client (discovery, JWKS, token, UserInfo) goes through a session
+        # of this class.
+        campus.client_cls = _trusting(ca_file)
 
     @app.get("/")
     def home() -> str:
@@ -56,6 +64,16 @@ def create_rp(issuer: str, client_id: str, client_secret: str, redirect_uri: str
         return redirect("/")
 
     return app
+
+
+def _trusting(ca_file: str) -> type[OAuth2Session]:
+    class TrustingSession(OAuth2Session):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.verify = ca_file
+            self.trust_env = False  # an environment CA bundle would override ``verify``
+
+    return TrustingSession
 
 
 def _result(result: dict[str, Any] | None) -> str:

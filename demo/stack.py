@@ -36,7 +36,7 @@ from demo.access import (
 from demo.moodle_standin import MoodleStandIn
 from demo.scim_server import ScimServer
 from demo.slapd import SlapdServer, die_with_parent
-from demo.tls import write_self_signed
+from demo.tls import write_local_ca
 from demo.toml_writer import dumps
 from demo.webhook_receiver import WebhookReceiver
 
@@ -51,7 +51,7 @@ class ProviderStack:
     delivering to them (port 0: a free one)."""
 
     def __init__(self, workdir: Path, *, port: int, ldap_ports: dict[str, int] | None = None,
-                 https: bool = False, clients: dict[str, Any] | None = None,
+                 https: bool = False, host: str = "127.0.0.1", clients: dict[str, Any] | None = None,
                  workers: int = 2, database_url: str | None = None,
                  extra_config: dict[str, Any] | None = None, access: bool = False,
                  webhook_port: int = 0, scim_port: int = 0, moodle_port: int = 0,
@@ -60,6 +60,7 @@ class ProviderStack:
         self.port = port
         self.ldap_ports = ldap_ports or {}
         self.https = https
+        self.host = host
         self.clients = clients or {}
         self.workers = workers
         self.database_url = database_url or f"sqlite:///{workdir / 'idp.sqlite3'}"
@@ -80,7 +81,13 @@ class ProviderStack:
 
     @property
     def issuer(self) -> str:
-        return f"{'https' if self.https else 'http'}://127.0.0.1:{self.port}"
+        return f"{'https' if self.https else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def bind(self) -> str:
+        """Loopback, unless the issuer names another host (a relying party on another machine
+        reaches the provider there)."""
+        return "127.0.0.1" if self.host in ("127.0.0.1", "localhost") else "0.0.0.0"
 
     def start(self) -> ProviderStack:
         """Everything, or (when a part fails to start) nothing: what started is stopped."""
@@ -92,7 +99,7 @@ class ProviderStack:
                 self.start_moodle()
             self.write_config()
             self.idp("db", "upgrade")
-            self.process = self._spawn("provider.log", "serve", "--host", "127.0.0.1",
+            self.process = self._spawn("provider.log", "serve", "--host", self.bind,
                                        "--port", str(self.port))
             self._wait_ready()
             if self.access:
@@ -162,9 +169,12 @@ class ProviderStack:
             secret.write_text(os.urandom(32).hex(), encoding="utf-8")
             secret.chmod(0o600)
         if self.https:
-            cert, key = write_self_signed(self.workdir, "provider")
-            server.update(tls_cert_file=str(cert), tls_key_file=str(key))
-            self.ca_file = cert
+            # A local CA (kept across runs: a relying party told to trust it goes on trusting
+            # it) and a certificate it issues for the issuer's host at every start.
+            hosts = list(dict.fromkeys([self.host, "127.0.0.1", "localhost"]))
+            tls = write_local_ca(self.workdir / "tls", hosts)
+            server.update(tls_cert_file=str(tls.cert_file), tls_key_file=str(tls.key_file))
+            self.ca_file = tls.ca_file
         config = {
             "server": server,
             "database": {"url": self.database_url},
