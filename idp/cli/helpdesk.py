@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from idp.cli.shared import current_engine, echo_json, main, refuse, session_on, settings_of
 from idp.errors import IdpError, InvalidInput, NotFound
+from idp.identity import lock as identity_lock
 from idp.linking import actions, helpdesk, merge
 from idp.linking.helpdesk import HelpdeskScope
 from idp.oidc.backchannel import Signer
@@ -86,7 +87,7 @@ def _details(db: Session, settings: Settings, identity: Identity) -> dict[str, A
 
 @main.group()
 def identities() -> None:
-    """Campus identities: show, link and unlink accounts."""
+    """Campus identities: show, link and unlink accounts, lock and unlock."""
 
 
 @identities.command("show")
@@ -135,6 +136,35 @@ def identities_unlink(ctx: click.Context, sub: str, account: str, reason: str) -
         actions.deliver_now(db, signer, queued, limits=settings.outbound)
         _echo({"identity": _details(db, settings, identity),
                "new_identity": _details(db, settings, created)})
+
+
+@identities.command("lock")
+@click.argument("sub")
+@_REASON
+@click.pass_context
+def identities_lock(ctx: click.Context, sub: str, reason: str) -> None:
+    """Lock the identity SUB (or of ORG:USERNAME): no login anywhere, its sessions and tokens
+    ended, its access grants ended."""
+    with _database(ctx) as (db, settings):
+        identity = find_identity(db, sub)
+        signer = _signer(db, settings)
+        done = identity_lock.lock(db, settings, signer, identity, reason=reason, actor=actor())
+        db.commit()
+        actions.deliver_now(db, signer, list(done.logout_tokens), limits=settings.outbound)
+        _echo(api_json.lock_outcome(identity, done))
+
+
+@identities.command("unlock")
+@click.argument("sub")
+@_REASON
+@click.pass_context
+def identities_unlock(ctx: click.Context, sub: str, reason: str) -> None:
+    """Unlock the identity SUB (or of ORG:USERNAME): its access grants recomputed."""
+    with _database(ctx) as (db, settings):
+        identity = find_identity(db, sub)
+        done = identity_lock.unlock(db, settings, identity, reason=reason, actor=actor())
+        db.commit()
+        _echo(api_json.lock_outcome(identity, done))
 
 
 @main.group()

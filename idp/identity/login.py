@@ -37,6 +37,8 @@ class LoginOutcome:
     account: LinkedAccount | None = None
     # Set when the throttle refused the attempt: the password was not checked.
     retry_after_s: int | None = None
+    # Set when the password was right but the helpdesk locked the identity (idp.identity.lock).
+    identity_locked: bool = False
 
     @property
     def identity(self) -> Identity | None:
@@ -56,6 +58,10 @@ def login_with_password(
     account, created = find_or_create_account(db, proof.found)
     if linker is not None:
         link_at_login(db, linker, account, proof.found, created=created)
+    if account.identity.locked_at is not None:
+        audit.record(db, AuditEventType.LOGIN_REFUSED_LOCKED, actor=f"{org}:{account.username}",
+                     identity_id=account.identity_id, organization=org, ip=ip)
+        return LoginOutcome(AuthStatus.ACCOUNT_LOCKED, identity_locked=True)
     audit.record(db, AuditEventType.LOGIN_SUCCEEDED, actor=f"{org}:{account.username}",
                  identity_id=account.identity_id, organization=org, ip=ip)
     return LoginOutcome(AuthStatus.OK, account)

@@ -67,6 +67,12 @@ class HelpdeskScope:
         person too, which only an unscoped helpdesk may decide."""
         return all(self.includes(a.organization) for a in identity.accounts)
 
+    def organization_of(self, identity: Identity) -> str | None:
+        """The organization an event about the identity is recorded under: its first account
+        in the scope, so that the scoped helpdesk sees the event in the audit trail."""
+        return next((a.organization for a in identity.accounts if self.includes(a.organization)),
+                    None)
+
     def redact(self, value: Any, organizations: Collection[str]) -> Any:
         """``value`` (an audit event's details) without what names another organization's
         accounts: an entry keyed by such an organization or account goes, and an

@@ -6,7 +6,8 @@ until a date, the longest ``grace_days`` of the policies that granted it), ``end
 is when the current run of access began; ``until`` is the grace end, or when it ended.
 A grant that starts, enters grace or comes back from it is delivered as ``grant`` (a connector
 learns the new end date); one that ends is delivered as ``revoke``. An identity absorbed by a
-merge ends its grants at once: the survivor holds them from then on.
+merge ends its grants at once: the survivor holds them from then on; so does a locked identity
+until it is unlocked.
 
 ``plan`` decides without writing, so a bulk recompute or a directory sync can count what
 would end before ending anything (the safety brake); ``apply`` writes.
@@ -95,7 +96,7 @@ def grants_of(db: Session, identity_ids: Sequence[int]) -> dict[int, dict[str, A
 def plan(settings: Settings, identity: Identity, current: Mapping[str, AccessGrant],
          now: datetime) -> list[Transition]:
     access = settings.access
-    wanted = ({} if identity.status == MERGED
+    wanted = ({} if holds_nothing(identity)
               else entitled(access, account_facts(settings, identity), now.date()))
     transitions = []
     for resource in sorted(set(wanted) | set(current)):
@@ -105,6 +106,12 @@ def plan(settings: Settings, identity: Identity, current: Mapping[str, AccessGra
         if step is not None:
             transitions.append(step)
     return transitions
+
+
+def holds_nothing(identity: Identity) -> bool:
+    """Absorbed by a merge, or locked by the helpdesk (``idp.identity.lock``): entitled to
+    nothing, and its grants end at once, without grace."""
+    return identity.status == MERGED or identity.locked_at is not None
 
 
 def access_grace(settings: Settings, grant: AccessGrant | None) -> int:
@@ -129,11 +136,11 @@ def _step(grace: int, identity: Identity, resource: str, grant: AccessGrant | No
         return None
     kept = tuple(Reason(r["policy"], r["account"], r["account_id"]) for r in grant.because)
     if before is GrantState.ACTIVE:
-        if grace > 0 and identity.status != MERGED:
+        if grace > 0 and not holds_nothing(identity):
             return Transition(identity.id, resource, before, GrantState.GRACE, grant.since,
                               now + timedelta(days=grace), kept)
         return Transition(identity.id, resource, before, GrantState.ENDED, grant.since, now, kept)
-    if grant.until is not None and grant.until > now and identity.status != MERGED:
+    if grant.until is not None and grant.until > now and not holds_nothing(identity):
         return None  # in grace, not over yet
     return Transition(identity.id, resource, before, GrantState.ENDED, grant.since,
                       grant.until if grant.until and grant.until <= now else now, kept)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Select,
     String,
+    Text,
     UniqueConstraint,
     bindparam,
     exists,
@@ -50,6 +51,11 @@ class Identity(Base):
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("identities.id"), index=True, nullable=True
     )
+    # Set while the helpdesk has locked the identity (``idp.identity.lock``): no login
+    # anywhere, no access granted; who locked it (the actor) and why.
+    locked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    locked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lock_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     accounts: Mapped[list[LinkedAccount]] = relationship(
         back_populates="identity", order_by="LinkedAccount.id", lazy="selectin"
     )

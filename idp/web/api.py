@@ -1,6 +1,6 @@
 """The helpdesk API (``/api/v1``, JSON only): find identities, link and unlink accounts,
 decide proposals, read an identity's audit trail and its access grants with their reasons,
-re-issue a lost campus card.
+re-issue a lost campus card, lock and unlock an identity.
 
 Bearer access tokens of this provider's client credentials grant (RFC 6750; looked up by
 digest like introspection does), authorised by the client's roles: ``helpdesk`` everywhere,
@@ -20,6 +20,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from idp import context
 from idp.errors import Forbidden, IdpError, InvalidInput, NotFound
+from idp.identity import lock as identity_lock
 from idp.linking import actions, helpdesk, merge
 from idp.linking.helpdesk import HelpdeskScope
 from idp.provisioning import card_reissue
@@ -178,6 +179,28 @@ def unlink(sub: str, key: str) -> Response:
     return _json({"identity": api_json.identity_details(db, identity, _precedence(), scope=scope),
                   "new_identity": api_json.identity_details(db, created, _precedence(),
                                                             scope=scope)}, 200)
+
+
+@bp.post("/identities/<sub>/lock", defaults={"change": "lock"})
+@bp.post("/identities/<sub>/unlock", defaults={"change": "unlock"})
+def lock_or_unlock(sub: str, change: str) -> Response:
+    """Lock: no login anywhere, sessions and tokens ended, grants ended; unlock: grants
+    recomputed. ``helpdesk:ORG`` only on an identity whose every account is ORG's."""
+    client, scope = _caller()
+    reason = merge.check_reason(json_body().get("reason"))
+    identity, _ = _identity(sub, scope)
+    _check_owned(scope, identity)
+    db = context.db()
+    actor, ip, organization = _actor(client), request.remote_addr, scope.organization_of(identity)
+    if change == "lock":
+        done = identity_lock.lock(db, context.settings(), signer(), identity, reason=reason,
+                                  actor=actor, ip=ip, organization=organization)
+    else:
+        done = identity_lock.unlock(db, context.settings(), identity, reason=reason, actor=actor,
+                                    ip=ip, organization=organization)
+    db.commit()
+    actions.deliver_now(db, signer(), list(done.logout_tokens))
+    return _json(api_json.lock_outcome(identity, done), 200)
 
 
 @bp.get("/proposals")

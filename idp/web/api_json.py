@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from idp.identity.claims import display_name, primary_account
+from idp.identity.lock import Outcome
 from idp.linking.helpdesk import HelpdeskScope
 from idp.storage.audit import AuditEvent
 from idp.storage.identities import Identity, LinkedAccount, account_key, aliases_of
@@ -49,10 +50,26 @@ def identity_details(db: Session, identity: Identity, precedence: Sequence[str],
                      else {"organization": a.organization, "redacted": True}
                      for a in identity.accounts],
         "aliases": [a.sub for a in aliases_of(db, identity.id)],
+        "locked": lock_of(identity),
     }
     if requested is not None:
         body["resolved_from_alias"] = requested
     return body
+
+
+def lock_of(identity: Identity) -> dict[str, Any] | None:
+    if identity.locked_at is None:
+        return None
+    return {"at": _time(identity.locked_at), "by": identity.locked_by,
+            "reason": identity.lock_reason}
+
+
+def lock_outcome(identity: Identity, done: Outcome) -> dict[str, Any]:
+    return {"sub": identity.sub, "locked": lock_of(identity),
+            "sessions_ended": done.sessions_ended,
+            "refresh_tokens_revoked": done.refresh_tokens_revoked,
+            "access_tokens_revoked": done.access_tokens_revoked,
+            "jobs": list(done.delivery_jobs)}
 
 
 def account(a: LinkedAccount) -> dict[str, Any]:
@@ -93,6 +110,7 @@ def audit_event(e: AuditEvent, scope: HelpdeskScope = UNSCOPED,
         "organization": e.organization,
         "client_id": e.client_id,
         "details": scope.redact(e.details, organizations),
+        "request_id": e.request_id,  # the X-Request-ID of its log lines (docs/operations.md)
     }
 
 

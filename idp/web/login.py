@@ -82,7 +82,8 @@ def login_submit() -> Any:
         return response
     if outcome.account is None:
         db.commit()
-        return _render(rid, params, translate(STATUS_MESSAGES[outcome.status]), username=username,
+        message = "login.identity_locked" if outcome.identity_locked else STATUS_MESSAGES[outcome.status]
+        return _render(rid, params, translate(message), username=username,
                        organization=org_id, status=401)
     _recompute_access(outcome.account)
     start_login_session(outcome.account, int(time.time()))

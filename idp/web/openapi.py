@@ -89,7 +89,20 @@ _SCHEMAS: dict[str, Any] = {
         "resolved_from_alias": {"type": "string",
                                 "description": "Present when the sub asked for was an alias."},
         "merged_sub": {"type": "string",
-                       "description": "After a link: the absorbed identity's sub, now an alias."}}},
+                       "description": "After a link: the absorbed identity's sub, now an alias."},
+        "locked": _ref("Lock")}},
+    "Lock": {"type": ["object", "null"], "required": ["at", "by", "reason"], "description": (
+        "null unless the helpdesk locked the identity: no login anywhere, no access."),
+        "properties": {"at": {"type": "string", "format": "date-time"},
+                       "by": {"type": "string"}, "reason": {"type": "string"}}},
+    "LockChanged": {"type": "object", "required": [
+        "sub", "locked", "sessions_ended", "refresh_tokens_revoked", "access_tokens_revoked",
+        "jobs"], "properties": {
+        "sub": {"type": "string"}, "locked": _ref("Lock"),
+        "sessions_ended": {"type": "integer"}, "refresh_tokens_revoked": {"type": "integer"},
+        "access_tokens_revoked": {"type": "integer"},
+        "jobs": {"type": "array", "items": {"type": "integer"},
+                 "description": "The delivery jobs queued for the grants that changed."}}},
     "Access": {"type": "object", "required": ["person", "grants"], "properties": {
         "person": {"type": "object", "required": ["campus_id", "sub"], "properties": {
             "campus_id": {"type": "string"}, "sub": {"type": "string"}}},
@@ -122,7 +135,10 @@ _SCHEMAS: dict[str, Any] = {
         "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
         "type": {"type": "string"}, "actor": {"type": "string"},
         "organization": _NULLABLE_STR, "client_id": _NULLABLE_STR,
-        "details": {"type": "object"}}},
+        "details": {"type": "object"},
+        "request_id": {**_NULLABLE_STR, "description": (
+            "The id of the request, job or command that wrote the event, as in its log lines "
+            "and the response's X-Request-ID; null for events older than it.")}}},
     "CardReissued": {"type": "object",
                      "required": ["card_number", "previous_card_number", "jobs"], "properties": {
         "card_number": {"type": "string", "pattern": "^[1-9][0-9]{11}$",
@@ -165,6 +181,17 @@ _PATHS: dict[str, Any] = {
         "requestBody": {"required": True,
                         "content": {"application/json": {"schema": _ref("Reason")}}},
         "responses": {**_ok("CardReissued"), **_errors("400", "401", "403", "404", "409", "422")}}},
+    **{f"/identities/{{sub}}/{change}": {"post": {
+        "operationId": f"{change}Identity",
+        "summary": ("Lock the identity: no login anywhere, its sessions and tokens ended, its "
+                    "access grants ended (connectors told). 409 when already locked."
+                    if change == "lock" else
+                    "Unlock the identity: its access grants recomputed. 409 when not locked."),
+        "parameters": [_SUB],
+        "requestBody": {"required": True,
+                        "content": {"application/json": {"schema": _ref("Reason")}}},
+        "responses": {**_ok("LockChanged"), **_errors("400", "401", "403", "404", "409", "422")}}}
+       for change in ("lock", "unlock")},
     "/identities/{sub}/accounts": {"post": {
         "operationId": "linkAccount",
         "summary": "Link an account; its identity, when it has another one, is merged into "
