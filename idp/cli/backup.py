@@ -3,9 +3,9 @@ back into an empty database (docs/operations.md, "Backup and restore").
 
 A backup is refused when the configured ``secret_key`` does not open the signing keys in the
 database (it would record a secret that cannot restore them); a restore is refused, before it
-writes anything, for the reasons ``idp.storage.backup.check_restorable`` gives. Exit codes:
-2 refused (wrong secret, newer schema, other database kind, not a backup), 4 the target is not
-empty, 1 any other failure (a tool missing or failing, the deadline passed).
+writes anything, for the reasons ``idp.storage.backup.check_backup`` and ``check_target_empty``
+give. Exit codes: 2 refused (wrong secret, newer schema, other database kind, not a backup),
+4 the target is not empty, 1 any other failure (a tool missing or failing, the deadline passed).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 
 from idp.cli.shared import Exit, main, settings_of
 from idp.oidc.key_backup import published_kids, secret_fingerprint, undecryptable_kids
-from idp.storage.backup import check_restorable, make_backup, restore_backup
+from idp.storage.backup import check_backup, check_target_empty, kind_of, make_backup, restore_backup
 from idp.storage.backup_archive import BackupError, BackupRefused, TargetNotEmpty, read_manifest
 from idp.storage.backup_postgres import Deadline
 from idp.storage.base import make_engine, utcnow
@@ -79,7 +79,6 @@ def restore(ctx: click.Context, file: Path, timeout_s: float) -> None:
     then upgraded to the current one."""
     settings = settings_of(ctx)
     secret = settings.server.secret_key
-    engine = make_engine(settings.database.url)
 
     def verify(conn: Connection) -> None:
         failed = undecryptable_kids(conn, secret)
@@ -89,7 +88,12 @@ def restore(ctx: click.Context, file: Path, timeout_s: float) -> None:
 
     try:
         manifest = read_manifest(file)
-        check_restorable(manifest, engine, fingerprint=secret_fingerprint(secret))
+        check_backup(manifest, kind_of(settings.database.url), fingerprint=secret_fingerprint(secret))
+    except BackupError as exc:
+        _stop("Nothing restored", exc)
+    engine = make_engine(settings.database.url)  # creates a missing SQLite file (mode 0600)
+    try:
+        check_target_empty(engine)
         upgraded_from = restore_backup(file, manifest, engine, verify=verify,
                                        deadline=Deadline(timeout_s))
     except BackupError as exc:

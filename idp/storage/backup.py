@@ -22,6 +22,7 @@ from urllib.parse import quote
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, inspect
+from sqlalchemy.engine import make_url
 
 from idp.storage import backup_postgres
 from idp.storage.backup_archive import (
@@ -42,8 +43,9 @@ SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "pg_toast")
 Verify = Callable[[Connection], None]  # raises BackupRefused when the keys do not open
 
 
-def kind_of(engine: Engine) -> DatabaseKind:
-    return DatabaseKind.SQLITE if engine.dialect.name == "sqlite" else DatabaseKind.POSTGRESQL
+def kind_of(engine_or_url: Engine | str) -> DatabaseKind:
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
+    return DatabaseKind.SQLITE if url.get_backend_name() == "sqlite" else DatabaseKind.POSTGRESQL
 
 
 def make_backup(engine: Engine, path: Path, *, fingerprint: str, signing_keys: list[str],
@@ -70,9 +72,9 @@ def make_backup(engine: Engine, path: Path, *, fingerprint: str, signing_keys: l
     return manifest
 
 
-def check_restorable(manifest: Manifest, engine: Engine, *, fingerprint: str) -> None:
-    """Every refusal that needs nothing written: kind, revision, secret, an empty target."""
-    kind = kind_of(engine)
+def check_backup(manifest: Manifest, kind: DatabaseKind, *, fingerprint: str) -> None:
+    """The refusals the backup alone decides (before the target is even opened): the other
+    kind of database, a schema newer than this code, another ``secret_key``."""
     if manifest.database is not kind:
         raise BackupRefused(f"This is a backup of a {manifest.database} database; the configured "
                             f"database is {kind}. Restore it into a {manifest.database} database.")
@@ -89,6 +91,9 @@ def check_restorable(manifest: Manifest, engine: Engine, *, fingerprint: str) ->
             "This backup's keys were encrypted under a different secret_key (fingerprint "
             f"{manifest.secret_key_fingerprint}; the configured one is {fingerprint}). Configure "
             "the secret_key of the provider that made the backup, then restore again.")
+
+
+def check_target_empty(engine: Engine) -> None:
     tables = user_tables(engine)
     if tables:
         where = engine.url.render_as_string(hide_password=True)

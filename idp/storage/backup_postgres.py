@@ -91,7 +91,7 @@ def find_tool(name: str, major: int) -> tuple[str, str]:
 
 def run(args: Sequence[str], url: URL, deadline: Deadline) -> None:
     name = Path(args[0]).name
-    conninfo = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    conninfo = conninfo_of(url)
     env = dict(os.environ)
     env.setdefault("PGCONNECT_TIMEOUT", CONNECT_TIMEOUT_S)
     with tempfile.TemporaryDirectory(prefix="campus-id-pg-") as private:  # mode 0700
@@ -108,6 +108,13 @@ def run(args: Sequence[str], url: URL, deadline: Deadline) -> None:
     if done.returncode != 0:
         reason = " ".join(done.stderr.strip().splitlines()[-5:]) or f"exit status {done.returncode}"
         raise BackupError(f"{name} failed: {reason}")
+
+
+def conninfo_of(url: URL) -> str:
+    """A libpq URI of ``url`` without its password (``URL.set`` would keep it: it skips None)."""
+    bare = URL.create("postgresql", username=url.username, host=url.host, port=url.port,
+                      database=url.database, query=url.query)
+    return bare.render_as_string(hide_password=False)
 
 
 def _passfile(directory: Path, password: str) -> str:
