@@ -4,6 +4,7 @@ before they fork; Werkzeug's reloader-free development server only in dev mode."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -64,17 +65,15 @@ WORKER_CLASS = "idp.web.serve_worker.WholeRequestWorker"
 def serve(settings: Settings, host: str, port: int, *, dev: bool = False,
           engine: str | None = None) -> None:
     app = create_app(settings)
+    tls = (settings.server.tls_cert_file, settings.server.tls_key_file) if settings.server.tls_cert_file \
+        else None
     if dev:
-        tls = (settings.server.tls_cert_file, settings.server.tls_key_file)
         app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True,
-                ssl_context=tls if tls[0] else None, request_handler=DevRequestLog)
+                ssl_context=tls, request_handler=DevRequestLog)
         return
-    if ServerEngine(engine or settings.server.engine) is ServerEngine.GUNICORN:
-        _serve_gunicorn(app, settings, host, port)
-    else:
-        from idp.web import serve_granian
-
-        serve_granian.run(app, settings, host, port, lambda: after_fork(app))
+    run_app(app, ServerEngine(engine or settings.server.engine), host, port,
+            workers=settings.server.workers, threads=settings.server.threads, tls=tls,
+            after_fork=lambda: after_fork(app))
 
 
 def after_fork(app: Flask) -> None:
@@ -83,15 +82,30 @@ def after_fork(app: Flask) -> None:
     app.extensions[context.EXTENSION].engine.dispose(close=False)  # its own database connections
 
 
-def _serve_gunicorn(app: Flask, settings: Settings, host: str, port: int) -> None:
+def run_app(app: Any, engine: ServerEngine, host: str, port: int, *, workers: int, threads: int,
+            tls: tuple[str, str] | None = None, after_fork: Callable[[], None] = lambda: None) -> None:
+    """Serve the WSGI ``app``, already built, until a signal stops the server; ``tls`` is a
+    certificate chain and key (PEM files). ``bench.floor`` serves its empty apps with it."""
+    if engine is ServerEngine.GUNICORN:
+        _serve_gunicorn(app, host, port, workers=workers, threads=threads, tls=tls,
+                        after_fork=after_fork)
+    else:
+        from idp.web import serve_granian
+
+        serve_granian.run(app, host, port, workers=workers, threads=threads, tls=tls,
+                          after_fork=after_fork)
+
+
+def _serve_gunicorn(app: Any, host: str, port: int, *, workers: int, threads: int,
+                    tls: tuple[str, str] | None, after_fork: Callable[[], None]) -> None:
     def post_fork(_server: Any, _worker: Any) -> None:
-        after_fork(app)
+        after_fork()
 
     _Gunicorn(app, {
         "bind": f"{host}:{port}",
-        "workers": settings.server.workers,
+        "workers": workers,
         "worker_class": WORKER_CLASS,
-        "threads": settings.server.threads,
+        "threads": threads,
         "post_fork": post_fork,
         "accesslog": "-",
         "access_log_format": AccessLog.FORMAT,
@@ -99,12 +113,6 @@ def _serve_gunicorn(app: Flask, settings: Settings, host: str, port: int) -> Non
         "errorlog": "-",
         "timeout": 30,
         "graceful_timeout": 5,
-        **_tls_options(settings),
+        # https served by gunicorn itself, for set-ups without a reverse proxy
+        **({"certfile": tls[0], "keyfile": tls[1]} if tls else {}),
     }).run()
-
-
-def _tls_options(settings: Settings) -> dict[str, str]:
-    """https served by gunicorn itself, for set-ups without a reverse proxy."""
-    if not settings.server.tls_cert_file:
-        return {}
-    return {"certfile": settings.server.tls_cert_file, "keyfile": settings.server.tls_key_file}

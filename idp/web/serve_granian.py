@@ -16,6 +16,10 @@
   built before forking).
 - The access log is ours (``idp.web.access_log.AccessLogged``, logger ``idp.access``): granian's
   own line has the query string and cannot show the client the request names, so it is off.
+- A body the application refuses unread (over 64 KB, ``idp.web.raw_request``) is read and
+  dropped before the answer, up to ``DRAIN_MAX``: granian would close the connection with the
+  body unread, and a client still sending it could get a reset instead of the 413 (gunicorn
+  reads such a body before the next request too).
 - Slow clients: the TLS handshake and the request head are read by granian's Rust layer,
   without a Python thread, and a head not complete within ``HEADER_READ_TIMEOUT_MS`` ends the
   connection. A body, though, is read when the application asks for it, from a worker thread:
@@ -30,49 +34,62 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
 from granian.constants import HTTPModes, Interfaces, SSLProtocols
 from granian.http import HTTP1Settings
 from granian.server.mp import MPServer
 
-from idp.settings import Settings
 from idp.web.access_log import AccessLogged
+from idp.web.raw_request import REFUSED
 
 GRACEFUL_S = 5  # what a worker still has in hand when told to stop, before it is killed
 HEADER_READ_TIMEOUT_MS = 10_000  # the request head must arrive within this (gunicorn's worker: 10 s)
+DRAIN_MAX = 16 * 1024 * 1024  # a refused body longer than this is left unread: the connection ends
+_CHUNK = 64 * 1024
 
 
-def run(app: Flask, settings: Settings, host: str, port: int, after_fork: Callable[[], None]) -> None:
+def run(app: Any, host: str, port: int, *, workers: int, threads: int,
+        tls: tuple[str, str] | None, after_fork: Callable[[], None]) -> None:
+    """Serve ``app`` (see ``idp.web.serve.run_app``)."""
     if multiprocessing.get_start_method() != "fork":  # Python 3.14 defaults to forkserver
         multiprocessing.set_start_method("fork", force=True)
-    served = AccessLogged(app)
+    served = AccessLogged(DrainRefused(app))
 
     def load() -> Any:  # in each worker, right after the fork
         after_fork()
         return served
 
+    # https served by granian itself, for set-ups without a reverse proxy
+    https = {"ssl_cert": Path(tls[0]), "ssl_key": Path(tls[1]),
+             "ssl_protocol_min": SSLProtocols.tls12} if tls else {}
     server = MPServer(
         "campus-id",  # a name only: the app is handed over by load, never imported
         address=host,
         port=port,
         interface=Interfaces.WSGI,
-        workers=settings.server.workers,
-        blocking_threads=settings.server.threads,
+        workers=workers,
+        blocking_threads=threads,
         http=HTTPModes.http1,
         http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS),
         websockets=False,
         log_access=False,
         respawn_failed_workers=True,
         workers_kill_timeout=GRACEFUL_S,
-        **_tls_options(settings),
+        **https,  # type: ignore[arg-type]
     )
     server.serve(target_loader=load, wrap_loader=False)
 
 
-def _tls_options(settings: Settings) -> dict[str, Any]:
-    """https served by granian itself, for set-ups without a reverse proxy."""
-    if not settings.server.tls_cert_file:
-        return {}
-    return {"ssl_cert": Path(settings.server.tls_cert_file),
-            "ssl_key": Path(settings.server.tls_key_file),
-            "ssl_protocol_min": SSLProtocols.tls12}
+class DrainRefused:
+    """WSGI middleware: reads and drops what is left of a refused body (see the module)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        body = environ.get("wsgi.input")
+        answer = self.app(environ, start_response)
+        if environ.get(REFUSED) == 413 and body is not None:
+            read = 0
+            while read <= DRAIN_MAX and (chunk := body.read(_CHUNK)):
+                read += len(chunk)
+        return answer

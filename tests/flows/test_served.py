@@ -1,8 +1,8 @@
-"""The provider as production serves it (`idp serve`: gunicorn), for what only the server layer
-shows: an oversized body is a clear 413 at every kind of endpoint (it was gunicorn's bare 500,
-the error page tripping over the body again), and the access log tells method, path, client
-and status, never a query string or a form, where codes, id_token_hints, request objects and
-secrets travel."""
+"""The provider as production serves it (`idp serve`, under each engine: granian, the default,
+and gunicorn), for what only the server layer shows: an oversized body is a clear 413 at every
+kind of endpoint (it was gunicorn's bare 500, the error page tripping over the body again), and
+the access log tells method, path, client and status, never a query string or a form, where
+codes, id_token_hints, request objects and secrets travel."""
 
 from __future__ import annotations
 
@@ -29,12 +29,14 @@ ACCESS_LINE = re.compile(
     r'"(?P<method>[A-Z]+) (?P<path>\S+)" (?P<status>\d{3}) \S+ \d+ms client=(?P<client>\S+)')
 
 
-@pytest.fixture(scope="module")
-def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderStack]:
+@pytest.fixture(scope="module", params=["granian", "gunicorn"])
+def provider(request: pytest.FixtureRequest,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderStack]:
     clients = {CLIENT_ID: {"name": "Served RP", "redirect_uris": [REDIRECT_URI],
                            "client_secret": SECRET, "grant_types": ["authorization_code"]}}
-    with ProviderStack(tmp_path_factory.mktemp("served"), port=free_port(), clients=clients,
-                       workers=1) as stack:
+    with ProviderStack(tmp_path_factory.mktemp(f"served-{request.param}"), port=free_port(),
+                       clients=clients, workers=1,
+                       extra_config={"server": {"engine": request.param}}) as stack:
         yield stack
 
 
