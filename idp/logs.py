@@ -104,9 +104,9 @@ class JsonFormatter(logging.Formatter):
                 continue
             body[name] = REDACTED if is_secret_field(name) else value
         if record.exc_info:
-            body["exception"] = self.formatException(record.exc_info)
+            body["exception"] = scrub(self.formatException(record.exc_info))
         elif record.exc_text:
-            body["exception"] = record.exc_text
+            body["exception"] = scrub(record.exc_text)
         if record.stack_info:
             body["stack"] = self.formatStack(record.stack_info)
         return json.dumps(body, default=str)
@@ -118,6 +118,9 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
+
+    def formatException(self, ei: Any) -> str:
+        return scrub(super().formatException(ei))
 
     def format(self, record: logging.LogRecord) -> str:
         given = getattr(record, "request_id", None)

@@ -117,6 +117,19 @@ def test_secret_fields_and_secrets_in_messages_are_redacted(logger: logging.Logg
     assert fields["username"] == "ivan"
 
 
+def test_a_secret_in_an_exception_is_redacted(logger: logging.Logger) -> None:
+    def emit() -> None:
+        try:
+            raise RuntimeError("POST /token failed: {'refresh_token': 'RT-SECRET-8'}")
+        except RuntimeError:
+            logger.exception("refresh")
+
+    for settings in (JSON, TEXT):
+        text = "\n".join(lines(logger, settings, emit))
+        logger.handlers.clear()
+        assert "RuntimeError" in text and "refresh_token" in text and "RT-SECRET-8" not in text
+
+
 def test_a_text_line_has_the_request_id(logger: logging.Logger) -> None:
     def emit() -> None:
         with request_ids.bound("abc-123"):
