@@ -1,8 +1,9 @@
 """``python -m bench.side_by_side``: Campus ID beside a peer, node-oidc-provider (bench/peer/),
 under the same conditions, one table.
 
-Both servers run at once, each bound to CPU 0 with taskset (Campus ID: gunicorn and its
-directories' slapd; the peer: one Node process); every load generator is bound to CPU 1 (wrk
+Both servers run at once, each bound to the same CPU with taskset (Campus ID: ``idp serve`` and
+its directories' slapd; the peer: one Node process); every load generator is bound to a second
+CPU (wrk
 with one thread and BENCH_CONCURRENCY connections, default 16; whole logins by the Node
 generators). Each row is measured on Campus ID, then on the peer, each after a warm-up, so a
 burst of other work on the machine is less likely to land on one side only. The ratio is
@@ -13,7 +14,7 @@ PostgreSQL (not bound to a CPU) and checks each password by a bind to slapd; the
 everything in its process's memory and its development login takes any name without a password.
 
 Environment knobs: ``BENCH_SECONDS`` (per measurement, default 8), ``BENCH_CONCURRENCY``
-(default 16), ``BENCH_WORKERS`` (Campus ID's gunicorn workers on its one CPU, default 1),
+(default 16), ``BENCH_WORKERS`` (Campus ID's serving workers on its one CPU, default 1),
 ``BENCH_ENGINE`` (``[server] engine``; empty: the provider's default), ``BENCH_ROUNDS`` (default
 1: with more, every row is measured that many times on each side, alternately, and the table
 keeps each side's best: other work on the machine only ever lowers a figure),
@@ -55,7 +56,8 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 ENGINE = os.environ.get("BENCH_ENGINE", "")  # empty: the provider's default
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1"))
 ONLY = [word.strip() for word in os.environ.get("BENCH_ROWS", "").split(",") if word.strip()]
-SERVER_CPU, LOAD_CPU = (0, 1) if (os.cpu_count() or 1) >= 2 else (None, None)
+_CPUS = sorted(os.sched_getaffinity(0))
+SERVER_CPU, LOAD_CPU = (_CPUS[0], _CPUS[1]) if len(_CPUS) >= 2 else (None, None)
 WARM_UP_S = min(2.0, SECONDS)
 
 Measure = Callable[[float], dict[str, Any]]
@@ -177,7 +179,7 @@ def best(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
 
 
 def print_table(rows: list[Row]) -> None:
-    pin = ("servers bound to CPU 0, load generators to CPU 1" if SERVER_CPU is not None
+    pin = (f"servers bound to CPU {SERVER_CPU}, load generators to CPU {LOAD_CPU}" if SERVER_CPU is not None
            else "one CPU: nothing bound")
     print()
     print(f"Campus ID beside node-oidc-provider {peer.version()} (Node {node_version()}): {pin}; "
