@@ -185,8 +185,8 @@ def print_table(rows: list[Row]) -> None:
     print(f"Campus ID beside node-oidc-provider {peer.version()} (Node {node_version()}): {pin}; "
           f"wrk -t1 -c{CONCURRENCY}, {SECONDS:g} s per measurement after a {WARM_UP_S:g} s warm-up"
           + (f", best of {ROUNDS} rounds" if ROUNDS > 1 else ""))
-    print(f"Campus ID: idp serve ({campus_engine()}), {WORKERS} worker(s), PostgreSQL, logins bound "
-          "against slapd. "
+    print(f"Campus ID: idp serve ({campus_engine()}), {WORKERS} worker(s), PostgreSQL, passwords checked "
+          "by a bind to slapd. "
           "Peer: one Node process, in-memory storage, development login (no password check).")
     print("ratio = Campus ID req/s / peer req/s (full login: logins/s, five requests each)")
     print()
