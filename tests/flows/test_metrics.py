@@ -120,3 +120,23 @@ def test_unknown_paths_are_one_endpoint(built: list[Flask], database_url: str,
     assert value(after, "idp_http_requests_total", endpoint="none", status="404") - value(
         before, "idp_http_requests_total", endpoint="none", status="404") == 3
     assert not any("nope" in str(labels) for _, labels in after)
+
+
+def test_throttled_attempts_are_counted(built: list[Flask], database_url: str,
+                                        directories: dict[str, SlapdServer]) -> None:
+    """Past the account's free failures (5 by default) the throttle answers without asking
+    the directory: a throttled login, not a sixth refusal."""
+    app = build(built, database_url, directories, enabled=True, token=TOKEN)
+    before = scrape(app)
+    browser = app.test_client()
+    for _ in range(6):
+        page = follow(browser, browser.get("/authorize", query_string=RP1.params()))
+        assert login(browser, page, "asmirnova", "wrong-password", "tpu").status_code in (401, 429)
+    after = scrape(app)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("idp_logins_total", organization="tpu", outcome="invalid_credentials") == 5
+    assert moved("idp_logins_total", organization="tpu", outcome="throttled") == 1
+    assert moved("idp_login_throttled_total", organization="tpu", scope="account") == 1
