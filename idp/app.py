@@ -29,6 +29,7 @@ from idp.web import api as api_views
 from idp.web import api_clients as api_clients_views
 from idp.web import api_deliveries as api_deliveries_views
 from idp.web import health as health_views
+from idp.web import helpdesk as helpdesk_views
 from idp.web import login as login_views
 from idp.web import logout as logout_views
 from idp.web import oidc as oidc_views
@@ -89,6 +90,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(api_views.bp)
     app.register_blueprint(api_deliveries_views.bp)
     admin_views.init_app(app)
+    helpdesk_views.init_app(app)
     app.register_blueprint(api_clients_views.bp)
     health_views.init_app(app)
     metrics_web.init_app(app)

@@ -24,11 +24,12 @@ from idp.storage.clients import Client, hash_secret
 ADMIN_CLIENT_ID = "campus-admin"
 ADMIN_SCOPE = "openid"
 CALLBACK_PATH = "/admin/callback"
+HELPDESK_CALLBACK_PATH = "/helpdesk/callback"  # the helpdesk console signs staff in alike
 _LABEL = b"campus-id/admin-client-secret/v1"
 
 
-def admin_redirect_uri(settings: Settings) -> str:
-    return settings.server.issuer + CALLBACK_PATH
+def admin_redirect_uri(settings: Settings, callback: str = CALLBACK_PATH) -> str:
+    return settings.server.issuer + callback
 
 
 def admin_client_secret(settings: Settings) -> str:
@@ -38,8 +39,9 @@ def admin_client_secret(settings: Settings) -> str:
 
 
 def ensure_admin_client(db: Session, settings: Settings) -> Client:
-    """Create or correct ``campus-admin``: trusted (no consent screen), PKCE required, its one
-    redirect URI under the issuer, client_secret_post with the derived secret."""
+    """Create or correct ``campus-admin``: trusted (no consent screen), PKCE required, its
+    redirect URIs under the issuer (the admin UI's and the helpdesk console's),
+    client_secret_post with the derived secret."""
     client = db.scalars(select(Client).where(Client.client_id == ADMIN_CLIENT_ID)).one_or_none()
     if client is None:
         client = Client(client_id=ADMIN_CLIENT_ID)
@@ -47,7 +49,8 @@ def ensure_admin_client(db: Session, settings: Settings) -> Client:
         audit.record(db, AuditEventType.CLIENT_CREATED, actor="system", client_id=ADMIN_CLIENT_ID,
                      name="Campus ID admin", via="startup")
     client.name = "Campus ID admin"
-    client.redirect_uris = [admin_redirect_uri(settings)]
+    client.redirect_uris = [admin_redirect_uri(settings),
+                            admin_redirect_uri(settings, HELPDESK_CALLBACK_PATH)]
     client.scopes = [ADMIN_SCOPE]
     client.grant_types = ["authorization_code"]
     client.public = False

@@ -1,5 +1,7 @@
 """Staff roles: ``consortium_admin`` (everything) and ``org_admin`` of an organization (its
-clients, registration tokens and release policy, nothing else).
+clients, registration tokens and release policy, nothing else); for the helpdesk console,
+``helpdesk`` (every identity) and ``helpdesk:ORG`` (``[roles] org_helpdesk``: the identities
+with an account of the staff account's organization).
 
 Roles belong to the account that signed in, never to its identity: an account listed in
 ``[roles]`` (by ``org:username``), or one that is a member of its organization's
@@ -18,6 +20,7 @@ from enum import StrEnum
 
 from idp.directory.base import GroupDirectory
 from idp.errors import DirectoryUnavailable
+from idp.linking.helpdesk import HELPDESK, HelpdeskScope
 from idp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,16 @@ class Role(StrEnum):
 class StaffRoles:
     consortium_admin: bool = False
     org_admin_of: frozenset[str] = frozenset()
+    # The helpdesk console's roles: ``helpdesk`` (every organization), ``helpdesk:ORG``.
+    helpdesk_all: bool = False
+    helpdesk_of: frozenset[str] = frozenset()
+
+    def helpdesk_scope(self) -> HelpdeskScope | None:
+        """What the helpdesk console lets these roles act on; None: not at all. A consortium
+        admin may do everything."""
+        if self.consortium_admin or self.helpdesk_all:
+            return HelpdeskScope(None)
+        return HelpdeskScope(self.helpdesk_of) if self.helpdesk_of else None
 
     @property
     def is_staff(self) -> bool:
@@ -63,7 +76,9 @@ class StaffRoles:
     def describe(self) -> list[str]:
         """For the audit trail and the page header: ``consortium_admin``, ``org_admin:tsu``."""
         found = [Role.CONSORTIUM_ADMIN.value] if self.consortium_admin else []
-        return found + [f"{Role.ORG_ADMIN.value}:{org}" for org in sorted(self.org_admin_of)]
+        found += [f"{Role.ORG_ADMIN.value}:{org}" for org in sorted(self.org_admin_of)]
+        found += [HELPDESK] if self.helpdesk_all else []
+        return found + [f"{HELPDESK}:{org}" for org in sorted(self.helpdesk_of)]
 
 
 def account_key(organization: str, username: str) -> str:
@@ -76,7 +91,10 @@ def roles_from_config(settings: Settings, organization: str, username: str) -> S
     key = account_key(organization, username)
     consortium = any(a.casefold() == key for a in settings.roles.consortium_admin)
     org_admin = any(a.casefold() == key for a in settings.roles.org_admin)
-    return StaffRoles(consortium, frozenset({organization}) if org_admin else frozenset())
+    helpdesk = any(a.casefold() == key for a in settings.roles.helpdesk)
+    org_helpdesk = any(a.casefold() == key for a in settings.roles.org_helpdesk)
+    return StaffRoles(consortium, frozenset({organization}) if org_admin else frozenset(),
+                      helpdesk, frozenset({organization}) if org_helpdesk else frozenset())
 
 
 def in_admin_group(settings: Settings, directories: Mapping[str, object],
@@ -99,4 +117,5 @@ def account_roles(settings: Settings, organization: str, username: str,
     """The roles of the account that signed in: its ``[roles]`` entries and its group."""
     configured = roles_from_config(settings, organization, username)
     grouped = frozenset({organization}) if in_group else frozenset()
-    return StaffRoles(configured.consortium_admin, configured.org_admin_of | grouped)
+    return StaffRoles(configured.consortium_admin, configured.org_admin_of | grouped,
+                      configured.helpdesk_all, configured.helpdesk_of)

@@ -96,6 +96,21 @@ def _redact(value: Any, hidden: set[str]) -> Any:
     return value
 
 
+def redact_access(body: dict[str, Any], scope: HelpdeskScope,
+                  organizations: Mapping[str, OrganizationSettings]) -> dict[str, Any]:
+    """``explain``'s answer as ``scope`` may read it: for ``helpdesk:ORG``, another
+    organization's account in ``because`` is named by its organization alone."""
+    if scope.organizations is None:
+        return body
+    by_scope = {o.scope.lower(): o.id for o in organizations.values()}
+    for grant in body["grants"]:
+        for reason in grant["because"]:
+            organization = by_scope.get(reason["account"].rpartition("@")[2].lower())
+            if not scope.includes(organization):
+                reason["account"] = organization or "redacted"
+    return body
+
+
 def search(db: Session, q: str, *, organizations: Mapping[str, OrganizationSettings],
            scope: HelpdeskScope, limit: int, after: int = 0) -> tuple[list[Identity], int | None]:
     """Active identities matching ``q`` (name, username, ``user@scope``, email, campus_id, sub

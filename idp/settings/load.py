@@ -39,13 +39,13 @@ from idp.settings.outbound import parse_outbound
 from idp.settings.passes import parse_pass
 from idp.settings.reader import TableReader
 from idp.settings.roles import role_problem
-from idp.settings.staff import parse_admin, parse_roles
+from idp.settings.staff import parse_admin, parse_helpdesk, parse_roles
 
 ENV_PREFIX = "IDP__"
 DEV_SECRET_FILE = Path("var/secret_key")
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _TOP_LEVEL = {"server", "database", "oidc", "organizations", "clients", "throttle",
-              "linking", "roles", "admin", "keys", "outbound", "pass",
+              "linking", "roles", "admin", "helpdesk", "keys", "outbound", "pass",
               "health", "metrics", "logging"}
 
 
@@ -114,6 +114,7 @@ def parse_settings(data: Mapping[str, Any], problems: list[str]) -> Settings:
                         if (p := role_problem(role, organizations)))
     roles = parse_roles(root.sub("roles"), organizations)
     admin = parse_admin(root.sub("admin"))
+    helpdesk = parse_helpdesk(root.sub("helpdesk"))
     keys = parse_keys(root.sub("keys"))
     outbound = parse_outbound(root.sub("outbound"), server.dev_mode)
     connectors = parse_connectors(root.sub("connectors"))
@@ -125,7 +126,8 @@ def parse_settings(data: Mapping[str, Any], problems: list[str]) -> Settings:
     logging = parse_logging(root.sub("logging"), server.dev_mode)
     root.done()
     return Settings(server, database, oidc, organizations, clients, throttle=throttle,
-                    linking=linking, roles=roles, admin=admin, keys=keys, outbound=outbound,
+                    linking=linking, roles=roles, admin=admin, helpdesk=helpdesk, keys=keys,
+                    outbound=outbound,
                     access=access, connectors=connectors, delivery=delivery,
                     passes=passes, health=health, metrics=metrics, logging=logging)
 

@@ -232,6 +232,10 @@ class RolesSettings:
 
     consortium_admin: tuple[str, ...] = ()
     org_admin: tuple[str, ...] = ()
+    # The helpdesk console (/helpdesk): ``helpdesk`` acts on every identity, ``org_helpdesk``
+    # on those with an account of the staff account's own organization (``helpdesk:ORG``).
+    helpdesk: tuple[str, ...] = ()
+    org_helpdesk: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,14 @@ class AdminSettings:
 
     # After a client secret rotation the previous secret keeps working this long.
     secret_rotation_overlap_s: int = 7 * 86400
+
+
+@dataclass(frozen=True)
+class HelpdeskSettings:
+    """``[helpdesk]``: the helpdesk console (``/helpdesk``)."""
+
+    # A staff sign-in lasts this long (minutes), and asks for the password again after it.
+    session_minutes: int = 30
 
 
 @dataclass(frozen=True)
@@ -404,6 +416,7 @@ class Settings:
     linking: LinkingSettings = LinkingSettings()
     roles: RolesSettings = RolesSettings()
     admin: AdminSettings = AdminSettings()
+    helpdesk: HelpdeskSettings = HelpdeskSettings()
     keys: KeySettings = KeySettings()
     outbound: OutboundSettings = OutboundSettings()
     access: AccessSettings = AccessSettings()

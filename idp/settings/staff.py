@@ -1,11 +1,17 @@
-"""Reading ``[roles]`` (staff roles by account) and ``[admin]`` (the admin web UI); each
-account must name a configured organization and a username, ``org:username``."""
+"""Reading ``[roles]`` (staff roles by account), ``[admin]`` (the admin web UI) and
+``[helpdesk]`` (the helpdesk console); each account must name a configured organization and a
+username, ``org:username``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from idp.settings.model import AdminSettings, OrganizationSettings, RolesSettings
+from idp.settings.model import (
+    AdminSettings,
+    HelpdeskSettings,
+    OrganizationSettings,
+    RolesSettings,
+)
 from idp.settings.reader import TableReader
 
 MAX_USERNAME = 256
@@ -15,6 +21,8 @@ def parse_roles(r: TableReader, organizations: Mapping[str, OrganizationSettings
     roles = RolesSettings(
         consortium_admin=_accounts(r, "consortium_admin", organizations),
         org_admin=_accounts(r, "org_admin", organizations),
+        helpdesk=_accounts(r, "helpdesk", organizations),
+        org_helpdesk=_accounts(r, "org_helpdesk", organizations),
     )
     r.done()
     return roles
@@ -36,6 +44,14 @@ def parse_admin(r: TableReader) -> AdminSettings:
     settings = AdminSettings(
         secret_rotation_overlap_s=r.integer("secret_rotation_overlap_s", 7 * 86400,
                                             minimum=0, maximum=90 * 86400),
+    )
+    r.done()
+    return settings
+
+
+def parse_helpdesk(r: TableReader) -> HelpdeskSettings:
+    settings = HelpdeskSettings(
+        session_minutes=r.integer("session_minutes", 30, minimum=1, maximum=24 * 60),
     )
     r.done()
     return settings

@@ -109,21 +109,8 @@ def show_access(sub: str) -> Response:
     """What ``idp access explain`` prints: every grant, its state, since, until and why."""
     _client, scope = _caller()
     identity, _ = _identity(sub, scope)
-    return jsonify(_redacted_reasons(explain(context.db(), context.settings(), identity), scope))
-
-
-def _redacted_reasons(body: dict[str, Any], scope: HelpdeskScope) -> dict[str, Any]:
-    """For ``helpdesk:ORG``: another organization's account in ``because`` is named by its
-    organization alone, as ``/identities/{sub}`` shows it."""
-    if scope.organizations is None:
-        return body
-    by_scope = {o.scope.lower(): o.id for o in context.settings().organizations.values()}
-    for grant in body["grants"]:
-        for reason in grant["because"]:
-            organization = by_scope.get(reason["account"].rpartition("@")[2].lower())
-            if not scope.includes(organization):
-                reason["account"] = organization or "redacted"
-    return body
+    return jsonify(helpdesk.redact_access(explain(context.db(), context.settings(), identity),
+                                          scope, context.settings().organizations))
 
 
 @bp.post("/identities/<sub>/card/reissue")

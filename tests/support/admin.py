@@ -18,10 +18,11 @@ def local(location: str) -> str:
 
 
 def admin_sign_in(browser: FlaskClient, username: str, password: str, organization: str,
-                  start: str = "/admin/clients") -> TestResponse:
-    """Returns the response of the page the sign-in lands on."""
+                  start: str = "/admin/clients", area: str = "admin") -> TestResponse:
+    """Returns the response of the page the sign-in lands on; ``area``: ``helpdesk`` for the
+    helpdesk console, which signs in the same way."""
     response = browser.get(start)
-    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+    assert response.status_code == 302 and f"/{area}/login" in response.headers["Location"]
     response = browser.get(local(response.headers["Location"]))
     assert response.status_code == 302 and response.headers["Location"].startswith("/authorize")
     response = browser.get(local(response.headers["Location"]))
@@ -31,7 +32,7 @@ def admin_sign_in(browser: FlaskClient, username: str, password: str, organizati
         assert response.status_code == 302, response.get_data(as_text=True)[:300]
         response = browser.get(local(response.headers["Location"]))
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
-    assert "/admin/callback" in response.headers["Location"]
+    assert f"/{area}/callback" in response.headers["Location"]
     response = browser.get(local(response.headers["Location"]))
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     return browser.get(local(response.headers["Location"]))

@@ -1,5 +1,5 @@
-"""The admin UI as a relying party of its own provider: the authorization request (PKCE,
-state, nonce), then the code exchange and the ID token check.
+"""The admin UI (and the helpdesk console) as a relying party of its own provider: the
+authorization request (PKCE, state, nonce), then the code exchange and the ID token check.
 
 The code is redeemed by the token endpoint's own code (Authlib's grant, with its client
 authentication, PKCE check and audit), run in-process on a request built for it, rather than
@@ -27,6 +27,7 @@ from idp import context
 from idp.admin.internal_client import (
     ADMIN_CLIENT_ID,
     ADMIN_SCOPE,
+    CALLBACK_PATH,
     admin_client_secret,
     admin_redirect_uri,
 )
@@ -51,33 +52,39 @@ class PendingSignIn:
                 "next": self.next}
 
 
-def start(next_path: str) -> tuple[PendingSignIn, str]:
-    """A new sign-in and the authorization URL (a path of this provider) to send the browser to."""
+def start(next_path: str, *, callback: str = CALLBACK_PATH,
+          max_age: int | None = None) -> tuple[PendingSignIn, str]:
+    """A new sign-in and the authorization URL (a path of this provider) to send the browser
+    to; back at ``callback``. ``max_age``: the password is asked again when the person's
+    login is older (OpenID Connect Core 3.1.2.1)."""
     pending = PendingSignIn(secrets.token_urlsafe(24), secrets.token_urlsafe(24),
                             secrets.token_urlsafe(48), next_path)
     challenge = base64.urlsafe_b64encode(
         hashlib.sha256(pending.verifier.encode()).digest()).rstrip(b"=").decode()
-    query = urlencode({
+    params = {
         "response_type": "code", "client_id": ADMIN_CLIENT_ID,
-        "redirect_uri": admin_redirect_uri(context.settings()), "scope": ADMIN_SCOPE,
+        "redirect_uri": admin_redirect_uri(context.settings(), callback), "scope": ADMIN_SCOPE,
         "state": pending.state, "nonce": pending.nonce,
         "code_challenge": challenge, "code_challenge_method": "S256",
-    })
+    }
+    if max_age is not None:
+        params["max_age"] = str(max_age)
+    query = urlencode(params)
     return pending, "/authorize?" + query
 
 
-def finish(pending: PendingSignIn, state: str, code: str) -> str:
+def finish(pending: PendingSignIn, state: str, code: str, *, callback: str = CALLBACK_PATH) -> str:
     """The ``sub`` of the ID token the code was exchanged for; raises ``SignInFailed``."""
     if not state or not secrets.compare_digest(state, pending.state) or not code:
         raise SignInFailed("state does not match this browser's sign-in")
     settings = context.settings()
-    tokens = _redeem(settings, code, pending.verifier)
+    tokens = _redeem(settings, code, pending.verifier, callback)
     return _check_id_token(settings, tokens.get("id_token"), pending.nonce)
 
 
-def _redeem(settings: Settings, code: str, verifier: str) -> dict[str, Any]:
+def _redeem(settings: Settings, code: str, verifier: str, callback: str) -> dict[str, Any]:
     form = {"grant_type": "authorization_code", "code": code,
-            "redirect_uri": admin_redirect_uri(settings), "code_verifier": verifier,
+            "redirect_uri": admin_redirect_uri(settings, callback), "code_verifier": verifier,
             "client_id": ADMIN_CLIENT_ID, "client_secret": admin_client_secret(settings)}
     with current_app.test_request_context("/token", method="POST", data=form,
                                           base_url=settings.server.issuer):

@@ -23,16 +23,29 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from idp import context
 from idp.admin.clients import Actor
 from idp.admin.roles import StaffRoles, account_roles, in_admin_group
+from idp.settings import Settings
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.identities import Identity, LinkedAccount
 from idp.storage.sessions import LoginSession
 from idp.web.session import current_login
 
-COOKIE = "campus_admin"
-PATH = "/admin"
 GROUP_RECHECK_S = 300
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Area:
+    """A part of the web UI that staff sign in to, with a cookie of its own (scoped to its
+    path): the admin UI, the helpdesk console. A sign-in lasts ``lifetime_s`` at most."""
+
+    name: str
+    cookie: str
+    path: str
+    lifetime_s: Callable[[Settings], int]
+
+
+ADMIN = Area("admin", "campus_admin", "/admin", lambda s: s.server.session_lifetime_s)
 
 
 @dataclass(frozen=True)
@@ -42,62 +55,70 @@ class Staff:
     actor: Actor
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(context.settings().server.secret_key, salt="campus-id/admin")
+def _serializer(area: Area) -> URLSafeTimedSerializer:
+    salt = "campus-id/admin" if area is ADMIN else f"campus-id/{area.name}"
+    return URLSafeTimedSerializer(context.settings().server.secret_key, salt=salt)
 
 
-def read_cookie() -> dict[str, Any]:
-    if "admin_cookie" in g:
-        return cast(dict[str, Any], g.admin_cookie)
-    raw = request.cookies.get(COOKIE, "")
+def read_cookie(area: Area = ADMIN) -> dict[str, Any]:
+    cookies: dict[str, dict[str, Any]] = g.setdefault("staff_cookies", {})
+    if area.name in cookies:
+        return cookies[area.name]
+    raw = request.cookies.get(area.cookie, "")
     data: dict[str, Any] = {}
     if raw:
         try:
-            loaded = _serializer().loads(raw, max_age=context.settings().server.session_lifetime_s)
+            loaded = _serializer(area).loads(raw, max_age=area.lifetime_s(context.settings()))
             data = loaded if isinstance(loaded, dict) else {}
         except BadSignature:
             data = {}
-    g.admin_cookie = data
+    cookies[area.name] = data
     return data
 
 
-def write_cookie(data: dict[str, Any]) -> None:
+def write_cookie(data: dict[str, Any], area: Area = ADMIN) -> None:
     """Sent with this request's response (``save_cookie``)."""
-    g.admin_cookie = data
-    g.admin_cookie_dirty = True
+    g.setdefault("staff_cookies", {})[area.name] = data
+    g.setdefault("staff_cookies_dirty", set()).add(area.name)
 
 
-def save_cookie(response: Response) -> Response:
-    if g.get("admin_cookie_dirty"):
-        data = g.admin_cookie
+def save_cookie(response: Response, area: Area = ADMIN) -> Response:
+    if area.name in g.get("staff_cookies_dirty", ()):
+        data = g.staff_cookies[area.name]
         if data:
-            response.set_cookie(COOKIE, _serializer().dumps(data), path=PATH, httponly=True,
-                                secure=not context.settings().server.dev_mode, samesite="Lax")
+            response.set_cookie(area.cookie, _serializer(area).dumps(data), path=area.path,
+                                httponly=True, secure=not context.settings().server.dev_mode,
+                                samesite="Lax")
         else:
-            response.delete_cookie(COOKIE, path=PATH)
+            response.delete_cookie(area.cookie, path=area.path)
     return response
 
 
-def signed_in(sub: str, login: LoginSession) -> None:
+def signed_in(sub: str, login: LoginSession, area: Area = ADMIN) -> None:
     """Remember the validated ``sub`` and the account it was validated with; its group is
     asked now."""
+    now = int(time.time())
     write_cookie({"sub": sub, "account": login.account_id,
-                  "group": _in_group(login.account), "checked": int(time.time())})
+                  "group": _in_group(login.account), "checked": now, "at": now}, area)
 
 
-def current_staff() -> Staff | None:
-    """The signed-in staff member, or None (not signed in, or the Campus ID session ended)."""
-    data = read_cookie()
+def current_staff(area: Area = ADMIN) -> Staff | None:
+    """The signed-in staff member, or None (not signed in, the sign-in older than the area's
+    lifetime, or the Campus ID session ended)."""
+    data = read_cookie(area)
     sub = data.get("sub")
     login = current_login()
     if not isinstance(sub, str) or login is None or login.identity.sub != sub:
+        return None
+    if time.time() - int(data.get("at", time.time())) > area.lifetime_s(context.settings()):
         return None
     account = login.account
     in_group = data.get("group") is True
     stale = time.time() - int(data.get("checked", 0)) > GROUP_RECHECK_S
     if stale or data.get("account") != account.id:  # another account of the person signed in
         in_group = _in_group(account)
-        write_cookie({**data, "account": account.id, "group": in_group, "checked": int(time.time())})
+        write_cookie({**data, "account": account.id, "group": in_group,
+                      "checked": int(time.time())}, area)
     roles = account_roles(context.settings(), account.organization, account.username, in_group)
     return Staff(login.identity, roles, Actor(f"staff:{sub}", request.remote_addr))
 

@@ -1,0 +1,132 @@
+"""The helpdesk console over Flask's test client, with real slapd logins: staff sign in as for
+/admin, find a person, read the person's page, lock with a previewed change and a required
+reason (the person then cannot log in), unlock; a helpdesk:tsu member never learns that a
+tpu-only person exists (404); a person without a helpdesk role is refused; every form needs
+its CSRF token; the sign-in lasts [helpdesk] session_minutes."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from demo import people
+from demo.slapd import SlapdServer
+from idp.app import create_app
+from idp.storage.audit import AuditEventType
+from idp.storage.base import make_engine
+from idp.storage.migrate import upgrade
+from tests.flows.conftest import make_settings
+from tests.flows.test_account import events
+from tests.support.admin import admin_sign_in, post_form
+from tests.support.oidc_client import login
+
+ROLES = {"helpdesk": ["tusur:demo"], "org_helpdesk": ["tsu:demo"]}
+
+
+def pw(org: str, username: str) -> str:
+    return people.organization(org).person(username).password
+
+
+@pytest.fixture
+def app(database_url: str, directories: dict[str, SlapdServer]) -> Iterator[Flask]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+    app = create_app(make_settings(database_url, directories, roles=ROLES,
+                                   helpdesk={"session_minutes": 15}))
+    yield app
+    app.extensions["campus_id"].deliveries.wait_idle(10)
+    app.extensions["campus_id"].engine.dispose()
+
+
+def logs_in(app: Flask, org: str, username: str, lang: str = "en") -> Any:
+    browser = app.test_client()
+    return login(browser, browser.get(f"/login?lang={lang}"), username, pw(org, username), org)
+
+
+def staff(app: Flask, org: str, username: str, start: str = "/helpdesk/") -> tuple[FlaskClient, Any]:
+    browser = app.test_client()
+    browser.get("/?lang=en")
+    return browser, admin_sign_in(browser, username, pw(org, username), org, start=start,
+                                  area="helpdesk")
+
+
+def sub_in(html: str) -> str:
+    found = re.search(r'data-sub="([^"]+)"', html)
+    assert found, html[:2000]
+    return found.group(1)
+
+
+def test_search_person_lock_and_unlock(app: Flask) -> None:
+    assert logs_in(app, "tpu", "dvasiliev").status_code == 302
+    browser, page = staff(app, "tusur", "demo")
+    assert page.status_code == 200 and "Find a person" in page.get_data(as_text=True)
+    results = browser.get("/helpdesk/?q=васильев").get_data(as_text=True)
+    assert "Дмитрий Андреевич Васильев" in results or "Васильев Дмитрий" in results
+    assert "Tomsk Polytechnic University" in results and ">active<" in results
+    sub = sub_in(results)
+
+    person = browser.get(f"/helpdesk/people/{sub}").get_data(as_text=True)
+    assert 'data-account="tpu:dvasiliev"' in person and "(primary)" in person
+    assert 'data-event="login.succeeded"' in person
+
+    preview = browser.get(f"/helpdesk/people/{sub}/lock")
+    text = preview.get_data(as_text=True)
+    assert "cannot log in anywhere until unlocked" in text and "Sessions ended: 1." in text
+    assert browser.post(f"/helpdesk/people/{sub}/lock", data={"reason": "x"}).status_code == 400
+    refused = post_form(browser, preview, f"/helpdesk/people/{sub}/lock", {"reason": "  "})
+    assert refused.status_code == 400 and "Please give a reason." in refused.get_data(as_text=True)
+    assert not events(app, AuditEventType.IDENTITY_LOCKED)
+
+    done = post_form(browser, preview, f"/helpdesk/people/{sub}/lock",
+                     {"reason": "phoned: stolen password"})
+    assert done.status_code == 302
+    person = browser.get(done.headers["Location"]).get_data(as_text=True)
+    assert "The person is locked." in person and 'data-state="locked"' in person
+    assert "phoned: stolen password" in person
+    [locked] = events(app, AuditEventType.IDENTITY_LOCKED)
+    assert locked.actor.startswith("staff:") and locked.details["reason"] == "phoned: stolen password"
+    assert logs_in(app, "tpu", "dvasiliev").status_code == 401
+
+    preview = browser.get(f"/helpdesk/people/{sub}/unlock")
+    assert "can log in again" in preview.get_data(as_text=True)
+    done = post_form(browser, preview, f"/helpdesk/people/{sub}/unlock", {"reason": "verified"})
+    assert done.status_code == 302
+    assert logs_in(app, "tpu", "dvasiliev").status_code == 302
+
+
+def test_a_scoped_helpdesk_sees_only_its_organizations_people(app: Flask) -> None:
+    assert logs_in(app, "tpu", "dvasiliev").status_code == 302
+    assert logs_in(app, "tsu", "ivan.petrov").status_code == 302
+    everyone, _ = staff(app, "tusur", "demo")
+    tpu_sub = sub_in(everyone.get("/helpdesk/?q=dvasiliev").get_data(as_text=True))
+    tsu_sub = sub_in(everyone.get("/helpdesk/?q=ivan.petrov").get_data(as_text=True))
+
+    browser, page = staff(app, "tsu", "demo")
+    assert "helpdesk:tsu" in page.get_data(as_text=True)
+    assert "Nobody found" in browser.get("/helpdesk/?q=dvasiliev").get_data(as_text=True)
+    assert browser.get(f"/helpdesk/people/{tpu_sub}").status_code == 404
+    assert browser.get(f"/helpdesk/people/{tpu_sub}/lock").status_code == 404
+    assert browser.get("/helpdesk/people/no-such-sub").status_code == 404
+    assert browser.get(f"/helpdesk/people/{tsu_sub}").status_code == 200
+    assert browser.get(f"/helpdesk/people/{tsu_sub}/lock").status_code == 200
+
+
+def test_no_helpdesk_role_is_refused_and_the_sign_in_expires(app: Flask) -> None:
+    browser, page = staff(app, "tpu", "asmirnova")
+    assert page.status_code == 403 and "no helpdesk role" in page.get_data(as_text=True)
+    assert events(app, AuditEventType.ADMIN_FORBIDDEN)
+
+    browser, page = staff(app, "tusur", "demo")
+    assert page.status_code == 200
+    later = time.time() + 16 * 60
+    with mock.patch("idp.web.admin.staff.time.time", return_value=later):
+        again = browser.get("/helpdesk/")
+    assert again.status_code == 302 and "/helpdesk/login" in again.headers["Location"]
