@@ -132,16 +132,25 @@ class Cluster:
         return self.stack.idp(*args)
 
     def start(self) -> Cluster:
+        from idp.storage.base import make_engine
+        from idp.storage.migrate import upgrade
+
         try:
-            # The first instance makes the signing keys and the static clients, then the
-            # others start together on what it made.
-            self.stack.start()
-            self.processes = [self.stack.process]
-            for index in range(1, len(self.ports)):
-                self.processes.append(self.stack._spawn(
-                    f"provider-{index}.log", "serve", "--host", "127.0.0.1",
-                    "--port", str(self.ports[index])))
-            for index in range(1, len(self.ports)):
+            self.stack.start_directories()
+            self.stack.write_config()
+            engine = make_engine(self.stack.database_url)  # `idp db upgrade`, in this process
+            try:
+                upgrade(engine)
+            finally:
+                engine.dispose()
+            # All at once: one at a time makes the signing keys and the static clients (an
+            # advisory lock at start), the others find them made.
+            self.processes = [self.stack._spawn(
+                "provider.log" if index == 0 else f"provider-{index}.log", "serve",
+                "--host", "127.0.0.1", "--port", str(port))
+                for index, port in enumerate(self.ports)]
+            self.stack.process = self.processes[0]  # stopped with the directories
+            for index in range(len(self.ports)):
                 self._wait_instance(index)
             self.start_nginx()
         except BaseException:
@@ -158,7 +167,8 @@ class Cluster:
             process = self.processes[index]
             assert process is not None
             if process.poll() is not None:
-                log = (self.stack.workdir / f"provider-{index}.log").read_text(errors="replace")
+                name = "provider.log" if index == 0 else f"provider-{index}.log"
+                log = (self.stack.workdir / name).read_text(errors="replace")
                 raise RuntimeError(f"instance {index} exited at start:\n{log[-3000:]}")
             try:
                 if http.get(url, timeout=2).ok:

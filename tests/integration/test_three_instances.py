@@ -136,7 +136,7 @@ def instances_of(browser: Browser) -> set[str]:
     return {instance for _, instance in browser.served_by}
 
 
-def test_a_login_started_on_one_instance_finishes_on_another_and_ends_on_a_third(
+def a_login_started_on_one_instance_finishes_on_another_and_ends_on_a_third(
         cluster: Cluster) -> None:
     person = people.organization("tpu").person("mpetrova")
     browser = Browser(cluster)
@@ -183,7 +183,7 @@ def test_a_login_started_on_one_instance_finishes_on_another_and_ends_on_a_third
     assert {i for step, i in browser.served_by if step == "after logout"} == instances_of(browser)
 
 
-def test_failed_logins_count_across_instances(cluster: Cluster) -> None:
+def failed_logins_count_across_instances(cluster: Cluster) -> None:
     """Five free failures per account in all, not five on each instance (Redis counts)."""
     person = people.organization("tsu").person("roman.belov")
     browser = Browser(cluster)
@@ -207,7 +207,7 @@ def service_token(http: requests.Session, cluster: Cluster, client_id: str,
     return http.post(f"{cluster.public}/token", auth=(client_id, secret), timeout=30, data=data)
 
 
-def test_a_client_changed_on_one_instance_is_seen_by_all(cluster: Cluster) -> None:
+def a_client_changed_on_one_instance_is_seen_by_all(cluster: Cluster) -> None:
     created = json.loads(idp(
         cluster, "clients", "create", "--name", "Timetable sync", "--grant-type", "client_credentials",
         "--scope", "timetable.read", "--json").strip().splitlines()[-1])
@@ -243,7 +243,7 @@ def test_a_client_changed_on_one_instance_is_seen_by_all(cluster: Cluster) -> No
     assert set(on_each_instance(new_secret).values()) == {401}
 
 
-def test_a_rotated_signing_key_is_published_by_every_instance(cluster: Cluster) -> None:
+def a_rotated_signing_key_is_published_by_every_instance(cluster: Cluster) -> None:
     http = cluster.session()
     before = {http.get(f"{cluster.public}/jwks", timeout=30).headers["X-Upstream"]
               for _ in range(INSTANCES)}
@@ -258,6 +258,15 @@ def test_a_rotated_signing_key_is_published_by_every_instance(cluster: Cluster) 
         published[answer.headers["X-Upstream"]] = kid in {k["kid"] for k in answer.json()["keys"]}
         time.sleep(0.2)
     assert published == {cluster.instance_address(i): True for i in range(INSTANCES)}
+
+
+def test_what_one_instance_does_the_others_see(cluster: Cluster) -> None:
+    """One test rather than four: `make test`'s parallel workers would each start three
+    instances for a test of their own."""
+    a_login_started_on_one_instance_finishes_on_another_and_ends_on_a_third(cluster)
+    failed_logins_count_across_instances(cluster)
+    a_client_changed_on_one_instance_is_seen_by_all(cluster)
+    a_rotated_signing_key_is_published_by_every_instance(cluster)
 
 
 @dataclass
