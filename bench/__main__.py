@@ -1,5 +1,7 @@
-"""``make bench``: the provider as production runs it (gunicorn, workers = cores, PostgreSQL),
-over a real slapd, driven by a load generator in a process of its own; prints one table.
+"""``make bench``: the provider as production runs it (its default engine, granian; workers =
+cores, PostgreSQL), over a real slapd, driven by a load generator in a process of its own;
+prints one table. Before it, both serving engines (granian, gunicorn) side by side on one
+worker bound to CPU 0, wrk bound to CPU 1: the empty Flask route and client credentials.
 
 Figures are this machine's: the table starts with its raw signing rate per core so each token
 figure can be read as a fraction of that limit. Environment knobs: ``BENCH_SECONDS`` (per
@@ -31,7 +33,7 @@ from bench.signing import signing_rates
 from demo import people
 from demo.slapd import free_port
 from demo.stack import ProviderStack
-from idp.web.serve import WORKER_CLASS
+from idp.settings.model import ServerEngine
 
 HERE = Path(__file__).parent
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
@@ -47,7 +49,11 @@ SERVICES = {  # client credentials clients: access token format and signing algo
 }
 CONCURRENCY = (16, 64)
 THREADS = 4  # [server] threads, its default
-FLOORS = {"floor: empty WSGI app": "bench.floor:app", "floor: empty Flask route": "bench.floor:flask_app"}
+FLOORS = {"floor: empty WSGI app": "app", "floor: empty Flask route": "flask_app"}
+DEFAULT_ENGINE = ServerEngine.GRANIAN  # what `idp serve` runs without [server] engine
+ENGINES = (ServerEngine.GRANIAN, ServerEngine.GUNICORN)
+SERVER_CPU, LOAD_CPU = (0, 1) if (os.cpu_count() or 1) >= 2 else (None, None)
+ENGINE_ROW = "client credentials ES256 JWT"  # the engines are compared on it and on the floor
 
 
 @dataclass
@@ -206,7 +212,7 @@ def scenarios(issuer: str, meta: dict[str, Any]) -> list[tuple[str, Callable[[in
 
 
 def worker_memory(master_pid: int) -> list[int]:
-    """Resident memory (KiB) of each gunicorn worker: the children of the master."""
+    """Resident memory (KiB) of each worker: the children of the server's main process."""
     sizes = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -222,13 +228,13 @@ def worker_memory(master_pid: int) -> list[int]:
 
 def print_table(rates: dict[str, float], rows: list[Row], memory: list[int], workers: int) -> None:
     print()
-    print(f"Campus ID benchmark: {os.cpu_count()} cores, gunicorn workers = {workers}, PostgreSQL, "
+    print(f"Campus ID benchmark: {os.cpu_count()} cores, {DEFAULT_ENGINE} workers = {workers}, PostgreSQL, "
           f"{'Redis' if REDIS_URL else 'no Redis'}, {SECONDS:g} s per measurement")
     print("Raw signing rate, one core: " + ", ".join(f"{alg} {rate:,.0f}/s" for alg, rate in rates.items()))
     print("Load generators, each a process of its own: wrk with one thread for every row but full logins, "
           "which the Node generator drives (cookies, a form to read).")
-    print("The floor rows are apps that do nothing (bare WSGI; one Flask route) behind the same gunicorn "
-          "set-up, under wrk: no endpoint can beat them on this machine.")
+    print("The floor rows are apps that do nothing (bare WSGI; one Flask route) behind the same "
+          f"{DEFAULT_ENGINE} set-up, under wrk: no endpoint can beat them on this machine.")
     print()
     print(f"{'endpoint':29} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for row in rows:
@@ -244,30 +250,119 @@ def print_table(rates: dict[str, float], rows: list[Row], memory: list[int], wor
         print("Resident memory per worker: " + ", ".join(f"{kib / 1024:.0f} MiB" for kib in memory))
 
 
+def pinned(cpu: int | None, command: list[str]) -> list[str]:
+    """``command`` bound to one CPU with taskset; unbound when ``cpu`` is None."""
+    return command if cpu is None else ["taskset", "-c", str(cpu), *command]
+
+
 @contextmanager
-def floor_server(app: str, workers: int, threads: int, log: Path) -> Iterator[str]:
-    """An app of bench.floor under gunicorn with the provider's own serving options (idp/web/serve.py)."""
+def load_on(cpu: int | None) -> Iterator[None]:
+    """This process, and the load generators it starts meanwhile, bound to ``cpu``."""
+    if cpu is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+@contextmanager
+def floor_server(app: str, engine: ServerEngine, workers: int, threads: int, log: Path,
+                 cpu: int | None = None) -> Iterator[str]:
+    """An app of bench.floor served as the provider is (``idp.web.serve.run_app``)."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--worker-class", WORKER_CLASS, "--threads", str(threads),
-         "--access-logfile", str(log), "--error-logfile", str(log)],
-        cwd=HERE.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            pinned(cpu, [sys.executable, "-m", "bench.floor", engine.value, app, str(port),
+                         str(workers), str(threads)]),
+            cwd=HERE.parent, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while True:
             try:
                 requests.get(base, timeout=1)
                 break
             except requests.RequestException:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the floor server did not start") from None
+                    raise RuntimeError(f"the floor server did not start: see {log}") from None
                 time.sleep(0.1)
         yield base
     finally:
         process.terminate()
-        process.wait(10)
+        process.wait(20)
+
+
+class PinnedStack(ProviderStack):
+    """The provider with `idp serve` and its directories' slapd bound to ``cpu``."""
+
+    def __init__(self, *args: Any, cpu: int | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cpu = cpu
+
+    def idp_command(self) -> list[str]:
+        return pinned(self.cpu, super().idp_command())
+
+    def start_directories(self) -> None:
+        super().start_directories()
+        for server in self.directories.values():
+            if self.cpu is not None and server._process is not None:
+                os.sched_setaffinity(server._process.pid, {self.cpu})
+
+
+def measured(name: str, spec: dict[str, Any], concurrency: int) -> Row:
+    """A warm-up, then one measurement (wrk on LOAD_CPU)."""
+    with load_on(LOAD_CPU):
+        measure({**spec, "concurrency": concurrency, "seconds": min(2.0, SECONDS)})
+        result = measure({**spec, "concurrency": concurrency})
+    return Row(name, concurrency, result["rps"], result["p50_ms"], result["p99_ms"],
+               result["errors"], result["first_error"])
+
+
+def engines_side_by_side(tmp: Path, db_url: str, clients: dict[str, Any]) -> list[tuple[str, Row]]:
+    """The floor and ENGINE_ROW under each engine, one worker of THREADS threads on SERVER_CPU,
+    wrk on LOAD_CPU, 16 connections: (engine, row) pairs."""
+    pairs: list[tuple[str, Row]] = []
+    floor_spec = {"seconds": SECONDS, "scenario": "get", "path": "/"}
+    for engine in ENGINES:
+        with floor_server("flask_app", engine, 1, THREADS, tmp / f"floor-{engine}.log",
+                          SERVER_CPU) as base:
+            row = measured("floor: empty Flask route", {**floor_spec, "base": base}, 16)
+            pairs.append((engine.value, row))
+    client_id = SERVICES[ENGINE_ROW][0]
+    for engine in ENGINES:
+        # One directory for both: its secret key unseals the signing keys the first one made.
+        stack = PinnedStack(tmp / "engines", port=free_port(), clients=clients, workers=1,
+                            database_url=db_url, extra_config={"server": {"engine": engine.value}},
+                            cpu=SERVER_CPU)
+        with stack:
+            spec = {"base": stack.issuer, "seconds": SECONDS, "scenario": "form", "path": "/token",
+                    "headers": basic(client_id),
+                    "form": {"grant_type": "client_credentials", "scope": SERVICE_SCOPE}}
+            pairs.append((engine.value, measured(ENGINE_ROW, spec, 16)))
+        print(f"  measured the engines on {ENGINE_ROW} with {engine}", file=sys.stderr)
+    return pairs
+
+
+def print_engines(pairs: list[tuple[str, Row]]) -> None:
+    print()
+    print(f"Serving engines side by side: one worker of {THREADS} threads bound to CPU {SERVER_CPU}, "
+          f"wrk (one thread) bound to CPU {LOAD_CPU}, 16 connections; req/s (p99 ms)")
+    names = list(dict.fromkeys(row.name for _, row in pairs))
+    print(f"{'endpoint':29} " + " ".join(f"{engine.value:>18}" for engine in ENGINES) + "   ratio")
+    for name in names:
+        by_engine = {engine: row for engine, row in pairs if row.name == name}
+        cells = []
+        for engine in ENGINES:
+            row = by_engine.get(engine.value)
+            cells.append("-" if row is None else f"{row.rps:,.0f} ({row.p99_ms or 0:.1f})"
+                         + (f" {row.errors} err" if row.errors else ""))
+        first, second = (by_engine.get(engine.value) for engine in ENGINES)
+        ratio = f"{first.rps / second.rps:.2f}x" if first and second and second.rps else "-"
+        print(f"{name:29} " + " ".join(f"{cell:>18}" for cell in cells) + f"   {ratio:>5}")
 
 
 def main() -> int:
@@ -280,9 +375,10 @@ def main() -> int:
     workers = os.cpu_count() or 2
     clients = bench_clients()
     with tempfile.TemporaryDirectory(prefix="campus-bench-") as tmp, throwaway_postgres() as db_url:
+        pairs = engines_side_by_side(Path(tmp), db_url, clients)
         rows: list[Row] = []
         for floor_name, floor_app in FLOORS.items():
-            with floor_server(floor_app, workers, THREADS, Path(tmp) / "floor.log") as floor:
+            with floor_server(floor_app, DEFAULT_ENGINE, workers, THREADS, Path(tmp) / "floor.log") as floor:
                 spec = {"base": floor, "seconds": SECONDS, "scenario": "get", "path": "/"}
                 measure({**spec, "concurrency": 16, "seconds": min(2.0, SECONDS)})
                 for concurrency in CONCURRENCY:
@@ -304,6 +400,7 @@ def main() -> int:
                     time.sleep(0.5)
             memory = worker_memory(stack.process.pid)
     print_table(rates, rows, memory, workers)
+    print_engines(pairs)
     return 0
 
 
