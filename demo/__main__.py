@@ -38,8 +38,8 @@ WORKDIR = Path("var/demo")
 RP_CLIENT = {"client_id": "sample-rp", "client_secret": "sample-rp-demo-secret"}
 
 
-# Who may use the admin UI in the demo (see docs/admin.md).
-STAFF = {"consortium_admin": ["tpu:demo"], "org_admin": ["tsu:demo"]}
+# Who may use the admin UI and the helpdesk console in the demo (docs/admin.md, docs/helpdesk.md).
+STAFF = {"consortium_admin": ["tpu:demo"], "org_admin": ["tsu:demo"], "helpdesk": ["tusur:demo"]}
 
 
 @dataclass(frozen=True)
