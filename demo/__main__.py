@@ -101,7 +101,9 @@ def banner(stack: ProviderStack, rp_port: int = RP_PORT) -> str:
         "  the course to the stand-in Moodle (account, cohort, enrolment); the webhook receiver "
         "prints both below.",
         "Check a pass as a turnstile would, offline from cached keys and revocations:",
-        f"  {turnstile} refresh --issuer {stack.issuer} --cache {cache}",
+        # urllib (campus-pass) trusts the demo's CA through OpenSSL's SSL_CERT_FILE.
+        f"  {f'SSL_CERT_FILE={stack.ca_file} ' if stack.ca_file else ''}{turnstile} refresh "
+        f"--issuer {stack.issuer} --cache {cache}",
         f"  open {stack.issuer}/account/pass (logged in), copy a pass's \"text\", then:",
         f"  {turnstile} verify 'CP1:...' --cache {cache} --facility {GYM_TERMS}",
         "Try:",
