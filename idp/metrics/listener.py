@@ -6,6 +6,7 @@ too. Its own small database engine reads the delivery queue."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -37,7 +38,10 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def metrics_app(settings: Settings) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
-    queue = DeliveryQueue(make_engine(settings.database.url), settings.connectors)
+    engine = make_engine(settings.database.url)
+    # Workers forked later must not touch (or close) this process's pooled connections.
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    queue = DeliveryQueue(engine, settings.connectors)
     token = settings.metrics.token
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

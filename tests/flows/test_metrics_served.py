@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from demo.slapd import free_ports
 from demo.stack import ProviderStack
+from tests.conftest import _reset_postgres
 
 TOKEN = "served-metrics-token-0123456789abcdef0123"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -28,16 +29,24 @@ class Served:
         self.http.trust_env = False
 
 
-@pytest.fixture(scope="module", params=["granian", "gunicorn"])
+@pytest.fixture(scope="module", params=[
+    "granian", pytest.param("gunicorn", marks=pytest.mark.postgres)])
 def served(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """granian on SQLite; gunicorn on PostgreSQL, whose connections a fork must not share
+    (the listener's own engine lives in the workers' parent)."""
     workdir = tmp_path_factory.mktemp("metrics-served")
+    database_url = None
+    if request.param == "gunicorn":
+        database_url = request.getfixturevalue("postgres_server")
+        _reset_postgres(database_url)
     port, metrics_port = free_ports(2)
     directory = workdir / "metrics"
     config = {"server": {"engine": request.param},
               "metrics": {"enabled": True, "token": TOKEN, "listen": f"127.0.0.1:{metrics_port}",
                           "multiprocess_dir": str(directory)}}
-    with ProviderStack(workdir, port=port, workers=2, extra_config=config) as stack:
+    with ProviderStack(workdir, port=port, workers=2, extra_config=config,
+                       database_url=database_url) as stack:
         yield Served(stack, f"http://127.0.0.1:{metrics_port}", directory)
 
 
@@ -77,6 +86,7 @@ def test_both_workers_counts_land_in_one_scrape(served: Served) -> None:
     from_listener = served.http.get(served.listener + "/metrics", timeout=30, headers=BEARER)
     assert from_listener.status_code == 200
     assert healthz_count(from_listener.text) == sent
+    assert "idp_delivery_queue_up 1.0" in from_listener.text  # its own engine, after the forks
     from_a_worker = served.http.get(served.stack.issuer + "/metrics", timeout=30,
                                     headers=BEARER)
     assert from_a_worker.status_code == 200
