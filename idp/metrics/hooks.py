@@ -9,6 +9,7 @@ in-use gauge; its connects and closes the open one.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -81,16 +82,26 @@ def count_event(kind: str, organization: str, actor: str, details: dict[str, Any
 
 
 def watch_pool(engine: Engine) -> None:
-    """Keep the connection gauges in step with ``engine``'s pool."""
+    """Keep the connection gauges in step with ``engine``'s pool. A worker forked from the
+    process that built the app replaces the pool (same listeners, its own connections): its
+    capacity is added, in its own process, at its first checkout there."""
     pool = engine.pool
     size = getattr(pool, "size", None)
     capacity = (size() if callable(size) else 1) + max(getattr(pool, "_max_overflow", 0), 0)
+    counted_in = [os.getpid()]
     DB_CAPACITY.inc(capacity)
     # The factory has already used the pool: start from what it holds now.
     in_use = getattr(pool, "checkedout", lambda: 0)()
     DB_IN_USE.inc(in_use)
     DB_OPEN.inc(in_use + getattr(pool, "checkedin", lambda: 0)())
-    event.listen(engine, "checkout", lambda *_: DB_IN_USE.inc())
+
+    def checkout(*_: Any) -> None:
+        if counted_in[0] != os.getpid():
+            counted_in[0] = os.getpid()
+            DB_CAPACITY.inc(capacity)
+        DB_IN_USE.inc()
+
+    event.listen(engine, "checkout", checkout)
     event.listen(engine, "checkin", lambda *_: DB_IN_USE.dec())
     event.listen(engine, "connect", lambda *_: DB_OPEN.inc())
     event.listen(engine, "close", lambda *_: DB_OPEN.dec())

@@ -123,3 +123,47 @@ def test_the_live_gauges_of_an_exited_process_are_dropped(tmp_path: Path) -> Non
     collectors.forget_exited(str(tmp_path))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         name for name in files if not name.startswith(f"gauge_livesum_{exited}"))
+
+
+_FORKED = """
+import os, sys
+from sqlalchemy import create_engine
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
+from idp.metrics import hooks
+from idp.metrics.collectors import forget_exited
+
+engine = create_engine(sys.argv[1])
+capacity = engine.pool.size() + engine.pool._max_overflow
+hooks.watch_pool(engine)
+with engine.connect():
+    pass
+child = os.fork()
+if child == 0:  # a worker, as a server forks it: its own pool, the same listeners
+    engine.dispose(close=False)
+    with engine.connect():
+        pass
+    os._exit(0)
+os.waitpid(child, 0)
+
+def value(name):
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    return registry.get_sample_value(name)
+
+print(value("idp_db_pool_capacity") / capacity, value("idp_db_connections_in_use"))
+forget_exited(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+print(value("idp_db_pool_capacity") / capacity, value("idp_db_connections_open"))
+"""
+
+
+def test_a_forked_worker_adds_its_pool_until_it_exits(tmp_path: Path) -> None:
+    """With several processes (multiprocess mode), a worker forked after the app was built
+    adds its own pool's capacity; once it has exited, only the parent's is left."""
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    done = subprocess.run([sys.executable, "-c", _FORKED, f"sqlite:///{tmp_path / 'x.sqlite3'}"],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2.0", "0.0", "1.0", "1.0"]
