@@ -1,7 +1,8 @@
 """The helpdesk console over Flask's test client, with real slapd logins: staff sign in as for
 /admin, find a person, read the person's page, lock with a previewed change and a required
-reason (the person then cannot log in), unlock; a helpdesk:tsu member never learns that a
-tpu-only person exists (404); a person without a helpdesk role is refused; every form needs
+reason (the person then cannot log in), unlock; approve and reject proposals, unlink, log out
+everywhere; a helpdesk:tsu member never learns that a tpu-only person exists (404) and may not
+change another organization's; a person without a helpdesk role is refused; every form needs
 its CSRF token; the sign-in lasts [helpdesk] session_minutes."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from idp.storage.base import make_engine
 from idp.storage.migrate import upgrade
 from tests.flows.conftest import make_settings
 from tests.flows.test_account import events
+from tests.flows.test_helpdesk_api import log_in
 from tests.support.admin import admin_sign_in, post_form
 from tests.support.oidc_client import login
 
@@ -130,3 +132,66 @@ def test_no_helpdesk_role_is_refused_and_the_sign_in_expires(app: Flask) -> None
     with mock.patch("idp.web.admin.staff.time.time", return_value=later):
         again = browser.get("/helpdesk/")
     assert again.status_code == 302 and "/helpdesk/login" in again.headers["Location"]
+
+
+@pytest.fixture
+def linking_app(database_url: str, directories: dict[str, SlapdServer]) -> Iterator[Flask]:
+    """With the demo's linking rules: the same person at two organizations is a proposal."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+    app = create_app(make_settings(database_url, directories, roles=ROLES, linking={
+        "primary_precedence": ["tsu", "tpu"], "rules": people.LINKING_RULES}))
+    yield app
+    app.extensions["campus_id"].deliveries.wait_idle(10)
+    app.extensions["campus_id"].engine.dispose()
+
+
+def proposal_ids(html: str) -> list[str]:
+    return re.findall(r'data-proposal="(\d+)"', html)
+
+
+def test_proposals_unlink_and_logout_from_the_console(linking_app: Flask) -> None:
+    app = linking_app
+    elkina = log_in(app, "tsu", "alena.elkina")["claims"]["sub"]
+    log_in(app, "tusur", "elkina.av")  # the same name and birth date: a proposal
+    galiev = log_in(app, "tpu", "tgaliev")["claims"]["sub"]
+    log_in(app, "tusur", "galiev.tr")
+
+    scoped, _ = staff(app, "tsu", "demo")
+    [elkina_proposal] = proposal_ids(scoped.get(f"/helpdesk/people/{elkina}").get_data(as_text=True))
+    approve = f"/helpdesk/people/{elkina}/approve?proposal={elkina_proposal}"
+    assert scoped.get(approve).status_code == 403  # the other identity is tusur's
+    assert scoped.get(f"/helpdesk/people/{galiev}").status_code == 404
+
+    browser, _ = staff(app, "tusur", "demo")
+    preview = browser.get(approve)
+    assert "The account tusur:elkina.av joins this campus identity" in preview.get_data(as_text=True)
+    done = post_form(browser, preview, approve, {"reason": "same passport"})
+    assert done.status_code == 302 and "done=approve" in done.headers["Location"]
+    page = browser.get(done.headers["Location"]).get_data(as_text=True)
+    assert 'data-account="tusur:elkina.av"' in page and 'data-account="tsu:alena.elkina"' in page
+    assert "The proposal is approved." in page and not proposal_ids(page)
+
+    [galiev_proposal] = proposal_ids(browser.get(f"/helpdesk/people/{galiev}").get_data(as_text=True))
+    reject = f"/helpdesk/people/{galiev}/reject?proposal={galiev_proposal}"
+    done = post_form(browser, browser.get(reject), reject, {"reason": "different people"})
+    assert "The proposal is rejected." in browser.get(done.headers["Location"]).get_data(as_text=True)
+    assert browser.get(reject).status_code == 404  # decided: no longer open
+
+    unlink = f"/helpdesk/people/{elkina}/unlink?account=tusur:elkina.av"
+    assert scoped.get(unlink).status_code == 403  # a tusur account
+    preview = browser.get(unlink)
+    assert "moves to a new campus identity" in preview.get_data(as_text=True)
+    done = post_form(browser, preview, unlink, {"reason": "two people after all"})
+    page = browser.get(done.headers["Location"]).get_data(as_text=True)
+    assert "The account is unlinked." in page and 'data-account="tusur:elkina.av"' not in page
+
+    logout = f"/helpdesk/people/{elkina}/logout"
+    preview = browser.get(logout)
+    assert "Sessions ended: 1." in preview.get_data(as_text=True)
+    done = post_form(browser, preview, logout, {"reason": "lost phone"})
+    assert "logged out everywhere" in browser.get(done.headers["Location"]).get_data(as_text=True)
+    [logged_out] = events(app, AuditEventType.LOGOUT_EVERYWHERE)
+    assert logged_out.details["reason"] == "lost phone" and logged_out.actor.startswith("staff:")
+    assert "Sessions ended: 0." in browser.get(logout).get_data(as_text=True)
