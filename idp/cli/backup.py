@@ -16,6 +16,7 @@ from typing import NoReturn
 
 import click
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from idp.cli.shared import Exit, main, settings_of
 from idp.oidc.key_backup import published_kids, secret_fingerprint, undecryptable_kids
@@ -23,6 +24,7 @@ from idp.storage.backup import check_backup, check_target_empty, kind_of, make_b
 from idp.storage.backup_archive import BackupError, BackupRefused, TargetNotEmpty, read_manifest
 from idp.storage.backup_postgres import Deadline
 from idp.storage.base import make_engine, utcnow
+from idp.storage.migrate import current_revision, first_line
 
 DEADLINE_S = 3600
 
@@ -50,6 +52,8 @@ def backup(ctx: click.Context, file: Path, timeout_s: float) -> None:
     secret = settings.server.secret_key
     engine = make_engine(settings.database.url)
     try:
+        if current_revision(engine) is None:
+            raise BackupRefused("the database has no Campus ID schema: nothing to back up.")
         with engine.connect() as conn:
             failed = undecryptable_kids(conn, secret)
             kids = published_kids(conn)
@@ -61,6 +65,8 @@ def backup(ctx: click.Context, file: Path, timeout_s: float) -> None:
                                signing_keys=kids, deadline=Deadline(timeout_s), now=utcnow())
     except BackupError as exc:
         _stop("Nothing backed up", exc)
+    except DBAPIError as exc:
+        _stop("Nothing backed up", BackupError(f"cannot read the database: {first_line(exc)}"))
     finally:
         engine.dispose()
     click.echo(f"Backed up the {manifest.database} database at revision {manifest.revision} to "
@@ -98,6 +104,8 @@ def restore(ctx: click.Context, file: Path, timeout_s: float) -> None:
                                        deadline=Deadline(timeout_s))
     except BackupError as exc:
         _stop("Nothing restored" if isinstance(exc, BackupRefused) else "Restore failed", exc)
+    except DBAPIError as exc:
+        _stop("Restore failed", BackupError(f"cannot use the database: {first_line(exc)}"))
     finally:
         engine.dispose()
     where = engine.url.render_as_string(hide_password=True)

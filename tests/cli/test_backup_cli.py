@@ -192,3 +192,10 @@ def test_the_other_kind_of_database_is_refused(source: Path, tmp_path: Path,
     refused = run("--config", str(target), "restore", str(backup))
     assert refused.exit_code == 2
     assert f"This is a backup of a {manifest.database} database" in refused.output
+
+
+def test_backup_refuses_a_database_without_the_schema(tmp_path: Path, database_url: str) -> None:
+    config = write_config(tmp_path / "empty.toml", database_url)
+    refused = run("--config", str(config), "backup", str(tmp_path / "x.backup"))
+    assert refused.exit_code == 2 and "no Campus ID schema" in refused.output
+    assert not (tmp_path / "x.backup").exists()
