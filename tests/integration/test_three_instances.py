@@ -315,6 +315,16 @@ class Load:
                 method = "POST" if browser.step in ("login form", "token") else "GET"
                 self._record(False, method, browser.step, repr(exc)[:200])
 
+    def wait_for_logins(self, after: float, count: int, at_most_s: float = 60.0) -> None:
+        """Until ``count`` logins have finished since ``after`` (or ``at_most_s`` passed: on a
+        busy machine a login takes seconds)."""
+        deadline = time.monotonic() + at_most_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                if sum(1 for when, what in self.done if what == "login" and when > after) >= count:
+                    return
+            time.sleep(0.1)
+
     def _record(self, ok: bool, method: str, what: str, detail: str) -> None:
         with self.lock:
             if ok:
@@ -330,10 +340,10 @@ def test_killing_an_instance_mid_load_fails_only_posts_in_flight_on_it(cluster: 
     logins = 3
     threads = load.run(getters=3, logins=logins)
     try:
-        time.sleep(2)
+        load.wait_for_logins(after=0.0, count=logins)  # the load is under way
         cluster.kill(1)
         killed_at = time.monotonic()
-        time.sleep(3)
+        load.wait_for_logins(after=killed_at, count=2 * logins)
     finally:
         load.stop.set()
         for thread in threads:
