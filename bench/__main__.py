@@ -281,14 +281,15 @@ def floor_server(app: str, engine: ServerEngine, workers: int, threads: int, log
             cwd=HERE.parent, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 requests.get(base, timeout=1)
                 break
             except requests.RequestException:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"the floor server did not start: see {log}") from None
+                    tail = log.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"the floor server did not start:\n{tail}") from None
                 time.sleep(0.1)
         yield base
     finally:
@@ -334,8 +335,8 @@ def engines_side_by_side(tmp: Path, db_url: str, clients: dict[str, Any]) -> lis
             pairs.append((engine.value, row))
     client_id = SERVICES[ENGINE_ROW][0]
     for engine in ENGINES:
-        # One directory for both: its secret key unseals the signing keys the first one made.
-        stack = PinnedStack(tmp / "engines", port=free_port(), clients=clients, workers=1,
+        # The main table's directory too: its secret key unseals the signing keys made first.
+        stack = PinnedStack(tmp, port=free_port(), clients=clients, workers=1,
                             database_url=db_url, extra_config={"server": {"engine": engine.value}},
                             cpu=SERVER_CPU)
         with stack:
