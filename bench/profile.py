@@ -7,9 +7,16 @@ and commits per request (a figure no other load on the machine can blur). With `
 runs the same loop under cProfile timed by CPU time and prints the heaviest calls, which is how
 the hot paths were found and trimmed.
 
-Scenarios: discovery, jwks, cc-es256, cc-rs256, cc-opaque, introspection, introspection-cc-es256,
-userinfo, refresh, login. ``introspection`` asks about a person's (stored) access token,
-``introspection-cc-es256`` about a service's self-contained JWT, checked by its signature.
+Scenarios: healthz (the floor), discovery, jwks, cc-es256, cc-rs256, cc-opaque, introspection,
+introspection-cc-es256,
+userinfo, refresh, login, or ``hot`` for the hot paths one after the other (cc-es256, refresh,
+userinfo, introspection, login) in one process. ``introspection`` asks about a person's (stored)
+access token, ``introspection-cc-es256`` about a service's self-contained JWT, checked by its
+signature. ``login`` also prints the CPU of each of its five requests.
+
+The figure is the median of ``--rounds`` rounds (the spread shows how much the machine's other
+work blurred it): CPU time is charged to this thread alone, but a busy machine still slows the
+caches and the clock it runs on.
 """
 
 from __future__ import annotations
@@ -19,12 +26,15 @@ import base64
 import cProfile
 import hashlib
 import io
+import json
 import pstats
 import re
 import secrets
+import statistics
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -52,7 +62,7 @@ Call = Callable[[], None]
 def wsgi_call(app: Flask, method: str, path: str, *, headers: dict[str, str] | None = None,
               form: dict[str, str] | None = None, expect: int = 200) -> Call:
     """A prepared request, replayed without a client library in the way."""
-    base = EnvironBuilder(path=path, method=method, headers=headers or {},
+    base = EnvironBuilder(path=path, method=method, headers=list((headers or {}).items()),
                           data=urlencode(form) if form is not None else None,
                           content_type="application/x-www-form-urlencoded" if form is not None else None,
                           base_url="http://127.0.0.1:8080").get_environ()
@@ -71,32 +81,95 @@ def wsgi_call(app: Flask, method: str, path: str, *, headers: dict[str, str] | N
     return call
 
 
+# CPU seconds of each step of the logins made so far (``login`` prints them per login).
+STEPS: defaultdict[str, float] = defaultdict(float)
+LOGIN_STEPS = ("authorize, no session", "login page", "login post (LDAP bind)",
+               "authorize, code", "token, code")
+
+
+class Answer:
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    def header(self, name: str) -> str:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), "")
+
+    def json(self) -> dict[str, Any]:
+        found: dict[str, Any] = json.loads(self.body)
+        return found
+
+
+class RawBrowser:
+    """A cookie jar over direct WSGI calls: only the app's own work falls in a timed step (a
+    test client's request building and cookie handling cost as much as a small endpoint)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.host = urlsplit(app.config["CAMPUS_ISSUER"]).netloc
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, target: str, *, form: dict[str, str] | None = None,
+                headers: dict[str, str] | None = None, timed: str | None = None) -> Answer:
+        path, _, query = target.partition("?")
+        body = urlencode(form).encode() if form is not None else b""
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": self.host, "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False,
+            "CONTENT_LENGTH": str(len(body)),
+        }
+        if form is not None:
+            environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
+        if self.cookies:
+            environ["HTTP_COOKIE"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        for name, value in (headers or {}).items():
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+        seen: list[Any] = []
+        started = time.thread_time()
+        chunks = self.app(environ, lambda s, h, e=None: seen.extend((s, h)))  # type: ignore[arg-type]
+        data = b"".join(chunks)
+        if hasattr(chunks, "close"):
+            chunks.close()
+        if timed:
+            STEPS[timed] += time.thread_time() - started
+        status, response_headers = seen
+        for name, value in response_headers:
+            if name.lower() == "set-cookie":
+                pair = value.split(";", 1)[0]
+                key, _, val = pair.partition("=")
+                self.cookies[key.strip()] = val.strip()
+        return Answer(int(status.split()[0]), response_headers, data)
+
+
 def browser_login(app: Flask, user: dict[str, str],
                   scope: str = "openid profile email campus") -> dict[str, Any]:
     """authorize -> login form -> post -> code -> token, one fresh cookie jar per login."""
-    web = app.test_client()
-    web.environ_base["HTTP_HOST"] = urlsplit(app.config["CAMPUS_ISSUER"]).netloc
+    web = RawBrowser(app)
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     query = urlencode({"response_type": "code", "client_id": LOGIN_CLIENT["client_id"],
                        "redirect_uri": REDIRECT_URI, "scope": scope, "state": "s",
                        "nonce": secrets.token_urlsafe(8),
                        "code_challenge": challenge, "code_challenge_method": "S256"})
-    response = web.get(f"/authorize?{query}")
-    page = web.get(_local(response.headers["Location"]))
-    text = page.get_data(as_text=True)
+    first, page_step, post_step, second, token_step = LOGIN_STEPS
+    response = web.request("GET", f"/authorize?{query}", timed=first)
+    page = web.request("GET", _local(response.header("Location")), timed=page_step)
+    text = page.body.decode()
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', text)
     rid = re.search(r'name="rid" value="([^"]*)"', text)
-    assert csrf and rid, (response.status_code, response.headers.get("Location"), text[-1500:])
-    response = web.post("/login", data={"csrf_token": csrf.group(1), "rid": rid.group(1), **user})
-    response = web.get(_local(response.headers["Location"]))
-    code = parse_qs(urlsplit(response.headers["Location"]).query)["code"][0]
-    token = web.post("/token", headers=basic_of(LOGIN_CLIENT["client_id"], LOGIN_CLIENT["client_secret"]),
-                     data={"grant_type": "authorization_code", "code": code,
-                           "redirect_uri": REDIRECT_URI, "code_verifier": verifier})
-    assert token.status_code == 200, token.get_data(as_text=True)
-    body: dict[str, Any] = token.get_json()
-    return body
+    assert csrf and rid, (response.status, response.header("Location"), text[-1500:])
+    response = web.request("POST", "/login", timed=post_step,
+                           form={"csrf_token": csrf.group(1), "rid": rid.group(1), **user})
+    response = web.request("GET", _local(response.header("Location")), timed=second)
+    code = parse_qs(urlsplit(response.header("Location")).query)["code"][0]
+    token = web.request("POST", "/token", timed=token_step,
+                        headers=basic_of(LOGIN_CLIENT["client_id"], LOGIN_CLIENT["client_secret"]),
+                        form={"grant_type": "authorization_code", "code": code,
+                              "redirect_uri": REDIRECT_URI, "code_verifier": verifier})
+    assert token.status == 200, token.body
+    return token.json()
 
 
 def _local(location: str) -> str:
@@ -110,6 +183,8 @@ def basic_of(client_id: str, secret: str) -> dict[str, str]:
 
 def scenario(app: Flask, name: str) -> Call:
     users = login_users()
+    if name == "healthz":  # the floor: a route that does nothing, through every middleware
+        return wsgi_call(app, "GET", "/healthz")
     if name == "discovery":
         return wsgi_call(app, "GET", "/.well-known/openid-configuration")
     if name == "jwks":
@@ -121,12 +196,11 @@ def scenario(app: Flask, name: str) -> Call:
                          form={"grant_type": "client_credentials", "scope": SERVICE_SCOPE})
     if name == "introspection-cc-es256":
         client_id = services["cc-es256"]
-        web = app.test_client()
-        response = web.post("/token", headers=basic(client_id),
-                            data={"grant_type": "client_credentials", "scope": SERVICE_SCOPE})
-        assert response.status_code == 200, response.get_data(as_text=True)
+        answer = RawBrowser(app).request("POST", "/token", headers=basic(client_id), form={
+            "grant_type": "client_credentials", "scope": SERVICE_SCOPE})
+        assert answer.status == 200, answer.body
         return wsgi_call(app, "POST", "/introspect", headers=basic(client_id),
-                         form={"token": response.get_json()["access_token"]})
+                         form={"token": answer.json()["access_token"]})
     if name == "introspection":
         token = browser_login(app, users[0])["access_token"]
         return wsgi_call(app, "POST", "/introspect", headers=basic_of(**_secret_pair()),
@@ -136,13 +210,13 @@ def scenario(app: Flask, name: str) -> Call:
         return wsgi_call(app, "GET", "/userinfo", headers={"Authorization": f"Bearer {token}"})
     if name == "refresh":
         chain = [browser_login(app, users[0], "openid offline_access")["refresh_token"]]
-        web = app.test_client()
+        web = RawBrowser(app)
 
         def rotate() -> None:
-            response = web.post("/token", headers=basic_of(**_secret_pair()),
-                                data={"grant_type": "refresh_token", "refresh_token": chain[0]})
-            assert response.status_code == 200, response.get_data(as_text=True)
-            chain[0] = response.get_json()["refresh_token"]
+            response = web.request("POST", "/token", headers=basic_of(**_secret_pair()),
+                                   form={"grant_type": "refresh_token", "refresh_token": chain[0]})
+            assert response.status == 200, response.body
+            chain[0] = response.json()["refresh_token"]
         return rotate
     if name == "login":
         turn = [0]
@@ -182,19 +256,80 @@ def count_sql(app: Flask, call: Call, count: int = 20) -> tuple[float, float]:
     return seen["statements"] / count, seen["commits"] / count
 
 
-def measure(call: Call, count: int) -> float:
-    """CPU seconds per call of this thread (the directory and database run elsewhere)."""
-    started, wall = time.thread_time(), time.perf_counter()
+def count_calls(call: Call, count: int = 20) -> float:
+    """Python function calls per call: like the SQL figures, blind to the machine's load."""
+    profiler = cProfile.Profile()
+    profiler.enable()
     for _ in range(count):
         call()
-    print(f"  wall {(time.perf_counter() - wall) / count * 1e6:,.0f} µs per request", file=sys.stderr)
+    profiler.disable()
+    total: int = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
+    return total / count
+
+
+def measure(call: Call, count: int) -> float:
+    """CPU seconds per call of this thread (the directory and database run elsewhere)."""
+    started = time.thread_time()
+    for _ in range(count):
+        call()
     return (time.thread_time() - started) / count
+
+
+def measure_rounds(call: Call, count: int, rounds: int) -> list[float]:
+    """CPU seconds per call in each of ``rounds`` rounds of ``count`` calls."""
+    return [measure(call, count) for _ in range(rounds)]
+
+
+def reference_cpu() -> float:
+    """CPU microseconds of a fixed piece of pure Python (the best of five): how fast this
+    machine runs Python just now, to set figures taken at different times side by side."""
+    def work() -> float:
+        started = time.thread_time()
+        table: dict[int, int] = {}
+        for i in range(20_000):
+            table[i % 97] = table.get(i % 97, 0) + len(str(i))
+        return time.thread_time() - started
+    return min(work() for _ in range(5)) * 1e6
+
+
+HOT = ("cc-es256", "refresh", "userinfo", "introspection", "login")
+
+
+def run(app: Flask, name: str, args: argparse.Namespace) -> None:
+    call = scenario(app, name)
+    measure(call, min(50, args.count))  # warm-up: caches, pools, imports
+    statements, commits = count_sql(app, call)
+    calls = count_calls(call)
+    rounds = max(1, args.rounds)
+    per_round = max(1, args.count // rounds)
+    STEPS.clear()
+    if args.profile:
+        # CPU time, not wall time: waits on PostgreSQL or slapd overlap under load.
+        profiler = cProfile.Profile(time.thread_time)
+        profiler.enable()
+        figures = measure_rounds(call, per_round, rounds)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.lines)
+    else:
+        figures = measure_rounds(call, per_round, rounds)
+    per_call = statistics.median(figures)
+    print(f"(reference: {reference_cpu():,.0f} µs)", end=" ")
+    print(f"{name}: {per_call * 1e6:,.0f} µs CPU per request in the provider's process "
+          f"(rounds {min(figures) * 1e6:,.0f}-{max(figures) * 1e6:,.0f}; "
+          f"{1 / per_call:,.0f} requests per second per core, before the HTTP server's own share); "
+          f"{statements:g} SQL statements and {commits:g} commits, {calls:,.0f} Python calls per request",
+          flush=True)
+    if name == "login":
+        logins = per_round * rounds
+        for part in LOGIN_STEPS:
+            print(f"  {part}: {STEPS[part] / logins * 1e6:,.0f} µs", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenario")
-    parser.add_argument("-n", "--count", type=int, default=500)
+    parser.add_argument("scenario", nargs="+", help="one or more, or hot for the hot paths")
+    parser.add_argument("-n", "--count", type=int, default=500, help="requests per scenario")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds the count is split into")
     parser.add_argument("--profile", action="store_true", help="print where the CPU time goes")
     parser.add_argument("--sort", default="cumulative", help="pstats sort key (cumulative, tottime)")
     parser.add_argument("--lines", type=int, default=45)
@@ -216,23 +351,10 @@ def main(argv: list[str] | None = None) -> int:
             engine.dispose()
             app = create_app(settings)
             app.config["CAMPUS_ISSUER"] = settings.server.issuer
-            call = scenario(app, args.scenario)
-            measure(call, min(50, args.count))  # warm-up: caches, pools, imports
-            statements, commits = count_sql(app, call)
-            if args.profile:
-                # CPU time, not wall time: waits on PostgreSQL or slapd overlap under load.
-                profiler = cProfile.Profile(time.thread_time)
-                profiler.enable()
-                per_call = measure(call, args.count)
-                profiler.disable()
-                pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.lines)
-            else:
-                per_call = measure(call, args.count)
+            for name in [n for given in args.scenario for n in (HOT if given == "hot" else (given,))]:
+                run(app, name, args)
         finally:
             stack.stop()
-    print(f"{args.scenario}: {per_call * 1e6:,.0f} µs CPU per request in the provider's process "
-          f"({1 / per_call:,.0f} requests per second per core, before the HTTP server's own share); "
-          f"{statements:g} SQL statements and {commits:g} commits per request")
     return 0
 
 
