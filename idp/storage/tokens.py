@@ -13,10 +13,24 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from functools import cache
+from typing import cast
 
-from sqlalchemy import ForeignKey, Integer, Select, String, Text, Update, bindparam, insert, select, update
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    Select,
+    String,
+    Table,
+    Text,
+    Update,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, joinedload, lazyload, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.storage.base import Base, UtcDateTime, utcnow
 from idp.storage.clients import Client
@@ -136,15 +150,22 @@ def _find_code() -> Select[AuthorizationCode]:
 
 
 def mark_code_used(db: Session, code: AuthorizationCode) -> bool:
-    """Atomically claim the code; False when another request used it first."""
-    result = db.execute(_mark_code_used(), {"code_id": code.id, "now": utcnow()})
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    """Atomically claim the code; False when another request used it first. On the session's
+    connection: an ORM update would flush the session and evaluate its condition against every
+    loaded object first (``code`` is brought up to date by hand)."""
+    now = utcnow()
+    result = db.connection().execute(_mark_code_used(), {"code_id": code.id, "now": now})
+    if not result.rowcount:
+        return False
+    set_committed_value(code, "used_at", now)
+    return True
 
 
 @cache
 def _mark_code_used() -> Update:
-    return (update(AuthorizationCode)
-            .where(AuthorizationCode.id == bindparam("code_id"), AuthorizationCode.used_at.is_(None))
+    table = cast(Table, AuthorizationCode.__table__)
+    return (update(table)
+            .where(table.c.id == bindparam("code_id"), table.c.used_at.is_(None))
             .values(used_at=bindparam("now")))
 
 
