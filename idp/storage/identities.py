@@ -27,7 +27,7 @@ from sqlalchemy import (
     false,
     select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from idp.storage.base import Base, UtcDateTime, utcnow
 
@@ -152,9 +152,12 @@ def find_account(db: Session, organization: str, external_id: str) -> LinkedAcco
 
 @cache
 def _find_account() -> Select[LinkedAccount]:
-    """Built once (every login runs it): building a statement costs more than running it."""
-    return select(LinkedAccount).where(LinkedAccount.organization == bindparam("organization"),
-                                       LinkedAccount.external_id == bindparam("external_id"))
+    """Built once (every login runs it): building a statement costs more than running it.
+    With its identity in the same statement: a login reads it (is it locked?)."""
+    return (select(LinkedAccount)
+            .where(LinkedAccount.organization == bindparam("organization"),
+                   LinkedAccount.external_id == bindparam("external_id"))
+            .options(joinedload(LinkedAccount.identity)))
 
 
 def find_identity_by_sub(db: Session, sub: str) -> Identity | None:
