@@ -108,7 +108,8 @@ def found(identity: Identity, scope: HelpdeskScope, precedence: Sequence[str]) -
 def search(db: Session, q: str, *, settings: Settings, scope: HelpdeskScope,
            limit: int = 20) -> list[Found]:
     identities, _cursor = helpdesk.search(db, q, organizations=settings.organizations,
-                                          scope=scope, limit=limit)
+                                          scope=scope, limit=limit,
+                                          snils=helpdesk.SnilsSearch.of(settings))
     precedence = settings.linking.primary_precedence
     return [found(i, scope, precedence) for i in identities]
 

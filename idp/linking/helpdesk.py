@@ -13,18 +13,34 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, CompoundSelect, Select, Text, cast, or_, select, true, union
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    Text,
+    cast,
+    or_,
+    select,
+    true,
+    union,
+)
 from sqlalchemy.orm import Session
 
-from idp.settings import OrganizationSettings
+from idp.linking import normalize
+from idp.linking.fingerprints import Fingerprinter
+from idp.linking.normalize import Valid
+from idp.provisioning.card_numbers import check_card_number
+from idp.settings import MatchClaim, OrganizationSettings
+from idp.settings.model import Settings
 from idp.storage import search as terms
 from idp.storage.audit import AuditEvent, AuditEventType
+from idp.storage.cards import CampusCard
 from idp.storage.identities import ACTIVE, Identity, IdentityAlias, LinkedAccount
-from idp.storage.linking import LinkProposal
+from idp.storage.linking import LinkProposal, MatchFingerprint
 
 MAX_LIMIT = 100
 MAX_WORDS = 5  # a name query of more words finds by identifiers only
@@ -111,30 +127,83 @@ def redact_access(body: dict[str, Any], scope: HelpdeskScope,
     return body
 
 
+@dataclass(frozen=True)
+class SnilsSearch:
+    """What finding a person by SNILS needs: the linking rules that compare a SNILS alone and
+    the key their fingerprints are made with. A typed SNILS is fingerprinted as linking does
+    (``idp.linking.fingerprints``) and matched against the stored fingerprints; the SNILS
+    itself is never stored, and its fingerprint never leaves the query."""
+
+    fingerprinter: Fingerprinter = field(repr=False)
+    rules: tuple[str, ...]
+
+    @classmethod
+    def of(cls, settings: Settings) -> SnilsSearch:
+        rules = tuple(sorted(r.name for r in settings.linking.rules.values()
+                             if tuple(r.match) == (MatchClaim.SNILS,)))
+        return cls(Fingerprinter.from_secret(settings.server.secret_key), rules)
+
+    def digests(self, q: str) -> list[tuple[str, str]]:
+        """(rule, fingerprint) of ``q`` under each rule; none when ``q`` is no valid SNILS
+        (wrong length, characters other than digits and separators, a failed check number)."""
+        if not self.rules or not any(ch.isdigit() for ch in q):
+            return []
+        value = normalize.snils(q)
+        if not isinstance(value, Valid):
+            return []
+        return [(rule, self.fingerprinter.digest(rule, [(MatchClaim.SNILS.value, value.value)]))
+                for rule in self.rules]
+
+
 def search(db: Session, q: str, *, organizations: Mapping[str, OrganizationSettings],
-           scope: HelpdeskScope, limit: int, after: int = 0) -> tuple[list[Identity], int | None]:
-    """Active identities matching ``q`` (name, username, ``user@scope``, email, campus_id, sub
-    or alias sub), ``limit`` at most after identity id ``after``; and the next cursor."""
+           scope: HelpdeskScope, limit: int, after: int = 0,
+           snils: SnilsSearch | None = None) -> tuple[list[Identity], int | None]:
+    """Active identities matching ``q`` (name in Cyrillic or Latin letters, username,
+    ``user@scope``, email, campus_id, card number, SNILS when ``snils`` is given, sub or alias
+    sub), ``limit`` at most after identity id ``after``; and the next cursor. On PostgreSQL a
+    name query that matches nobody exactly is asked again forgiving a typo in each word."""
     q = q.strip()
-    ids = matching_ids(q, organizations, db.get_bind().dialect.name)
-    stmt = select(Identity).where(Identity.status == ACTIVE, Identity.id.in_(ids),
-                                  Identity.id > after)
-    if scope.organizations is not None:
-        stmt = stmt.where(Identity.id.in_(
-            select(LinkedAccount.identity_id)
-            .where(LinkedAccount.organization.in_(sorted(scope.organizations)))))
+    dialect = db.get_bind().dialect.name
+    ids = matching_ids(q, organizations, dialect, snils=snils)
+    if dialect == "postgresql" and _name_words(q) and db.scalar(
+            _found(ids, scope).with_only_columns(Identity.id).limit(1)) is None:
+        ids = matching_ids(q, organizations, dialect, snils=snils, similar=True)
+    stmt = _found(ids, scope).where(Identity.id > after)
     found = list(db.scalars(stmt.order_by(Identity.id).limit(limit + 1)))
     more = len(found) > limit
     found = found[:limit]
     return found, (found[-1].id if more else None)
 
 
+def _found(ids: Select[tuple[int]], scope: HelpdeskScope) -> Select[Identity]:
+    stmt = select(Identity).where(Identity.status == ACTIVE, Identity.id.in_(ids))
+    if scope.organizations is not None:
+        stmt = stmt.where(Identity.id.in_(_in_scope(scope)))
+    return stmt
+
+
+def _in_scope(scope: HelpdeskScope) -> Select[int]:
+    return (select(LinkedAccount.identity_id)
+            .where(LinkedAccount.organization.in_(sorted(scope.organizations or ()))))
+
+
+def _name_words(q: str) -> list[str]:
+    """The words of a name query; none when it has too many or too short words."""
+    words = terms.words(q)
+    if 0 < len(words) <= MAX_WORDS and all(len(w) >= MIN_PREFIX for w in words):
+        return words
+    return []
+
+
 def matching_ids(q: str, organizations: Mapping[str, OrganizationSettings],
-                 dialect: str) -> Select[tuple[int]]:
+                 dialect: str, *, snils: SnilsSearch | None = None,
+                 similar: bool = False) -> Select[tuple[int]]:
     """Identity ids by every kind of match, in one SELECT ... UNION, each part an index read:
     the whole query as a term (a username, an e-mail address), ``user@scope`` as a username at
-    that organization, the words of a name (each a prefix of a term of the same account),
-    ``sub``, ``campus_id`` and alias ``sub``."""
+    that organization, the words of a name (each, as typed or as its Latin skeleton, a prefix
+    of a term of the same account; with ``similar`` also a term of similar spelling), ``sub``,
+    ``campus_id``, alias ``sub``, a card number (its check digit right) and a SNILS (by
+    fingerprint)."""
     text = terms.normalize(q)
     accounts: list[Select[Any] | CompoundSelect[Any]] = [terms.exact_match(text)]
     user, at, domain = text.rpartition("@")
@@ -142,17 +211,34 @@ def matching_ids(q: str, organizations: Mapping[str, OrganizationSettings],
     if orgs:
         accounts.append(select(LinkedAccount.id).where(LinkedAccount.id.in_(terms.exact_match(user)),
                                                        LinkedAccount.organization.in_(orgs)))
-    words = terms.words(q)
-    if 0 < len(words) <= MAX_WORDS and all(len(w) >= MIN_PREFIX for w in words):
-        accounts.append(terms.all_prefixes_match(words, dialect))
+    if words := _name_words(q):
+        accounts.append(terms.all_words_match([terms.spellings(w) for w in words], dialect,
+                                              similar=similar))
+    digests = snils.digests(q) if snils is not None else []
+    if digests:
+        accounts.append(select(MatchFingerprint.account_id).where(or_(*[
+            (MatchFingerprint.rule == rule) & (MatchFingerprint.hash == digest)
+            for rule, digest in digests])))
     by_account = select(LinkedAccount.identity_id).where(LinkedAccount.id.in_(union(*accounts)))
     direct = select(Identity.id).where(or_(Identity.sub == q, Identity.campus_id == q))
     by_alias = select(IdentityAlias.identity_id).where(IdentityAlias.sub == q)
     by_old_campus_id = (select(IdentityAlias.identity_id)
                         .join(Identity, Identity.sub == IdentityAlias.sub)
                         .where(Identity.campus_id == q))
-    matched = by_account.union(direct, by_alias, by_old_campus_id).subquery()
+    parts = [direct, by_alias, by_old_campus_id]
+    if (number := _card_number(q)) is not None:
+        parts.append(select(CampusCard.identity_id).where(CampusCard.number == number))
+    matched = by_account.union(*parts).subquery()
     return select(matched.c[0])
+
+
+def _card_number(q: str) -> str | None:
+    """The card number ``q`` is written as (spaces and dashes allowed, its check digit
+    right); None for anything else."""
+    if not q or not q[0].isdigit():
+        return None
+    number, _problem = check_card_number(q)
+    return number
 
 
 def _like(text: str) -> str:

@@ -2,8 +2,10 @@
 
 One row per (account, word) of its username, e-mail addresses (whole, and the parts before and
 after the ``@``) and names, normalised like the linking rules compare names (NFC, case-folded, ё read
-as е). ``term`` is indexed for prefix matches, so a search reads the index instead of every
-account's attributes. Invariant: an account's rows are its current terms; a ``before_flush``
+as е); and beside each word of a name its Latin skeleton (``idp.linking.transliterate``) marked
+with a leading ``~``, so that ``Elkina`` finds Ёлкина. ``term`` is indexed for prefix matches
+(and, on PostgreSQL, by trigrams for similar spellings), so a search reads an index instead of
+every account's attributes. Invariant: an account's rows are its current terms; a ``before_flush``
 hook rewrites them whenever a username or attributes change, whichever code changed them.
 """
 
@@ -13,21 +15,44 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Select, String, delete, event, inspect, select
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Select,
+    String,
+    and_,
+    delete,
+    event,
+    inspect,
+    or_,
+    select,
+)
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from idp.linking.transliterate import skeleton
 from idp.storage.base import Base
 from idp.storage.identities import LinkedAccount
 
 MAX_TERM = 200
 NAME_ATTRIBUTES = ("given_name", "family_name", "middle_name", "display_name", "name")
 EMAIL_ATTRIBUTES = ("email",)
+NAME_PUNCTUATION = frozenset("-'’")
+SKELETON = "~"  # marks a name word's Latin skeleton among the terms
 
 
 class AccountSearchTerm(Base):
     __tablename__ = "account_search_terms"
     __table_args__ = (
         Index("ix_account_search_terms_term", "term", postgresql_ops={"term": "text_pattern_ops"}),
+        # PostgreSQL: trigrams (pg_trgm) of the skeleton terms, for similar spellings of
+        # names. SQLite has no such index and
+        # no similar-spelling search: there the index is declared empty (WHERE 0), which costs
+        # nothing and keeps one model for both databases.
+        Index("ix_account_search_terms_trgm", "term", postgresql_using="gin",
+              postgresql_ops={"term": "gin_trgm_ops"},
+              postgresql_where=sql_text("term LIKE '~%'"), sqlite_where=sql_text("0")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,7 +82,14 @@ def terms_of(username: str, attributes: Mapping[str, Any]) -> list[str]:
     for name in NAME_ATTRIBUTES:
         for value in _values(attributes.get(name)):
             found += words(value)
+            found += [skeleton_term(w) for w in words(value)]
     return [t[:MAX_TERM] for t in dict.fromkeys(found) if t]
+
+
+def skeleton_term(word: str) -> str:
+    """The stored form of a word's Latin skeleton; empty when it has none."""
+    found = skeleton(word)
+    return SKELETON + found if found else ""
 
 
 def _values(raw: Any) -> Iterable[str]:
@@ -68,27 +100,61 @@ def _values(raw: Any) -> Iterable[str]:
     return []
 
 
-def prefix_match(word: str, dialect: str) -> Select[Any]:
-    """Ids of accounts with a term starting with ``word`` (already normalised), as a range read
-    of the term index: ``LIKE 'word%'`` on PostgreSQL (indexable through text_pattern_ops,
-    whatever the collation), ``word <= term < successor`` on SQLite, whose LIKE ignores case
-    and so no index (its default collation compares code points, so the range is exact)."""
-    stmt = select(AccountSearchTerm.account_id)
+def _prefix(word: str, dialect: str) -> ColumnElement[bool]:
+    """A term starting with ``word`` (already normalised), as a range read of the term index:
+    ``LIKE 'word%'`` on PostgreSQL (indexable through text_pattern_ops, whatever the
+    collation), ``word <= term < successor`` on SQLite, whose LIKE ignores case and so no
+    index (its default collation compares code points, so the range is exact)."""
     if dialect == "sqlite":
         successor = word[:-1] + chr(ord(word[-1]) + 1)
-        return stmt.where(AccountSearchTerm.term >= word, AccountSearchTerm.term < successor)
+        return and_(AccountSearchTerm.term >= word, AccountSearchTerm.term < successor)
     escaped = word.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-    return stmt.where(AccountSearchTerm.term.like(f"{escaped}%", escape="!"))
+    return AccountSearchTerm.term.like(f"{escaped}%", escape="!")
+
+
+def prefix_match(word: str, dialect: str) -> Select[Any]:
+    """Ids of accounts with a term starting with ``word`` (already normalised)."""
+    return select(AccountSearchTerm.account_id).where(_prefix(word, dialect))
+
+
+_SKELETONS = AccountSearchTerm.term.like(f"{SKELETON}%")  # the trigram index's rows
+
+
+def word_match(spellings: list[str], dialect: str, *, similar: bool = False) -> Select[Any]:
+    """Ids of accounts with a term starting with one of ``spellings`` (one word of a query as
+    typed and as a skeleton term); with ``similar`` (PostgreSQL only) also a skeleton term of
+    similar spelling (pg_trgm's ``%``: trigram similarity at least
+    pg_trgm.similarity_threshold, 0.3 unless set), read through the trigram index of skeleton
+    terms: one typo in a name is forgiven, not in a username or an e-mail address."""
+    conditions = [_prefix(w, dialect) for w in spellings if w]
+    if similar and dialect == "postgresql":
+        conditions += [and_(AccountSearchTerm.term.op("%", is_comparison=True)(w), _SKELETONS)
+                       for w in spellings if w.startswith(SKELETON)]
+    return select(AccountSearchTerm.account_id).where(or_(*conditions))
+
+
+def all_words_match(query_words: list[list[str]], dialect: str, *,
+                    similar: bool = False) -> Select[Any]:
+    """Ids of accounts where every word (each given as its spellings) matches some term (one
+    index read per word, nested as IN so that every database runs it)."""
+    found = word_match(query_words[0], dialect, similar=similar)
+    for spellings in query_words[1:]:
+        found = found.where(AccountSearchTerm.account_id.in_(
+            word_match(spellings, dialect, similar=similar).correlate(None)))
+    return found
 
 
 def all_prefixes_match(prefixes: list[str], dialect: str) -> Select[Any]:
-    """Ids of accounts where every one of ``prefixes`` begins some term (one index range read
-    per word, nested as IN so that every database runs it)."""
-    found = prefix_match(prefixes[0], dialect)
-    for word in prefixes[1:]:
-        found = found.where(
-            AccountSearchTerm.account_id.in_(prefix_match(word, dialect).correlate(None)))
-    return found
+    """Ids of accounts where every one of ``prefixes`` begins some term."""
+    return all_words_match([[w] for w in prefixes], dialect)
+
+
+def spellings(word: str) -> list[str]:
+    """One normalised query word as typed and, when it is written like a name (letters,
+    hyphens, apostrophes), as a skeleton term."""
+    if not all(ch.isalpha() or ch in NAME_PUNCTUATION for ch in word):
+        return [word]
+    return list(dict.fromkeys(t for t in (word, skeleton_term(word)) if t))
 
 
 def exact_match(word: str) -> Select[Any]:

@@ -91,8 +91,8 @@ def search_identities() -> Response:
     if not q or len(q) > 200:
         raise InvalidInput("q", public="q (1 to 200 characters) is required.")
     found, cursor = helpdesk.search(context.db(), q, organizations=context.settings().organizations,
-                                    scope=scope, limit=limit_arg(),
-                                    after=cursor_arg())
+                                    scope=scope, limit=limit_arg(), after=cursor_arg(),
+                                    snils=helpdesk.SnilsSearch.of(context.settings()))
     return _page([api_json.identity_summary(i, _precedence(), scope) for i in found], cursor)
 
 
