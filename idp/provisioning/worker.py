@@ -167,11 +167,11 @@ class Worker:
         for i, task in enumerate(periodic):
             if self.stop.is_set() or time.monotonic() < next_run[i]:
                 continue
-            try:
-                with request_ids.bound():  # each run's log lines and audit events: one id
+            with request_ids.bound():  # each run's log lines and audit events: one id
+                try:
                     task.run()
-            except Exception:  # one failing task must not stop deliveries
-                log.exception("periodic task %s failed", task.name or task.run)
+                except Exception:  # one failing task must not stop deliveries
+                    log.exception("periodic task %s failed", task.name or task.run)
             next_run[i] = time.monotonic() + task.interval_s
 
     def run_batch(self, *, due_by: datetime | None = None) -> int:
