@@ -149,6 +149,9 @@ def test_a_tsu_helpdesk_gets_no_such_person_for_a_tpu_student(
     expect(page.get_by_text("helpdesk:tsu")).to_be_visible()
     page.get_by_label(TEXT["ru"]["box"]).fill("mpetrova")
     page.get_by_label(TEXT["ru"]["box"]).press("Enter")
+    expect(page.locator(f'tr[data-sub="{sub}"]')).to_have_count(0)
+    page.get_by_label(TEXT["ru"]["box"]).fill(str(sub))  # not even by its exact sub
+    page.get_by_label(TEXT["ru"]["box"]).press("Enter")
     expect(page.get_by_role("status")).to_contain_text("никого не нашлось")
     response = page.goto(f"{site}/helpdesk/people/{sub}")
     assert response is not None and response.status == 404

@@ -78,6 +78,7 @@ def test_search_person_lock_and_unlock(app: Flask) -> None:
     person = browser.get(f"/helpdesk/people/{sub}").get_data(as_text=True)
     assert 'data-account="tpu:dvasiliev"' in person and "(primary)" in person
     assert 'data-event="login.succeeded"' in person
+    assert person.count('data-session="tpu:dvasiliev"') == 1  # the one login's session
 
     preview = browser.get(f"/helpdesk/people/{sub}/lock")
     text = preview.get_data(as_text=True)
@@ -92,7 +93,7 @@ def test_search_person_lock_and_unlock(app: Flask) -> None:
     assert done.status_code == 302
     person = browser.get(done.headers["Location"]).get_data(as_text=True)
     assert "The person is locked." in person and 'data-state="locked"' in person
-    assert "phoned: stolen password" in person
+    assert "phoned: stolen password" in person and "No active session." in person
     [locked] = events(app, AuditEventType.IDENTITY_LOCKED)
     assert locked.actor.startswith("staff:") and locked.details["reason"] == "phoned: stolen password"
     assert logs_in(app, "tpu", "dvasiliev").status_code == 401
@@ -113,7 +114,8 @@ def test_a_scoped_helpdesk_sees_only_its_organizations_people(app: Flask) -> Non
 
     browser, page = staff(app, "tsu", "demo")
     assert "helpdesk:tsu" in page.get_data(as_text=True)
-    assert "Nobody found" in browser.get("/helpdesk/?q=dvasiliev").get_data(as_text=True)
+    assert f'data-sub="{tpu_sub}"' not in browser.get("/helpdesk/?q=dvasiliev").get_data(as_text=True)
+    assert "Nobody found" in browser.get(f"/helpdesk/?q={tpu_sub}").get_data(as_text=True)
     assert browser.get(f"/helpdesk/people/{tpu_sub}").status_code == 404
     assert browser.get(f"/helpdesk/people/{tpu_sub}/lock").status_code == 404
     assert browser.get("/helpdesk/people/no-such-sub").status_code == 404

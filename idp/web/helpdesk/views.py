@@ -20,6 +20,7 @@ from idp.identity import lock as identity_lock
 from idp.linking import actions, console, helpdesk
 from idp.storage.identities import Identity, account_key, resolve_sub
 from idp.storage.linking import LinkProposal, ProposalStatus
+from idp.storage.sessions import active_sessions
 from idp.web.admin.signin import begin, complete
 from idp.web.admin.staff import write_cookie
 from idp.web.helpdesk.blueprint import AREA, bp, forbidden, helpdesk_required, not_found, scope, staff
@@ -64,8 +65,12 @@ def person(sub: str) -> Any:
     if identity is None:
         return not_found()
     page = console.person(context.db(), context.settings(), identity, scope())
+    sessions = [(account_key(s.account) if scope().includes(s.account.organization)
+                 else s.account.organization, s.created_at, s.expires_at)
+                for s in active_sessions(context.db(), identity.id)]
     done = request.args.get("done", "")
     return render_template("helpdesk/person.html", page=page, can_change=scope().owns(identity),
+                           sessions=sessions,
                            done=f"helpdesk.done.{done}" if done in ACTIONS else "", **_labels())
 
 
