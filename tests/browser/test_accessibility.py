@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from demo import people
 from demo.slapd import free_port
@@ -20,7 +22,7 @@ from tests.browser.conftest import ARTIFACTS
 from tests.support import axe
 
 pytestmark = pytest.mark.browser
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never reached: the consent page is the last stop
 CONFIG = {"roles": {"consortium_admin": ["tsu:ivan.petrov"], "helpdesk": ["tusur:demo"]}}
 CLIENTS = {"a11y-rp": {"name": "Электронная библиотека", "redirect_uris": [REDIRECT_URI],
@@ -32,10 +34,13 @@ HOME = {"student": "/account", "admin": "/admin/", "helpdesk": "/helpdesk/"}
 # (name, who, path, languages): who is None for a visitor not signed in; {sub} and {client}
 # are the student's subject and the registered client.
 PAGES = [
+    ("home", None, "/", ("ru",)),
     ("login", None, "/login", ("ru", "en")),
     ("error", None, "/authorize?client_id=no-such-client&response_type=code", ("ru", "en")),
     ("account", "student", "/account", ("ru", "en")),
     ("consent", "student", "{consent}", ("ru", "en")),
+    ("logout-confirm", "student", "/logout", ("ru", "en")),
+    ("admin-forbidden", "student", "/admin/clients", ("ru",)),
     ("admin-clients", "admin", "/admin/clients", ("ru", "en")),
     ("admin-client-new", "admin", "/admin/clients/new", ("ru",)),
     ("admin-client-edit", "admin", "/admin/clients/{client}", ("ru", "en")),
@@ -46,6 +51,7 @@ PAGES = [
     ("helpdesk-search", "helpdesk", "/helpdesk/?q=Васильев", ("ru", "en")),
     ("helpdesk-person", "helpdesk", "/helpdesk/people/{sub}", ("ru", "en")),
     ("helpdesk-lock-preview", "helpdesk", "/helpdesk/people/{sub}/lock", ("ru", "en")),
+    ("helpdesk-not-found", "helpdesk", "/helpdesk/people/no-such-person", ("ru",)),
 ]
 
 
@@ -105,9 +111,9 @@ def values(chromium: Browser, contexts: dict[str | None, BrowserContext],
     return {"sub": sub, "client": "a11y-rp", "consent": consent}
 
 
-def overflow(page: Page) -> dict[str, object]:
+def overflow(page: Page) -> dict[str, Any]:
     """How wide the document is, and the visible controls of <main> reaching past the screen."""
-    result: dict[str, object] = page.evaluate("""() => {
+    result: dict[str, Any] = page.evaluate("""() => {
         const width = document.documentElement.clientWidth;
         const out = [];
         for (const el of document.querySelectorAll(
@@ -180,5 +186,27 @@ def test_the_login_form_with_the_keyboard_alone(chromium: Browser, site: str) ->
         page.keyboard.press("Shift+Tab")
         page.keyboard.press("Enter")  # Enter in the password field submits
         expect(page.locator("[data-account]").first).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_a_wrong_password_is_announced_and_tied_to_the_field(chromium: Browser,
+                                                            site: str) -> None:
+    context = chromium.new_context(locale="ru-RU", viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto(f"{site}/account?lang=en")
+        page.get_by_label("Username").fill("dvasiliev@tpu.ru")
+        page.get_by_label("Password").fill("wrong")
+        page.get_by_label("Password").press("Enter")
+        expect(page.get_by_role("alert")).to_have_text("Wrong username or password.")
+        # A screen reader reads the error with the field it is about.
+        expect(page.get_by_label("Username")).to_have_accessible_description(
+            re.compile("Wrong username or password."))
+        expect(page.get_by_label("Username")).to_have_attribute("aria-invalid", "true")
+        found = axe.violations(page)
+        assert not found, axe.report(found)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "a11y-login-error-en.png"), full_page=True)
     finally:
         context.close()
