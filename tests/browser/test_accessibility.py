@@ -24,7 +24,14 @@ from tests.support import axe
 pytestmark = pytest.mark.browser
 PHONE: ViewportSize = {"width": 390, "height": 844}
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never reached: the consent page is the last stop
-CONFIG = {"roles": {"consortium_admin": ["tsu:ivan.petrov"], "helpdesk": ["tusur:demo"]}}
+CONFIG = {
+    "roles": {"consortium_admin": ["tsu:ivan.petrov"], "helpdesk": ["tusur:demo"]},
+    # What the student may use, and its pass, on the account page.
+    "access": {
+        "resources": {"gym": {"name": "Sports complex", "name_ru": "Спорткомплекс", "kind": "sports"}},
+        "policies": {"students": {"resources": ["gym"], "affiliations": ["student"]}},
+    },
+}
 CLIENTS = {"a11y-rp": {"name": "Электронная библиотека", "redirect_uris": [REDIRECT_URI],
                        "client_secret": "a11y-rp-secret-0123456789abcdef"}}
 STUDENT = ("tpu", "dvasiliev")
@@ -147,6 +154,8 @@ def test_page_is_accessible_and_fits_a_phone(chromium: Browser,
     expect(page.locator("html")).to_have_attribute("lang", lang)
     expect(page.get_by_role("main")).to_be_visible()
     expect(page.get_by_role("heading", level=1)).to_be_visible()
+    if name == "account":  # the sections of a student with access, not only the accounts
+        expect(page.locator("#passes")).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"a11y-{name}-{lang}.png"), full_page=True)
 
