@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749.errors import InvalidClientError, UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Flask
+from flask import request as flask_request
 
 from idp import context
 from idp.metrics import record
@@ -24,7 +27,7 @@ from idp.oidc.grants import CodeGrant, CodeReusedError, OpenIDCodeExtension, Pkc
 from idp.oidc.introspection import Introspection
 from idp.oidc.refresh import RefreshGrant, RefreshTokenReusedError
 from idp.oidc.revocation import Revocation
-from idp.oidc.tokens import TokenGenerator, store_issued
+from idp.oidc.tokens import TokenGenerator, is_self_contained, store_issued
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.clients import Client
@@ -45,11 +48,16 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     issuer: str
 
     def create_oauth2_request(self, request: Any) -> Any:
+        """Authlib's request over this HTTP request, unless ``request`` carries resolved
+        parameters. Made over the request object itself rather than Flask's proxy of it, with
+        its parameters read once (``_Parameters``)."""
+        current = flask_request._get_current_object()  # type: ignore[attr-defined]
+        oauth_request = FlaskOAuth2Request(current)
         if isinstance(request, ResolvedAuthorization):
-            oauth_request = super().create_oauth2_request(None)
             oauth_request.payload = BasicOAuth2Payload(dict(request.params))
-            return oauth_request
-        return super().create_oauth2_request(request)
+        else:
+            oauth_request.payload = _Parameters(current)
+        return oauth_request
 
     def validate_authorization_params(self, params: dict[str, str]) -> None:
         """Check a pushed request as /authorize would (RFC 9126 2.1), before any login;
@@ -89,6 +97,8 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             return super().authenticate_client(request, methods, endpoint)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
+        if is_self_contained(request.payload.grant_type, request.client, token["access_token"]):
+            return  # nothing to store: no database session is opened, none committed
         store_issued(context.db(), context.settings().oidc, token, request)
         record.token_issued(request.payload.grant_type, request.client.client_id)
 
@@ -107,6 +117,15 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         elif isinstance(error, RefreshTokenReusedError):
             _revoke_after_refresh_token_reuse(error)
         return super().handle_error_response(request, error)
+
+
+class _Parameters(FlaskOAuth2Payload):  # type: ignore[misc]
+    """The request's parameters (query and form) as Authlib reads them, looked up once: Authlib
+    asks for them a dozen times per token request, each time anew."""
+
+    @cached_property
+    def data(self) -> Any:
+        return self._request.values
 
 
 def _basic_credentials_readable(request: Any) -> bool:
