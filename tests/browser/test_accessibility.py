@@ -48,6 +48,7 @@ PAGES = [
     ("consent", "student", "{consent}", ("ru", "en")),
     ("logout-confirm", "student", "/logout", ("ru", "en")),
     ("admin-forbidden", "student", "/admin/clients", ("ru",)),
+    ("helpdesk-forbidden", "student", "/helpdesk/", ("ru",)),
     ("admin-clients", "admin", "/admin/clients", ("ru", "en")),
     ("admin-client-new", "admin", "/admin/clients/new", ("ru",)),
     ("admin-client-edit", "admin", "/admin/clients/{client}", ("ru", "en")),
