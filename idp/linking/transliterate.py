@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _CYRILLIC = {
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z",
@@ -49,6 +50,7 @@ def romanize(text: str) -> str:
     return text.translate(_ROMAN)
 
 
+@lru_cache(maxsize=8192)  # names repeat: the common ones are folded once per process
 def skeleton(word: str) -> str:
     """The simplified Latin form of one word, Cyrillic or Latin, in any case; letters and
     digits only. Empty when nothing of it is a letter or digit."""

@@ -24,6 +24,7 @@ from sqlalchemy import (
     and_,
     delete,
     event,
+    func,
     inspect,
     or_,
     select,
@@ -40,6 +41,10 @@ NAME_ATTRIBUTES = ("given_name", "family_name", "middle_name", "display_name", "
 EMAIL_ATTRIBUTES = ("email",)
 NAME_PUNCTUATION = frozenset("-'’")
 SKELETON = "~"  # marks a name word's Latin skeleton among the terms
+# Trigram similarity of a skeleton with one letter left out, added or changed in a name of six
+# letters or more: 0.4 and up; two different names of one length seldom reach it (elkna and
+# elena: 0.33).
+SIMILARITY = 0.4
 
 
 class AccountSearchTerm(Base):
@@ -123,12 +128,13 @@ _SKELETONS = AccountSearchTerm.term.like(f"{SKELETON}%")  # the trigram index's 
 def word_match(spellings: list[str], dialect: str, *, similar: bool = False) -> Select[Any]:
     """Ids of accounts with a term starting with one of ``spellings`` (one word of a query as
     typed and as a skeleton term); with ``similar`` (PostgreSQL only) also a skeleton term of
-    similar spelling (pg_trgm's ``%``: trigram similarity at least
-    pg_trgm.similarity_threshold, 0.3 unless set), read through the trigram index of skeleton
-    terms: one typo in a name is forgiven, not in a username or an e-mail address."""
+    similar spelling (trigram similarity at least ``SIMILARITY``; pg_trgm's ``%``, at least
+    its similarity_threshold, 0.3 unless set, reads the candidates from the trigram index of
+    skeleton terms): one typo in a name is forgiven, not in a username or an e-mail address."""
     conditions = [_prefix(w, dialect) for w in spellings if w]
     if similar and dialect == "postgresql":
-        conditions += [and_(AccountSearchTerm.term.op("%", is_comparison=True)(w), _SKELETONS)
+        conditions += [and_(AccountSearchTerm.term.op("%", is_comparison=True)(w), _SKELETONS,
+                            func.similarity(AccountSearchTerm.term, w) >= SIMILARITY)
                        for w in spellings if w.startswith(SKELETON)]
     return select(AccountSearchTerm.account_id).where(or_(*conditions))
 
