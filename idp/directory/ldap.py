@@ -1,11 +1,13 @@
 """Password login against an LDAP v3 or Active Directory server: search the account with the
 service account, then bind as it with the person's password (passwords are never stored).
 
-Connections bound as the service account are kept per server (``idp.directory.pool``) and
-reused for the next search; the person's bind happens on the same connection, which is bound as
-the service account again before its next use. A connection that fails is closed, and one that
-served an earlier login and finds the server gone is retried once on a new connection (the
-server may have restarted). Servers are tried in order: one that is down or does not answer
+Connections are kept per server (``idp.directory.pool``) in two pools: those bound as the
+service account, which only ever search (and are never bound as anyone else, so need no bind
+again), and those that only ever bind a person (or the decoy), never search: a person's bind
+never leaves a connection that a later search could run on as that person. A login borrows one
+of each. A connection that fails is closed, and a login that finds the server gone on a
+connection kept from an earlier login is retried once on new connections (the server may
+have restarted). Servers are tried in order: one that is down or does not answer
 within ``timeout_s`` passes the turn to the next; when none answers the call raises
 ``DirectoryUnavailable``. A server that made a login wait (hung rather than refusing) is
 skipped by the next logins until a background probe gets an answer from it
@@ -62,7 +64,9 @@ class LdapDirectory:
         self.settings = settings
         self.profile = presets.profile_for(settings)
         self.bind_timer = BindTimer()
-        self.pools = {uri: self._pool(uri) for uri in settings.uris}
+        self.pools = {uri: self._pool(uri) for uri in settings.uris}  # bound as the service account
+        self.bind_pools = {uri: ConnectionPool(functools.partial(self._open_for_binds, uri))
+                           for uri in settings.uris}  # a person's bind only, never a search
         self.breakers = {uri: CircuitBreaker(f"{organization_id}: directory server {uri}", self,
                                              functools.partial(LdapDirectory._probe, uri=uri))
                          for uri in settings.uris}
@@ -200,7 +204,7 @@ class LdapDirectory:
         replaced by another, a test's; the provider's live as long as the process)."""
         for breaker in self.breakers.values():
             breaker.stop()
-        for pool in self.pools.values():
+        for pool in [*self.pools.values(), *self.bind_pools.values()]:
             pool.clear()
 
     def _probe(self, uri: str) -> None:
@@ -209,43 +213,56 @@ class LdapDirectory:
 
     # -- one server -----------------------------------------------------------------------
     def _authenticate_at(self, uri: str, username: str, password: str) -> AuthResult:
-        pool = self.pools[uri]
-        lent = pool.borrow()
         try:
-            result = self._check_password(uri, lent, username, password)
-        except ldap.SERVER_DOWN:
-            pool_conn.close(lent.conn)
-            if not lent.reused:
-                raise
+            return self._check_password(uri, username, password, retry=False)
+        except _StaleConnection:
             # Closed since its last use: the server restarted or dropped idle connections.
-            pool.clear()
-            lent = pool.borrow()
-            try:
-                result = self._check_password(uri, lent, username, password)
-            except BaseException:
-                pool_conn.close(lent.conn)
-                raise
+            self.pools[uri].clear()
+            self.bind_pools[uri].clear()
+            return self._check_password(uri, username, password, retry=True)
+
+    def _check_password(self, uri: str, username: str, password: str, *, retry: bool) -> AuthResult:
+        """Search on a service connection, bind on a connection for binds; both given back
+        when the check completed, closed when it failed (``_StaleConnection`` when a kept one
+        found the server gone and this is not already the retry)."""
+        pool, binds = self.pools[uri], self.bind_pools[uri]
+        searcher = pool.borrow()
+        try:
+            binder = binds.borrow()
         except BaseException:
-            pool_conn.close(lent.conn)
+            pool_conn.close(searcher.conn)
             raise
-        pool.give_back(lent)
+        try:
+            result = self._search_and_bind(uri, searcher, binder.conn, username, password)
+        except ldap.SERVER_DOWN as exc:
+            pool_conn.close(searcher.conn)
+            pool_conn.close(binder.conn)
+            if not retry and (searcher.reused or binder.reused):
+                raise _StaleConnection from exc
+            raise
+        except BaseException:
+            pool_conn.close(searcher.conn)
+            pool_conn.close(binder.conn)
+            raise
+        pool.give_back(searcher)
+        binds.give_back(binder)
         return result
 
-    def _check_password(self, uri: str, lent: Lent, username: str, password: str) -> AuthResult:
-        conn = lent.conn
-        if not lent.service_bound:  # left bound as the previous person
+    def _search_and_bind(self, uri: str, searcher: Lent, binder: Any, username: str,
+                         password: str) -> AuthResult:
+        conn = searcher.conn
+        if not searcher.service_bound:
             self._service_bind(conn, uri)
-            lent.service_bound = True
+            searcher.service_bound = True
         started = time.perf_counter()
         entry = self._find(conn, username)
         record.directory_round_trip(self.organization, uri, "search", started)
-        lent.service_bound = False  # from here on the connection is bound as someone else
         if entry is None:
-            self._decoy_bind(conn, password)
+            self._decoy_bind(binder, password)
             return _REJECTED
         dn, attrs = entry
         started = time.perf_counter()
-        status = self._bind_as(conn, dn, password)
+        status = self._bind_as(binder, dn, password)
         self.bind_timer.observe(time.perf_counter() - started)
         record.directory_round_trip(self.organization, uri, "bind", started)
         if status is not AuthStatus.OK:
@@ -254,23 +271,33 @@ class LdapDirectory:
         control = attrs.get(presets.AD_ACCOUNT_CONTROL.lower(), [])
         if self.profile.active_directory and presets.ad_account_disabled(control):
             return AuthResult(AuthStatus.ACCOUNT_DISABLED)
-        if self.settings.disabled_filter and self._matches_disabled(conn, uri, lent, dn):
+        if self.settings.disabled_filter and self._matches_disabled(conn, dn):
             return AuthResult(AuthStatus.ACCOUNT_DISABLED)
         return AuthResult(AuthStatus.OK, self._account(dn, attrs, username))
 
-    def _matches_disabled(self, conn: Any, uri: str, lent: Lent, dn: str) -> bool:
+    def _matches_disabled(self, conn: Any, dn: str) -> bool:
         """Whether the entry matches ``disabled_filter`` (a server without
-        userAccountControl, where a disabled person's password still binds). Asked as the
-        service account, which may read the attributes the filter names, and only once the
-        password is proven, so it costs nothing to a wrong password."""
-        self._service_bind(conn, uri)
-        lent.service_bound = True
+        userAccountControl, where a disabled person's password still binds). Asked on the
+        service connection, as the service account, which may read the attributes the filter
+        names, and only once the password is proven, so it costs nothing to a wrong password."""
         found = conn.search_ext_s(dn, ldap.SCOPE_BASE, self.settings.disabled_filter, ["1.1"],
                                   timeout=self.settings.timeout_s)
         return any(entry_dn for entry_dn, _ in found if entry_dn)
 
     def _pool(self, uri: str) -> ConnectionPool:
         return ConnectionPool(lambda: self._open(uri))
+
+    def _open_for_binds(self, uri: str) -> Any:
+        """A new connection for people's binds (after StartTLS when asked), bound as nobody
+        yet: its first operation is a person's bind."""
+        conn = self._connect(uri)
+        try:
+            if self.settings.start_tls and uri.lower().startswith("ldap://"):
+                conn.start_tls_s()
+        except BaseException:
+            pool_conn.close(conn)
+            raise
+        return conn
 
     def _open(self, uri: str) -> Any:
         """A new connection bound as the service account (after StartTLS when asked)."""
@@ -370,6 +397,10 @@ class LdapDirectory:
 
     def _unavailable(self, detail: str) -> DirectoryUnavailable:
         return DirectoryUnavailable(f"{self.organization}: {detail}")
+
+
+class _StaleConnection(Exception):
+    """A kept connection found the server gone: worth one more try on new connections."""
 
 
 def _info(exc: ldap.LDAPError) -> str:

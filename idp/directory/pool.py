@@ -2,8 +2,9 @@
 a service bind before its search.
 
 A connection is lent to one thread at a time. Whoever borrows it says what it did: a connection
-left bound as a person (or anonymous, after a refused bind) is bound as the service account
-again before its next search; one that failed in any way is closed, never returned, so a
+left bound as someone other than the service account is bound as it again before its next
+search (``idp.directory.ldap`` keeps people's binds in a pool of their own, whose connections
+never search); one that failed in any way is closed, never returned, so a
 server that went away or hung costs at most the connections lent at that moment. Connections
 inherited across ``fork`` (gunicorn workers) are never used: libldap sockets cannot be shared.
 """

@@ -1,6 +1,7 @@
-"""Service-bound connections are kept and reused across logins: one connection serves many
-logins, the person's bind never leaks into the next search, and a server restart costs no
-login (the dead connection is replaced on the spot)."""
+"""Connections are kept and reused across logins: one service-bound connection searches for
+many logins and is never bound again, one other connection takes the people's binds and never
+searches (a person's bind never leaks into a search), and a server restart costs no login (the
+dead connections are replaced on the spot)."""
 
 from __future__ import annotations
 
@@ -58,20 +59,24 @@ def test_consecutive_logins_share_one_connection(
     assert directory.authenticate("demo", "wrong").status is INVALID
     assert directory.authenticate("nobody-here", "guess").status is INVALID
     assert directory.authenticate(OTHER.username, OTHER.password).status is OK
-    assert opened == [tpu_server.uri]
+    assert opened == [tpu_server.uri] * 2  # one to search, one for the people's binds
     assert directory.pools[tpu_server.uri].idle == 1
+    assert directory.bind_pools[tpu_server.uri].idle == 1
 
 
-def test_every_search_after_a_persons_bind_runs_as_the_service_account_again(
+def test_a_persons_bind_never_happens_on_the_connection_that_searches(
         tpu_server: SlapdServer, make_directory: MakeDirectory, binds: list[str]) -> None:
     directory = make_directory(TPU, [tpu_server.uri])
-    service = directory.settings.bind_dn
     assert directory.authenticate("demo", "demo").status is OK
+    searcher = directory.pools[tpu_server.uri]._idle[0][0]
     binds.clear()
     result = directory.authenticate(OTHER.username, OTHER.password)
     assert result.status is OK and result.account is not None
     assert result.account.username == OTHER.username
-    assert binds[0] == service and binds[1] != service
+    # The search ran as the service account with no bind before it; the one bind was the
+    # person's, on the other connection.
+    assert len(binds) == 1 and binds[0] != directory.settings.bind_dn
+    assert searcher.whoami_s() == "dn:" + directory.settings.bind_dn
 
 
 def test_start_tls_connections_are_reused(
@@ -80,7 +85,7 @@ def test_start_tls_connections_are_reused(
                                ca_file=tpu_server.ca_file)
     for _ in range(3):
         assert directory.authenticate("demo", "demo").status is OK
-    assert len(opened) == 1
+    assert len(opened) == 2
 
 
 def test_a_restarted_server_costs_no_login(make_directory: MakeDirectory, opened: list[str]) -> None:
@@ -94,7 +99,7 @@ def test_a_restarted_server_costs_no_login(make_directory: MakeDirectory, opened
         # The kept connection is dead: replaced on the spot, the login goes through.
         assert directory.authenticate("demo", "demo").status is OK
         assert directory.authenticate("demo", "wrong").status is INVALID
-        assert opened == [server.uri]
+        assert opened == [server.uri] * 2
 
 
 def test_a_failed_server_keeps_no_connection(
@@ -124,5 +129,6 @@ def test_threads_logging_in_at_once_each_get_their_own_connection(
     for thread in threads:
         thread.join()
     assert results.count(OK) == 40 and results.count(INVALID) == 20
-    assert len(opened) <= len(threads)
-    assert directory.pools[tpu_server.uri].idle == len(opened)
+    assert len(opened) <= 2 * len(threads)
+    assert (directory.pools[tpu_server.uri].idle
+            + directory.bind_pools[tpu_server.uri].idle) == len(opened)
