@@ -136,7 +136,9 @@ def overflow(page: Page) -> dict[str, Any]:
             if (!scrolls && (box.left < 0 || box.right > width + 1))
                 out.push(el.outerHTML.slice(0, 80));
         }
-        return {scrollWidth: document.documentElement.scrollWidth, outside: out};
+        const wide = [...document.querySelectorAll('main *')].filter(
+            el => el.getBoundingClientRect().right > width + 1).map(el => el.tagName).slice(0, 5);
+        return {scrollWidth: document.documentElement.scrollWidth, outside: out, wide: wide};
     }""")
     return result
 
