@@ -241,10 +241,11 @@ def generate(engine: Engine, count: int, seed: int = 15) -> list[Person]:
                       rng.randrange(1, count + 1), now)
     raw = engine.raw_connection()
     try:
-        with raw.cursor() as cursor:  # the trigram index built once, after the rows are in
+        cursor: Any = raw.cursor()  # psycopg's: COPY
+        with cursor:  # the trigram index built once, after the rows are in
             cursor.execute("DROP INDEX ix_account_search_terms_trgm")
-            for table in (identities, accounts, terms, prints, cards, proposals):
-                table.load(cursor)
+            for copied in (identities, accounts, terms, prints, cards, proposals):
+                copied.load(cursor)
             for table in ("identities", "linked_accounts", "account_search_terms",
                           "match_fingerprints", "campus_cards", "link_proposals"):
                 cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -313,6 +314,7 @@ def measure(engine: Engine, settings: Settings, people: list[Person], n: int,
                 db.expunge_all()
             p50, p99 = percentiles(times)
             rows.append((kind, p50, p99, statistics.mean(found)))
+            print(f"  {kind}: p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
             if explain and p99 > TARGET_MS:
                 _explain(db, settings, qs[0])
         sample = random.Random(3).sample(people, n)
@@ -337,9 +339,9 @@ def _explain(db: Session, settings: Settings, q: str) -> None:
         stmt = select(Identity.id).where(Identity.id.in_(ids)).order_by(Identity.id).limit(21)
         sql = str(stmt.compile(db.get_bind(), compile_kwargs={"literal_binds": True}))
         print(f"\nEXPLAIN ANALYZE ({'similar' if similar else 'exact'}) for {q!r}:")
-        for row in db.connection().exec_driver_sql(  # no parameters: % is itself again
-                "EXPLAIN (ANALYZE, BUFFERS) " + sql.replace("%%", "%")):
-            print("  " + str(row[0]))
+        driver: Any = db.connection().connection.driver_connection  # no parameters: % is %
+        for row in driver.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql.replace("%%", "%")):
+            print("  " + str(row[0]), flush=True)
 
 
 @contextmanager
@@ -375,7 +377,7 @@ def main() -> None:
             print(f"Helpdesk search, PostgreSQL: {args.identities:,} identities, "
                   f"{n_accounts:,} accounts, {n_terms:,} search terms, generated and loaded in "
                   f"{loaded:.1f} s; {args.queries} queries of each kind, as the console runs "
-                  f"them (search and result lines, 20 at most)")
+                  f"them (search and result lines, 20 at most)", flush=True)
             rows = measure(engine, bench_settings(url), people, args.queries, args.explain)
         finally:
             engine.dispose()

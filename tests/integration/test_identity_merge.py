@@ -253,7 +253,10 @@ def test_search_and_organization_scope(sessions: sessionmaker[Session]) -> None:
         for q in ("смир", "анна смирнова", "Смирнова  АННА", "anna.smir"):
             assert find(q) == [smirnova.sub], q
         assert find("петр") == find("Пётр Петров") == [petrov.sub]
-        assert find("мирнова") == [] and find("анна петров") == [] and find("с") == []
+        assert find("анна петров") == [] and find("с") == []
+        # No substring matches; PostgreSQL forgives one typo: Смирнова without its first letter.
+        typo = [smirnova.sub] if db.get_bind().dialect.name == "postgresql" else []
+        assert find("мирнова") == typo
         page, cursor = helpdesk.search(db, "tsu.ru", organizations=ORGS, scope=everywhere, limit=1)
         assert len(page) == 1 and cursor is not None
         rest, end = helpdesk.search(db, "tsu.ru", organizations=ORGS, scope=everywhere, limit=10,
