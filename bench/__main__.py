@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from bench.signing import signing_rates
 from demo import people
 from demo.slapd import free_port
 from demo.stack import ProviderStack
+from demo.throwaway_db import throwaway_database
 from idp.settings.model import ServerEngine
 
 HERE = Path(__file__).parent
@@ -67,24 +68,8 @@ class Row:
     first_error: str | None
 
 
-@contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"campus_id_bench_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+def throwaway_postgres() -> AbstractContextManager[str]:
+    return throwaway_database(POSTGRES_ADMIN, "campus_id_bench")
 
 
 def measure(spec: dict[str, Any]) -> dict[str, Any]:

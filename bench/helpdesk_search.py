@@ -22,15 +22,15 @@ import random
 import secrets
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from demo.throwaway_db import throwaway_database
 from idp.linking import console, helpdesk
 from idp.linking.fingerprints import Fingerprinter
 from idp.linking.helpdesk import HelpdeskScope, SnilsSearch
@@ -344,27 +344,13 @@ def _explain(db: Session, settings: Settings, q: str) -> None:
             print("  " + str(row[0]), flush=True)
 
 
-@contextmanager
-def throwaway_database() -> Iterator[str]:
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"campus_id_bench_search_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--identities", type=int, default=IDENTITIES)
     parser.add_argument("--queries", type=int, default=QUERIES)
     parser.add_argument("--explain", action="store_true")
     args = parser.parse_args()
-    with throwaway_database() as url:
+    with throwaway_database(POSTGRES_ADMIN, "campus_id_bench_search") as url:
         engine = make_engine(url)
         try:
             upgrade(engine)

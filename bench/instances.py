@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from demo import people
-from demo.cluster import Cluster, throwaway_database
+from demo.cluster import Cluster
+from demo.throwaway_db import throwaway_database
 
 HERE = Path(__file__).parent
 POSTGRES_ADMIN = os.environ.get("BENCH_POSTGRES_URL",

@@ -12,17 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
 from bench.directory_data import DEFAULT_ENTRIES, ORGANIZATION, BenchDirectory, running_directory
+from demo.throwaway_db import throwaway_database
 from idp.directory.ldap import LdapDirectory
 from idp.provisioning.sync import sync_organization
 from idp.settings import Settings
@@ -73,20 +69,8 @@ def measure(directory: BenchDirectory, database_url: str) -> dict[str, Any]:
     return figures
 
 
-@contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    name = f"campus_id_bench_sync_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_ADMIN).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+def throwaway_postgres() -> AbstractContextManager[str]:
+    return throwaway_database(POSTGRES_ADMIN, "campus_id_bench_sync")
 
 
 def main(argv: list[str] | None = None) -> None:

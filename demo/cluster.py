@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,29 +43,6 @@ http {{
     include {workdir}/campus-id.conf;
 }}
 """
-
-
-@contextmanager
-def throwaway_database(admin_url: str, prefix: str = "campus_id_cluster") -> Iterator[str]:
-    """A new PostgreSQL database on the server ``admin_url`` reaches (as a user who may create
-    databases), dropped at the end with every connection to it."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                  "WHERE datname = :n"), {"n": name})
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    finally:
-        admin.dispose()
 
 
 def adapt_site_conf(text: str, *, upstreams: list[int], https_port: int, http_port: int,

@@ -7,7 +7,6 @@ tests/flows/test_backup_restore.py."""
 from __future__ import annotations
 
 import json
-import secrets
 import tarfile
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,9 +14,10 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 
+from demo.throwaway_db import throwaway_database
 from idp.storage.backup_archive import Manifest, read_manifest, write_archive
 from idp.storage.migrate import alembic_config, head_revision
 from tests.cli.test_cli import CONFIG, run
@@ -33,18 +33,8 @@ def target_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'restored' / 'idp.sqlite3'}"
         return
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"campus_id_restore_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with throwaway_database(POSTGRES_ADMIN_URL, "campus_id_restore") as url:
+        yield url
 
 
 def write_config(path: Path, url: str, secret: str = SECRET) -> Path:

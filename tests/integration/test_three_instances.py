@@ -25,7 +25,8 @@ import requests
 from click.testing import CliRunner
 
 from demo import people
-from demo.cluster import Cluster, throwaway_database
+from demo.cluster import Cluster
+from demo.throwaway_db import throwaway_database
 from idp.cli import main as idp_main
 from idp.storage.snapshot_cache import DEFAULT_TTL_S
 from tests.support.oidc_client import CSRF, RID, s256
@@ -52,7 +53,7 @@ INSTANCES = 3
 def cluster(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """The three instances on a database of this module's own (``postgres_server`` names the
     run's; a schema reset by another module's test must not pull it away under them)."""
-    with throwaway_database(postgres_server) as url, redis_prefix() as prefix:
+    with throwaway_database(postgres_server, "campus_id_cluster") as url, redis_prefix() as prefix:
         extra = {"server": {"threads": 4},
                  "throttle": {"redis_url": REDIS_URL, "key_prefix": prefix},
                  "keys": {"reload_check_s": 1}}
