@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from idp.cli.shared import (
+    SUB_ARGUMENT,
     Exit,
     current_engine,
     echo_columns,
@@ -33,7 +34,7 @@ def access_group() -> None:
     """Access to resources: explain a person's grants, recompute every grant."""
 
 
-@access_group.command("explain")
+@access_group.command("explain", context_settings=SUB_ARGUMENT)
 @click.argument("person")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.pass_context

@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from idp.cli.shared import Exit, current_engine, echo_columns, echo_json, main, refuse, settings_of
+from idp.cli.shared import (
+    SUB_ARGUMENT,
+    Exit,
+    current_engine,
+    echo_columns,
+    echo_json,
+    main,
+    refuse,
+    settings_of,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -45,7 +54,7 @@ def _person(db: Session, settings: Settings, person: str) -> Identity:
     return identity
 
 
-@card_group.command("show")
+@card_group.command("show", context_settings=SUB_ARGUMENT)
 @click.argument("person")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.pass_context
@@ -86,7 +95,7 @@ def _print(body: dict[str, Any]) -> None:
                      [12, 7, 10, 10])
 
 
-@card_group.command("reissue")
+@card_group.command("reissue", context_settings=SUB_ARGUMENT)
 @click.argument("person")
 @click.option("--reason", required=True, help="Why (recorded in the audit trail).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")

@@ -18,7 +18,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from idp.cli.shared import current_engine, echo_json, main, refuse, session_on, settings_of
+from idp.cli.shared import SUB_ARGUMENT, current_engine, echo_json, main, refuse, session_on, settings_of
 from idp.errors import IdpError, InvalidInput, NotFound
 from idp.identity import lock as identity_lock
 from idp.linking import actions, helpdesk, merge
@@ -90,7 +90,7 @@ def identities() -> None:
     """Campus identities: show, link and unlink accounts, lock and unlock."""
 
 
-@identities.command("show")
+@identities.command("show", context_settings=SUB_ARGUMENT)
 @click.argument("sub_or_account")
 @click.pass_context
 def identities_show(ctx: click.Context, sub_or_account: str) -> None:
@@ -99,7 +99,7 @@ def identities_show(ctx: click.Context, sub_or_account: str) -> None:
         _echo(_details(db, settings, find_identity(db, sub_or_account)))
 
 
-@identities.command("link")
+@identities.command("link", context_settings=SUB_ARGUMENT)
 @click.argument("sub")
 @click.argument("account")
 @_REASON
@@ -118,7 +118,7 @@ def identities_link(ctx: click.Context, sub: str, account: str, reason: str) -> 
         _echo({**_details(db, settings, outcome.survivor), "merged_sub": outcome.absorbed_sub})
 
 
-@identities.command("unlink")
+@identities.command("unlink", context_settings=SUB_ARGUMENT)
 @click.argument("sub")
 @click.argument("account")
 @_REASON
@@ -138,7 +138,7 @@ def identities_unlink(ctx: click.Context, sub: str, account: str, reason: str) -
                "new_identity": _details(db, settings, created)})
 
 
-@identities.command("lock")
+@identities.command("lock", context_settings=SUB_ARGUMENT)
 @click.argument("sub")
 @_REASON
 @click.pass_context
@@ -154,7 +154,7 @@ def identities_lock(ctx: click.Context, sub: str, reason: str) -> None:
         _echo(api_json.lock_outcome(identity, done))
 
 
-@identities.command("unlock")
+@identities.command("unlock", context_settings=SUB_ARGUMENT)
 @click.argument("sub")
 @_REASON
 @click.pass_context

@@ -33,6 +33,12 @@ class Exit(IntEnum):
     CONFLICT = 4
 
 
+# For a command whose argument is a sub: a sub is base64url and may begin with "-", so an
+# argument that looks like an unknown option is taken as the argument (these commands have no
+# short options to confuse it with). ``--`` before it works as well.
+SUB_ARGUMENT = {"ignore_unknown_options": True}
+
+
 # What an error of the services (the helpdesk API's own) exits with; any other one exits 1.
 EXIT_CODES: dict[type[IdpError], Exit] = {NotFound: Exit.NOT_FOUND, Conflict: Exit.CONFLICT,
                                           BadRequest: Exit.INVALID}

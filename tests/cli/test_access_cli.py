@@ -105,6 +105,23 @@ def test_explain_finds_the_person_by_account_sub_and_campus_id(config: Path,
     assert "library" in human.output and "students (ivanov@tpu.ru)" in human.output
 
 
+def test_a_sub_that_begins_with_a_dash_is_taken_as_the_person(config: Path, database_url: str) -> None:
+    """A sub is base64url: one in 64 begins with "-", which must not read as an unknown option."""
+    made = people(database_url, ("tpu", "ivanov", "student"))
+    dashed = "-ZPC2OyoAqlF2vyii_CdWoUuwglg0CFU"
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as db:
+        db.execute(update(Identity).where(Identity.sub == made["ivanov"][0]).values(sub=dashed))
+        db.commit()
+    engine.dispose()
+    assert explain(config, dashed)["person"] == {"campus_id": made["ivanov"][1], "sub": dashed}
+    shown = run("--config", str(config), "identities", "show", dashed)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["sub"] == dashed
+    unknown = run("--config", str(config), "identities", "show", "-nobody")
+    assert unknown.exit_code != 0 and "No such option" not in unknown.output
+
+
 def test_explain_finds_a_gone_account_and_an_absorbed_sub(config: Path, database_url: str) -> None:
     made = people(database_url, ("tpu", "ivanov", "student"), ("tsu", "ivan", "student"))
     engine = make_engine(database_url)
