@@ -24,7 +24,7 @@ from idp.storage.sessions import active_sessions
 from idp.web.admin.signin import begin, complete
 from idp.web.admin.staff import write_cookie
 from idp.web.helpdesk.blueprint import AREA, bp, forbidden, helpdesk_required, not_found, scope, staff
-from idp.web.i18n import current_language, translate
+from idp.web.i18n import MESSAGES, current_language, translate
 from idp.web.session import deliver_logout_tokens, signer
 
 ACTIONS = ("lock", "unlock", "logout", "unlink", "approve", "reject")
@@ -71,7 +71,7 @@ def person(sub: str) -> Any:
     done = request.args.get("done", "")
     return render_template("helpdesk/person.html", page=page, can_change=scope().owns(identity),
                            sessions=sessions,
-                           done=f"helpdesk.done.{done}" if done in ACTIONS else "", **_labels())
+                           done=_done(done), **_labels())
 
 
 @bp.route("/people/<sub>/<any(lock, unlock, logout, unlink, approve, reject):action>",
@@ -189,6 +189,13 @@ def _do(identity: Identity, action: str, target: str | LinkProposal, reason: str
     deliver_logout_tokens(list(logout_tokens))
     actions.deliver_now(db, signer(), queued)
     return survivor
+
+
+def _done(action: str) -> str:
+    """The text saying an action is done: any action that registered one (``helpdesk.done.*``,
+    the views of other modules too)."""
+    key = f"helpdesk.done.{action}"
+    return key if action.isidentifier() and key in MESSAGES["en"] else ""
 
 
 def _list(resources: tuple[str, ...]) -> str:
