@@ -5,9 +5,10 @@ A ``ChangeWatch`` follows one table in every session of the process. Any flush o
 objects, or bulk INSERT/UPDATE/DELETE of the table, empties the caches that watch it at once,
 and again at commit or rollback (a lookup between the change and the end of its transaction
 may have remembered rows that are no longer or not yet true). The commit also bumps a counter
-in memory shared by the gunicorn workers (made before they fork), which every lookup compares
-with what it last saw, so a change committed in one worker reaches all of them at once for the
-cost of reading one integer. A change from another program (the CLI) is seen after at most
+in memory shared by the server's worker processes (made before they fork, under granian, the
+default, as under gunicorn: ``idp.web.serve``), which every lookup compares with what it last
+saw, so a change committed in one worker reaches all of them at once for the cost of reading
+one integer. A change from another program (the CLI) is seen after at most
 ``ttl_s`` seconds.
 """
 
