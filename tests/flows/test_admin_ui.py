@@ -24,7 +24,7 @@ from idp.storage.migrate import upgrade
 from idp.storage.release import get_release
 from idp.storage.tokens import AccessToken
 from tests.flows.conftest import make_settings
-from tests.support.admin import admin_sign_in, local, post_form
+from tests.support.admin import admin_sign_in, form_as_shown, local, post_form
 from tests.support.oidc_client import RelyingParty, sign_in
 
 ROLES = {"consortium_admin": ["tpu:ikuznetsov"], "org_admin": ["tsu:ivan.petrov", "tpu:epopova"]}
@@ -181,6 +181,46 @@ def test_a_client_of_the_configuration_file_is_changed_only_there(admin_app: Fla
         "disable", "edit", "delete", "rotate the secret"]
     assert {e.actor for e in refused} == {refused[0].actor} and refused[0].actor.startswith("staff:")
     assert not [e for kind in STATIC_CHANGES for e in events(admin_app, kind) if e.client_id == "rp1"]
+
+
+def test_saving_a_client_form_unchanged_changes_nothing(admin_app: Flask) -> None:
+    """A private_key_jwt client with logout addresses: the edit page shows all of it, and
+    saving it as shown keeps its authentication, key set address and logout addresses."""
+    browser, _ = staff_browser(admin_app, "tsu", "ivan.petrov")
+    form = browser.get("/admin/clients/new?lang=en")
+    logout = ["https://lms.tsu.example.org/bye", "https://lms.tsu.example.org/bye?again=1"]
+    response = post_form(browser, form, "/admin/clients/new", {
+        "organization": "tsu", "name": "LMS", "redirect_uris": "https://lms.tsu.example.org/cb",
+        "auth_method": "private_key_jwt", "jwks_uri": "https://lms.tsu.example.org/jwks.json",
+        "post_logout_redirect_uris": "\n".join(logout),
+        "backchannel_logout_uri": "https://lms.tsu.example.org/backchannel",
+        "backchannel_logout_session_required": "on", "scope": ["openid", "profile"]})
+    assert response.status_code == 200, response.get_data(as_text=True)[:800]
+    client_id = CLIENT_ID.search(response.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    made = stored(admin_app, client_id)
+    assert (made.auth_method, made.jwks_uri) == ("private_key_jwt", "https://lms.tsu.example.org/jwks.json")
+    assert made.post_logout_redirect_uris == logout and made.backchannel_logout_session_required
+
+    page = browser.get(f"/admin/clients/{client_id}?lang=en")
+    shown = form_as_shown(page, f"/admin/clients/{client_id}")
+    assert shown["auth_method"] == "private_key_jwt"
+    response = browser.post(f"/admin/clients/{client_id}", data=shown)
+    assert response.status_code == 302, response.get_data(as_text=True)[:800]
+    kept = stored(admin_app, client_id)
+    for name in ("auth_method", "jwks_uri", "post_logout_redirect_uris", "backchannel_logout_uri",
+                 "backchannel_logout_session_required", "redirect_uris", "scopes", "grant_types"):
+        assert getattr(kept, name) == getattr(made, name), name
+    update = [e for e in events(admin_app, AuditEventType.CLIENT_UPDATED) if e.client_id == client_id]
+    assert update[-1].details["changed"] == []
+
+    # Emptying the logout fields removes them.
+    response = browser.post(f"/admin/clients/{client_id}", data={
+        **shown, "post_logout_redirect_uris": "", "backchannel_logout_uri": "",
+        "backchannel_logout_session_required": ""})
+    assert response.status_code == 302
+    emptied = stored(admin_app, client_id)
+    assert emptied.post_logout_redirect_uris == [] and emptied.backchannel_logout_uri is None
+    assert emptied.auth_method == "private_key_jwt"
 
 
 def test_bad_metadata_is_refused_naming_the_field_and_nothing_is_stored(admin_app: Flask) -> None:

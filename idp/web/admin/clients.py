@@ -14,7 +14,7 @@ from flask import abort, redirect, render_template, request, url_for
 
 from idp import context
 from idp.admin import clients as service
-from idp.oidc.client_metadata import ClientMetadata
+from idp.oidc.client_metadata import AUTH_METHODS, ClientMetadata
 from idp.oidc.key_metadata import sector_fetcher
 from idp.oidc.profiles import PROFILES
 from idp.storage.clients import Client
@@ -204,5 +204,5 @@ def _form_page(values: dict[str, Any], organizations: list[str], problems: list[
                *, client: Client | None = None) -> Any:
     return render_template("admin/client_form.html", values=values, organizations=organizations,
                            problems=problems or [], client=client, profiles=list(PROFILES),
-                           auth_methods=forms.AUTH_METHODS, scopes=forms.SCOPES,
+                           auth_methods=AUTH_METHODS, scopes=forms.SCOPES,
                            saved=bool(request.args.get("saved")))

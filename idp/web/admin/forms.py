@@ -1,6 +1,8 @@
 """The client form of the admin UI turned into registration metadata (RFC 7591 names), so
 that it is validated by the same rules as dynamic registration, and back again to fill the
-form of an existing client."""
+form of an existing client. Saving an existing client's form unchanged changes nothing: every
+field the form shows is filled from the stored client (logout addresses and the key set's
+address included), and what it does not show is kept as registered."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from idp.oidc.key_metadata import FetchUris
 from idp.oidc.profiles import PROFILES
 from idp.storage.clients import Client
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 SCOPES = ("openid", "profile", "email", "campus", "offline_access")
 
 
@@ -29,6 +30,11 @@ def form_values(form: MultiDict[str, str]) -> dict[str, Any]:
         "refresh": form.get("refresh") == "on",
         "scopes": [s for s in form.getlist("scope") if s in SCOPES],
         "event_delivery_uri": form.get("event_delivery_uri", "").strip(),
+        "jwks_uri": form.get("jwks_uri", "").strip(),
+        "post_logout_redirect_uris": form.get("post_logout_redirect_uris", ""),
+        "backchannel_logout_uri": form.get("backchannel_logout_uri", "").strip(),
+        "backchannel_logout_session_required":
+            form.get("backchannel_logout_session_required") == "on",
         "organization": form.get("organization", ""),
     }
 
@@ -44,6 +50,10 @@ def client_values(client: Client) -> dict[str, Any]:
         "refresh": "refresh_token" in client.grant_types,
         "scopes": list(client.scopes),
         "event_delivery_uri": client.event_delivery_uri or "",
+        "jwks_uri": client.jwks_uri or "",
+        "post_logout_redirect_uris": "\n".join(client.post_logout_redirect_uris or ()),
+        "backchannel_logout_uri": client.backchannel_logout_uri or "",
+        "backchannel_logout_session_required": client.backchannel_logout_session_required,
         "organization": client.organization or "",
     }
 
@@ -51,7 +61,9 @@ def client_values(client: Client) -> dict[str, Any]:
 def new_values() -> dict[str, Any]:
     return {"name": "", "name_ru": "", "redirect_uris": "", "profile": "", "auth_method": "",
             "refresh": False, "scopes": ["openid", "profile", "email", "campus"],
-            "event_delivery_uri": "", "organization": ""}
+            "event_delivery_uri": "", "jwks_uri": "", "post_logout_redirect_uris": "",
+            "backchannel_logout_uri": "", "backchannel_logout_session_required": False,
+            "organization": ""}
 
 
 def parse(values: dict[str, Any], *, dev_mode: bool, keep: dict[str, Any] | None = None,
@@ -59,15 +71,11 @@ def parse(values: dict[str, Any], *, dev_mode: bool, keep: dict[str, Any] | None
     """The metadata, or the problems, each naming its field. ``keep``: registered metadata of
     an existing client that the form does not show (logo, contacts...), kept as it was; a
     pairwise client's kept ``sector_identifier_uri`` is fetched again with ``fetch_sector``."""
-    data: dict[str, Any] = {
-        k: v for k, v in (keep or {}).items()
-        if k not in ("campus_profile", "client_name#ru")
-    }
+    data: dict[str, Any] = {k: v for k, v in (keep or {}).items() if k not in _SHOWN}
     data["client_name"] = values["name"]
     if values["name_ru"]:
         data["client_name#ru"] = values["name_ru"]
-    data["redirect_uris"] = [line.strip() for line in values["redirect_uris"].splitlines()
-                             if line.strip()]
+    data["redirect_uris"] = _lines(values["redirect_uris"])
     if values["profile"]:
         data["campus_profile"] = values["profile"]
     if values["auth_method"]:
@@ -80,9 +88,24 @@ def parse(values: dict[str, Any], *, dev_mode: bool, keep: dict[str, Any] | None
         data["grant_types"] = ["authorization_code"]
     if values["scopes"]:
         data["scope"] = " ".join(values["scopes"])
-    if values["event_delivery_uri"]:
-        data["event_delivery_uri"] = values["event_delivery_uri"]
+    for name in ("event_delivery_uri", "jwks_uri", "backchannel_logout_uri"):
+        if values[name]:
+            data[name] = values[name]
+    post_logout = _lines(values["post_logout_redirect_uris"])
+    if post_logout:
+        data["post_logout_redirect_uris"] = post_logout
+    if values["backchannel_logout_session_required"]:
+        data["backchannel_logout_session_required"] = True
     try:
         return parse_client_metadata(data, dev_mode=dev_mode, fetch_sector=fetch_sector), []
     except OAuth2Error as error:
         return None, (error.description or error.error).split("; ")
+
+
+# Registered fields the form shows: the form's value replaces the kept one (empty removes it).
+_SHOWN = frozenset({"campus_profile", "client_name#ru", "jwks_uri", "post_logout_redirect_uris",
+                    "backchannel_logout_uri", "backchannel_logout_session_required"})
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]

@@ -5,8 +5,8 @@ A staff member counts as signed in only while their Campus ID session lasts: log
 Campus ID also ends the admin UI. Roles belong to the account the person signed in with (the
 login session's account, ``idp.admin.roles``), never to the other accounts linked to the same
 identity: linking must not carry a privilege from one account to another. What the directory
-group said is kept in the cookie, for that account only, and asked again after
-``GROUP_RECHECK_S`` or when the session's account changes.
+groups said (``admin_group_dn``, ``helpdesk_group_dn``) is kept in the cookie, for that account
+only, and asked again after ``GROUP_RECHECK_S`` or when the session's account changes.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from idp import context
 from idp.admin.clients import Actor
-from idp.admin.roles import StaffRoles, account_roles, in_admin_group
+from idp.admin.roles import GroupMembership, StaffRoles, account_roles, directory_groups
 from idp.settings import Settings
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
@@ -95,11 +95,12 @@ def save_cookie(response: Response, area: Area = ADMIN) -> Response:
 
 
 def signed_in(sub: str, login: LoginSession, area: Area = ADMIN) -> None:
-    """Remember the validated ``sub`` and the account it was validated with; its group is
+    """Remember the validated ``sub`` and the account it was validated with; its groups are
     asked now."""
     now = int(time.time())
     write_cookie({"sub": sub, "account": login.account_id,
-                  "group": _in_group(login.account), "checked": now, "at": now}, area)
+                  "groups": _groups_cookie(_in_groups(login.account)), "checked": now,
+                  "at": now}, area)
 
 
 def current_staff(area: Area = ADMIN) -> Staff | None:
@@ -113,13 +114,13 @@ def current_staff(area: Area = ADMIN) -> Staff | None:
     if time.time() - int(data.get("at", time.time())) > area.lifetime_s(context.settings()):
         return None
     account = login.account
-    in_group = data.get("group") is True
+    groups = _groups_read(data.get("groups"))
     stale = time.time() - int(data.get("checked", 0)) > GROUP_RECHECK_S
-    if stale or data.get("account") != account.id:  # another account of the person signed in
-        in_group = _in_group(account)
-        write_cookie({**data, "account": account.id, "group": in_group,
+    if groups is None or stale or data.get("account") != account.id:  # or another account
+        groups = _in_groups(account)
+        write_cookie({**data, "account": account.id, "groups": _groups_cookie(groups),
                       "checked": int(time.time())}, area)
-    roles = account_roles(context.settings(), account.organization, account.username, in_group)
+    roles = account_roles(context.settings(), account.organization, account.username, groups)
     return Staff(login.identity, roles, Actor(f"staff:{sub}", request.remote_addr))
 
 
@@ -152,13 +153,27 @@ def forbidden(who: Staff, what: str, organization: str | None = None) -> tuple[s
     return render_template("admin/forbidden.html", roles=who.roles.describe()), 403
 
 
-def _in_group(account: LinkedAccount) -> bool:
-    """Asks the directory, and notes the answer on the account for automatic linking, which
-    keeps staff accounts apart (``idp.linking.rules``); committed with the request."""
+def _in_groups(account: LinkedAccount) -> GroupMembership:
+    """Asks the directory, and notes on the account whether a group made it staff (admin or
+    helpdesk), for automatic linking, which keeps staff accounts apart
+    (``idp.linking.rules``); committed with the request."""
     services = context.services()
     context.db().commit()  # the reads so far: no transaction held while the directory answers
-    found = in_admin_group(services.settings, services.directories, account.organization,
-                           account.username)
-    if account.staff_role != found:
-        account.staff_role = found
+    found = directory_groups(services.settings, services.directories, account.organization,
+                             account.username)
+    staff_role = found.admin or found.helpdesk
+    if account.staff_role != staff_role:
+        account.staff_role = staff_role
     return found
+
+
+def _groups_cookie(groups: GroupMembership) -> dict[str, bool]:
+    return {"admin": groups.admin, "helpdesk": groups.helpdesk}
+
+
+def _groups_read(raw: Any) -> GroupMembership | None:
+    """What the cookie remembers of the groups; None when it holds nothing readable (a cookie
+    of an older version): the directory is asked again."""
+    if not isinstance(raw, dict):
+        return None
+    return GroupMembership(raw.get("admin") is True, raw.get("helpdesk") is True)

@@ -38,6 +38,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "admin.event_delivery_uri": "Security event address (optional)",
         "admin.event_delivery_hint": "Where the provider posts signed events about the client's "
                                      "people (accounts merged or unlinked, RFC 8935); https.",
+        "admin.jwks_uri": "Address of the client's public keys (jwks_uri)",
+        "admin.jwks_uri_hint": "For private_key_jwt: where the client publishes the keys it signs "
+                               "its assertions with; https.",
+        "admin.post_logout_redirect_uris": "Addresses after logout, one per line (optional)",
+        "admin.post_logout_hint": "Where the provider may send a person back after logging out "
+                                  "(post_logout_redirect_uri, exact match); https.",
+        "admin.backchannel_logout_uri": "Back-channel logout address (optional)",
+        "admin.backchannel_logout_hint": "Where the provider posts a logout token when a person "
+                                         "logs out of Campus ID; https.",
+        "admin.backchannel_logout_session_required": "Logout tokens must name the session (sid)",
         "admin.scopes": "Scopes it may ask for",
         "admin.create": "Register",
         "admin.save": "Save",
@@ -120,6 +130,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "admin.event_delivery_hint": "Сюда провайдер отправляет подписанные события о людях "
                                      "клиента (учётные записи объединены или разделены, "
                                      "RFC 8935); https.",
+        "admin.jwks_uri": "Адрес открытых ключей клиента (jwks_uri)",
+        "admin.jwks_uri_hint": "Для private_key_jwt: где клиент публикует ключи, которыми "
+                               "подписывает свои утверждения; https.",
+        "admin.post_logout_redirect_uris": "Адреса после выхода, по одному в строке (необязательно)",
+        "admin.post_logout_hint": "Куда провайдер может вернуть человека после выхода "
+                                  "(post_logout_redirect_uri, точное совпадение); https.",
+        "admin.backchannel_logout_uri": "Адрес для выхода по обратному каналу (необязательно)",
+        "admin.backchannel_logout_hint": "Сюда провайдер отправляет токен выхода, когда человек "
+                                         "выходит из Campus ID; https.",
+        "admin.backchannel_logout_session_required": "Токен выхода должен называть сеанс (sid)",
         "admin.scopes": "Области доступа (scope), которые оно может запрашивать",
         "admin.create": "Зарегистрировать",
         "admin.save": "Сохранить",
