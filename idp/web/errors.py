@@ -25,6 +25,15 @@ def wants_json() -> bool:
     return request.path.startswith(JSON_PATHS)
 
 
+def json_error_code(status: int) -> str:
+    """The OAuth error code of a JSON answer that no protocol error named: the caller's fault
+    (4xx) is ``invalid_request``, the provider's (5xx) ``server_error``, or
+    ``temporarily_unavailable`` for 503 (RFC 6749, 4.1.2.1)."""
+    if status == 503:
+        return "temporarily_unavailable"
+    return "server_error" if status >= 500 else "invalid_request"
+
+
 def error_page(message: str, status: int) -> tuple[str, int]:
     return render_template("error.html", message=message), status
 
@@ -37,7 +46,7 @@ def init_app(app: Flask) -> None:
     def idp_error(exc: IdpError) -> Response | tuple[str, int]:
         log.warning("%s: %s", type(exc).__name__, exc.detail)
         if wants_json():
-            resp = jsonify(error="server_error", error_description=exc.public)
+            resp = jsonify(error=json_error_code(exc.status_code), error_description=exc.public)
             resp.status_code = exc.status_code
             return resp
         return error_page(exc.public, exc.status_code)
@@ -66,7 +75,7 @@ def init_app(app: Flask) -> None:
             return json_error(status, exc.name)
         too_large = status == 413  # idp.web.limits: the same 64 KB for every endpoint
         if wants_json():
-            resp = jsonify(error="invalid_request",
+            resp = jsonify(error=json_error_code(status),
                            error_description=TOO_LARGE if too_large else exc.name)
             resp.status_code = status
             return resp
