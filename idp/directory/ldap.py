@@ -18,6 +18,12 @@ An unknown username costs what a wrong password costs (``idp.directory.timing``)
 The directory sync lists every account through a pooled service connection
 (``listing``, ``idp.directory.listing``).
 The password is never logged; the username only at debug level.
+
+This module holds the order of things: which server, and on which pooled connection. The
+parts have modules of their own: a password check on one server (``ldap_login``), the search
+and binds it makes (``ldap_operations``), opening connections (``ldap_connect``), what
+python-ldap's errors mean (``ldap_errors``), the pools (``pool``), the attribute mapping
+(``presets``).
 """
 
 from __future__ import annotations
@@ -26,33 +32,31 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import ldap
-import ldap.filter
 
-from idp.directory import groups, listing, presets
+from idp.directory import groups, ldap_connect, ldap_login, listing, presets
+from idp.directory import ldap_operations as ops
 from idp.directory import pool as pool_conn
-from idp.directory.base import AuthResult, AuthStatus, DirectoryAccount, DirectoryListing
+from idp.directory.base import AuthResult, DirectoryListing
 from idp.directory.breaker import CircuitBreaker
+from idp.directory.ldap_errors import TRY_NEXT, describe
+from idp.directory.ldap_login import REJECTED
+from idp.directory.ldap_operations import DECOY_RDN
 from idp.directory.pool import ConnectionPool, Lent
 from idp.directory.timing import BindTimer
 from idp.errors import ConfigError, DirectoryUnavailable
-from idp.metrics import record
 from idp.settings import DirectorySettings
 
-log = logging.getLogger(__name__)
+__all__ = ["DECOY_RDN", "SLOW_FAILURE", "LdapDirectory"]
 
-# Errors after which the next server is worth a try: no answer, or a server too busy to give one.
-_TRY_NEXT = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.UNAVAILABLE, ldap.BUSY)
-_REJECTED = AuthResult(AuthStatus.INVALID_CREDENTIALS)
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 # A failure that took this share of timeout_s made the login wait: skip that server a while.
 SLOW_FAILURE = 0.5
-
-RawAttributes = Mapping[str, list[bytes]]
-# Bound instead of an account that does not exist; no entry has this name.
-DECOY_RDN = "cn=campus-id-no-such-account"
 
 
 class LdapDirectory:
@@ -65,7 +69,8 @@ class LdapDirectory:
         self.profile = presets.profile_for(settings)
         self.bind_timer = BindTimer()
         self.pools = {uri: self._pool(uri) for uri in settings.uris}  # bound as the service account
-        self.bind_pools = {uri: ConnectionPool(functools.partial(self._open_for_binds, uri))
+        self.bind_pools = {uri: ConnectionPool(functools.partial(
+                               ldap_connect.open_for_binds, uri, settings))
                            for uri in settings.uris}  # a person's bind only, never a search
         self.breakers = {uri: CircuitBreaker(f"{organization_id}: directory server {uri}", self,
                                              functools.partial(LdapDirectory._probe, uri=uri))
@@ -77,19 +82,10 @@ class LdapDirectory:
 
     def authenticate(self, username: str, password: str) -> AuthResult:
         if not presets.acceptable_credentials(username, password):
-            return _REJECTED
+            return REJECTED
         log.debug("checking the password of %r at %s", username, self.organization)
-        failures: list[str] = []
-        for uri in self._answering_uris():
-            started = time.monotonic()
-            try:
-                return self._authenticate_at(uri, username, password)
-            except _TRY_NEXT as exc:
-                self._no_answer(uri, exc, time.monotonic() - started)
-                failures.append(f"{uri} ({_describe(exc)})")
-            except ldap.LDAPError as exc:
-                raise self._unavailable(f"{uri} failed: {_describe(exc)}") from exc
-        raise self._unavailable("no directory server answered: " + "; ".join(failures))
+        return self._on_first_answering(
+            lambda uri: ldap_login.authenticate_at(self, uri, username, password))
 
     def login_name(self, username: str) -> str:
         """``LoginNames``: every name this directory finds one account by counts as one."""
@@ -100,17 +96,7 @@ class LdapDirectory:
         the service account). Raises ``DirectoryUnavailable`` when no server answers."""
         if not presets.acceptable_credentials(username, "-"):
             return False
-        failures: list[str] = []
-        for uri in self._answering_uris():
-            started = time.monotonic()
-            try:
-                return self._is_member_at(uri, username, group_dn)
-            except _TRY_NEXT as exc:
-                self._no_answer(uri, exc, time.monotonic() - started)
-                failures.append(f"{uri} ({_describe(exc)})")
-            except ldap.LDAPError as exc:
-                raise self._unavailable(f"{uri} failed: {_describe(exc)}") from exc
-        raise self._unavailable("no directory server answered: " + "; ".join(failures))
+        return self._on_first_answering(lambda uri: self._is_member_at(uri, username, group_dn))
 
     def _is_member_at(self, uri: str, username: str, group_dn: str) -> bool:
         pool = self.pools[uri]
@@ -139,25 +125,13 @@ class LdapDirectory:
         """A pooled connection bound as the service account, from the first server that
         answers: given back when the block ends, closed when it raises (or is abandoned).
         Raises ``DirectoryUnavailable`` when no server answers."""
-        failures: list[str] = []
-        for uri in self._answering_uris():
-            started = time.monotonic()
-            try:
-                lent = self._lend_checked(uri)
-            except _TRY_NEXT as exc:
-                self._no_answer(uri, exc, time.monotonic() - started)
-                failures.append(f"{uri} ({_describe(exc)})")
-                continue
-            except ldap.LDAPError as exc:
-                raise self._unavailable(f"{uri} failed: {_describe(exc)}") from exc
-            try:
-                yield lent.conn
-            except BaseException:
-                pool_conn.close(lent.conn)
-                raise
-            self.pools[uri].give_back(lent)
-            return
-        raise self._unavailable("no directory server answered: " + "; ".join(failures))
+        uri, lent = self._on_first_answering(lambda uri: (uri, self._lend_checked(uri)))
+        try:
+            yield lent.conn
+        except BaseException:
+            pool_conn.close(lent.conn)
+            raise
+        self.pools[uri].give_back(lent)
 
     def _lend_checked(self, uri: str) -> Lent:
         """A connection bound as the service account that has just answered (a kept one may
@@ -182,6 +156,22 @@ class LdapDirectory:
             raise
 
     # -- which servers ----------------------------------------------------------------------
+    def _on_first_answering(self, attempt: Callable[[str], T]) -> T:
+        """``attempt(uri)`` on each server in turn until one answers; a server that does not
+        (``TRY_NEXT``) passes the turn on, any other LDAP error ends the call. Raises
+        ``DirectoryUnavailable`` when no server answers."""
+        failures: list[str] = []
+        for uri in self._answering_uris():
+            started = time.monotonic()
+            try:
+                return attempt(uri)
+            except TRY_NEXT as exc:
+                self._no_answer(uri, exc, time.monotonic() - started)
+                failures.append(f"{uri} ({describe(exc)})")
+            except ldap.LDAPError as exc:
+                raise self._unavailable(f"{uri} failed: {describe(exc)}") from exc
+        raise self._unavailable("no directory server answered: " + "; ".join(failures))
+
     def _answering_uris(self) -> list[str]:
         """The URIs in order, without those skipped after making a login wait; none at all
         when every one is (then the probes alone wait on them)."""
@@ -195,9 +185,9 @@ class LdapDirectory:
         """A server that made the caller wait (rather than refusing at once, which costs
         nothing to try again) is skipped until its probe gets an answer."""
         log.warning("%s: directory server %s did not answer: %s", self.organization, uri,
-                    _describe(exc))
+                    describe(exc))
         if waited_s >= SLOW_FAILURE * self.settings.timeout_s:
-            self.breakers[uri].trip(f"{waited_s:.1f} s: {_describe(exc)}")
+            self.breakers[uri].trip(f"{waited_s:.1f} s: {describe(exc)}")
 
     def close(self) -> None:
         """Stop probing servers that failed and close the kept connections (a directory
@@ -212,204 +202,17 @@ class LdapDirectory:
         self.pools[uri].give_back(Lent(self._open(uri), reused=False))
 
     # -- one server -----------------------------------------------------------------------
-    def _authenticate_at(self, uri: str, username: str, password: str) -> AuthResult:
-        try:
-            return self._check_password(uri, username, password, retry=False)
-        except _StaleConnection:
-            # Closed since its last use: the server restarted or dropped idle connections.
-            self.pools[uri].clear()
-            self.bind_pools[uri].clear()
-            return self._check_password(uri, username, password, retry=True)
-
-    def _check_password(self, uri: str, username: str, password: str, *, retry: bool) -> AuthResult:
-        """Search on a service connection, bind on a connection for binds; both given back
-        when the check completed, closed when it failed (``_StaleConnection`` when a kept one
-        found the server gone and this is not already the retry)."""
-        pool, binds = self.pools[uri], self.bind_pools[uri]
-        searcher = pool.borrow()
-        try:
-            binder = binds.borrow()
-        except BaseException:
-            pool_conn.close(searcher.conn)
-            raise
-        try:
-            result = self._search_and_bind(uri, searcher, binder.conn, username, password)
-        except ldap.SERVER_DOWN as exc:
-            pool_conn.close(searcher.conn)
-            pool_conn.close(binder.conn)
-            if not retry and (searcher.reused or binder.reused):
-                raise _StaleConnection from exc
-            raise
-        except BaseException:
-            pool_conn.close(searcher.conn)
-            pool_conn.close(binder.conn)
-            raise
-        pool.give_back(searcher)
-        binds.give_back(binder)
-        return result
-
-    def _search_and_bind(self, uri: str, searcher: Lent, binder: Any, username: str,
-                         password: str) -> AuthResult:
-        conn = searcher.conn
-        if not searcher.service_bound:
-            self._service_bind(conn, uri)
-            searcher.service_bound = True
-        started = time.perf_counter()
-        entry = self._find(conn, username)
-        record.directory_round_trip(self.organization, uri, "search", started)
-        if entry is None:
-            self._decoy_bind(binder, password)
-            return _REJECTED
-        dn, attrs = entry
-        started = time.perf_counter()
-        status = self._bind_as(binder, dn, password)
-        self.bind_timer.observe(time.perf_counter() - started)
-        record.directory_round_trip(self.organization, uri, "bind", started)
-        if status is not AuthStatus.OK:
-            return AuthResult(status)
-        # Only now, with the password proven, may the answer differ from a wrong password.
-        control = attrs.get(presets.AD_ACCOUNT_CONTROL.lower(), [])
-        if self.profile.active_directory and presets.ad_account_disabled(control):
-            return AuthResult(AuthStatus.ACCOUNT_DISABLED)
-        if self.settings.disabled_filter and self._matches_disabled(conn, dn):
-            return AuthResult(AuthStatus.ACCOUNT_DISABLED)
-        return AuthResult(AuthStatus.OK, self._account(dn, attrs, username))
-
-    def _matches_disabled(self, conn: Any, dn: str) -> bool:
-        """Whether the entry matches ``disabled_filter`` (a server without
-        userAccountControl, where a disabled person's password still binds). Asked on the
-        service connection, as the service account, which may read the attributes the filter
-        names, and only once the password is proven, so it costs nothing to a wrong password."""
-        found = conn.search_ext_s(dn, ldap.SCOPE_BASE, self.settings.disabled_filter, ["1.1"],
-                                  timeout=self.settings.timeout_s)
-        return any(entry_dn for entry_dn, _ in found if entry_dn)
-
     def _pool(self, uri: str) -> ConnectionPool:
         return ConnectionPool(lambda: self._open(uri))
 
-    def _open_for_binds(self, uri: str) -> Any:
-        """A new connection for people's binds (after StartTLS when asked), bound as nobody
-        yet: its first operation is a person's bind."""
-        conn = self._connect(uri)
-        try:
-            if self.settings.start_tls and uri.lower().startswith("ldap://"):
-                conn.start_tls_s()
-        except BaseException:
-            pool_conn.close(conn)
-            raise
-        return conn
-
     def _open(self, uri: str) -> Any:
-        """A new connection bound as the service account (after StartTLS when asked)."""
-        conn = self._connect(uri)
-        try:
-            if self.settings.start_tls and uri.lower().startswith("ldap://"):
-                conn.start_tls_s()
-            self._service_bind(conn, uri)
-        except BaseException:
-            pool_conn.close(conn)
-            raise
-        return conn
-
-    def _connect(self, uri: str) -> Any:
-        """A connection (not yet opened) with every timeout set, so that a server that accepts
-        and never answers cannot hang the login, and certificate checks demanded for TLS."""
-        s = self.settings
-        conn = ldap.initialize(uri)
-        conn.set_option(ldap.OPT_PROTOCOL_VERSION, ldap.VERSION3)
-        conn.set_option(ldap.OPT_REFERRALS, 0)
-        conn.set_option(ldap.OPT_NETWORK_TIMEOUT, s.timeout_s)
-        conn.set_option(ldap.OPT_TIMEOUT, s.timeout_s)
-        # Without it libldap (2.5, GnuTLS) waits forever, spinning, in a TLS handshake that the
-        # server never answers, for ldaps:// and StartTLS alike, whatever the timeouts say.
-        conn.set_option(ldap.OPT_CONNECT_ASYNC, ldap.OPT_ON)
-        if uri.lower().startswith("ldaps://") or s.start_tls:
-            if s.ca_file:
-                conn.set_option(ldap.OPT_X_TLS_CACERTFILE, s.ca_file)
-            conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
-            conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)  # last: applies the options above
-        return conn
+        return ldap_connect.open_service(self.organization, uri, self.settings)
 
     def _service_bind(self, conn: Any, uri: str) -> None:
-        """Bind as the service account (anonymous when none is configured). A refusal is the
-        operator's problem, not the person's: the directory counts as unavailable."""
-        s = self.settings
-        try:
-            conn.simple_bind_s(s.bind_dn, s.bind_password if s.bind_dn else "")
-        except ldap.INVALID_CREDENTIALS as exc:
-            raise self._unavailable(
-                f"{uri} refused the service account {s.bind_dn!r}: {_describe(exc)}"
-            ) from exc
+        ldap_connect.service_bind(self.organization, conn, uri, self.settings)
 
-    def _find(self, conn: Any, username: str) -> tuple[str, dict[str, list[bytes]]] | None:
-        """The one entry the filter selects; none when zero or several match."""
-        escaped = ldap.filter.escape_filter_chars(username)
-        filterstr = presets.render_filter(self.profile.user_filter, escaped)
-        try:
-            found = conn.search_ext_s(self.settings.base_dn, ldap.SCOPE_SUBTREE, filterstr,
-                                      self.profile.requested_attributes, sizelimit=2)
-        except ldap.SIZELIMIT_EXCEEDED:
-            self._ambiguous()
-            return None
-        except ldap.NO_SUCH_OBJECT as exc:
-            raise self._unavailable(
-                f"base_dn {self.settings.base_dn!r} does not exist or the service account "
-                "cannot read it"
-            ) from exc
-        entries = [(dn, attrs) for dn, attrs in found if dn is not None]  # drop referrals
-        if len(entries) > 1:
-            self._ambiguous()
-            return None
-        if not entries:
-            return None
-        dn, attrs = entries[0]
-        return dn, {name.lower(): values for name, values in attrs.items()}
-
-    def _ambiguous(self) -> None:
-        """Log that several entries matched; the caller then refuses the login."""
-        log.warning("%s: the user filter matches several entries for one username; refusing "
-                    "the login (fix user_filter or the directory)", self.organization)
-
-    def _bind_as(self, conn: Any, dn: str, password: str) -> AuthStatus:
-        try:
-            conn.simple_bind_s(dn, password)
-        except ldap.INVALID_CREDENTIALS as exc:
-            if self.profile.active_directory:
-                return presets.ad_bind_status(_info(exc))
-            return AuthStatus.INVALID_CREDENTIALS
-        return AuthStatus.OK
-
-    def _decoy_bind(self, conn: Any, password: str) -> None:
-        """No such account (or several): spend what a wrong password would have cost."""
-        started = time.perf_counter()
-        with contextlib.suppress(ldap.INVALID_CREDENTIALS, ldap.INVALID_DN_SYNTAX,
-                                 ldap.UNWILLING_TO_PERFORM):
-            conn.simple_bind_s(f"{DECOY_RDN},{self.settings.base_dn}", password)
-        self.bind_timer.pad(time.perf_counter() - started)
-
-    # -- mapping --------------------------------------------------------------------------
-    def _account(self, dn: str, attrs: RawAttributes, typed: str) -> DirectoryAccount:
-        try:
-            return presets.account_from_entry(self.organization, self.profile,
-                                              self.settings.affiliation_map, attrs, typed)
-        except ValueError as exc:
-            raise self._unavailable(f"the entry {dn!r} cannot be an account: {exc}") from exc
+    def _find(self, conn: Any, username: str) -> ops.Entry | None:
+        return ops.find(conn, self.organization, self.settings, self.profile, username)
 
     def _unavailable(self, detail: str) -> DirectoryUnavailable:
         return DirectoryUnavailable(f"{self.organization}: {detail}")
-
-
-class _StaleConnection(Exception):
-    """A kept connection found the server gone: worth one more try on new connections."""
-
-
-def _info(exc: ldap.LDAPError) -> str:
-    """The server's diagnostic message (AD puts its sub-codes there)."""
-    data = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
-    return str(data.get("info", ""))
-
-
-def _describe(exc: ldap.LDAPError) -> str:
-    data = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
-    desc, info = data.get("desc", type(exc).__name__), data.get("info", "")
-    return f"{desc}: {info}" if info else str(desc)

@@ -48,7 +48,7 @@ def read_root_dse(uri: str, s: DirectorySettings, timeout_s: float) -> None:
         conn.set_option(ldap.OPT_REFERRALS, 0)
         conn.set_option(ldap.OPT_NETWORK_TIMEOUT, timeout_s)
         conn.set_option(ldap.OPT_TIMEOUT, timeout_s)
-        conn.set_option(ldap.OPT_CONNECT_ASYNC, ldap.OPT_ON)  # see LdapDirectory._connect
+        conn.set_option(ldap.OPT_CONNECT_ASYNC, ldap.OPT_ON)  # see idp.directory.ldap_connect.connect
         if uri.lower().startswith("ldaps://") or s.start_tls:
             if s.ca_file:
                 conn.set_option(ldap.OPT_X_TLS_CACERTFILE, s.ca_file)
