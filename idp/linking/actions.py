@@ -44,9 +44,9 @@ def link(db: Session, signer: Signer, identity: Identity, account: LinkedAccount
 
 def unlink(db: Session, signer: Signer, identity: Identity, account: LinkedAccount | str, *,
            reason: str, actor: str, settings: Settings, evidence: Mapping[str, Any] | None = None,
-           ip: str | None = None) -> tuple[Identity, list[int]]:
+           ip: str | None = None, onto: Identity | None = None) -> tuple[Identity, list[int]]:
     created = merge.unlink_account(db, identity, account, reason=reason, actor=actor,
-                                   evidence=evidence, ip=ip)
+                                   evidence=evidence, ip=ip, onto=onto)
     grants.recompute(db, settings, [identity, created], actor=actor, reason=reason)
     organization = created.accounts[0].organization
     return created, events.queue_unlink(db, signer, identity, created, organization,

@@ -105,12 +105,14 @@ def link_account(db: Session, identity: Identity, account: LinkedAccount | str, 
 
 def unlink_account(db: Session, identity: Identity, account: LinkedAccount | str, *, reason: str,
                    actor: str, evidence: Mapping[str, Any] | None = None,
-                   ip: str | None = None) -> Identity:
+                   ip: str | None = None, onto: Identity | None = None) -> Identity:
     """Move ``account`` off ``identity`` onto a new identity (new ``sub`` and ``campus_id``);
     the login sessions it opened follow it, and the tokens relying parties got through those
     sessions (they carry the old ``sub`` and the old identity's claims) are revoked. The old
     identity keeps its ``sub``. ``evidence`` (a person undoing a link,
-    ``idp.linking.person``) replaces the helpdesk's method."""
+    ``idp.linking.person``) replaces the helpdesk's method. ``onto``: the identity an
+    unlink of the same split made a moment earlier in this transaction (``idp.linking.split``),
+    which the account joins instead of a new one; never an identity anyone has seen."""
     reason = check_reason(reason)
     if not isinstance(account, LinkedAccount):
         account = find_account_by_key(db, account)
@@ -122,7 +124,11 @@ def unlink_account(db: Session, identity: Identity, account: LinkedAccount | str
     if len(identity.accounts) <= 1:
         raise Conflict("last account", public="An identity's last account cannot be unlinked.")
     before = snapshot(identity)
-    created = new_identity(db)
+    if onto is not None:
+        _check_active(onto)
+        created = onto
+    else:
+        created = new_identity(db)
     db.flush()
     account.identity = created
     account.linked_at = utcnow()

@@ -177,7 +177,8 @@ def _move(db: Session, account: LinkedAccount, target: Identity, rules: Sequence
                  matched=sorted({_key(a) for a in matched}), sub=target.sub,
                  discarded_identity=created.sub, account_organization=account.organization,
                  identity_organizations=organizations,
-                 names={_key(account): display_name(account), **names})
+                 names={_key(account): display_name(account), **names},
+                 after={target.sub: sorted({*names, _key(account)})})
 
 
 def _propose(db: Session, account: LinkedAccount, rule: LinkingRule,
