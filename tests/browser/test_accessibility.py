@@ -59,6 +59,8 @@ PAGES = [
     ("helpdesk-search", "helpdesk", "/helpdesk/?q=Васильев", ("ru", "en")),
     ("helpdesk-person", "helpdesk", "/helpdesk/people/{sub}", ("ru", "en")),
     ("helpdesk-lock-preview", "helpdesk", "/helpdesk/people/{sub}/lock", ("ru", "en")),
+    ("helpdesk-merge-search", "helpdesk", "/helpdesk/people/{sub}/merge?q=Петров", ("ru", "en")),
+    ("helpdesk-split", "helpdesk", "/helpdesk/people/{sub}/split", ("ru",)),
     ("helpdesk-not-found", "helpdesk", "/helpdesk/people/no-such-person", ("ru",)),
 ]
 

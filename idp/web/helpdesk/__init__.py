@@ -9,8 +9,10 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     import idp.web.helpdesk.views  # noqa: F401  (its routes join the blueprint)
+    from idp.web.helpdesk import texts_merge, views_merge  # noqa: F401  (merge, split, undo)
     from idp.web.helpdesk.blueprint import bp
     from idp.web.helpdesk.texts import register
 
     register()
+    texts_merge.register()
     app.register_blueprint(bp)
