@@ -1,11 +1,13 @@
 """The demo universities' directories plus a running provider, as separate processes: what
 `make demo` serves, and what the interop and browser tests drive.
 
-The provider runs exactly as in production (`idp serve`, gunicorn) from a generated
-configuration file. With ``access=True`` the configuration also gets the demo's resources,
-policies and connectors (``demo.access``); the systems they deliver to listen on loopback (a
-webhook receiver and a stand-in Moodle in this process, a real SCIM server as the library in a
-process of its own) and a delivery worker (`idp worker`) runs beside the provider.
+The provider runs exactly as in production (`idp serve`: granian, the default, unless the
+configuration's `[server] engine` names gunicorn; `serve_args` adds options such as `--dev`)
+from a generated configuration file. With ``access=True`` the configuration also gets the
+demo's resources, policies and connectors (``demo.access``); the systems they deliver to listen
+on loopback (a webhook receiver and a stand-in Moodle in this process, a real SCIM server as
+the library in a process of its own) and a delivery worker (`idp worker`) runs beside the
+provider.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ class ProviderStack:
                  workers: int = 2, database_url: str | None = None,
                  extra_config: dict[str, Any] | None = None, access: bool = False,
                  webhook_port: int = 0, scim_port: int = 0, moodle_port: int = 0,
-                 echo: Callable[[str], None] | None = None) -> None:
+                 echo: Callable[[str], None] | None = None,
+                 serve_args: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
         self.port = port
         self.ldap_ports = ldap_ports or {}
@@ -78,6 +81,7 @@ class ProviderStack:
         self.worker: subprocess.Popen[bytes] | None = None
         self.ca_file: Path | None = None
         self.config_path = workdir / "idp.toml"
+        self.serve_args = serve_args
 
     @property
     def issuer(self) -> str:
@@ -100,7 +104,7 @@ class ProviderStack:
             self.write_config()
             self.idp("db", "upgrade")
             self.process = self._spawn("provider.log", "serve", "--host", self.bind,
-                                       "--port", str(self.port))
+                                       "--port", str(self.port), *self.serve_args)
             self._wait_ready()
             if self.access:
                 self.start_worker()

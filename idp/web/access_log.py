@@ -3,12 +3,13 @@ names, status; never a query string, a header value or a body, where authorizati
 tokens, ``id_token_hint``s and request objects travel.
 
 The application names the client in the WSGI environ (``CLIENT``) and keeps the request's id
-there (``REQUEST_ID``, see ``idp.web.request_id``); the server's access log (``idp.web.serve``)
-prints them with ``log_path``. All are made printable first: a log line is one line, whatever a
-caller sent. ``AccessLogged`` writes the same line through Python logging instead (logger
-``idp.access``), so that it takes the configured format: with ``[logging] format = "json"``
-one JSON object with ``remote``, ``method``, ``path``, ``status``, ``bytes``, ``duration_ms``,
-``client`` and ``request_id`` fields, for servers whose own access log cannot read the environ.
+there (``REQUEST_ID``, see ``idp.web.request_id``). ``AccessLogged``, around the application
+under every engine (``idp.web.serve``), writes one line per request through Python logging
+(logger ``idp.access``) with them and ``log_path``, so that it takes the configured format:
+with ``[logging] format = "json"`` one JSON object with ``remote``, ``method``, ``path``,
+``status``, ``bytes``, ``duration_ms``, ``client`` and ``request_id`` fields; in text, the
+request id in brackets as on every other line. All are made printable first: a log line is
+one line, whatever a caller sent.
 """
 
 from __future__ import annotations
@@ -119,7 +120,13 @@ class AccessLogged:
         def done(size: int) -> None:
             log_access(environ, status[0], size, int((time.monotonic() - started) * 1000))
 
-        return _Counted(self.app(environ, start), done)
+        try:
+            body = self.app(environ, start)
+        except BaseException:  # the server answers 500 itself: the line says so
+            status[0] = "500"
+            done(0)
+            raise
+        return _Counted(body, done)
 
 
 class _Counted:

@@ -1,6 +1,12 @@
 """Serving: in production granian (the default, ``idp.web.serve_granian``) or gunicorn
 (``[server] engine`` or ``idp serve --engine``), workers from the config and the app built once
-before they fork; Werkzeug's reloader-free development server only in dev mode."""
+before they fork; Werkzeug's reloader-free development server only in dev mode.
+
+Under every engine the access log is ours (``idp.web.access_log.AccessLogged``, logger
+``idp.access``): one line per request in the configured format, JSON or text, with the
+request's id (the one its other log lines and its audit events carry), and never a query
+string. The servers' own access lines are off (gunicorn's, granian's) or kept only for what
+never reached the application (Werkzeug's, for a request line it could not parse)."""
 
 from __future__ import annotations
 
@@ -9,18 +15,17 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
-from gunicorn.glogging import Logger
-from werkzeug.serving import WSGIRequestHandler
+from werkzeug.serving import WSGIRequestHandler, run_simple
 
 from idp import context
 from idp.app import create_app
 from idp.settings import Settings
 from idp.settings.model import ServerEngine
-from idp.web.access_log import CLIENT, log_path
+from idp.web.access_log import AccessLogged, log_path
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+    def __init__(self, app: Any, options: dict[str, Any]) -> None:
         self.application = app
         self.options = options
         super().__init__()
@@ -29,31 +34,18 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
-    def load(self) -> Flask:
+    def load(self) -> Any:
         return self.application
 
 
-class AccessLog(Logger):  # type: ignore[misc]
-    """gunicorn's logger with an access log line that holds no secret: address, time, method,
-    path without its query, status, size, duration and the client the request names
-    (``idp.web.access_log``). gunicorn's own line would hold the query string (codes,
-    ``id_token_hint``, request objects) and the Referer."""
-
-    FORMAT = '%(h)s %(t)s "%(m)s %(path)s" %(s)s %(b)s %(M)sms client=%(client)s'
-
-    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
-        full = super().atoms(resp, req, environ, request_time)
-        atoms = {key: full[key] for key in ("h", "t", "m", "s", "b", "M")}
-        atoms["path"] = log_path(environ)
-        atoms["client"] = environ.get(CLIENT, "-")
-        return atoms
-
-
 class DevRequestLog(WSGIRequestHandler):
-    """Werkzeug's development server (``--dev``), its request log cut the same way: the path
-    without its query."""
+    """Werkzeug's development server (``--dev``): a request that reached the application is
+    logged by ``AccessLogged``; Werkzeug's own line is left for one it refused before (a
+    request line it could not parse), cut the same way: the path without its query."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if getattr(self, "environ", None) is not None:  # set once the application is called
+            return  # (one request per connection: Werkzeug closes it after each)
         path = log_path({"RAW_URI": getattr(self, "path", "")})  # unset when the line was bad
         self.log("info", '"%s %s" %s %s', getattr(self, "command", "-"), path, code, size)
 
@@ -68,8 +60,8 @@ def serve(settings: Settings, host: str, port: int, *, dev: bool = False,
     tls = (settings.server.tls_cert_file, settings.server.tls_key_file) if settings.server.tls_cert_file \
         else None
     if dev:
-        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True,
-                ssl_context=tls, request_handler=DevRequestLog)
+        run_simple(host, port, AccessLogged(app), use_reloader=False, use_debugger=False,
+                   threaded=True, ssl_context=tls, request_handler=DevRequestLog)
         return
     run_app(app, ServerEngine(engine or settings.server.engine), host, port,
             workers=settings.server.workers, threads=settings.server.threads, tls=tls,
@@ -101,15 +93,13 @@ def _serve_gunicorn(app: Any, host: str, port: int, *, workers: int, threads: in
     def post_fork(_server: Any, _worker: Any) -> None:
         after_fork()
 
-    _Gunicorn(app, {
+    _Gunicorn(AccessLogged(app), {
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": WORKER_CLASS,
         "threads": threads,
         "post_fork": post_fork,
-        "accesslog": "-",
-        "access_log_format": AccessLog.FORMAT,
-        "logger_class": AccessLog,
+        "accesslog": None,  # ours instead (see the module): gunicorn's has the query string
         "errorlog": "-",
         "timeout": 30,
         "graceful_timeout": 5,

@@ -1,18 +1,17 @@
 """An access log line tells method, path, client and status; never the query, whose codes,
 id_token_hints, request objects and tokens are secrets, and never a second line smuggled in
-through a path or a client_id. (The served provider's whole log: tests/flows/test_served.py.)"""
+through a path or a client_id. (The served provider's whole log, under each engine:
+tests/flows/test_served.py and tests/flows/test_served_request_ids.py.)"""
 
 from __future__ import annotations
 
-import datetime
 import logging
-from types import SimpleNamespace
+from typing import Any
 
 import pytest
-from gunicorn.config import Config
 
-from idp.web.access_log import CLIENT, log_path, printable
-from idp.web.serve import AccessLog, DevRequestLog
+from idp.web.access_log import REQUEST_ID, AccessLogged, log_path, printable
+from idp.web.serve import DevRequestLog
 
 QUERY = "?code=SplxlOBeZQQYbYS6WxSbIA&id_token_hint=eyJhbGciOi.eyJzdWIiOi.c2ln&state=xyz"
 
@@ -26,21 +25,6 @@ def test_the_path_is_kept_without_query_or_fragment_and_printable() -> None:
     assert "\n" not in printable("a\nb", 64) and len(printable("x" * 100, 64)) == 64
 
 
-def test_gunicorn_access_log_line_has_no_query() -> None:
-    logger = AccessLog(Config())
-    environ = {"REQUEST_METHOD": "GET", "RAW_URI": "/authorize" + QUERY, "PATH_INFO": "/authorize",
-               "QUERY_STRING": QUERY[1:], "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "10.0.0.7",
-               "HTTP_REFERER": "https://rp.example.org/cb" + QUERY, CLIENT: "rp1"}
-    response = SimpleNamespace(status="302 FOUND", headers=[("Location", "https://rp/cb" + QUERY)],
-                               sent=0)
-    request = SimpleNamespace(headers=[("Authorization", "Basic cnAxOnNlY3JldA==")])
-    atoms = logger.atoms(response, request, environ, datetime.timedelta(milliseconds=12))
-    line = AccessLog.FORMAT % atoms
-    assert '"GET /authorize" 302 0 12ms client=rp1' in line and line.startswith("10.0.0.7 ")
-    for secret in ("code", "id_token_hint", "xyz", "Basic", "cnAx", "rp.example.org"):
-        assert secret not in line
-
-
 def test_development_server_request_log_has_no_query(caplog: pytest.LogCaptureFixture) -> None:
     handler = DevRequestLog.__new__(DevRequestLog)  # no socket: only its logging is used
     handler.command, handler.path, handler.request_version = "GET", "/logout" + QUERY, "HTTP/1.1"
@@ -48,3 +32,28 @@ def test_development_server_request_log_has_no_query(caplog: pytest.LogCaptureFi
     with caplog.at_level(logging.INFO, logger="werkzeug"):
         handler.log_request(200, 512)
     assert '"GET /logout" 200 512' in caplog.text and "id_token_hint" not in caplog.text
+
+
+def test_the_development_server_leaves_a_request_that_reached_the_app_to_the_access_log(
+        caplog: pytest.LogCaptureFixture) -> None:
+    handler = DevRequestLog.__new__(DevRequestLog)
+    handler.command, handler.path, handler.request_version = "GET", "/jwks", "HTTP/1.1"
+    handler.client_address = ("127.0.0.1", 50000)
+    handler.environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/jwks"}  # the app was called
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        handler.log_request(200, 512)
+    assert "/jwks" not in caplog.text  # AccessLogged wrote its line instead
+
+
+def test_an_application_that_raises_still_gets_its_access_line(
+        caplog: pytest.LogCaptureFixture) -> None:
+    def broken(environ: Any, start_response: Any) -> Any:
+        environ[REQUEST_ID] = "abc-123"
+        raise RuntimeError("boom")
+
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/token", "REMOTE_ADDR": "10.0.0.7"}
+    with caplog.at_level(logging.INFO, logger="idp.access"), pytest.raises(RuntimeError):
+        AccessLogged(broken)(environ, lambda *_: None)  # type: ignore[arg-type]
+    [line] = caplog.records
+    assert '"POST /token" 500 0' in line.getMessage()
+    assert line.request_id == "abc-123"  # type: ignore[attr-defined]
