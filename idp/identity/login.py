@@ -47,11 +47,13 @@ class LoginOutcome:
 
 def login_with_password(
     db: Session, directory: PasswordDirectory, username: str, password: str, *, ip: str | None,
-    throttle: LoginThrottle, linker: Linker | None = None,
+    throttle: LoginThrottle, linker: Linker | None = None, client_id: str | None = None,
 ) -> LoginOutcome:
     """Raises ``DirectoryUnavailable`` (after auditing it) when the directory does not answer.
-    With a ``linker``, the linking rules run on the account (``idp.linking.rules``)."""
-    proof = check_password(db, directory, username, password, ip=ip, throttle=throttle)
+    With a ``linker``, the linking rules run on the account (``idp.linking.rules``).
+    ``client_id``: the relying party the login is for, kept with its audit event."""
+    proof = check_password(db, directory, username, password, ip=ip, throttle=throttle,
+                           client_id=client_id)
     if proof.found is None:
         return LoginOutcome(proof.status, retry_after_s=proof.retry_after_s)
     org = directory.organization
@@ -60,10 +62,11 @@ def login_with_password(
         link_at_login(db, linker, account, proof.found, created=created)
     if account.identity.locked_at is not None:
         audit.record(db, AuditEventType.LOGIN_REFUSED_LOCKED, actor=f"{org}:{account.username}",
-                     identity_id=account.identity_id, organization=org, ip=ip)
+                     identity_id=account.identity_id, organization=org, ip=ip,
+                     client_id=client_id)
         return LoginOutcome(AuthStatus.ACCOUNT_LOCKED, identity_locked=True)
     audit.record(db, AuditEventType.LOGIN_SUCCEEDED, actor=f"{org}:{account.username}",
-                 identity_id=account.identity_id, organization=org, ip=ip)
+                 identity_id=account.identity_id, organization=org, ip=ip, client_id=client_id)
     return LoginOutcome(AuthStatus.OK, account)
 
 
@@ -77,15 +80,16 @@ class PasswordProof:
 
 
 def check_password(db: Session, directory: PasswordDirectory, username: str, password: str, *,
-                   ip: str | None, throttle: LoginThrottle) -> PasswordProof:
+                   ip: str | None, throttle: LoginThrottle,
+                   client_id: str | None = None) -> PasswordProof:
     """The throttled, audited password check that every login and every proof of a second
     account (``idp.linking.person``) goes through. Raises ``DirectoryUnavailable``."""
     org = directory.organization
-    counted_as = directory.login_name(username) if isinstance(directory, LoginNames) else username
-    attempt = throttle.begin(org, counted_as, ip)
+    attempt = throttle.begin(org, counted_name(directory, username), ip)
     if not attempt.allowed:
         audit.record(db, AuditEventType.LOGIN_THROTTLED, actor=username[:64], organization=org,
-                     ip=ip, scope=str(attempt.scope), retry_after_s=attempt.retry_after_s)
+                     ip=ip, client_id=client_id, scope=str(attempt.scope),
+                     retry_after_s=attempt.retry_after_s)
         return PasswordProof(AuthStatus.INVALID_CREDENTIALS, retry_after_s=attempt.retry_after_s)
     try:
         result = directory.authenticate(username, password)
@@ -97,10 +101,16 @@ def check_password(db: Session, directory: PasswordDirectory, username: str, pas
     if result.status is not AuthStatus.OK or result.account is None:
         throttle.failed(attempt)
         audit.record(db, AuditEventType.LOGIN_FAILED, actor=username[:64], organization=org, ip=ip,
-                     reason=result.status.value)
+                     client_id=client_id, reason=result.status.value)
         return PasswordProof(result.status)
     throttle.succeeded(attempt)
     return PasswordProof(AuthStatus.OK, result.account)
+
+
+def counted_name(directory: PasswordDirectory, username: str) -> str:
+    """The name the login throttle counts an attempt under: one per account, whichever of its
+    names was typed (``LoginNames``)."""
+    return directory.login_name(username) if isinstance(directory, LoginNames) else username
 
 
 def upsert_account(db: Session, found: DirectoryAccount) -> LinkedAccount:

@@ -112,6 +112,21 @@ class LoginThrottle:
         if self.settings.enabled and attempt.allowed:
             self.store.add(attempt.account_key, -1, self.clock(), self.settings.account)
 
+    def account_held_until(self, organization: str, username: str) -> float:
+        """The moment an account's next attempt may reach the directory, read from the store
+        without charging anything (0: it may now). ``username`` as ``begin`` counts it."""
+        if not self.settings.enabled:
+            return 0.0
+        now = self.clock()
+        key = self.settings.key_prefix + account_key(organization, username)
+        until = self.store.blocked_until(key, now)
+        return until if until > now else 0.0
+
+    def forgive_account(self, organization: str, username: str) -> None:
+        """The account starts afresh, as after a right password (the helpdesk's clear); its
+        addresses keep their counts."""
+        self.store.clear(self.settings.key_prefix + account_key(organization, username))
+
     @staticmethod
     def _refused(attempt: Attempt, wait_s: float, scope: ThrottleScope) -> Attempt:
         return Attempt(attempt.account_key, attempt.address_key, allowed=False,

@@ -91,3 +91,13 @@ def retry_all_failed(db: Session, *, actor: str, reason: str,
         else:
             retried.append(retry(db, job, actor=actor, reason=reason))
     return retried, skipped
+
+
+def troubled_of(db: Session, identity_ids: Sequence[int], *, limit: int = 20) -> list[DeliveryJob]:
+    """A person's jobs that failed (dead-lettered) or are waiting to be tried again after an
+    error, newest first (the helpdesk console's person page)."""
+    return list(db.scalars(select(DeliveryJob).where(
+        DeliveryJob.identity_id.in_(list(identity_ids)),
+        (DeliveryJob.state == JobState.FAILED.value)
+        | ((DeliveryJob.state == JobState.PENDING.value) & DeliveryJob.last_error.is_not(None)),
+    ).order_by(DeliveryJob.id.desc()).limit(limit)))

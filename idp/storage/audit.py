@@ -23,6 +23,7 @@ class AuditEventType(StrEnum):
     LOGIN_DIRECTORY_UNAVAILABLE = "login.directory_unavailable"
     LOGIN_THROTTLED = "login.throttled"
     LOGIN_REFUSED_LOCKED = "login.refused_locked"
+    LOGIN_THROTTLE_CLEARED = "login.throttle_cleared"
     IDENTITY_LOCKED = "identity.locked"
     IDENTITY_UNLOCKED = "identity.unlocked"
     SERVICE_DATABASE_UNAVAILABLE = "service.database_unavailable"

@@ -67,7 +67,8 @@ def login_submit() -> Any:
     try:
         outcome = login_with_password(db, directory, username, password, ip=request.remote_addr,
                                       throttle=context.throttle(),
-                                      linker=context.services().linker)
+                                      linker=context.services().linker,
+                                      client_id=params.get("client_id", "")[:64] or None)
     except DirectoryUnavailable:
         db.commit()
         org_name = _org_label(context.settings().organizations[org_id])
