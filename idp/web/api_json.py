@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from idp.identity.claims import display_name, primary_account
 from idp.identity.lock import Outcome
+from idp.linking import console
 from idp.linking.helpdesk import HelpdeskScope
 from idp.storage.audit import AuditEvent
 from idp.storage.identities import Identity, LinkedAccount, account_key, aliases_of
@@ -25,13 +26,19 @@ UNSCOPED = HelpdeskScope(None)
 
 def identity_summary(identity: Identity, precedence: Sequence[str],
                      scope: HelpdeskScope = UNSCOPED) -> dict[str, Any]:
+    """A search result: with the state, organizations and affiliations the console's results
+    show (``idp.linking.console.found``)."""
     primary = primary_account(identity, precedence)
+    glance = console.found(identity, scope, precedence)
     return {
         "sub": identity.sub,
         "campus_id": identity.campus_id,
         "name": _visible_name(identity, primary, scope),
         "primary_account": _key(primary, scope),
         "accounts": [_key(a, scope) for a in identity.accounts],
+        "state": glance.state,
+        "organizations": list(glance.organizations),
+        "affiliations": list(glance.affiliations),
     }
 
 

@@ -77,7 +77,12 @@ _SCHEMAS: dict[str, Any] = {
     "IdentitySummary": {"type": "object", "properties": {
         "sub": {"type": "string"}, "campus_id": {"type": "string"}, "name": _NULLABLE_STR,
         "primary_account": {"type": "string"},
-        "accounts": {"type": "array", "items": {"type": "string"}}}},
+        "accounts": {"type": "array", "items": {"type": "string"}},
+        "state": {"type": "string", "enum": ["active", "locked", "left"], "description": (
+            "locked: the helpdesk's lock; left: no account is active in its directory.")},
+        "organizations": {"type": "array", "items": {"type": "string"}},
+        "affiliations": {"type": "array", "items": {"type": "string"}, "description": (
+            "Of the accounts the caller may see.")}}},
     "Identity": {"type": "object", "required": ["sub", "campus_id", "accounts", "aliases"],
                  "properties": {
         "sub": {"type": "string"}, "campus_id": {"type": "string"},

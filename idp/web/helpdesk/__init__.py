@@ -9,10 +9,19 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     import idp.web.helpdesk.views  # noqa: F401  (its routes join the blueprint)
-    from idp.web.helpdesk import texts_merge, views_merge  # noqa: F401  (merge, split, undo)
+
+    # Each module's routes join the blueprint: link, card, retry, throttle (views_actions),
+    # merge, split, undo (views_merge).
+    from idp.web.helpdesk import (  # noqa: F401
+        texts_actions,
+        texts_merge,
+        views_actions,
+        views_merge,
+    )
     from idp.web.helpdesk.blueprint import bp
     from idp.web.helpdesk.texts import register
 
     register()
+    texts_actions.register()
     texts_merge.register()
     app.register_blueprint(bp)

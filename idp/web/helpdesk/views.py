@@ -24,6 +24,8 @@ from idp.storage.sessions import active_sessions
 from idp.web.admin.signin import begin, complete
 from idp.web.admin.staff import write_cookie
 from idp.web.helpdesk.blueprint import AREA, bp, forbidden, helpdesk_required, not_found, scope, staff
+from idp.web.helpdesk.refusals import refusal
+from idp.web.helpdesk.views_actions import person_more
 from idp.web.i18n import MESSAGES, current_language, translate
 from idp.web.session import deliver_logout_tokens, signer
 
@@ -70,7 +72,7 @@ def person(sub: str) -> Any:
                 for s in active_sessions(context.db(), identity.id)]
     done = request.args.get("done", "")
     return render_template("helpdesk/person.html", page=page, can_change=scope().owns(identity),
-                           sessions=sessions,
+                           sessions=sessions, more=person_more(identity),
                            done=_done(done), **_labels())
 
 
@@ -97,7 +99,7 @@ def act(sub: str, action: str) -> Any:
                 survivor = _do(identity, action, target, reason)
             except IdpError as exc:
                 context.db().rollback()
-                error = translate("helpdesk.refused", message=exc.public)
+                error = translate("helpdesk.refused", message=refusal(exc))
             else:
                 return redirect(url_for("helpdesk.person", sub=survivor.sub, done=action))
     return render_template("helpdesk/action.html", identity=identity, action=action,
