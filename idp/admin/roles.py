@@ -5,10 +5,10 @@ with an account of the staff account's organization).
 
 Roles belong to the account that signed in, never to its identity: an account listed in
 ``[roles]`` (by ``org:username``), or one that is a member of its organization's
-``admin_group_dn`` (asked of the directory). Signing in with another account linked to the same
-person gives that account's roles only, so no link, merge or move carries a privilege. An
-unreachable directory grants nothing from its group and is logged; the roles from the
-configuration still apply.
+``admin_group_dn`` (``org_admin``) or ``helpdesk_group_dn`` (``helpdesk:ORG``), asked of the
+directory. Signing in with another account linked to the same person gives that account's roles
+only, so no link, merge or move carries a privilege. An unreachable directory grants nothing
+from its groups and is logged; the roles from the configuration still apply.
 """
 
 from __future__ import annotations
@@ -97,25 +97,45 @@ def roles_from_config(settings: Settings, organization: str, username: str) -> S
                       helpdesk, frozenset({organization}) if org_helpdesk else frozenset())
 
 
-def in_admin_group(settings: Settings, directories: Mapping[str, object],
-                   organization: str, username: str) -> bool:
-    """Whether the account is a member of its organization's ``admin_group_dn`` (asked of the
-    directory; an unreachable directory says no, logged)."""
+@dataclass(frozen=True)
+class GroupMembership:
+    """What the account's organization's directory said of its groups."""
+
+    admin: bool = False  # a member of ``admin_group_dn``: org_admin
+    helpdesk: bool = False  # a member of ``helpdesk_group_dn``: helpdesk:ORG
+
+
+def directory_groups(settings: Settings, directories: Mapping[str, object],
+                     organization: str, username: str) -> GroupMembership:
+    """Whether the account is a member of its organization's ``admin_group_dn`` and
+    ``helpdesk_group_dn`` (asked of the directory; a group not configured, or a directory
+    that does not answer, says no, the latter logged)."""
     org = settings.organizations.get(organization)
     directory = directories.get(organization)
-    if org is None or not org.directory.admin_group_dn or not isinstance(directory, GroupDirectory):
+    if org is None or not isinstance(directory, GroupDirectory):
+        return GroupMembership()
+    return GroupMembership(
+        _member(directory, org.directory.admin_group_dn, organization, username, "admin"),
+        _member(directory, org.directory.helpdesk_group_dn, organization, username, "helpdesk"))
+
+
+def _member(directory: GroupDirectory, group_dn: str, organization: str, username: str,
+            which: str) -> bool:
+    if not group_dn:
         return False
     try:
-        return directory.is_member(username, org.directory.admin_group_dn)
+        return directory.is_member(username, group_dn)
     except DirectoryUnavailable as exc:
-        log.warning("admin group of %s not checked: %s", organization, exc.detail)
+        log.warning("%s group of %s not checked: %s", which, organization, exc.detail)
         return False
 
 
 def account_roles(settings: Settings, organization: str, username: str,
-                  in_group: bool) -> StaffRoles:
-    """The roles of the account that signed in: its ``[roles]`` entries and its group."""
+                  groups: GroupMembership) -> StaffRoles:
+    """The roles of the account that signed in: its ``[roles]`` entries and its groups."""
     configured = roles_from_config(settings, organization, username)
-    grouped = frozenset({organization}) if in_group else frozenset()
-    return StaffRoles(configured.consortium_admin, configured.org_admin_of | grouped,
-                      configured.helpdesk_all, configured.helpdesk_of)
+    own = frozenset({organization})
+    return StaffRoles(configured.consortium_admin,
+                      configured.org_admin_of | (own if groups.admin else frozenset()),
+                      configured.helpdesk_all,
+                      configured.helpdesk_of | (own if groups.helpdesk else frozenset()))

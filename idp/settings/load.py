@@ -316,6 +316,7 @@ def _directory(r: TableReader, dev_mode: bool) -> DirectorySettings:
         attributes=r.str_map("attributes"),
         affiliation_map=r.str_map("affiliation_map"),
         admin_group_dn=r.string("admin_group_dn", ""),
+        helpdesk_group_dn=r.string("helpdesk_group_dn", ""),
         sync_interval_s=r.integer("sync_interval_s", 0, minimum=0, maximum=7 * 86400),
         disabled_filter=r.string("disabled_filter", ""),
         sync_page_size=r.integer("sync_page_size", 500, minimum=1, maximum=10000),
@@ -327,6 +328,8 @@ def _directory(r: TableReader, dev_mode: bool) -> DirectorySettings:
         r.problem("disabled_filter", "must be an LDAP filter in parentheses")
     if settings.admin_group_dn and "=" not in settings.admin_group_dn:
         r.problem("admin_group_dn", f"{settings.admin_group_dn!r} is not a DN")
+    if settings.helpdesk_group_dn and "=" not in settings.helpdesk_group_dn:
+        r.problem("helpdesk_group_dn", f"{settings.helpdesk_group_dn!r} is not a DN")
     if settings.ca_file and not Path(settings.ca_file).is_file():
         r.problem("ca_file", f"{settings.ca_file!r} is not a readable file")
     r.done()

@@ -104,6 +104,9 @@ class DirectorySettings:
     affiliation_map: Mapping[str, str] = field(default_factory=dict)
     # Members of this group are org_admin of the organization (idp.admin.roles); empty: none.
     admin_group_dn: str = ""
+    # Members of this group are helpdesk:ORG of the organization (the helpdesk console,
+    # idp.admin.roles); empty: none.
+    helpdesk_group_dn: str = ""
     # Directory sync (idp.provisioning.sync): how often the worker syncs (0: only on command),
     # which entries are disabled on a server without userAccountControl, the page size, and the
     # safety brake: a sync ending access for more than both the fraction of active accounts and
