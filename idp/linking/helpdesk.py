@@ -307,15 +307,21 @@ def find_proposal(db: Session, proposal_id: int) -> LinkProposal | None:
 
 def proposals(db: Session, scope: HelpdeskScope, *, status: str | None, limit: int,
               after: int = 0) -> tuple[list[LinkProposal], int | None]:
-    stmt = select(LinkProposal).where(LinkProposal.id > after)
+    stmt = select(LinkProposal).where(LinkProposal.id > after, *proposals_seen_by(scope))
     if status is not None:
         stmt = stmt.where(LinkProposal.status == status)
-    if scope.organizations is not None:
-        in_scope = select(LinkedAccount.identity_id).where(
-            LinkedAccount.organization.in_(sorted(scope.organizations)))
-        stmt = stmt.where(or_(LinkProposal.identity_id.in_(in_scope),
-                              LinkProposal.candidate_identity_id.in_(in_scope)))
     found = list(db.scalars(stmt.order_by(LinkProposal.id).limit(limit + 1)))
     more = len(found) > limit
     found = found[:limit]
     return found, (found[-1].id if more else None)
+
+
+def proposals_seen_by(scope: HelpdeskScope) -> list[ColumnElement[bool]]:
+    """The conditions on ``link_proposals`` that leave the proposals ``scope`` may see: for
+    ``helpdesk:ORG``, those where either identity has an account of ORG; none for all."""
+    if scope.organizations is None:
+        return []
+    in_scope = select(LinkedAccount.identity_id).where(
+        LinkedAccount.organization.in_(sorted(scope.organizations)))
+    return [or_(LinkProposal.identity_id.in_(in_scope),
+                LinkProposal.candidate_identity_id.in_(in_scope))]

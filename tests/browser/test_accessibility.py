@@ -61,6 +61,7 @@ PAGES = [
     ("helpdesk-lock-preview", "helpdesk", "/helpdesk/people/{sub}/lock", ("ru", "en")),
     ("helpdesk-merge-search", "helpdesk", "/helpdesk/people/{sub}/merge?q=Петров", ("ru", "en")),
     ("helpdesk-split", "helpdesk", "/helpdesk/people/{sub}/split", ("ru",)),
+    ("helpdesk-review", "helpdesk", "/helpdesk/review", ("ru", "en")),
     ("helpdesk-not-found", "helpdesk", "/helpdesk/people/no-such-person", ("ru",)),
 ]
 
