@@ -62,6 +62,10 @@ PAGES = [
     ("helpdesk-merge-search", "helpdesk", "/helpdesk/people/{sub}/merge?q=Петров", ("ru", "en")),
     ("helpdesk-split", "helpdesk", "/helpdesk/people/{sub}/split", ("ru",)),
     ("helpdesk-review", "helpdesk", "/helpdesk/review", ("ru", "en")),
+    ("helpdesk-link-search", "helpdesk", "/helpdesk/people/{sub}/link?q=Демченко", ("ru", "en")),
+    ("helpdesk-card-preview", "helpdesk", "/helpdesk/people/{sub}/card", ("ru", "en")),
+    ("helpdesk-throttle-preview", "helpdesk",
+     "/helpdesk/people/{sub}/throttle?account=tpu:dvasiliev", ("ru",)),
     ("helpdesk-not-found", "helpdesk", "/helpdesk/people/no-such-person", ("ru",)),
 ]
 
