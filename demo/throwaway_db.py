@@ -9,9 +9,10 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def throwaway_database(admin_url: str, prefix: str) -> Iterator[str]:
+def throwaway_database(admin_url: str, prefix: str, *, template: str | None = None) -> Iterator[str]:
     """A new PostgreSQL database on the server ``admin_url`` reaches (as a user who may create
-    databases), dropped at the end with every connection to it."""
+    databases), dropped at the end with every connection to it; a copy of the database
+    ``template`` when given (which nobody may be connected to meanwhile)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -19,7 +20,8 @@ def throwaway_database(admin_url: str, prefix: str) -> Iterator[str]:
     name = f"{prefix}_{secrets.token_hex(4)}"
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            copy = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
         try:
             yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
         finally:
