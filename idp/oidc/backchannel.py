@@ -35,6 +35,7 @@ from joserfc import jwt
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from idp import request_id as request_ids
 from idp.oidc import outbound
 from idp.oidc.keys import KeyRing
 from idp.oidc.outbound import OutboundError
@@ -146,36 +147,47 @@ def deliver(db: Session, signer: Signer, ids: list[int] | None = None, *,
             posts: Mapping[DeliveryKind, Post] | None = None) -> tuple[int, int]:
     """Attempt the due deliveries (only ``ids`` when given), each under ``limits`` (the
     default ``[outbound]`` limits when None) and committed on its own; returns (delivered,
-    failed). No transaction is open while a receiver answers. ``posts`` replaces the HTTP
-    posting of a kind (tests)."""
+    failed). No transaction is open while a receiver answers. Each attempt runs under the id
+    of the request that queued it (``idp.request_id``; the current one, or a new one, for a row
+    queued before rows kept it), so its audit event carries that id. ``posts`` replaces the
+    HTTP posting of a kind (tests)."""
     limits = limits or OutboundSettings()
     delivered = failed = 0
     due = due_deliveries(db, ids)
     db.commit()
     for row in due:
-        claimed = _claim(db, signer, row)
-        if claimed is None:
-            continue  # another process has it
-        route, url = claimed
-        post = (posts or {}).get(DeliveryKind(row.kind), route.post)
-        error = _attempt(post, url, row.token, limits, route)
-        row.attempts += 1
-        if error is None:
-            row.delivered_at = utcnow()
-            row.next_attempt_at = None
-            row.last_error = None
-            delivered += 1
-            audit.record(db, route.delivered, actor="system",
-                         client_id=row.client.client_id, jti=row.jti, attempts=row.attempts)
-        else:
-            row.last_error = error
-            gave_up = row.attempts >= MAX_ATTEMPTS
-            row.next_attempt_at = None if gave_up else utcnow() + timedelta(seconds=backoff_s(row.attempts))
-            failed += 1
-            audit.record(db, route.failed, actor="system", client_id=row.client.client_id,
-                         error=error, gave_up=gave_up, jti=row.jti, attempts=row.attempts)
-        db.commit()
+        with request_ids.bound(row.request_id or request_ids.current()):
+            outcome = _deliver_row(db, signer, row, limits, posts or {})
+        if outcome is not None:
+            delivered, failed = (delivered + 1, failed) if outcome else (delivered, failed + 1)
     return delivered, failed
+
+
+def _deliver_row(db: Session, signer: Signer, row: LogoutDelivery, limits: OutboundSettings,
+                 posts: Mapping[DeliveryKind, Post]) -> bool | None:
+    """One attempt, its result written and committed: True delivered, False failed, None when
+    another process has the row."""
+    claimed = _claim(db, signer, row)
+    if claimed is None:
+        return None
+    route, url = claimed
+    post = posts.get(DeliveryKind(row.kind), route.post)
+    error = _attempt(post, url, row.token, limits, route)
+    row.attempts += 1
+    if error is None:
+        row.delivered_at = utcnow()
+        row.next_attempt_at = None
+        row.last_error = None
+        audit.record(db, route.delivered, actor="system",
+                     client_id=row.client.client_id, jti=row.jti, attempts=row.attempts)
+    else:
+        row.last_error = error
+        gave_up = row.attempts >= MAX_ATTEMPTS
+        row.next_attempt_at = None if gave_up else utcnow() + timedelta(seconds=backoff_s(row.attempts))
+        audit.record(db, route.failed, actor="system", client_id=row.client.client_id,
+                     error=error, gave_up=gave_up, jti=row.jti, attempts=row.attempts)
+    db.commit()
+    return error is None
 
 
 def _claim(db: Session, signer: Signer, row: LogoutDelivery) -> tuple[Route, str | None] | None:

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from idp import request_id as request_ids
 from idp.oidc.backchannel import Signer, deliver
 from idp.settings.model import OutboundSettings
 
@@ -43,18 +44,25 @@ class BackgroundDelivery:
                 log.warning("delivery queue full: %d deliveries wait for the next run", len(ids))
                 return
             self._pending += 1
-        self._pool.submit(self._run, signer, list(ids))
+        self._pool.submit(self._run, signer, list(ids), request_ids.current())
 
-    def _run(self, signer: Signer, ids: list[int]) -> None:
+    def _run(self, signer: Signer, ids: list[int], request_id: str | None) -> None:
+        try:
+            with request_ids.bound(request_id):
+                self._deliver(signer, ids)
+        finally:
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+
+    def _deliver(self, signer: Signer, ids: list[int]) -> None:
+        """In a thread of the pool, under the id of the request that handed ``ids`` over (each
+        delivery's audit event carries the id its row was queued under)."""
         try:
             with self.sessions() as db:
                 deliver(db, signer, ids, limits=self.limits)
         except Exception:  # a worker thread has no caller to tell; the rows stay due
             log.exception("background delivery of %s failed", ids)
-        finally:
-            with self._idle:
-                self._pending -= 1
-                self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         """True once nothing handed off is still being posted (tests, orderly shutdown)."""

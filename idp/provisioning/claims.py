@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from idp import request_id as request_ids
 from idp.settings.model import DeliverySettings
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
@@ -46,6 +47,7 @@ class Claimed:
     attempts: int
     created_at: datetime
     claimed_at: datetime
+    request_id: str | None = None  # of the request, job or command that queued it
 
 
 @dataclass(frozen=True)
@@ -130,14 +132,14 @@ def claim(db: Session, *, worker: str, now: datetime, limit: int, claim_timeout_
         rows = db.execute(select(
             DeliveryJob.id, DeliveryJob.idempotency_key, DeliveryJob.connector, DeliveryJob.kind,
             DeliveryJob.resource, DeliveryJob.identity_id, DeliveryJob.payload,
-            DeliveryJob.attempts, DeliveryJob.created_at,
+            DeliveryJob.attempts, DeliveryJob.created_at, DeliveryJob.request_id,
         ).where(DeliveryJob.id.in_(ids)).order_by(DeliveryJob.id)).all()
         db.commit()
     except BaseException:
         db.rollback()
         raise
     return [Claimed(r.id, r.idempotency_key, r.connector, r.kind, r.resource, r.identity_id,
-                    r.payload, r.attempts, r.created_at, now) for r in rows]
+                    r.payload, r.attempts, r.created_at, now, r.request_id) for r in rows]
 
 
 @dataclass
@@ -196,12 +198,13 @@ class Recorder:
             kept = self._update(db, [job.id], state=JobState.FAILED.value,
                                 attempts=job.attempts + 1, last_error=error, now=now)
             if kept:
-                log.warning("delivery job %d (%s, %s) dead-lettered: %s", job.id, job.connector,
-                            job.kind, error)
-                audit.record(db, AuditEventType.DELIVERY_FAILED, actor="system",
-                             identity_id=job.identity_id, job=job.id, connector=job.connector,
-                             kind=job.kind, resource=job.resource, attempts=job.attempts + 1,
-                             error=error)
+                with request_ids.bound(job.request_id or request_ids.current()):
+                    log.warning("delivery job %d (%s, %s) dead-lettered: %s", job.id,
+                                job.connector, job.kind, error)
+                    audit.record(db, AuditEventType.DELIVERY_FAILED, actor="system",
+                                 identity_id=job.identity_id, job=job.id,
+                                 connector=job.connector, kind=job.kind, resource=job.resource,
+                                 attempts=job.attempts + 1, error=error)
             tally.failed += kept
         tally.lost += 1 - kept
 

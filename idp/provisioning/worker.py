@@ -75,7 +75,13 @@ def deadline_for(delivery: DeliverySettings) -> float:
 
 
 def deliver_one(connectors: Mapping[str, Connector], job: Claimed, deadline_s: float) -> Outcome:
-    """Call the job's connector once and say what became of it; never raises."""
+    """Call the job's connector once, under the id of the request that queued the job (the
+    batch's when it has none), and say what became of it; never raises."""
+    with request_ids.bound(job.request_id or request_ids.current()):
+        return _call(connectors, job, deadline_s)
+
+
+def _call(connectors: Mapping[str, Connector], job: Claimed, deadline_s: float) -> Outcome:
     connector = connectors.get(job.connector)
     if connector is None:
         return Dead(f"connector {job.connector!r} is not configured (no [connectors."
@@ -176,7 +182,9 @@ class Worker:
 
     def run_batch(self, *, due_by: datetime | None = None) -> int:
         """Claim one batch and deliver it; the number of jobs claimed. The batch has an id of
-        its own (``idp.request_id``), which its log lines and audit events carry."""
+        its own (``idp.request_id``), which its log lines carry; each job is delivered, and its
+        audit events written, under the id of the request that queued it (the batch's for a
+        job queued before jobs kept one)."""
         with request_ids.bound():
             return self._claim_and_deliver(due_by)
 

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.sql import Executable
 
+from idp import request_id as request_ids
 from idp.storage.base import Base, UtcDateTime, utcnow
 from idp.storage.clients import Client
 
@@ -63,6 +64,10 @@ class LogoutDelivery(Base):
                                                              index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The request, job or command that queued it (idp.request_id, current when written): each
+    # attempt runs under that id, so its audit events carry it too.
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True,
+                                                   default=request_ids.current)
     client: Mapped[Client] = relationship(lazy="joined")
 
 

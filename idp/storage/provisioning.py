@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from idp import request_id as request_ids
 from idp.storage.base import Base, UtcDateTime, utcnow
 
 
@@ -72,6 +73,10 @@ class DeliveryJob(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # The request, job or command that queued it (idp.request_id, current when written): the
+    # worker delivers it under that id, so its audit events carry it too.
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True,
+                                                   default=request_ids.current)
 
 
 class DirectorySyncState(Base):

@@ -1,6 +1,7 @@
 """The delivery worker gives each batch an id of its own (docs/operations.md, "Logs"): the
 connector's calls run with it, in the pool's threads, and the audit events the batch writes
-carry it; the next batch has another."""
+carry it; the next batch has another. A job queued in a request (or job, or command) keeps
+that one's id instead, and is delivered under it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.base import Delivery, NeverWorks
 from idp import request_id as request_ids
 from idp.storage.audit import AuditEvent
-from tests.integration.test_delivery_worker import queued, sessions, settings, worker  # noqa: F401
+from idp.storage.provisioning import DeliveryJob
+from tests.integration.test_delivery_worker import (  # noqa: F401
+    people,
+    queue,
+    queued,
+    sessions,
+    settings,
+    worker,
+)
 
 
 @dataclass
@@ -43,3 +52,42 @@ def test_each_batch_has_an_id_its_calls_and_audit_events_carry(
         failed = db.scalars(select(AuditEvent).where(AuditEvent.type == "delivery.failed")
                             .order_by(AuditEvent.id)).all()
     assert [e.request_id for e in failed] == [first, second]
+
+
+@dataclass
+class Noting:
+    """A connector that refuses every delivery for good, noting each job's key and the id its
+    call ran under."""
+
+    seen: dict[str, str | None] = field(default_factory=dict)
+
+    def deliver(self, delivery: Delivery, *, deadline_s: float) -> None:
+        self.seen[delivery.key] = request_ids.current()
+        raise NeverWorks("HTTP 422: no such branch")
+
+
+def test_each_job_is_delivered_under_the_id_of_the_request_that_queued_it(
+        sessions: sessionmaker[Session], database_url: str) -> None:  # noqa: F811
+    """Two helpdesk clicks queue a job each; one batch delivers both: each call, and each
+    job's audit event, carries its own click's id, not the batch's."""
+    s = settings(database_url, "http://127.0.0.1:9/hook")
+    noting = Noting()
+    w = worker(sessions, s, hook=noting)
+    with sessions() as db:
+        one, other = people(db, 2)
+        with request_ids.bound("click-a"):
+            first = queue(db, s, one).idempotency_key  # written (flushed) under the click's id
+        with request_ids.bound("click-b"):
+            second = queue(db, s, other).idempotency_key
+        db.commit()
+    with sessions() as db:
+        kept = dict(db.execute(select(DeliveryJob.idempotency_key, DeliveryJob.request_id)).all())
+    assert kept == {first: "click-a", second: "click-b"}
+
+    assert w.run_batch() == 2
+    w.close()
+    assert noting.seen == {first: "click-a", second: "click-b"}
+    with sessions() as db:
+        failed = db.scalars(select(AuditEvent).where(AuditEvent.type == "delivery.failed")
+                            .order_by(AuditEvent.id)).all()
+    assert sorted(e.request_id or "" for e in failed) == ["click-a", "click-b"]
