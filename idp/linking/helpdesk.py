@@ -4,9 +4,10 @@ identity's audit trail (its aliases' events included).
 Search is bounded, paged by identity id, and reads indexes only: names, e-mail addresses and
 usernames through the accounts' normalised search terms (``idp.storage.search``: case-folded,
 ё as е), where each word of the query must begin a term of the same account (prefix match, so
-``смир`` finds Смирнова and ``анна смирнова`` finds her, but ``мирнова`` finds nobody); the
-whole query also matches a username or e-mail exactly, ``user@scope`` a username at the
-organization of that scope, and ``sub``, alias ``sub`` and ``campus_id`` exactly.
+``смир`` finds Смирнова and ``анна смирнова`` finds her; ``мирнова`` only on PostgreSQL, where
+a typo is forgiven in a name that finds nobody as typed); the whole query also matches a
+username or e-mail exactly, ``user@scope`` a username at the organization of that scope, and
+``sub``, alias ``sub`` and ``campus_id`` exactly.
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
+    Integer,
     Select,
     Text,
+    any_,
     cast,
+    func,
     or_,
     select,
     true,
     union,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from idp.linking import normalize
@@ -161,30 +166,39 @@ def search(db: Session, q: str, *, organizations: Mapping[str, OrganizationSetti
     """Active identities matching ``q`` (name in Cyrillic or Latin letters, username,
     ``user@scope``, email, campus_id, card number, SNILS when ``snils`` is given, sub or alias
     sub), ``limit`` at most after identity id ``after``; and the next cursor. On PostgreSQL a
-    name query that matches nobody exactly is asked again forgiving a typo in each word."""
+    name query that matches nobody exactly is asked again forgiving a typo in the words that
+    match no term as typed (in every word when each matches some term)."""
     q = q.strip()
     dialect = db.get_bind().dialect.name
     ids = matching_ids(q, organizations, dialect, snils=snils)
-    if dialect == "postgresql" and _name_words(q) and db.scalar(
-            _found(ids, scope).with_only_columns(Identity.id).limit(1)) is None:
-        ids = matching_ids(q, organizations, dialect, snils=snils, similar=True)
-    stmt = _found(ids, scope).where(Identity.id > after)
-    found = list(db.scalars(stmt.order_by(Identity.id).limit(limit + 1)))
+    found = _page(db, ids, scope, dialect, limit, after)
+    if not found and dialect == "postgresql" and (words := _name_words(q)) and (
+            not after or not _page(db, ids, scope, dialect, limit=0, after=0)):
+        spelled = [terms.spellings(w) for w in words]
+        matched = db.execute(terms.words_found(spelled, dialect)).one()
+        typos = [i for i, ok in enumerate(matched) if not ok] or range(len(words))
+        found = _page(db, matching_ids(q, organizations, dialect, snils=snils, similar=typos),
+                      scope, dialect, limit, after)
     more = len(found) > limit
     found = found[:limit]
     return found, (found[-1].id if more else None)
 
 
-def _found(ids: Select[tuple[int]], scope: HelpdeskScope) -> Select[Identity]:
-    stmt = select(Identity).where(Identity.status == ACTIVE, Identity.id.in_(ids))
+def _page(db: Session, ids: Select[tuple[int]], scope: HelpdeskScope, dialect: str, limit: int,
+          after: int) -> list[Identity]:
+    """The active identities among ``ids`` in the scope, ``limit`` + 1 at most (so that the
+    caller knows whether more follow) after id ``after``. On PostgreSQL the ids are gathered
+    first, as one array, and the identities read by it: as a join, the planner may read the
+    whole identity index in id order looking for a few matches, trusting LIMIT to stop it."""
+    matched: ColumnElement[bool] = Identity.id.in_(ids)
+    if dialect == "postgresql":
+        gathered = select(func.array_agg(ids.subquery().c[0])).scalar_subquery()
+        matched = Identity.id == any_(cast(gathered, ARRAY(Integer)))
+    stmt = select(Identity).where(Identity.status == ACTIVE, Identity.id > after, matched)
     if scope.organizations is not None:
-        stmt = stmt.where(Identity.id.in_(_in_scope(scope)))
-    return stmt
-
-
-def _in_scope(scope: HelpdeskScope) -> Select[int]:
-    return (select(LinkedAccount.identity_id)
-            .where(LinkedAccount.organization.in_(sorted(scope.organizations or ()))))
+        stmt = stmt.where(Identity.accounts.any(
+            LinkedAccount.organization.in_(sorted(scope.organizations))))
+    return list(db.scalars(stmt.order_by(Identity.id).limit(limit + 1)))
 
 
 def _name_words(q: str) -> list[str]:
@@ -197,13 +211,13 @@ def _name_words(q: str) -> list[str]:
 
 def matching_ids(q: str, organizations: Mapping[str, OrganizationSettings],
                  dialect: str, *, snils: SnilsSearch | None = None,
-                 similar: bool = False) -> Select[tuple[int]]:
+                 similar: Collection[int] = ()) -> Select[tuple[int]]:
     """Identity ids by every kind of match, in one SELECT ... UNION, each part an index read:
     the whole query as a term (a username, an e-mail address), ``user@scope`` as a username at
     that organization, the words of a name (each, as typed or as its Latin skeleton, a prefix
-    of a term of the same account; with ``similar`` also a term of similar spelling), ``sub``,
-    ``campus_id``, alias ``sub``, a card number (its check digit right) and a SNILS (by
-    fingerprint)."""
+    of a term of the same account; the words whose index is in ``similar`` also a term of
+    similar spelling), ``sub``, ``campus_id``, alias ``sub``, a card number (its check digit
+    right) and a SNILS (by fingerprint)."""
     text = terms.normalize(q)
     accounts: list[Select[Any] | CompoundSelect[Any]] = [terms.exact_match(text)]
     user, at, domain = text.rpartition("@")

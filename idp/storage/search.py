@@ -3,33 +3,39 @@
 One row per (account, word) of its username, e-mail addresses (whole, and the parts before and
 after the ``@``) and names, normalised like the linking rules compare names (NFC, case-folded, ё read
 as е); and beside each word of a name its Latin skeleton (``idp.linking.transliterate``) marked
-with a leading ``~``, so that ``Elkina`` finds Ёлкина. ``term`` is indexed for prefix matches
-(and, on PostgreSQL, by trigrams for similar spellings), so a search reads an index instead of
-every account's attributes. Invariant: an account's rows are its current terms; a ``before_flush``
-hook rewrites them whenever a username or attributes change, whichever code changed them.
+with a leading ``~``, so that ``Elkina`` finds Ёлкина. ``term`` is indexed for prefix matches,
+so a search reads an index instead of every account's attributes; on PostgreSQL the skeleton
+terms are also kept once each in ``name_skeletons``, whose trigram index finds the similar
+spellings of a word with a typo. Invariant: an account's rows are its current terms; a
+``before_flush`` hook rewrites them whenever a username or attributes change, whichever code
+changed them.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     ForeignKey,
     Index,
     Select,
     String,
     and_,
+    any_,
+    cast,
     delete,
     event,
     func,
     inspect,
-    or_,
     select,
+    union_all,
 )
 from sqlalchemy import text as sql_text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from idp.linking.transliterate import skeleton
@@ -50,20 +56,32 @@ SIMILARITY = 0.4
 class AccountSearchTerm(Base):
     __tablename__ = "account_search_terms"
     __table_args__ = (
-        Index("ix_account_search_terms_term", "term", postgresql_ops={"term": "text_pattern_ops"}),
-        # PostgreSQL: trigrams (pg_trgm) of the skeleton terms, for similar spellings of
-        # names. SQLite has no such index and
-        # no similar-spelling search: there the index is declared empty (WHERE 0), which costs
-        # nothing and keeps one model for both databases.
-        Index("ix_account_search_terms_trgm", "term", postgresql_using="gin",
-              postgresql_ops={"term": "gin_trgm_ops"},
-              postgresql_where=sql_text("term LIKE '~%'"), sqlite_where=sql_text("0")),
+        # PostgreSQL: covering (the account id in the index), so a prefix reads the index alone.
+        Index("ix_account_search_terms_term", "term", postgresql_ops={"term": "text_pattern_ops"},
+              postgresql_include=["account_id"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("linked_accounts.id"), index=True)
     term: Mapped[str] = mapped_column(String(MAX_TERM))
     account: Mapped[LinkedAccount] = relationship()
+
+
+class NameSkeleton(Base):
+    """Every skeleton term of ``account_search_terms`` once: the vocabulary a typo is looked up
+    in (PostgreSQL), a few thousand names where the terms are one per account and word. A
+    trigger of migration 0023 adds each skeleton term written, by whichever code; one that no
+    account has any more stays and finds nobody. SQLite searches without typos: there the
+    table stays empty and its index is declared empty (WHERE 0), which keeps one model for both
+    databases."""
+
+    __tablename__ = "name_skeletons"
+    __table_args__ = (
+        Index("ix_name_skeletons_trgm", "term", postgresql_using="gin",
+              postgresql_ops={"term": "gin_trgm_ops"}, sqlite_where=sql_text("0")),
+    )
+
+    term: Mapped[str] = mapped_column(String(MAX_TERM), primary_key=True)
 
 
 def normalize(text: str) -> str:
@@ -122,32 +140,49 @@ def prefix_match(word: str, dialect: str) -> Select[Any]:
     return select(AccountSearchTerm.account_id).where(_prefix(word, dialect))
 
 
-_SKELETONS = AccountSearchTerm.term.like(f"{SKELETON}%")  # the trigram index's rows
-
-
-def word_match(spellings: list[str], dialect: str, *, similar: bool = False) -> Select[Any]:
+def word_match(spellings: list[str], dialect: str, *,
+               similar: bool = False) -> Select[Any] | CompoundSelect[Any]:
     """Ids of accounts with a term starting with one of ``spellings`` (one word of a query as
-    typed and as a skeleton term); with ``similar`` (PostgreSQL only) also a skeleton term of
-    similar spelling (trigram similarity at least ``SIMILARITY``; pg_trgm's ``%``, at least
-    its similarity_threshold, 0.3 unless set, reads the candidates from the trigram index of
-    skeleton terms): one typo in a name is forgiven, not in a username or an e-mail address."""
-    conditions = [_prefix(w, dialect) for w in spellings if w]
+    typed and as a skeleton term), one range read of the term index each (on PostgreSQL of the
+    index alone: it holds the account ids); with ``similar`` (PostgreSQL only) also a skeleton
+    term of similar spelling: one typo in a name is forgiven, not in a username or an e-mail
+    address."""
+    reads = [prefix_match(w, dialect) for w in spellings if w]
     if similar and dialect == "postgresql":
-        conditions += [and_(AccountSearchTerm.term.op("%", is_comparison=True)(w), _SKELETONS,
-                            func.similarity(AccountSearchTerm.term, w) >= SIMILARITY)
-                       for w in spellings if w.startswith(SKELETON)]
-    return select(AccountSearchTerm.account_id).where(or_(*conditions))
+        reads += [select(AccountSearchTerm.account_id).where(
+            AccountSearchTerm.term == any_(similar_skeletons(w)))
+            for w in spellings if w.startswith(SKELETON)]
+    return reads[0] if len(reads) == 1 else union_all(*reads)
+
+
+def similar_skeletons(skeleton_term: str) -> ColumnElement[Any]:
+    """The skeleton terms of trigram similarity at least ``SIMILARITY`` to ``skeleton_term``,
+    as one array (PostgreSQL): pg_trgm's ``%`` (at least its similarity_threshold, 0.3 unless
+    set) reads the candidates from the vocabulary's trigram index, and the array lets the
+    terms' index find their accounts by equality."""
+    found = select(func.array_agg(NameSkeleton.term)).where(
+        NameSkeleton.term.op("%", is_comparison=True)(skeleton_term),
+        func.similarity(NameSkeleton.term, skeleton_term) >= SIMILARITY)
+    return cast(found.scalar_subquery(), ARRAY(String))
 
 
 def all_words_match(query_words: list[list[str]], dialect: str, *,
-                    similar: bool = False) -> Select[Any]:
-    """Ids of accounts where every word (each given as its spellings) matches some term (one
-    index read per word, nested as IN so that every database runs it)."""
-    found = word_match(query_words[0], dialect, similar=similar)
-    for spellings in query_words[1:]:
-        found = found.where(AccountSearchTerm.account_id.in_(
-            word_match(spellings, dialect, similar=similar).correlate(None)))
-    return found
+                    similar: Collection[int] = ()) -> Select[Any]:
+    """Ids of accounts where every word (each given as its spellings) matches some term (the
+    first word's accounts that are among each other word's, as IN so that every database
+    runs it); the words whose index is in ``similar`` may also match a skeleton term of
+    similar spelling (PostgreSQL)."""
+    first, *others = [word_match(spellings, dialect, similar=i in similar)
+                      for i, spellings in enumerate(query_words)]
+    found = first.subquery()
+    return select(found.c.account_id).where(*[found.c.account_id.in_(o) for o in others])
+
+
+def words_found(query_words: list[list[str]], dialect: str) -> Select[Any]:
+    """One row: for each word (given as its spellings), whether any term matches it, with
+    no typo forgiven (an index probe each)."""
+    probes: list[Any] = [word_match(spellings, dialect).exists() for spellings in query_words]
+    return select(*probes)
 
 
 def all_prefixes_match(prefixes: list[str], dialect: str) -> Select[Any]:

@@ -96,3 +96,40 @@ def test_the_migration_fills_terms_of_existing_accounts(database_url: str) -> No
         assert stored == sorted(["petrov", "petrov@tsu.ru", "tsu.ru", "петр", "~petr"])
         assert find(db, "пётр") == ["s1"]
     engine.dispose()
+
+
+def test_a_typo_is_forgiven_in_the_words_that_match_nothing(engine: Engine) -> None:
+    """The other words of the name still match as typed: `Ивнова Мария` finds Иванова Мария,
+    not Иванова Марина too (`мария` and `марина` are of similar spelling)."""
+    with make_session_factory(engine)() as db:
+        maria = person(db, "tpu", "mivanova", "Мария", "Иванова")
+        marina = person(db, "tpu", "mivanova2", "Марина", "Иванова")
+        smirnova = person(db, "tsu", "asmirnova", "Анна", "Смирнова")
+        person(db, "tsu", "osmirnvalov", "Олег", "Смирнвалов")
+        db.commit()
+        postgresql = db.get_bind().dialect.name == "postgresql"
+        assert find(db, "Ивнова Мария") == ([maria] if postgresql else [])
+        assert find(db, "Ivnova Marina") == ([marina] if postgresql else [])
+        assert find(db, "мария иванова") == [maria]
+        # Each word begins some name (смирнва: Смирнвалов), none an account's every word:
+        # the typo may be in any of them.
+        assert find(db, "Смирнва Анна") == ([smirnova] if postgresql else [])
+
+
+def test_a_page_after_the_last_exact_match_is_empty(engine: Engine) -> None:
+    """Paging to the end of what matched exactly never turns into a search forgiving typos
+    (Смирнов is one letter from смирнова)."""
+    with make_session_factory(engine)() as db:
+        first = person(db, "tpu", "asmirnova", "Анна", "Смирнова")
+        second = person(db, "tsu", "asmirnova", "Анна", "Смирнова")
+        person(db, "tsu", "osmirnov", "Олег", "Смирнов")
+        db.commit()
+        page, cursor = helpdesk.search(db, "смирнова", organizations=ORGS, scope=EVERYWHERE,
+                                       limit=1)
+        assert [i.sub for i in page] == [first] and cursor is not None
+        page, cursor = helpdesk.search(db, "смирнова", organizations=ORGS, scope=EVERYWHERE,
+                                       limit=1, after=cursor)
+        assert [i.sub for i in page] == [second] and cursor is None
+        last = page[0].id
+        assert helpdesk.search(db, "смирнова", organizations=ORGS, scope=EVERYWHERE, limit=1,
+                               after=last) == ([], None)
