@@ -15,7 +15,8 @@ from idp.web.helpdesk.refusals import KNOWN, refusal
 from idp.web.i18n import MESSAGES
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("idp/linking/merge.py", "idp/identity/lock.py", "idp/provisioning/card_reissue.py",
+SERVICES = ("idp/linking/merge.py", "idp/linking/split.py", "idp/linking/undo.py",
+            "idp/identity/lock.py", "idp/provisioning/card_reissue.py",
             "idp/provisioning/deliveries.py")
 
 

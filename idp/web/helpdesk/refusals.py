@@ -11,8 +11,9 @@ import re
 from idp.errors import Conflict, Forbidden, IdpError, InvalidInput, NotFound
 from idp.web.i18n import current_language, translate
 
-# The English public texts of idp.linking.merge, idp.identity.lock,
-# idp.provisioning.card_reissue and idp.provisioning.deliveries, each with its text key.
+# The English public texts of idp.linking.merge, idp.linking.split, idp.linking.undo,
+# idp.identity.lock, idp.provisioning.card_reissue and idp.provisioning.deliveries, each with
+# its text key.
 KNOWN: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), key) for pattern, key in (
     (r"A reason is required\.", "reason_required"),
     (r"The reason is longer than (?P<n>\d+) characters\.", "reason_too_long"),
@@ -26,6 +27,9 @@ KNOWN: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), key
     (r"The account changed meanwhile; try again\.", "changed_meanwhile"),
     (r"Proposal (?P<id>\d+) is already (?P<state>\w+)\.", "proposal_decided"),
     (r"This identity was merged into another one\.", "merged"),
+    (r"Choose at least one account to move\.", "no_account_chosen"),
+    (r"At least one account must stay with the identity\.", "one_must_stay"),
+    (r"This change cannot be undone any more\.", "no_undo"),
     (r"This identity is already locked\.", "already_locked"),
     (r"This identity is not locked\.", "not_locked"),
     (r"This person has no active campus card to re-issue\.", "no_card"),

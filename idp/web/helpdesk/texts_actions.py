@@ -150,6 +150,10 @@ TEXTS: dict[str, dict[str, str]] = {
                                             "попробуйте ещё раз.",
         "helpdesk.error.proposal_decided": "Предложение {id} уже рассмотрено.",
         "helpdesk.error.merged": "Эта кампусная запись объединена с другой.",
+        "helpdesk.error.no_account_chosen": "Выберите хотя бы одну учётную запись.",
+        "helpdesk.error.one_must_stay": "Хотя бы одна учётная запись должна остаться в этой "
+                                        "кампусной записи.",
+        "helpdesk.error.no_undo": "Это изменение уже нельзя отменить.",
         "helpdesk.error.already_locked": "Эта кампусная запись уже заблокирована.",
         "helpdesk.error.not_locked": "Эта кампусная запись не заблокирована.",
         "helpdesk.error.no_card": "У человека нет действующей кампусной карты для "

@@ -24,6 +24,7 @@ from idp.linking import actions, console, helpdesk, merge_preview, split, undo
 from idp.storage.audit import AuditEvent
 from idp.storage.identities import ACTIVE, Identity, account_key, aliases_of, resolve_sub
 from idp.web.helpdesk.blueprint import bp, forbidden, helpdesk_required, not_found, scope, staff
+from idp.web.helpdesk.refusals import refusal
 from idp.web.i18n import current_language, translate
 from idp.web.session import signer
 
@@ -191,7 +192,7 @@ def _reason() -> tuple[str, str]:
 
 def _refused(exc: IdpError) -> str:
     context.db().rollback()
-    return translate("helpdesk.refused", message=exc.public)
+    return translate("helpdesk.refused", message=refusal(exc))
 
 
 def _done(identity: Identity, queued: list[int], action: str) -> Any:
