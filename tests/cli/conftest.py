@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_cli import CONFIG, run
+from tests.cli.test_cli import CONFIG
 
 
 @pytest.fixture
-def config(tmp_path: Path, database_url: str) -> Path:
+def config(tmp_path: Path, migrated_database_url: str) -> Path:
     """Modules that test `idp db upgrade` itself define their own, unmigrated one."""
     path = tmp_path / "idp.toml"
-    path.write_text(CONFIG.format(url=database_url), encoding="utf-8")
-    assert run("--config", str(path), "db", "upgrade").exit_code == 0
+    path.write_text(CONFIG.format(url=migrated_database_url), encoding="utf-8")
     return path

@@ -16,8 +16,6 @@ from demo.slapd import SlapdServer
 from idp.app import create_app
 from idp.settings import Settings
 from idp.settings.load import parse_settings
-from idp.storage.base import make_engine
-from idp.storage.migrate import upgrade
 from tests.support.oidc_client import RelyingParty
 
 SECRET_KEY = "flow-tests-secret-key-0123456789abcdef"
@@ -90,11 +88,8 @@ def make_settings(database_url: str, servers: dict[str, SlapdServer], **override
 
 
 @pytest.fixture
-def settings(database_url: str, directories: dict[str, SlapdServer]) -> Settings:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
-    return make_settings(database_url, directories)
+def settings(migrated_database_url: str, directories: dict[str, SlapdServer]) -> Settings:
+    return make_settings(migrated_database_url, directories)
 
 
 @pytest.fixture

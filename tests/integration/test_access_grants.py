@@ -35,7 +35,6 @@ from idp.settings.model import (
 from idp.storage.audit import AuditEvent
 from idp.storage.base import make_engine, make_session_factory
 from idp.storage.identities import DISABLED, Identity
-from idp.storage.migrate import upgrade
 from idp.storage.provisioning import AccessGrant, DeliveryJob
 from tests.support.concurrency import together
 
@@ -67,9 +66,8 @@ def settings(**policy_changes: object) -> Settings:
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
+def sessions(migrated_database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(migrated_database_url)
     yield make_session_factory(engine)
     engine.dispose()
 

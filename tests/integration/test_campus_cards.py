@@ -23,15 +23,13 @@ from idp.settings.model import ConnectorSettings, ResourceKind, ResourceSettings
 from idp.storage.audit import AuditEvent
 from idp.storage.base import make_engine, make_session_factory
 from idp.storage.cards import CampusCard
-from idp.storage.migrate import upgrade
 from idp.storage.provisioning import DeliveryJob
 from tests.integration.test_access_grants import NOW, person, settings
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
+def sessions(migrated_database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(migrated_database_url)
     yield make_session_factory(engine)
     engine.dispose()
 

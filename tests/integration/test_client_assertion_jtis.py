@@ -11,12 +11,10 @@ from sqlalchemy import func, select
 from idp.storage.base import make_engine, make_session_factory, utcnow
 from idp.storage.client_assertions import ClientAssertionJti, spend_jti
 from idp.storage.clients import Client
-from idp.storage.migrate import upgrade
 
 
-def test_two_connections_spend_one_jti_once(database_url: str) -> None:
-    engine = make_engine(database_url)
-    upgrade(engine)
+def test_two_connections_spend_one_jti_once(migrated_database_url: str) -> None:
+    engine = make_engine(migrated_database_url)
     sessions = make_session_factory(engine)
     expires = utcnow() + timedelta(minutes=5)
     with sessions() as db:

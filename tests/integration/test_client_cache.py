@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from idp.storage.base import make_engine, make_session_factory
 from idp.storage.client_cache import ClientCache
 from idp.storage.clients import Client, find_client, hash_secret
-from idp.storage.migrate import upgrade
 
 
 class Clock:
@@ -28,9 +27,8 @@ class Clock:
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
+def sessions(migrated_database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(migrated_database_url)
     with make_session_factory(engine)() as db:
         db.add(Client(client_id="library", name="Library", secret_hash=hash_secret("first-secret"),
                       redirect_uris=["https://lib.example/cb"], scopes=["openid"]))

@@ -28,7 +28,6 @@ from idp.settings.load import parse_settings
 from idp.storage.audit import AuditEvent
 from idp.storage.base import make_engine, make_session_factory, utcnow
 from idp.storage.identities import DISABLED, GONE, IN_DIRECTORY, LinkedAccount
-from idp.storage.migrate import upgrade
 from idp.storage.provisioning import AccessGrant, DirectorySyncState
 from idp.storage.sessions import LoginSession
 from tests.flows.conftest import RP1, client_table
@@ -50,9 +49,8 @@ def servers() -> Iterator[dict[str, SlapdServer]]:
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
+def sessions(migrated_database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(migrated_database_url)
     yield make_session_factory(engine)
     engine.dispose()
 

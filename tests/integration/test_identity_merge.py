@@ -25,7 +25,6 @@ from idp.storage.clients import Client
 from idp.storage.grants import Consent, has_consent, remember_consent
 from idp.storage.identities import Identity, IdentityAlias, resolve_sub
 from idp.storage.linking import LinkProposal, ProposalStatus
-from idp.storage.migrate import upgrade
 from idp.storage.refresh_tokens import RefreshToken
 from idp.storage.sessions import LoginSession
 
@@ -38,9 +37,8 @@ ACTOR = "client:helpdesk"
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
+def sessions(migrated_database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(migrated_database_url)
     yield make_session_factory(engine)
     engine.dispose()
 

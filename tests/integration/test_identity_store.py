@@ -15,13 +15,11 @@ from idp.identity.login import upsert_account
 from idp.storage import audit
 from idp.storage.base import make_engine, make_session_factory
 from idp.storage.identities import Identity, LinkedAccount
-from idp.storage.migrate import upgrade
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
+def sessions(migrated_database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(migrated_database_url)
     yield make_session_factory(engine)
     engine.dispose()
 

@@ -16,14 +16,12 @@ from idp.identity.login import upsert_account
 from idp.storage.base import make_engine, make_session_factory, utcnow
 from idp.storage.clients import Client, hash_secret
 from idp.storage.logout import LoginSessionClient, clients_of_session, remember_client
-from idp.storage.migrate import upgrade
 from idp.storage.sessions import LoginSession, new_session_id
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
+def sessions(migrated_database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(migrated_database_url)
     yield make_session_factory(engine)
     engine.dispose()
 
