@@ -17,7 +17,7 @@ from idp.linking.helpdesk import HelpdeskScope
 from idp.settings import DirectorySettings, DirectoryType, OrganizationSettings
 from idp.storage.base import make_engine, make_session_factory
 from idp.storage.migrate import upgrade
-from idp.storage.search import AccountSearchTerm, terms_of
+from idp.storage.search import AccountSearchTerm, NameSkeleton, terms_of
 
 ORGS = {org: OrganizationSettings(org, org, org, f"{org}.ru",
                                   DirectorySettings(DirectoryType.LDAP, ("ldaps://x",), "dc=x"))
@@ -133,3 +133,28 @@ def test_a_page_after_the_last_exact_match_is_empty(engine: Engine) -> None:
         last = page[0].id
         assert helpdesk.search(db, "смирнова", organizations=ORGS, scope=EVERYWHERE, limit=1,
                                after=last) == ([], None)
+
+
+def test_name_skeletons_hold_every_skeleton_term_once(database_url: str) -> None:
+    """PostgreSQL: migration 0023 fills the typo vocabulary from the accounts that exist, and
+    its trigger adds the skeletons of every account written after it; SQLite leaves it empty."""
+    engine = make_engine(database_url)
+    upgrade(engine, "0022")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO identities (sub, campus_id, created_at, status) "
+                          "VALUES ('s1', '100000009', CURRENT_TIMESTAMP, 'active')"))
+        conn.execute(text(
+            "INSERT INTO linked_accounts (identity_id, organization, external_id, username, "
+            "attributes, linked_at) SELECT id, 'tsu', 'x1', 'Petrov', "
+            "'{\"family_name\": [\"Пётр\"]}', CURRENT_TIMESTAMP FROM identities"))
+        conn.execute(text("INSERT INTO account_search_terms (account_id, term) "
+                          "SELECT id, '~petr' FROM linked_accounts"))
+    upgrade(engine)
+    with make_session_factory(engine)() as db:
+        person(db, "tpu", "apetrova", "Анна", "Петрова")
+        person(db, "tsu", "anna.p", "Анна", "Петрова")
+        db.commit()
+        stored = list(db.scalars(select(NameSkeleton.term).order_by(NameSkeleton.term)))
+    engine.dispose()
+    postgresql = database_url.startswith("postgresql")
+    assert stored == (["~ana", "~petr", "~petrova"] if postgresql else [])
