@@ -16,21 +16,25 @@ from idp.oidc.descriptions import description
 from idp.storage.clients import Client
 
 
+def service_scope(client: Client, asked: str | None) -> str:
+    """The scope a token of ``client`` gets when it asks for ``asked`` (RFC 6749 3.3: all its
+    service scopes when it asks for none); InvalidScopeError when it asks for one it may not
+    have."""
+    allowed = client.service_scopes()
+    wanted = (asked or "").split()
+    if not wanted:
+        return " ".join(allowed)
+    refused = [s for s in wanted if s not in allowed]
+    if refused:
+        raise InvalidScopeError(description(f"This client may not ask for: {' '.join(refused)}."))
+    return " ".join(dict.fromkeys(wanted))
+
+
 class ServiceGrant(ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
     def validate_requested_scope(self) -> None:
-        client: Client = self.request.client
-        allowed = client.service_scopes()
-        asked = self.request.payload.scope
-        wanted = (asked or "").split()
-        if not wanted:  # RFC 6749 3.3: the pre-defined default
-            self.request.service_scope = " ".join(allowed)
-            return
-        refused = [s for s in wanted if s not in allowed]
-        if refused:
-            raise InvalidScopeError(description(f"This client may not ask for: {' '.join(refused)}."))
-        self.request.service_scope = " ".join(dict.fromkeys(wanted))
+        self.request.service_scope = service_scope(self.request.client, self.request.payload.scope)
 
     def create_token_response(self) -> Any:
         token = self.generate_token(scope=self.request.service_scope, include_refresh_token=False)

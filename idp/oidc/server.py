@@ -84,7 +84,7 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
         """Client authentication, tried once more on fresh rows when a secret failed on
         remembered ones: a secret rotated by another program (the CLI) works at once."""
-        if not _basic_credentials_readable(request):
+        if not basic_credentials_readable(request):
             raise InvalidClientError(status_code=401, description=(
                 "The HTTP Basic credentials are not UTF-8 text (RFC 6749 2.3.1)."))
         try:
@@ -128,7 +128,7 @@ class _Parameters(FlaskOAuth2Payload):  # type: ignore[misc]
         return self._request.values
 
 
-def _basic_credentials_readable(request: Any) -> bool:
+def basic_credentials_readable(request: Any) -> bool:
     """False for HTTP Basic credentials that are not base64 of UTF-8 text, which Authlib
     cannot read (a 500); any other header, or none, is left to Authlib."""
     scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")

@@ -27,6 +27,7 @@ from flask import (
 
 from idp import context
 from idp.identity.release import released_claims
+from idp.oidc import service_tokens
 from idp.oidc.descriptions import description
 from idp.oidc.discovery import provider_metadata
 from idp.oidc.grants import AuthenticatedUser
@@ -210,7 +211,10 @@ def pushed_authorization_request() -> Any:
 
 @bp.post("/token")
 def token() -> Any:
-    response = server().create_token_response()
+    srv = server()
+    response = service_tokens.issue(srv, request._get_current_object())  # type: ignore[attr-defined]
+    if response is None:
+        response = srv.create_token_response()
     db = context.open_db()
     if db is not None:
         if response.status_code == 200:
