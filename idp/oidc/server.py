@@ -97,9 +97,10 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             return super().authenticate_client(request, methods, endpoint)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
-        if is_self_contained(request.payload.grant_type, request.client, token["access_token"]):
-            return  # nothing to store: no database session is opened, none committed
-        store_issued(context.db(), context.settings().oidc, token, request)
+        """Store what needs storing, and count the token response."""
+        if not is_self_contained(request.payload.grant_type, request.client, token["access_token"]):
+            store_issued(context.db(), context.settings().oidc, token, request)
+        # else nothing to store: no database session is opened, none committed
         record.token_issued(request.payload.grant_type, request.client.client_id)
 
     def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> Any:

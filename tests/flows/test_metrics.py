@@ -15,8 +15,9 @@ from demo.slapd import SlapdServer
 from idp.app import create_app
 from idp.storage.base import make_engine
 from idp.storage.migrate import upgrade
-from tests.flows.conftest import RP1, make_settings
+from tests.flows.conftest import RP1, SERVICE, SERVICE_JWT, make_settings
 from tests.support.oidc_client import follow, login, sign_in
+from tests.support.tokens import client_credentials
 
 TOKEN = "metrics-token-0123456789abcdef0123456789"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -87,6 +88,8 @@ def test_a_login_a_refusal_and_a_token_are_counted(built: list[Flask], database_
     assert refused.status_code == 401  # the form again, saying so
     code = sign_in(browser, RP1, "demo", "demo", "tpu")["code"]
     assert RP1.token(browser, code).status_code == 200
+    for service in (SERVICE, SERVICE_JWT):  # stored, and self-contained (never stored)
+        assert client_credentials(browser, service).status_code == 200
     after = scrape(app)
 
     def moved(name: str, **labels: str) -> float:
@@ -95,13 +98,16 @@ def test_a_login_a_refusal_and_a_token_are_counted(built: list[Flask], database_
     assert moved("idp_logins_total", organization="tpu", outcome="succeeded") == 1
     assert moved("idp_logins_total", organization="tpu", outcome="invalid_credentials") == 1
     assert moved("idp_tokens_issued_total", grant_type="authorization_code", client_id="rp1") == 1
+    for service in (SERVICE, SERVICE_JWT):
+        assert moved("idp_tokens_issued_total", grant_type="client_credentials",
+                     client_id=service[0]) == 1
     uri = directories["tpu"].uri
     assert moved("idp_directory_operation_seconds_count", organization="tpu", uri=uri,
                  operation="search") == 2
     assert moved("idp_directory_operation_seconds_count", organization="tpu", uri=uri,
                  operation="bind") == 2  # the wrong password is a real bind too
-    assert moved("idp_http_requests_total", endpoint="oidc.token", status="200") == 1
-    assert moved("idp_http_request_seconds_count", endpoint="oidc.token") == 1
+    assert moved("idp_http_requests_total", endpoint="oidc.token", status="200") == 3
+    assert moved("idp_http_request_seconds_count", endpoint="oidc.token") == 3
     assert moved("idp_http_requests_total", endpoint="login.login_submit", status="302") >= 1
     assert value(after, "idp_delivery_queue_up") == 1
     assert value(after, "idp_db_pool_capacity") >= 1
