@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 from idp.settings import MatchClaim, OrganizationSettings
-from idp.storage.identities import Identity, LinkedAccount
+from idp.storage.identities import LinkedAccount
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$")  # RFC 3986 scheme ":" and no space
 SUPPORTED_SCOPES = ("openid", "profile", "email", "campus")
@@ -31,7 +32,49 @@ KEPT_ATTRIBUTES = frozenset(
 LINKING_IDENTIFIERS = frozenset(c.value for c in MatchClaim) - KEPT_ATTRIBUTES
 
 
-def primary_account(identity: Identity, precedence: Sequence[str] = ()) -> LinkedAccount:
+class Account(Protocol):
+    """What claims read of an account: a ``LinkedAccount``, or its row
+    (``idp.storage.token_rows``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def organization(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def attributes(self) -> Mapping[str, Any]: ...
+    @property
+    def linked_at(self) -> datetime: ...
+
+
+class Choice(Protocol):
+    @property
+    def account_id(self) -> int: ...
+
+
+AccountT = TypeVar("AccountT", bound=Account, covariant=True)
+
+
+class Person(Protocol[AccountT]):
+    """What claims read of a campus identity: an ``Identity``, or its row."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def sub(self) -> str: ...
+    @property
+    def campus_id(self) -> str: ...
+    @property
+    def accounts(self) -> Sequence[AccountT]: ...
+    @property
+    def primary_choice(self) -> Choice | None: ...
+
+
+A = TypeVar("A", bound=Account)
+
+
+def primary_account(identity: Person[A], precedence: Sequence[str] = ()) -> A:
     """The account the person chose on /account, while it is still theirs; else an
     organization earlier in ``precedence`` wins; unlisted ones come after, oldest link first."""
     if len(identity.accounts) == 1:
@@ -54,7 +97,7 @@ def kept_attributes(attributes: Mapping[str, Iterable[str]]) -> dict[str, list[s
 
 
 def claims_for(
-    identity: Identity, scopes: Iterable[str], organizations: Mapping[str, OrganizationSettings],
+    identity: Person[Account], scopes: Iterable[str], organizations: Mapping[str, OrganizationSettings],
     precedence: Sequence[str] = (), granted_entitlements: Iterable[str] = (),
 ) -> dict[str, Any]:
     """``granted_entitlements``: the entitlement URIs of the person's active and grace grants
@@ -88,7 +131,7 @@ def claims_for(
 
 
 def scoped_affiliations(
-    accounts: Iterable[LinkedAccount], organizations: Mapping[str, OrganizationSettings]
+    accounts: Iterable[Account], organizations: Mapping[str, OrganizationSettings]
 ) -> list[str]:
     """eduPersonScopedAffiliation style values: ``student@tpu.ru``."""
     values: set[str] = set()
@@ -99,7 +142,7 @@ def scoped_affiliations(
     return sorted(values)
 
 
-def entitlement_uris(accounts: Iterable[LinkedAccount], granted: Iterable[str] = ()) -> list[str]:
+def entitlement_uris(accounts: Iterable[Account], granted: Iterable[str] = ()) -> list[str]:
     """eduPersonEntitlement values: absolute URIs (``urn:mace:...``, ``https://...``) only,
     from the directories and from the person's grants (``granted``)."""
     values = {str(v).strip() for a in accounts for v in a.attributes.get("entitlement", [])}

@@ -13,15 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import Session, object_session
 
 from idp.identity.claim_names import ALWAYS_RELEASED, COMPANIONS
-from idp.identity.claims import claims_for
+from idp.identity.claims import Account, Person, claims_for
 from idp.identity.entitlements import granted_entitlements
 from idp.identity.subjects import subject_for
 from idp.settings import Settings
 from idp.storage.clients import Client
-from idp.storage.identities import Identity
 from idp.storage.release import CONSORTIUM
 
 
@@ -44,14 +43,17 @@ def release(claims: Mapping[str, Any], allowed: frozenset[str] | None) -> dict[s
             if name in ALWAYS_RELEASED or name in allowed or COMPANIONS.get(name) in allowed}
 
 
-def released_claims(settings: Settings, client: Client, identity: Identity, scopes: Iterable[str],
-                    policies: Mapping[str, frozenset[str]]) -> dict[str, Any]:
+def released_claims(settings: Settings, client: Client, identity: Person[Account],
+                    scopes: Iterable[str], policies: Mapping[str, frozenset[str]],
+                    db: Session | None = None) -> dict[str, Any]:
     """The claims ``client`` receives about ``identity`` for the granted ``scopes``, with the
     subject it sees (public or pairwise, ``idp.identity.subjects``), under the client's release
-    ``policies`` (``idp.context.release_policies``)."""
+    ``policies`` (``idp.context.release_policies``). ``db``: where the person's grants are
+    read, by default the session ``identity`` was loaded in (a row has none)."""
     wanted = list(scopes)
-    granted = (granted_entitlements(object_session(identity), settings.access.resources,
-                                    identity.id) if "campus" in wanted else [])
+    granted = (granted_entitlements(db if db is not None else object_session(identity),
+                                    settings.access.resources, identity.id)
+               if "campus" in wanted else [])
     claims = claims_for(identity, wanted, settings.organizations,
                         settings.linking.primary_precedence, granted)
     claims["sub"] = subject_for(client, identity, settings.server.secret_key)

@@ -15,15 +15,22 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from idp.storage.clients import PAIRWISE_SUBJECT, Client
-from idp.storage.identities import Identity
 
 PAIRWISE_INFO = b"campus-id/pairwise-subject/v1"
+
+
+class Subject(Protocol):
+    """A person with a public ``sub``: an ``Identity``, or its row (``idp.storage.token_rows``)."""
+
+    @property
+    def sub(self) -> str: ...
 
 
 @lru_cache(maxsize=4)
@@ -38,7 +45,7 @@ def pairwise_subject(key: bytes, sector: str, public_sub: str) -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
 
-def subject_for(client: Client | None, identity: Identity, secret_key: str) -> str:
+def subject_for(client: Client | None, identity: Subject, secret_key: str) -> str:
     """What ``client`` is told the person's ``sub`` is, everywhere it is told one."""
     if client is None or client.subject_type != PAIRWISE_SUBJECT or not client.sector_identifier:
         return identity.sub

@@ -14,15 +14,18 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from sqlalchemy.orm import Session
 
 from idp import context
 from idp.identity.subjects import subject_for
-from idp.oidc.access_tokens import SelfContainedToken, find_any_access_token
+from idp.oidc.access_tokens import SelfContainedToken, find_any_access_token, self_contained
 from idp.storage.clients import Client
 from idp.storage.refresh_tokens import RefreshToken, find_refresh_token
+from idp.storage.token_rows import StoredToken, find_stored_token
 from idp.storage.tokens import AccessToken
 
 AnyToken = AccessToken | RefreshToken | SelfContainedToken
+ReadToken = StoredToken | RefreshToken | SelfContainedToken
 
 
 def find_token(token: str, hint: str | None) -> AnyToken | None:
@@ -31,6 +34,24 @@ def find_token(token: str, hint: str | None) -> AnyToken | None:
     if hint == "refresh_token":
         return find_refresh_token(db, token) or find_any_access_token(token)
     return find_any_access_token(token) or find_refresh_token(db, token)
+
+
+def read_token(token: str, hint: str | None) -> ReadToken | None:
+    """``find_token`` for reading only: a stored access token as a row
+    (``idp.storage.token_rows``), not an ORM object."""
+    db = context.db()
+    if hint == "refresh_token":
+        return find_refresh_token(db, token) or _read_access_token(db, token)
+    return _read_access_token(db, token) or find_refresh_token(db, token)
+
+
+def _read_access_token(db: Session, value: str) -> StoredToken | SelfContainedToken | None:
+    """As ``find_any_access_token``: by digest first, then by its signature."""
+    found = find_stored_token(db, value)
+    if found is not None:
+        return found
+    return self_contained(value, issuer=context.settings().server.issuer,
+                          keys=context.services().keyring().published, find_client=context.client)
 
 
 def check_token_param(request: Any) -> None:
@@ -44,23 +65,25 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
     def check_params(self, request: Any, client: Client) -> None:
         check_token_param(request)
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> AnyToken | None:
-        return find_token(token_string, token_type_hint)
+    def query_token(self, token_string: str, token_type_hint: str | None) -> ReadToken | None:
+        return read_token(token_string, token_type_hint)
 
-    def check_permission(self, token: AnyToken, client: Client, request: Any) -> bool:
+    def check_permission(self, token: ReadToken, client: Client, request: Any) -> bool:
         return token.check_client(client)
 
-    def introspect_token(self, token: AnyToken) -> dict[str, Any]:
+    def introspect_token(self, token: ReadToken) -> dict[str, Any]:
         settings = context.settings()
         issuer = settings.server.issuer
         if isinstance(token, SelfContainedToken):
-            client = token.client
-            return {"active": True, "scope": token.scope, "client_id": client.client_id,
-                    "sub": client.client_id, "iss": issuer, "iat": token.iat,
+            service = token.client.client_id
+            return {"active": True, "scope": token.scope, "client_id": service,
+                    "sub": service, "iss": issuer, "iat": token.iat,
                     "token_type": "Bearer", "exp": token.exp, "aud": token.audience,
                     "jti": token.jti}
         # The asking client's own token (check_permission): its snapshot is in memory.
-        client = context.client_by_pk(token.client_pk) or token.client
+        client = context.client_by_pk(token.client_pk)
+        if client is None:  # not while it is the asking client
+            return {"active": False}
         payload: dict[str, Any] = {
             "active": True,
             "scope": token.scope,
@@ -70,7 +93,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
             "iss": issuer,
             "iat": int(token.issued_at.timestamp()),
         }
-        if isinstance(token, AccessToken):
+        if isinstance(token, StoredToken):
             payload.update(token_type="Bearer", exp=int(token.expires_at.timestamp()),
                            aud=client.access_token_audience or issuer)
             if token.jti:

@@ -37,7 +37,7 @@ from idp.settings.model import JWKS_MAX_AGE_S
 from idp.storage import audit, grants
 from idp.storage.audit import AuditEventType
 from idp.storage.sessions import LoginSession
-from idp.storage.tokens import find_access_token
+from idp.storage.token_rows import find_person_token
 from idp.web import consent, pending
 from idp.web.csrf import check_form_token
 from idp.web.session import current_login
@@ -247,7 +247,8 @@ def userinfo() -> Any:
     value = _bearer_token()
     if not value:
         return _bearer_error(401, None)
-    found = find_access_token(context.db(), value, with_accounts=True)
+    db = context.db()
+    found = find_person_token(db, value)
     if found is None or not found.is_active() or found.identity is None:
         return _bearer_error(401, "invalid_token")
     client = context.client_by_pk(found.client_pk)
@@ -257,7 +258,7 @@ def userinfo() -> Any:
     if "openid" not in scopes:
         return _bearer_error(403, "insufficient_scope")
     return jsonify(released_claims(context.settings(), client, found.identity, scopes,
-                                   context.release_policies(client.id)))
+                                   context.release_policies(client.id), db))
 
 
 def _bearer_token() -> str | None:
