@@ -49,6 +49,7 @@ class MergePreview:
     consents: tuple[str, ...]
     access: tuple[str, ...]  # resources the survivor will hold
     told: tuple[str, ...]  # relying parties told of the merge
+    connectors: tuple[str, ...]  # connectors told of the access that changes
     closed_proposals: tuple[int, ...]  # pending proposals between the two, closed by it
 
 
@@ -72,6 +73,7 @@ def preview(db: Session, settings: Settings, survivor: Identity, absorbed: Ident
         consents=tuple(sorted(set(mine.consents) | set(theirs.consents))),
         access=tuple(sorted(wanted)),
         told=tuple(c.name for c in receivers(db, [survivor.id, absorbed.id])),
+        connectors=_connectors(settings, mine, theirs, set(wanted)),
         closed_proposals=tuple(sorted(between)))
 
 
@@ -86,6 +88,14 @@ def _side(db: Session, identity: Identity, scope: HelpdeskScope,
     return Side(identity, tuple(accounts(identity, scope, precedence)), tuple(sorted(names)),
                 tuple(sorted(r for r, g in held.items() if g.state != GrantState.ENDED.value)),
                 card is not None and card.state == CardState.ACTIVE.value)
+
+
+def _connectors(settings: Settings, mine: Side, theirs: Side, wanted: set[str]) -> tuple[str, ...]:
+    """Of every resource whose grant changes (the joining identity's end; the survivor's
+    start or end), the connectors configured to hear of it."""
+    changing = set(theirs.access) | (wanted ^ set(mine.access))
+    return tuple(sorted({name for r in changing if (res := settings.access.resources.get(r))
+                         for name in res.connectors}))
 
 
 def _primary_after(survivor: Identity, absorbed: Identity,

@@ -80,6 +80,7 @@ def test_merge_with_a_side_by_side_preview_then_undo_it(app: Flask) -> None:
     assert f"sub {popova} and campus ID" in text and f"{kozlova} becomes an alias" in text
     assert "Accounts: tpu:epopova, tsu:olga.kozlova." in text
     assert "Primary account: tpu:epopova." in text and "Applications told of the merge:" in text
+    assert "Connectors told of the access that changes: none." in text  # no access here
     assert f"/helpdesk/people/{kozlova}/merge/{popova}" in text  # the other way round
     refused = post_form(browser, preview, path, {"reason": " "})
     assert refused.status_code == 400 and "Please give a reason." in refused.get_data(as_text=True)

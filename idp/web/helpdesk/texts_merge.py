@@ -43,6 +43,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "helpdesk.merge.after_proposals": "Open proposals between the two are closed as "
                                           "approved: {ids}.",
         "helpdesk.merge.told": "Applications told of the merge: {clients}.",
+        "helpdesk.merge.connectors": "Connectors told of the access that changes: {names}.",
         "helpdesk.split.title": "Split off accounts",
         "helpdesk.split.choose": "Accounts that move together to a new campus identity (at "
                                  "least one stays here)",
@@ -111,6 +112,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "helpdesk.merge.after_proposals": "Открытые предложения между ними будут закрыты как "
                                           "одобренные: {ids}.",
         "helpdesk.merge.told": "Приложения, которые получат уведомление: {clients}.",
+        "helpdesk.merge.connectors": "Коннекторы, которые узнают об изменениях доступа: "
+                                     "{names}.",
         "helpdesk.split.title": "Отделить учётные записи",
         "helpdesk.split.choose": "Учётные записи, которые вместе перейдут в новую кампусную "
                                  "запись (хотя бы одна останется здесь)",
