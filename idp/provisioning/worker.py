@@ -78,7 +78,14 @@ def deliver_one(connectors: Mapping[str, Connector], job: Claimed, deadline_s: f
     """Call the job's connector once, under the id of the request that queued the job (the
     batch's when it has none), and say what became of it; never raises."""
     with request_ids.bound(job.request_id or request_ids.current()):
-        return _call(connectors, job, deadline_s)
+        outcome = _call(connectors, job, deadline_s)
+        if isinstance(outcome, Done):
+            log.info("delivery job %d (%s, %s, %s) delivered", job.id, job.connector, job.kind,
+                     job.resource)
+        elif isinstance(outcome, Retry):  # (a dead letter is logged when it is written)
+            log.info("delivery job %d (%s, %s, %s) not delivered, to be retried: %s", job.id,
+                     job.connector, job.kind, job.resource, outcome.error)
+        return outcome
 
 
 def _call(connectors: Mapping[str, Connector], job: Claimed, deadline_s: float) -> Outcome:

@@ -5,13 +5,18 @@ that one's id instead, and is delivered under it."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Delivery, NeverWorks
+from idp import logs
 from idp import request_id as request_ids
+from idp.settings.model import LogFormat, LoggingSettings, LogLevel
 from idp.storage.audit import AuditEvent
 from idp.storage.provisioning import DeliveryJob
 from tests.integration.test_delivery_worker import (  # noqa: F401
@@ -84,10 +89,51 @@ def test_each_job_is_delivered_under_the_id_of_the_request_that_queued_it(
         kept = dict(db.execute(select(DeliveryJob.idempotency_key, DeliveryJob.request_id)).all())
     assert kept == {first: "click-a", second: "click-b"}
 
-    assert w.run_batch() == 2
-    w.close()
+    lines = io.StringIO()
+    handler = logs.handler(LoggingSettings(LogFormat.JSON, LogLevel.INFO), lines)
+    logging.getLogger().addHandler(handler)
+    try:
+        assert w.run_batch() == 2
+    finally:
+        logging.getLogger().removeHandler(handler)
+        w.close()
     assert noting.seen == {first: "click-a", second: "click-b"}
+    dead = [json.loads(line) for line in lines.getvalue().splitlines() if "dead-lettered" in line]
+    assert sorted(line["request_id"] for line in dead) == ["click-a", "click-b"]
     with sessions() as db:
         failed = db.scalars(select(AuditEvent).where(AuditEvent.type == "delivery.failed")
                             .order_by(AuditEvent.id)).all()
     assert sorted(e.request_id or "" for e in failed) == ["click-a", "click-b"]
+
+
+@dataclass
+class Accepting:
+    """A connector that takes every delivery."""
+
+    def deliver(self, delivery: Delivery, *, deadline_s: float) -> None:
+        return None
+
+
+def test_a_delivered_job_is_logged_under_its_request_s_id(
+        sessions: sessionmaker[Session], database_url: str) -> None:  # noqa: F811
+    """A delivery that succeeds writes no audit event: its log line is what an operator
+    following the click finds."""
+    s = settings(database_url, "http://127.0.0.1:9/hook")
+    w = worker(sessions, s, hook=Accepting())
+    with sessions() as db, request_ids.bound("click-c"):
+        queue(db, s, people(db, 1)[0])
+        db.commit()
+    lines = io.StringIO()
+    handler = logs.handler(LoggingSettings(LogFormat.JSON, LogLevel.INFO), lines)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        assert w.run_batch() == 1
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        w.close()
+    [line] = [json.loads(x) for x in lines.getvalue().splitlines() if "delivered" in x]
+    assert line["request_id"] == "click-c" and line["logger"] == "idp.provisioning.worker"
