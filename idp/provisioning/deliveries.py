@@ -27,7 +27,7 @@ STATES = tuple(s.value for s in JobState)
 def job_json(job: DeliveryJob) -> dict[str, Any]:
     return {"id": job.id, "connector": job.connector, "type": job.kind, "resource": job.resource,
             "campus_id": job.campus_id, "state": job.state, "attempts": job.attempts,
-            "last_error": job.last_error}
+            "last_error": job.last_error, "request_id": job.request_id}
 
 
 def jobs(db: Session, *, state: str | None = None, connector: str | None = None,

@@ -39,7 +39,7 @@ DELIVERY_SCHEMAS: dict[str, Any] = {
         "type": "object", "description": "A job of the delivery outbox: one grant or revoke "
                                          "of one resource for one person, to one connector.",
         "required": ["id", "connector", "type", "resource", "campus_id", "state", "attempts",
-                     "last_error"],
+                     "last_error", "request_id"],
         "properties": {
             "id": {"type": "integer"}, "connector": {"type": "string"},
             "type": {"type": "string", "enum": ["grant", "revoke"]},
@@ -49,7 +49,12 @@ DELIVERY_SCHEMAS: dict[str, Any] = {
                                      "failed: dead-lettered."},
             "attempts": {"type": "integer"},
             "last_error": {**_NULLABLE_STR, "description": "The last failure: the answer's "
-                                                           "status and the start of its body."}}},
+                                                           "status and the start of its body."},
+            "request_id": {**_NULLABLE_STR, "description": "The id of the request (or job, or "
+                                                           "command) that queued it, which the "
+                                                           "audit trail and the log lines of "
+                                                           "that request and of this job's "
+                                                           "deliveries carry."}}},
     "DeliveryJobPage": {"type": "object", "required": ["items", "next_cursor"], "properties": {
         "items": {"type": "array", "items": {"$ref": _REF + "DeliveryJob"}},
         "next_cursor": _NULLABLE_STR}},

@@ -66,7 +66,8 @@ def test_list_prints_every_job_as_documented_and_filters(config: Path, database_
     listed = json.loads(result.output)
     assert listed[1] == {"id": failed, "connector": "library_hook", "type": "grant",
                          "resource": "library", "campus_id": "100000001", "state": "failed",
-                         "attempts": 7, "last_error": "HTTP 404: no such patron"}
+                         "attempts": 7, "last_error": "HTTP 404: no such patron",
+                         "request_id": None}
     assert [j["id"] for j in listed] == [done, failed, other]
     only_failed = run("--config", str(config), "deliveries", "list", "--state", "failed", "--json")
     assert [j["id"] for j in json.loads(only_failed.output)] == [failed]
@@ -89,7 +90,7 @@ def test_retry_sends_the_same_job_again_and_is_audited(config: Path, database_ur
     assert json.loads(result.output) == [{
         "id": failed, "connector": "library_hook", "type": "grant", "resource": "library",
         "campus_id": "100000000", "state": "pending", "attempts": 7,
-        "last_error": "HTTP 404: no such patron"}]
+        "last_error": "HTTP 404: no such patron", "request_id": None}]
     [job] = stored(database_url)
     assert (job.idempotency_key, job.state, job.attempts) == ("msg_test_0", "pending", 7)
     assert job.next_attempt_at <= datetime.now(UTC)

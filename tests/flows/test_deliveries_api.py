@@ -24,7 +24,8 @@ from tests.flows.test_helpdesk_api import (  # noqa: F401 (the fixtures)
     token_of,
 )
 
-FAILED = {"state": "failed", "attempts": 3, "last_error": "HTTP 404: no such patron"}
+FAILED = {"state": "failed", "attempts": 3, "last_error": "HTTP 404: no such patron",
+          "request_id": "helpdesk-click-9"}
 
 
 def add_jobs(app: Flask, *rows: dict[str, Any]) -> list[int]:  # noqa: F811
@@ -64,7 +65,7 @@ def test_list_and_retry_answer_as_documented(app: Flask, api: FlaskClient) -> No
     assert listed.json["items"][1] == {
         "id": failed, "connector": "library_hook", "type": "grant", "resource": "library",
         "campus_id": "200000001", "state": "failed", "attempts": 3,
-        "last_error": "HTTP 404: no such patron"}
+        "last_error": "HTTP 404: no such patron", "request_id": "helpdesk-click-9"}
     only = call(api, "GET", "/deliveries?state=failed&connector=library_hook", token)
     assert [j["id"] for j in only.json["items"]] == [failed]
     page = call(api, "GET", "/deliveries?limit=2", token)
