@@ -3,10 +3,10 @@ family, given and patronymic names in their male and female forms; 5 % with acco
 three organizations; e-mail addresses, campus cards, SNILS fingerprints of the ``snils`` link
 rule, a few hundred open proposals, some people gone from their directory or locked).
 
-The people come from a seed alone (:func:`people`: the same people on every run, in a few
-seconds of Python), their rows go in by COPY with the tables' secondary indexes and foreign
-keys dropped for the load and made again after it (one sort per index instead of millions of
-inserts into it). With ``keep``, the loaded database is kept as a template named by the
+The people come from a seed alone (:func:`person`: the same person for an identity id on
+every run, made without the others), their rows go in by COPY with the tables' secondary
+indexes and foreign keys dropped for the load and made again after it (one sort per index
+instead of millions of inserts into it). With ``keep``, the loaded database is kept as a template named by the
 generator's version, the number of identities and the schema's revision, and the next run
 copies it instead of loading again.
 """
@@ -18,9 +18,10 @@ import io
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -35,7 +36,7 @@ from idp.storage.base import make_engine
 from idp.storage.migrate import head_revision, upgrade
 from idp.storage.search import terms_of
 
-VERSION = 2  # of what generate() makes: a kept data set of another version is never used
+VERSION = 3  # of what person() and rows() make: a kept data set of another version is never used
 KEPT = "campus_id_bench_search_kept"  # kept data sets' names begin so
 ORGS = {"tsu": "tsu.ru", "tpu": "tpu.ru", "tusur": "tusur.ru"}
 SECRET = "h" * 40
@@ -114,6 +115,7 @@ def feminine(family: str) -> str:
     return family  # Ким, Шевченко, Олейник: one form
 
 
+@lru_cache(maxsize=4096)  # a few hundred names, each spelled once
 def latin(word: str) -> str:
     text = word.casefold().translate(_COMMON_LATIN)
     return romanize(text).capitalize()
@@ -146,27 +148,31 @@ class Person:
     card: str | None = None
 
 
-def people(count: int, seed: int = 15) -> list[Person]:
-    """The data set's people: the same ones for one ``count`` and ``seed``, every run."""
-    rng = random.Random(seed)
-    found: list[Person] = []
-    for identity_id in range(1, count + 1):
-        female = rng.random() < 0.52
-        family = rng.choice(FAMILY)
-        given = rng.choice(FEMALE if female else MALE)
-        middle = patronymic(rng.choice(MALE), female)
-        person = Person(identity_id, base64.urlsafe_b64encode(rng.randbytes(24)).decode(),
-                        f"{100_000_000 + identity_id}", feminine(family) if female else family,
-                        given, middle, valid_snils(rng), rng.random() < 0.005)
-        n_orgs = rng.choice((2, 2, 3)) if rng.random() < 0.05 else 1
-        username = f"{latin(given)[0]}.{latin(person.family)}{identity_id}".lower()
-        person.accounts = [Account(org, username, rng.choice(AFFILIATIONS), rng.random() < 0.03)
-                           for org in rng.sample(list(ORGS), n_orgs)]
-        if rng.random() < 0.3:
-            body = f"{rng.randrange(10**10, 10**11)}"
-            person.card = body + damm_digit(body)
-        found.append(person)
+def person(identity_id: int, seed: int = 15) -> Person:
+    """One person of the data set, the same every run: each is made from a random stream of
+    its own, so that a bench picks its queries' people without making all the others."""
+    rng = random.Random(seed * 1_000_000_000 + identity_id)
+    female = rng.random() < 0.52
+    family = rng.choice(FAMILY)
+    given = rng.choice(FEMALE if female else MALE)
+    middle = patronymic(rng.choice(MALE), female)
+    found = Person(identity_id, base64.urlsafe_b64encode(rng.randbytes(24)).decode(),
+                   f"{100_000_000 + identity_id}", feminine(family) if female else family,
+                   given, middle, valid_snils(rng), rng.random() < 0.005)
+    orgs = rng.sample(list(ORGS), rng.choice((2, 2, 3))) if rng.random() < 0.05 else [
+        rng.choice(list(ORGS))]
+    username = f"{latin(given)[0]}.{latin(found.family)}{identity_id}".lower()
+    found.accounts = [Account(org, username, rng.choice(AFFILIATIONS), rng.random() < 0.03)
+                      for org in orgs]
+    if rng.random() < 0.3:
+        body = f"{rng.randrange(10**10, 10**11)}"
+        found.card = body + damm_digit(body)
     return found
+
+
+def people(count: int, seed: int = 15) -> Iterator[Person]:
+    """The data set's people, by identity id."""
+    return (person(identity_id, seed) for identity_id in range(1, count + 1))
 
 
 class _Copy:
@@ -198,7 +204,7 @@ def _copy_text(value: Any) -> str:
     return text
 
 
-def rows(found: list[Person], seed: int = 15) -> list[_Copy]:
+def rows(found: Iterable[Person], seed: int = 15) -> list[_Copy]:
     """Every table's rows for ``found``, in the order they load (foreign keys satisfied)."""
     rng = random.Random(seed)
     fingerprinter = Fingerprinter.from_secret(SECRET)
@@ -212,8 +218,9 @@ def rows(found: list[Person], seed: int = 15) -> list[_Copy]:
     cards = _Copy("campus_cards", ("identity_id", "number", "state", "issued_at"))
     proposals = _Copy("link_proposals", ("rule", "reason", "status", "account_id", "identity_id",
                                          "candidate_identity_id", "created_at"))
-    account_id = 0
+    account_id = count = 0
     for p in found:
+        count += 1
         identities.add(p.identity_id, p.sub, p.campus_id, NOW, "active",
                        NOW if p.locked else None, "helpdesk" if p.locked else None,
                        "bench" if p.locked else None)
@@ -231,15 +238,16 @@ def rows(found: list[Person], seed: int = 15) -> list[_Copy]:
             prints.add(account_id, "snils", snils_print, NOW)
         if p.card:
             cards.add(p.identity_id, p.card, "active", NOW)
-    for _ in range(len(found) // 400):
+    for _ in range(count // 400):
         proposals.add("snils", "several_matches", "pending", rng.randrange(1, account_id + 1),
-                      rng.randrange(1, len(found) + 1), rng.randrange(1, len(found) + 1), NOW)
+                      rng.randrange(1, count + 1), rng.randrange(1, count + 1), NOW)
     return [identities, accounts, terms, prints, cards, proposals]
 
 
-def load(engine: Engine, found: list[Person]) -> None:
-    """The rows of ``found`` into the (migrated, empty) database, then its statistics."""
-    copies = rows(found)
+def load(engine: Engine, count: int) -> None:
+    """The first ``count`` people's rows into the (migrated, empty) database, then its
+    statistics."""
+    copies = rows(people(count))
     raw = engine.raw_connection()
     try:
         cursor: Any = raw.cursor()  # psycopg's: COPY
@@ -289,36 +297,35 @@ def kept_name(count: int) -> str:
 
 
 @contextmanager
-def data_set(admin_url: str, count: int, *, keep: bool = False) -> Iterator[tuple[str, list[Person], str]]:
-    """A throwaway database holding the data set of ``count`` people, the people, and how it
-    was made (for the bench's first line). With ``keep``, it is copied from the kept data set,
-    which is made first when there is none."""
+def data_set(admin_url: str, count: int, *, keep: bool = False) -> Iterator[tuple[str, str]]:
+    """A throwaway database holding the data set of ``count`` people, and how it was made (for
+    the bench's first line). With ``keep``, it is copied from the kept data set, which is made
+    first when there is none."""
     started = time.perf_counter()
-    found = people(count)
     if not keep:
         with throwaway_database(admin_url, "campus_id_bench_search") as url:
-            _generate(url, found)
-            yield url, found, f"generated and loaded in {time.perf_counter() - started:.1f} s"
+            _generate(url, count)
+            yield url, f"generated and loaded in {time.perf_counter() - started:.1f} s"
         return
     template = kept_name(count)
     how = f"copied from the kept data set {template}"
     if not _exists(admin_url, template):
-        _keep(admin_url, template, found)
+        _keep(admin_url, template, count)
         how = f"generated, loaded and kept as {template}"
     with throwaway_database(admin_url, "campus_id_bench_search", template=template) as url:
-        yield url, found, f"{how} in {time.perf_counter() - started:.1f} s"
+        yield url, f"{how} in {time.perf_counter() - started:.1f} s"
 
 
-def _generate(url: str, found: list[Person]) -> None:
+def _generate(url: str, count: int) -> None:
     engine = make_engine(url)
     try:
         upgrade(engine)
-        load(engine, found)
+        load(engine, count)
     finally:
         engine.dispose()
 
 
-def _keep(admin_url: str, template: str, found: list[Person]) -> None:
+def _keep(admin_url: str, template: str, count: int) -> None:
     """Makes the kept data set: loaded under a name of its own and renamed when complete, so
     that an interrupted run never leaves a half-loaded data set under the kept name."""
     loading = f"{template}_loading"
@@ -329,7 +336,7 @@ def _keep(admin_url: str, template: str, found: list[Person]) -> None:
             conn.execute(text(f'CREATE DATABASE "{loading}"'))
         try:
             _generate(make_url(admin_url).set(database=loading).render_as_string(
-                hide_password=False), found)
+                hide_password=False), count)
         except BaseException:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{loading}"'))

@@ -28,7 +28,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from bench.helpdesk_data import ORGS, SECRET, Person, data_set, drop_kept, latin
+from bench.helpdesk_data import ORGS, SECRET, Person, data_set, drop_kept, latin, person
 from idp.linking import console
 from idp.linking.helpdesk import HelpdeskScope
 from idp.provisioning.card_numbers import grouped
@@ -59,15 +59,19 @@ def bench_settings(database_url: str) -> Settings:
     return settings
 
 
-def queries(people: list[Person], n: int, seed: int = 7) -> dict[str, list[str]]:
+def queries(count: int, n: int, seed: int = 7) -> dict[str, list[str]]:
+    """``n`` queries of each kind, for people of the data set of ``count``."""
     rng = random.Random(seed)
-    sample = [rng.choice(people) for _ in range(n)]
+    sample = [person(rng.randrange(1, count + 1)) for _ in range(n)]
 
     def typo(word: str) -> str:
         at = rng.randrange(1, len(word) - 1)
         return word[:at] + word[at + 1:]
 
-    with_card = [p for p in people if p.card]
+    with_card: list[Person] = []
+    while len(with_card) < n:
+        if (p := person(rng.randrange(1, count + 1))).card:
+            with_card.append(p)
     return {
         "Cyrillic name": [f"{p.family} {p.given}" for p in sample],
         "Cyrillic name, other order, ё": [f"{p.given.lower()} {p.family.lower().replace('е', 'ё')}"
@@ -81,7 +85,7 @@ def queries(people: list[Person], n: int, seed: int = 7) -> dict[str, list[str]]
         "email": [f"{p.accounts[0].username}@{ORGS[p.accounts[0].organization]}".upper()
                   for p in sample],
         "campus id": [p.campus_id for p in sample],
-        "card number": [grouped(rng.choice(with_card).card or "") for _ in range(n)],
+        "card number": [grouped(p.card or "") for p in with_card],
         "SNILS": [f"{p.snils[:3]}-{p.snils[3:6]}-{p.snils[6:9]} {p.snils[9:]}" for p in sample],
         "sub": [p.sub for p in sample],
     }
@@ -101,7 +105,7 @@ def percentiles(times: list[float]) -> tuple[float, float]:
 Row = tuple[str, float, float, float, float]  # kind, p50, p99, found, statements per query
 
 
-def measure(engine: Engine, settings: Settings, people: list[Person], n: int,
+def measure(engine: Engine, settings: Settings, count: int, n: int,
             explain: bool) -> list[Row]:
     """Each kind's times; and its SQL statements per query, which the machine's load does
     not change."""
@@ -110,12 +114,12 @@ def measure(engine: Engine, settings: Settings, people: list[Person], n: int,
     rows: list[Row] = []
     statements = [0]
 
-    def count(*_: Any) -> None:
+    def counted(*_: Any) -> None:
         statements[0] += 1
 
-    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "before_cursor_execute", counted)
     with sessions() as db:
-        for kind, qs in [*queries(people, n).items(), ("person page", [])]:
+        for kind, qs in [*queries(count, n).items(), ("person page", [])]:
             found: list[int] = []
             times = []
             statements[0] = 0
@@ -125,9 +129,9 @@ def measure(engine: Engine, settings: Settings, people: list[Person], n: int,
                 times.append(timed(run))
                 db.rollback()
                 db.expunge_all()
-            for person in random.Random(3).sample(people, n) if not qs else []:
-                def page(person: Person = person) -> None:
-                    identity = db.get_one(Identity, person.identity_id)
+            for identity_id in random.Random(3).sample(range(1, count + 1), n) if not qs else []:
+                def page(identity_id: int = identity_id) -> None:
+                    identity = db.get_one(Identity, identity_id)
                     console.person(db, settings, identity, everywhere)
                 times.append(timed(page))
                 found.append(1)
@@ -137,10 +141,10 @@ def measure(engine: Engine, settings: Settings, people: list[Person], n: int,
             rows.append((kind, p50, p99, statistics.mean(found), statements[0] / len(times)))
             print(f"  {kind}: p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
             if explain and qs and p99 > TARGET_MS:
-                event.remove(engine, "before_cursor_execute", count)
+                event.remove(engine, "before_cursor_execute", counted)
                 _explain(db, settings, qs[0])
-                event.listen(engine, "before_cursor_execute", count)
-    event.remove(engine, "before_cursor_execute", count)
+                event.listen(engine, "before_cursor_execute", counted)
+    event.remove(engine, "before_cursor_execute", counted)
     return rows
 
 
@@ -176,7 +180,7 @@ def main() -> None:
     if args.drop_kept:
         print("dropped: " + (", ".join(drop_kept(POSTGRES_ADMIN)) or "none kept"))
         return
-    with data_set(POSTGRES_ADMIN, args.identities, keep=args.keep_data_set) as (url, people, how):
+    with data_set(POSTGRES_ADMIN, args.identities, keep=args.keep_data_set) as (url, how):
         engine = make_engine(url)
         try:
             with engine.connect() as conn:
@@ -186,7 +190,8 @@ def main() -> None:
                   f"{n_accounts:,} accounts, {n_terms:,} search terms, {how}; "
                   f"{args.queries} queries of each kind, as the console runs them (search and "
                   f"result lines, 20 at most); load average {_load()}", flush=True)
-            rows = measure(engine, bench_settings(url), people, args.queries, args.explain)
+            rows = measure(engine, bench_settings(url), args.identities, args.queries,
+                           args.explain)
         finally:
             engine.dispose()
     print(f"\n{'query':<32}{'p50 ms':>9}{'p99 ms':>9}{'found':>8}{'SQL':>6}")
