@@ -83,8 +83,9 @@ def page(db: Session, settings: Settings, scope: HelpdeskScope, *, after: int = 
     """``limit`` open proposals after id ``after``, oldest first (the API's listing)."""
     found, cursor = helpdesk.proposals(db, scope, status=ProposalStatus.PENDING.value,
                                        limit=limit, after=after)
-    _load(db, found)
-    return Page(tuple(row(db, settings, scope, p) for p in found), open_count(db, scope), cursor)
+    loaded = _Loaded.of(db, found)
+    return Page(tuple(_row(db, loaded, settings, scope, p) for p in found),
+                open_count(db, scope), cursor)
 
 
 def find_open(db: Session, scope: HelpdeskScope, proposal_id: int) -> LinkProposal | None:
@@ -115,11 +116,12 @@ def may_decide(scope: HelpdeskScope, identities: list[Identity], decision: str) 
     return any(scope.covers(i) for i in identities)
 
 
-def row(db: Session, settings: Settings, scope: HelpdeskScope, proposal: LinkProposal) -> Row:
-    account = db.get_one(LinkedAccount, proposal.account_id)
+def _row(db: Session, loaded: _Loaded, settings: Settings, scope: HelpdeskScope,
+         proposal: LinkProposal) -> Row:
+    account = loaded.accounts[proposal.account_id]
     joining = account.identity
-    candidate = current_identity(db, db.get_one(Identity, proposal.candidate_identity_id))
-    matched = _matched(db, proposal.rule, account, candidate)
+    candidate = current_identity(db, loaded.identities[proposal.candidate_identity_id])
+    matched = loaded.matched(proposal.rule, account, candidate)
     rule = settings.linking.rules.get(proposal.rule)
     claims = tuple(rule.match) if rule is not None else ()
     identities = involved(db, proposal)
@@ -141,19 +143,6 @@ def _party(identity: Identity, scope: HelpdeskScope, precedence: tuple[str, ...]
                  tuple(console.accounts(identity, scope, precedence)))
 
 
-def _matched(db: Session, rule: str, account: LinkedAccount,
-             candidate: Identity) -> list[LinkedAccount]:
-    """The candidate identity's accounts whose fingerprint under ``rule`` equals the
-    account's today (none when either changed since the proposal)."""
-    own = select(MatchFingerprint.hash).where(MatchFingerprint.account_id == account.id,
-                                              MatchFingerprint.rule == rule,
-                                              MatchFingerprint.hash.is_not(None))
-    ids = set(db.scalars(select(MatchFingerprint.account_id).where(
-        MatchFingerprint.rule == rule, MatchFingerprint.hash == own.scalar_subquery(),
-        MatchFingerprint.account_id.in_([a.id for a in candidate.accounts]))))
-    return [a for a in candidate.accounts if a.id in ids]
-
-
 def _evidence(claim: MatchClaim, account: LinkedAccount, others: list[LinkedAccount],
               scope: HelpdeskScope) -> Evidence:
     if claim in MASKS:
@@ -169,10 +158,34 @@ def _value(account: LinkedAccount, claim: MatchClaim, scope: HelpdeskScope) -> s
     return first_value(account.attributes or {}, claim.value) or HIDDEN
 
 
-def _load(db: Session, proposals: list[LinkProposal]) -> None:
-    """The page's accounts and identities (with their accounts) in two reads, so that a page
-    of 50 rows is not a hundred and fifty round trips."""
-    accounts = {p.account_id for p in proposals}
-    identities = {i for p in proposals for i in (p.identity_id, p.candidate_identity_id)}
-    list(db.scalars(select(LinkedAccount).where(LinkedAccount.id.in_(sorted(accounts)))))
-    list(db.scalars(select(Identity).where(Identity.id.in_(sorted(identities)))))
+@dataclass(frozen=True)
+class _Loaded:
+    """A page's accounts, identities (with their accounts) and fingerprints, read in three
+    statements and held while the rows are made, so that a page of 50 is not 300 round trips."""
+
+    accounts: dict[int, LinkedAccount]
+    identities: dict[int, Identity]
+    hashes: dict[tuple[int, str], str]  # (account id, rule): fingerprint
+
+    @classmethod
+    def of(cls, db: Session, proposals: list[LinkProposal]) -> _Loaded:
+        accounts = {a.id: a for a in db.scalars(select(LinkedAccount).where(
+            LinkedAccount.id.in_(sorted({p.account_id for p in proposals}))))}
+        wanted = {i for p in proposals for i in (p.identity_id, p.candidate_identity_id)}
+        identities = {i.id: i for i in db.scalars(select(Identity).where(
+            Identity.id.in_(sorted(wanted | {a.identity_id for a in accounts.values()}))))}
+        every = {a.id for i in identities.values() for a in i.accounts} | set(accounts)
+        rows = db.execute(select(MatchFingerprint.account_id, MatchFingerprint.rule,
+                                 MatchFingerprint.hash).where(
+            MatchFingerprint.account_id.in_(sorted(every)),
+            MatchFingerprint.rule.in_(sorted({p.rule for p in proposals})),
+            MatchFingerprint.hash.is_not(None)))
+        return cls(accounts, identities, {(a, r): h for a, r, h in rows if h is not None})
+
+    def matched(self, rule: str, account: LinkedAccount,
+                candidate: Identity) -> list[LinkedAccount]:
+        """The candidate identity's accounts whose fingerprint under ``rule`` equals the
+        account's today (none when either changed since the proposal)."""
+        own = self.hashes.get((account.id, rule))
+        return [a for a in candidate.accounts
+                if own is not None and self.hashes.get((a.id, rule)) == own]
