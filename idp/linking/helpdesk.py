@@ -33,7 +33,7 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from idp.linking import normalize
 from idp.linking.fingerprints import Fingerprinter
@@ -187,18 +187,25 @@ def search(db: Session, q: str, *, organizations: Mapping[str, OrganizationSetti
 def _page(db: Session, ids: Select[tuple[int]], scope: HelpdeskScope, dialect: str, limit: int,
           after: int) -> list[Identity]:
     """The active identities among ``ids`` in the scope, ``limit`` + 1 at most (so that the
-    caller knows whether more follow) after id ``after``. On PostgreSQL the ids are gathered
-    first, as one array, and the identities read by it: as a join, the planner may read the
-    whole identity index in id order looking for a few matches, trusting LIMIT to stop it."""
-    matched: ColumnElement[bool] = Identity.id.in_(ids)
-    if dialect == "postgresql":
-        gathered = select(func.array_agg(ids.subquery().c[0])).scalar_subquery()
-        matched = Identity.id == any_(cast(gathered, ARRAY(Integer)))
-    stmt = select(Identity).where(Identity.status == ACTIVE, Identity.id > after, matched)
+    caller knows whether more follow) after id ``after``."""
+    stmt = select(Identity).where(Identity.status == ACTIVE, Identity.id > after,
+                                  _among(Identity.id, ids, dialect))
     if scope.organizations is not None:
         stmt = stmt.where(Identity.accounts.any(
             LinkedAccount.organization.in_(sorted(scope.organizations))))
     return list(db.scalars(stmt.order_by(Identity.id).limit(limit + 1)))
+
+
+def _among(column: InstrumentedAttribute[int], ids: Select[Any] | CompoundSelect[Any],
+           dialect: str) -> ColumnElement[bool]:
+    """``column IN (ids)``; on PostgreSQL ``column = ANY(ids as one array)``, the ids gathered
+    first and the rows read by them: as a join, the planner may read a whole table (or its
+    index, in order, trusting a LIMIT to stop it) when it guesses many ids, as it does for
+    two common first names' words."""
+    if dialect != "postgresql":
+        return column.in_(ids)
+    gathered = select(func.array_agg(ids.subquery().c[0])).scalar_subquery()
+    return column == any_(cast(gathered, ARRAY(Integer)))
 
 
 def _name_words(q: str) -> list[str]:
@@ -233,7 +240,8 @@ def matching_ids(q: str, organizations: Mapping[str, OrganizationSettings],
         accounts.append(select(MatchFingerprint.account_id).where(or_(*[
             (MatchFingerprint.rule == rule) & (MatchFingerprint.hash == digest)
             for rule, digest in digests])))
-    by_account = select(LinkedAccount.identity_id).where(LinkedAccount.id.in_(union(*accounts)))
+    by_account = select(LinkedAccount.identity_id).where(
+        _among(LinkedAccount.id, union(*accounts), dialect))
     direct = select(Identity.id).where(or_(Identity.sub == q, Identity.campus_id == q))
     by_alias = select(IdentityAlias.identity_id).where(IdentityAlias.sub == q)
     by_old_campus_id = (select(IdentityAlias.identity_id)
