@@ -37,9 +37,9 @@ def find_token(token: str, hint: str | None) -> AnyToken | None:
 
 
 def read_token(token: str, hint: str | None) -> ReadToken | None:
-    """``find_token`` for reading only: a stored access token as a row
-    (``idp.storage.token_rows``), not an ORM object."""
-    db = context.db()
+    """``find_token`` for reading only (``idp.context.read_db``): a stored access token as a
+    row (``idp.storage.token_rows``), not an ORM object."""
+    db = context.read_db()
     if hint == "refresh_token":
         return find_refresh_token(db, token) or _read_access_token(db, token)
     return _read_access_token(db, token) or find_refresh_token(db, token)

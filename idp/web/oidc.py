@@ -247,7 +247,7 @@ def userinfo() -> Any:
     value = _bearer_token()
     if not value:
         return _bearer_error(401, None)
-    db = context.db()
+    db = context.read_db()
     found = find_person_token(db, value)
     if found is None or not found.is_active() or found.identity is None:
         return _bearer_error(401, "invalid_token")
