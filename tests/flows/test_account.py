@@ -253,14 +253,8 @@ def test_the_person_chooses_the_primary_account(browser: FlaskClient, app: Flask
 
 
 @pytest.fixture
-def linking_app(database_url: str, directories: dict[str, SlapdServer]) -> Iterator[Flask]:
-    from idp.storage.base import make_engine
-    from idp.storage.migrate import upgrade
-
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
-    app = create_app(make_settings(database_url, directories,
+def linking_app(migrated_database_url: str, directories: dict[str, SlapdServer]) -> Iterator[Flask]:
+    app = create_app(make_settings(migrated_database_url, directories,
                                    linking={"rules": people.LINKING_RULES}))
     yield app
     app.extensions["campus_id"].engine.dispose()
@@ -332,20 +326,15 @@ def test_guessing_the_second_password_is_throttled_like_a_login(browser: FlaskCl
 
 
 def test_a_merge_through_my_campus_id_is_told_to_relying_parties(
-        database_url: str, directories: dict[str, SlapdServer]) -> None:
+        migrated_database_url: str, directories: dict[str, SlapdServer]) -> None:
     from idp.oidc.events import IdentityEvent
-    from idp.storage.base import make_engine
-    from idp.storage.migrate import upgrade
     from tests.flows.test_identity_events import Receiver as EventReceiver
     from tests.flows.test_identity_events import verified
 
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
     events_receiver = EventReceiver()
     clients = client_table()
     clients["rp1"] = {**clients["rp1"], "event_delivery_uri": events_receiver.url("rp1")}
-    app = create_app(make_settings(database_url, directories, clients=clients))
+    app = create_app(make_settings(migrated_database_url, directories, clients=clients))
     try:
         old_sub = sub_at_rp1(app, "tusur", "grigorieva.pa")
         sub = sub_at_rp1(app, "tpu", "pgrigorieva")

@@ -179,17 +179,11 @@ def test_every_link_is_listed_with_when_and_how(linking_app: Flask) -> None:
 
 
 @pytest.fixture
-def told_app(database_url: str, directories: dict[str, SlapdServer]) -> Iterator[Flask]:
+def told_app(migrated_database_url: str, directories: dict[str, SlapdServer]) -> Iterator[Flask]:
     """rp1 registered an ``event_delivery_uri`` (nobody listens: the queued tokens are read)."""
-    from idp.storage.base import make_engine
-    from idp.storage.migrate import upgrade
-
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
     clients = client_table()
     clients["rp1"] = {**clients["rp1"], "event_delivery_uri": "https://rp1.example.org/events"}
-    app = create_app(make_settings(database_url, directories, clients=clients))
+    app = create_app(make_settings(migrated_database_url, directories, clients=clients))
     yield app
     app.extensions["campus_id"].engine.dispose()
 

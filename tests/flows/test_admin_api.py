@@ -18,9 +18,7 @@ from demo.slapd import SlapdServer
 from idp.app import create_app
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
-from idp.storage.base import make_engine
 from idp.storage.clients import Client
-from idp.storage.migrate import upgrade
 from tests.flows.conftest import client_table, make_settings
 from tests.support.registration import initial_token
 from tests.support.tokens import client_credentials
@@ -37,15 +35,12 @@ def service(secret: str, roles: list[str]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(database_url: str, directories: dict[str, SlapdServer]) -> Iterator[Flask]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
+def app(migrated_database_url: str, directories: dict[str, SlapdServer]) -> Iterator[Flask]:
     clients = {**client_table(), TSU_ADMIN[0]: service(TSU_ADMIN[1], ["org_admin:tsu"]),
                TPU_ADMIN[0]: service(TPU_ADMIN[1], ["org_admin:tpu"]),
                BOSS[0]: service(BOSS[1], ["consortium_admin"]),
                HELPDESK[0]: service(HELPDESK[1], ["helpdesk"])}
-    app = create_app(make_settings(database_url, directories, clients=clients))
+    app = create_app(make_settings(migrated_database_url, directories, clients=clients))
     yield app
     app.extensions["campus_id"].engine.dispose()
 

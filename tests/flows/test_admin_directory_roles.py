@@ -14,8 +14,6 @@ from demo.slapd import SlapdServer
 from idp.app import create_app
 from idp.directory.ldap import LdapDirectory
 from idp.settings import Settings
-from idp.storage.base import make_engine
-from idp.storage.migrate import upgrade
 from tests.flows.conftest import make_settings
 from tests.support.admin import admin_sign_in
 from tests.support.ldap_groups import add_group
@@ -33,13 +31,11 @@ def tsu_group(directories: dict[str, SlapdServer]) -> str:
 
 
 @pytest.fixture
-def group_settings(database_url: str, directories: dict[str, SlapdServer], tsu_group: str) -> Settings:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
+def group_settings(migrated_database_url: str, directories: dict[str, SlapdServer],
+                   tsu_group: str) -> Settings:
     tsu = people.organization("tsu").config([directories["tsu"].uri], timeout_s=2)
     tsu["directory"]["admin_group_dn"] = tsu_group
-    return make_settings(database_url, directories, organizations={"tsu": tsu})
+    return make_settings(migrated_database_url, directories, organizations={"tsu": tsu})
 
 
 @pytest.fixture

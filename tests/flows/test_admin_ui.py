@@ -18,9 +18,7 @@ from idp.app import create_app
 from idp.settings import Settings
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
-from idp.storage.base import make_engine
 from idp.storage.clients import Client
-from idp.storage.migrate import upgrade
 from idp.storage.release import get_release
 from idp.storage.tokens import AccessToken
 from tests.flows.conftest import make_settings
@@ -38,11 +36,8 @@ def pw(org: str, username: str) -> str:
 
 
 @pytest.fixture
-def admin_settings(database_url: str, directories: dict[str, SlapdServer]) -> Settings:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
-    return make_settings(database_url, directories, roles=ROLES)
+def admin_settings(migrated_database_url: str, directories: dict[str, SlapdServer]) -> Settings:
+    return make_settings(migrated_database_url, directories, roles=ROLES)
 
 
 @pytest.fixture
@@ -462,13 +457,10 @@ def test_sign_in_never_redirects_off_the_admin_area(admin_app: Flask) -> None:
 
 
 def test_behind_a_proxy_discovery_and_the_admin_redirect_follow_the_issuer(
-        database_url: str, directories: dict[str, SlapdServer]) -> None:
+        migrated_database_url: str, directories: dict[str, SlapdServer]) -> None:
     """nginx terminates TLS and forwards over http: with trust_forwarded_headers the request is
     seen as https, and every address announced is the configured issuer's."""
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
-    settings = make_settings(database_url, directories, roles=ROLES,
+    settings = make_settings(migrated_database_url, directories, roles=ROLES,
                              server={"trust_forwarded_headers": True})
     app = create_app(settings)
     try:

@@ -17,8 +17,6 @@ from demo import people
 from demo.slapd import SlapdServer
 from idp.app import create_app
 from idp.storage.audit import AuditEvent
-from idp.storage.base import make_engine
-from idp.storage.migrate import upgrade
 from tests.flows.conftest import RP1, RP2, SERVICE, client_table, make_settings
 from tests.flows.test_code_flow import verify_id_token
 from tests.support.oidc_client import RelyingParty, sign_in
@@ -51,11 +49,8 @@ def provider(database_url: str, directories: dict[str, SlapdServer], *, rules: b
 
 
 @pytest.fixture
-def database(database_url: str) -> str:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
-    return database_url
+def database(migrated_database_url: str) -> str:
+    return migrated_database_url
 
 
 @pytest.fixture

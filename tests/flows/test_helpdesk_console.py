@@ -21,8 +21,6 @@ from demo import people
 from demo.slapd import SlapdServer
 from idp.app import create_app
 from idp.storage.audit import AuditEventType
-from idp.storage.base import make_engine
-from idp.storage.migrate import upgrade
 from tests.flows.conftest import make_settings
 from tests.flows.test_account import events
 from tests.flows.test_helpdesk_api import log_in
@@ -37,11 +35,8 @@ def pw(org: str, username: str) -> str:
 
 
 @pytest.fixture
-def app(database_url: str, directories: dict[str, SlapdServer]) -> Iterator[Flask]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
-    app = create_app(make_settings(database_url, directories, roles=ROLES,
+def app(migrated_database_url: str, directories: dict[str, SlapdServer]) -> Iterator[Flask]:
+    app = create_app(make_settings(migrated_database_url, directories, roles=ROLES,
                                    helpdesk={"session_minutes": 15}))
     yield app
     app.extensions["campus_id"].deliveries.wait_idle(10)
@@ -137,12 +132,9 @@ def test_no_helpdesk_role_is_refused_and_the_sign_in_expires(app: Flask) -> None
 
 
 @pytest.fixture
-def linking_app(database_url: str, directories: dict[str, SlapdServer]) -> Iterator[Flask]:
+def linking_app(migrated_database_url: str, directories: dict[str, SlapdServer]) -> Iterator[Flask]:
     """With the demo's linking rules: the same person at two organizations is a proposal."""
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
-    app = create_app(make_settings(database_url, directories, roles=ROLES, linking={
+    app = create_app(make_settings(migrated_database_url, directories, roles=ROLES, linking={
         "primary_precedence": ["tsu", "tpu"], "rules": people.LINKING_RULES}))
     yield app
     app.extensions["campus_id"].deliveries.wait_idle(10)

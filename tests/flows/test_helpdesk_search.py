@@ -17,10 +17,8 @@ from demo import people
 from demo.slapd import SlapdServer
 from idp.app import create_app
 from idp.provisioning.card_numbers import grouped, new_number
-from idp.storage.base import make_engine
 from idp.storage.cards import CampusCard
 from idp.storage.identities import Identity
-from idp.storage.migrate import upgrade
 from tests.flows.conftest import make_settings
 from tests.flows.test_helpdesk_api import HELPDESK, HELPDESK_TPU, call, helpdesk_clients, log_in, token_of
 
@@ -28,11 +26,8 @@ HELPDESK_TSU = ("helpdesk-tsu", "helpdesk-tsu-secret-0123456789")
 
 
 @pytest.fixture
-def database(database_url: str) -> str:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
-    return database_url
+def database(migrated_database_url: str) -> str:
+    return migrated_database_url
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.base import make_engine, utcnow
 from idp.storage.keys import SigningKey
-from idp.storage.migrate import upgrade
 from tests.flows.conftest import RP2, SECRET_KEY, make_settings
 from tests.support.oidc_client import RelyingParty, sign_in
 
@@ -51,13 +50,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings(database_url: str, directories: dict[str, SlapdServer]) -> Settings:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
+def settings(migrated_database_url: str, directories: dict[str, SlapdServer]) -> Settings:
     ed = {"name": "Ed25519 RP", "redirect_uris": [ED.redirect_uri], "client_secret": ED.secret,
           "id_token_signed_response_alg": "EdDSA", "access_token_format": "jwt"}
-    return make_settings(database_url, directories, clients={ED.client_id: ed},
+    return make_settings(migrated_database_url, directories, clients={ED.client_id: ed},
                          keys={"activation_delay_s": int(DELAY.total_seconds())})
 
 

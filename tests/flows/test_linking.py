@@ -16,10 +16,8 @@ from idp.app import create_app
 from idp.settings import Settings
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
-from idp.storage.base import make_engine
 from idp.storage.identities import Identity
 from idp.storage.linking import LinkProposal
-from idp.storage.migrate import upgrade
 from tests.flows.conftest import RP1, make_settings
 from tests.flows.test_code_flow import verify_id_token
 from tests.support.oidc_client import sign_in
@@ -28,11 +26,8 @@ LINKING = {"rules": people.LINKING_RULES}
 
 
 @pytest.fixture
-def database(database_url: str) -> str:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
-    return database_url
+def database(migrated_database_url: str) -> str:
+    return migrated_database_url
 
 
 def provider(database: str, directories: dict[str, SlapdServer], *, rules: bool = True) -> Flask:

@@ -227,13 +227,10 @@ def test_a_new_entry_with_an_admins_snils_gets_a_proposal_not_her_identity(ruled
 
 
 def test_an_account_with_a_staff_role_is_not_moved_by_rule(
-        database_url: str, directories: dict[str, SlapdServer]) -> None:
+        migrated_database_url: str, directories: dict[str, SlapdServer]) -> None:
     """tsu:anna.smirnova is an org admin; her first login after tpu:asmirnova (no role here)
     would move her account onto asmirnova's identity: a proposal instead."""
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
-    app = create_app(make_settings(database_url, directories,
+    app = create_app(make_settings(migrated_database_url, directories,
                                    linking={"rules": people.LINKING_RULES},
                                    roles={"org_admin": ["tsu:anna.smirnova"]}))
     try:

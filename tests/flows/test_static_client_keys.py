@@ -14,9 +14,7 @@ from flask.testing import FlaskClient
 
 from demo.slapd import SlapdServer
 from idp.settings import Settings
-from idp.storage.base import make_engine
 from idp.storage.clients import find_client
-from idp.storage.migrate import upgrade
 from tests.flows.conftest import RP1, make_settings
 from tests.support.client_keys import assertion_form, make_key, public_jwks
 from tests.support.oidc_client import RelyingParty, sign_in
@@ -40,10 +38,7 @@ def pairwise(rp: RelyingParty, *more_uris: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(database_url: str, directories: dict[str, SlapdServer]) -> Settings:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    engine.dispose()
+def settings(migrated_database_url: str, directories: dict[str, SlapdServer]) -> Settings:
     clients = {
         LIBRARY.client_id: {"name": "Library portal", "redirect_uris": [LIBRARY.redirect_uri],
                             "scopes": ["openid", "profile"],
@@ -54,7 +49,7 @@ def settings(database_url: str, directories: dict[str, SlapdServer]) -> Settings
                                    sector_identifier_uri="https://portal.tsu.example/sector.json"),
         PORTAL_HOME.client_id: pairwise(PORTAL_HOME),
     }
-    return make_settings(database_url, directories, clients=clients)
+    return make_settings(migrated_database_url, directories, clients=clients)
 
 
 def sub_of(response: Any) -> str:
