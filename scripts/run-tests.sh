@@ -11,7 +11,9 @@ $BIN/mypy || exit 1
 mkdir -p test-artifacts
 # Most of a test's time is spent waiting on slapd, PostgreSQL, a browser or a started server,
 # so a few more test processes than cores finish the suite sooner (TEST_WORKERS=0: in-process).
-$BIN/python -m pytest -n "${TEST_WORKERS:-3}" "$@"
+# Each test file runs whole in one process (servers started for a module start once), in
+# collection order: tests/conftest.py puts the files that start servers first.
+$BIN/python -m pytest -n "${TEST_WORKERS:-3}" --dist loadfile --no-loadscope-reorder "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests: failing on purpose" >&2

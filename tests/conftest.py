@@ -163,3 +163,25 @@ def sessions(migrated_database_url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(migrated_database_url)
     yield make_session_factory(engine)
     engine.dispose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The test files that start servers for the whole module (a module-scoped fixture), and
+    the interop files, run first, each file's tests in their order. `make test` hands each
+    file whole to one process (`--dist loadfile`: those servers start once) in this order, so
+    the long files start early and the many short ones fill the end."""
+    shared = {_file_of(item) for item in items if _starts_servers_for_the_module(item)}
+    items.sort(key=lambda item: _file_of(item) not in shared)  # stable: files stay whole
+
+
+def _file_of(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
+def _starts_servers_for_the_module(item: pytest.Item) -> bool:
+    if _file_of(item).startswith("tests/interop/"):
+        return True
+    info = getattr(item, "_fixtureinfo", None)
+    return info is not None and any(
+        definition.scope == "module"
+        for definitions in info.name2fixturedefs.values() for definition in definitions)
