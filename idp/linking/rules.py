@@ -55,7 +55,9 @@ class Linker:
     @classmethod
     def from_settings(cls, settings: Settings) -> Linker:
         rules = sorted(settings.linking.rules.values(), key=lambda r: r.action is not LinkAction.LINK)
-        staff = {a.casefold() for a in (*settings.roles.consortium_admin, *settings.roles.org_admin)}
+        roles = settings.roles
+        staff = {a.casefold() for a in (*roles.consortium_admin, *roles.org_admin, *roles.helpdesk,
+                                        *roles.org_helpdesk)}
         return cls(tuple(rules), Fingerprinter.from_secret(settings.server.secret_key),
                    settings.linking, frozenset(staff))
 

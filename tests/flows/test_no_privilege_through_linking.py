@@ -226,13 +226,15 @@ def test_a_new_entry_with_an_admins_snils_gets_a_proposal_not_her_identity(ruled
     assert page.status_code == 403
 
 
+@pytest.mark.parametrize("role", ["org_admin", "helpdesk", "org_helpdesk"])
 def test_an_account_with_a_staff_role_is_not_moved_by_rule(
-        migrated_database_url: str, directories: dict[str, SlapdServer]) -> None:
-    """tsu:anna.smirnova is an org admin; her first login after tpu:asmirnova (no role here)
-    would move her account onto asmirnova's identity: a proposal instead."""
+        migrated_database_url: str, directories: dict[str, SlapdServer], role: str) -> None:
+    """tsu:anna.smirnova holds a staff role (admin or helpdesk); her first login after
+    tpu:asmirnova (no role here) would move her account onto asmirnova's identity: a proposal
+    instead."""
     app = create_app(make_settings(migrated_database_url, directories,
                                    linking={"rules": people.LINKING_RULES},
-                                   roles={"org_admin": ["tsu:anna.smirnova"]}))
+                                   roles={role: ["tsu:anna.smirnova"]}))
     try:
         tpu_sub = log_in(app, "tpu", ADMIN)["claims"]["sub"]
         assert log_in(app, "tsu", "anna.smirnova")["claims"]["sub"] != tpu_sub
