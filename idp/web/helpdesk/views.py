@@ -17,7 +17,7 @@ from idp import context
 from idp.admin.internal_client import HELPDESK_CALLBACK_PATH
 from idp.errors import IdpError
 from idp.identity import lock as identity_lock
-from idp.linking import actions, console, helpdesk
+from idp.linking import actions, console, helpdesk, review
 from idp.storage.identities import Identity, account_key, resolve_sub
 from idp.storage.linking import LinkProposal, ProposalStatus
 from idp.storage.sessions import active_sessions
@@ -29,7 +29,6 @@ from idp.web.helpdesk.views_actions import person_more
 from idp.web.i18n import MESSAGES, current_language, translate
 from idp.web.session import deliver_logout_tokens, signer
 
-ACTIONS = ("lock", "unlock", "logout", "unlink", "approve", "reject")
 MAX_QUERY = 200
 
 
@@ -131,11 +130,11 @@ def _target(identity: Identity, action: str) -> str | LinkProposal | None:
 
 
 def _allowed(identity: Identity, action: str, target: str | LinkProposal) -> bool:
-    """As on the API: what is another organization's needs the consortium helpdesk."""
+    """As on the API and the review queue: what is another organization's needs the
+    consortium helpdesk; a proposal is judged by the identities it touches today."""
     where = scope()
     if isinstance(target, LinkProposal):
-        _account, one, other = console.proposal_parties(context.db(), target)
-        return action == "reject" or (where.owns(one) and where.owns(other))
+        return review.may_decide(where, review.involved(context.db(), target), action)
     if action == "unlink":
         return where.includes(target.partition(":")[0])
     return where.owns(identity)
