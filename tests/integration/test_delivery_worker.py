@@ -76,9 +76,8 @@ def settings(url: str, hook_url: str, **delivery: Any) -> Settings:
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
+def sessions(migrated_database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(migrated_database_url)
     yield make_session_factory(engine)
     engine.dispose()
 
