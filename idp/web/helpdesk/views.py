@@ -15,7 +15,6 @@ from flask import redirect, render_template, request, url_for
 
 from idp import context
 from idp.admin.internal_client import HELPDESK_CALLBACK_PATH
-from idp.errors import IdpError
 from idp.identity import lock as identity_lock
 from idp.linking import actions, console, helpdesk, review
 from idp.storage.identities import Identity, account_key, resolve_sub
@@ -24,7 +23,7 @@ from idp.storage.sessions import active_sessions
 from idp.web.admin.signin import begin, complete
 from idp.web.admin.staff import write_cookie
 from idp.web.helpdesk.blueprint import AREA, bp, forbidden, helpdesk_required, not_found, scope, staff
-from idp.web.helpdesk.refusals import refusal
+from idp.web.helpdesk.previewed import previewed_change
 from idp.web.helpdesk.views_actions import person_more
 from idp.web.i18n import MESSAGES, current_language, translate
 from idp.web.session import deliver_logout_tokens, signer
@@ -88,22 +87,8 @@ def act(sub: str, action: str) -> Any:
     if not _allowed(identity, action, target):
         return forbidden(staff(), f"{action} outside {scope().organizations}",
                          "helpdesk.forbidden_change")
-    error = ""
-    if request.method == "POST":
-        reason = request.form.get("reason", "").strip()
-        if not reason:
-            error = translate("helpdesk.reason_required")
-        else:
-            try:
-                survivor = _do(identity, action, target, reason)
-            except IdpError as exc:
-                context.db().rollback()
-                error = translate("helpdesk.refused", message=refusal(exc))
-            else:
-                return redirect(url_for("helpdesk.person", sub=survivor.sub, done=action))
-    return render_template("helpdesk/action.html", identity=identity, action=action,
-                           lines=_preview(identity, action, target), error=error,
-                           target=target), 400 if error else 200
+    return previewed_change(identity, action, _preview(identity, action, target),
+                            lambda reason: _do(identity, action, target, reason), target=target)
 
 
 def _person(sub: str) -> Identity | None:

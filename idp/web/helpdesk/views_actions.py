@@ -15,10 +15,9 @@ consortium-wide role (403 audited).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import render_template, request
 
 from idp import context
 from idp.errors import IdpError
@@ -30,7 +29,7 @@ from idp.storage.cards import active_card
 from idp.storage.identities import Identity, LinkedAccount, account_key, resolve_sub
 from idp.storage.provisioning import DeliveryJob, JobState
 from idp.web.helpdesk.blueprint import bp, forbidden, helpdesk_required, not_found, scope, staff
-from idp.web.helpdesk.refusals import refusal
+from idp.web.helpdesk.previewed import previewed_change
 from idp.web.i18n import current_language, translate
 from idp.web.session import signer
 
@@ -94,7 +93,7 @@ def link(sub: str) -> Any:
     if not (scope().owns(identity) and scope().owns(account.identity)):
         return forbidden(staff(), f"link of {account_key(account)} outside "
                          f"{scope().organizations}", "helpdesk.forbidden_change")
-    return _act(identity, "link", _link_preview(identity, account),
+    return previewed_change(identity, "link", _link_preview(identity, account),
                 lambda reason: _do_link(identity, account, reason))
 
 
@@ -107,7 +106,7 @@ def card(sub: str) -> Any:
     old = active_card(context.db(), identity.id)
     lines = [translate("helpdesk.will.card_old", number=mask(old.number)) if old
              else translate("helpdesk.will.card_first"), translate("helpdesk.will.card_new")]
-    return _act(identity, "card", lines, lambda reason: _do_card(identity, reason))
+    return previewed_change(identity, "card", lines, lambda reason: _do_card(identity, reason))
 
 
 @bp.route("/people/<sub>/deliveries/<int:job_id>/retry", methods=["GET", "POST"])
@@ -128,7 +127,7 @@ def retry(sub: str, job_id: int) -> Any:
                        attempts=str(job.attempts))]
     if job.last_error:
         lines.append(translate("helpdesk.will.retry_error", error=job.last_error))
-    return _act(identity, "retry", lines, lambda reason: _do_retry(identity, job, reason))
+    return previewed_change(identity, "retry", lines, lambda reason: _do_retry(identity, job, reason))
 
 
 @bp.route("/people/<sub>/throttle", methods=["GET", "POST"])
@@ -147,29 +146,8 @@ def unthrottle(sub: str) -> Any:
     line = (translate("helpdesk.will.unthrottle_held", account=key,
                       until=hold.held_until.strftime("%H:%M:%S UTC"))
             if hold.held_until else translate("helpdesk.will.unthrottle_free", account=key))
-    return _act(identity, "unthrottle", [line],
+    return previewed_change(identity, "unthrottle", [line],
                 lambda reason: _do_unthrottle(identity, account, reason))
-
-
-def _act(identity: Identity, action: str, lines: list[str],
-         change: Callable[[str], Identity]) -> Any:
-    """The preview (GET), or the change with its reason (POST): committed, then back to the
-    person's page; a refusal shows on the preview in the page's language."""
-    error = ""
-    if request.method == "POST":
-        reason = request.form.get("reason", "").strip()
-        if not reason:
-            error = translate("helpdesk.reason_required")
-        else:
-            try:
-                survivor = change(reason)
-            except IdpError as exc:
-                context.db().rollback()
-                error = translate("helpdesk.refused", message=refusal(exc))
-            else:
-                return redirect(url_for("helpdesk.person", sub=survivor.sub, done=action))
-    return render_template("helpdesk/action.html", identity=identity, action=action,
-                           lines=lines, error=error), 400 if error else 200
 
 
 def _link_preview(identity: Identity, account: LinkedAccount) -> list[str]:
