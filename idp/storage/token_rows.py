@@ -20,9 +20,8 @@ from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from idp.storage.base import utcnow
-from idp.storage.clients import Client
 from idp.storage.identities import Identity, LinkedAccount, PrimaryAccount
-from idp.storage.tokens import AccessToken, digest
+from idp.storage.tokens import AccessToken, TokenState, digest
 
 MAX_TOKEN_LENGTH = 4096
 
@@ -118,7 +117,7 @@ class SubjectRow:
 
 
 @dataclass(frozen=True)
-class StoredToken:
+class StoredToken(TokenState):
     """An ``AccessToken`` as introspection reads it; Authlib's TokenMixin as ``AccessToken``
     implements it."""
 
@@ -129,21 +128,6 @@ class StoredToken:
     revoked_at: datetime | None
     jti: str | None
     identity: SubjectRow | None
-
-    def check_client(self, client: Client) -> bool:
-        return self.client_pk == client.id
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_expires_in(self) -> int:
-        return max(0, int((self.expires_at - utcnow()).total_seconds()))
-
-    def is_expired(self) -> bool:
-        return utcnow() >= self.expires_at
-
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
 
 
 def find_stored_token(db: Session, token: str) -> StoredToken | None:

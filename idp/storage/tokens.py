@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from functools import cache
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import (
     ForeignKey,
@@ -90,7 +90,33 @@ class AuthorizationCode(Base):
         return utcnow() >= self.expires_at
 
 
-class AccessToken(Base):
+class TokenState:
+    """Authlib's TokenMixin (introspection and revocation) for a stored access token, as the ORM
+    model (``AccessToken``) and its row (``idp.storage.token_rows.StoredToken``) both hold it."""
+
+    if TYPE_CHECKING:
+        client_pk: int
+        scope: str
+        expires_at: datetime
+        revoked_at: datetime | None
+
+    def check_client(self, client: Client) -> bool:
+        return self.client_pk == client.id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return max(0, int((self.expires_at - utcnow()).total_seconds()))
+
+    def is_expired(self) -> bool:
+        return utcnow() >= self.expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class AccessToken(TokenState, Base):
     __tablename__ = "access_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -112,21 +138,6 @@ class AccessToken(Base):
     def is_active(self) -> bool:
         return self.revoked_at is None and utcnow() < self.expires_at
 
-    # --- Authlib TokenMixin (introspection and revocation) ---------------------------------
-    def check_client(self, client: Client) -> bool:
-        return self.client_pk == client.id
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_expires_in(self) -> int:
-        return max(0, int((self.expires_at - utcnow()).total_seconds()))
-
-    def is_expired(self) -> bool:
-        return utcnow() >= self.expires_at
-
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
 
 
 def find_code(db: Session, code: str) -> AuthorizationCode | None:
