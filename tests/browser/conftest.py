@@ -4,7 +4,7 @@ and the demo's sample relying party, each served for real on loopback."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -58,3 +58,18 @@ def page(chromium: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+@pytest.fixture
+def phone_pages(chromium: Browser) -> Iterator[Callable[[], Page]]:
+    """A fresh phone-sized browser in Russian (no cookies) for each person of a test."""
+    contexts = []
+
+    def new_page() -> Page:
+        context = chromium.new_context(locale="ru-RU", viewport={"width": 390, "height": 844})
+        contexts.append(context)
+        return context.new_page()
+
+    yield new_page
+    for context in contexts:
+        context.close()

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from demo import people
 from demo.slapd import free_port
@@ -51,20 +51,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProviderStack]:
     }
     with ProviderStack(workdir, port=port, extra_config=config) as running:
         yield running
-
-
-@pytest.fixture
-def browser_page(chromium: Browser) -> Iterator[Callable[[], Page]]:
-    contexts = []
-
-    def new_page() -> Page:
-        context = chromium.new_context(locale="ru-RU", viewport={"width": 390, "height": 844})
-        contexts.append(context)
-        return context.new_page()
-
-    yield new_page
-    for context in contexts:
-        context.close()
 
 
 TEXT = {
@@ -127,16 +113,16 @@ def wrong_password(page: Page, site: str, org: str, username: str, lang: str) ->
 @pytest.mark.parametrize(("lang", "student", "other", "other_name"),
                          [("ru", "maxim.novikov", "roman.belov", "Белов"),
                           ("en", "ksenia.egorova", "vera.stepanova", "Степанова")])
-def test_link_an_account_found_by_search(browser_page: Callable[[], Page], stack: ProviderStack,
+def test_link_an_account_found_by_search(phone_pages: Callable[[], Page], stack: ProviderStack,
                                          lang: str, student: str, other: str,
                                          other_name: str) -> None:
     site, text = stack.issuer, TEXT[lang]
     for username in (student, other):
-        person = browser_page()
+        person = phone_pages()
         log_in(person, site, "tsu", username, lang)
         expect(person.locator("[data-account]").first).to_be_visible()
 
-    page = browser_page()
+    page = phone_pages()
     staff_signs_in(page, site, "tusur", "demo", lang)
     sub = open_person(page, site, lang, student)
     page.get_by_role("link", name=text["link"], exact=True).click()
@@ -160,19 +146,19 @@ def test_link_an_account_found_by_search(browser_page: Callable[[], Page], stack
 
 @pytest.mark.parametrize(("lang", "student", "family_name"),
                          [("ru", "dvasiliev", "Васильев"), ("en", "asokolov", "Соколов")])
-def test_retry_reissue_and_clear_the_throttle(browser_page: Callable[[], Page],
+def test_retry_reissue_and_clear_the_throttle(phone_pages: Callable[[], Page],
                                               stack: ProviderStack, lang: str, student: str,
                                               family_name: str) -> None:
     site, text = stack.issuer, TEXT[lang]
-    person = browser_page()
+    person = phone_pages()
     log_in(person, site, "tpu", student, lang)  # a student: library access and a card
     expect(person.locator("[data-account]").first).to_be_visible()
     stack.idp("worker", "--once")  # the library's receiver refuses: dead-lettered
-    failing = browser_page()
+    failing = phone_pages()
     for _ in range(3):  # two wrong passwords, then held back
         wrong_password(failing, site, "tpu", student, lang)
 
-    page = browser_page()
+    page = phone_pages()
     staff_signs_in(page, site, "tusur", "demo", lang)
     open_person(page, site, lang, family_name)
     job = page.locator('[data-job-state="failed"]')
@@ -210,23 +196,23 @@ def test_retry_reissue_and_clear_the_throttle(browser_page: Callable[[], Page],
     expect(page.locator('[data-event="login.throttle_cleared"]')).to_be_visible()
     shot(page, f"{lang}-actions-3-done")
 
-    again = browser_page()
+    again = phone_pages()
     log_in(again, site, "tpu", student, lang)
     expect(again.locator("[data-account]").first).to_be_visible()
 
 
 def test_a_tsu_helpdesk_neither_sees_a_tpu_student_nor_retries_deliveries(
-        browser_page: Callable[[], Page], stack: ProviderStack) -> None:
+        phone_pages: Callable[[], Page], stack: ProviderStack) -> None:
     site = stack.issuer
     for org, username in (("tpu", "mpetrova"), ("tsu", "pavel.nikitin")):
-        person = browser_page()
+        person = phone_pages()
         log_in(person, site, org, username, "en")
         expect(person.locator("[data-account]").first).to_be_visible()
-    everyone = browser_page()
+    everyone = phone_pages()
     staff_signs_in(everyone, site, "tusur", "demo", "en")
     tpu_sub = open_person(everyone, site, "en", "mpetrova")
 
-    page = browser_page()
+    page = phone_pages()
     staff_signs_in(page, site, "tsu", "demo", "en")
     for path in ("", "/card", "/link", "/throttle?account=tpu:mpetrova"):
         response = page.goto(f"{site}/helpdesk/people/{tpu_sub}{path}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from demo import people
 from demo.slapd import free_port
@@ -25,21 +25,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with ProviderStack(tmp_path_factory.mktemp("helpdesk-browser"), port=free_port(),
                        extra_config=ROLES) as stack:
         yield stack.issuer
-
-
-@pytest.fixture
-def browser_page(chromium: Browser) -> Iterator[Callable[[], Page]]:
-    """A fresh browser (no cookies) for each person of a test."""
-    contexts = []
-
-    def new_page() -> Page:
-        context = chromium.new_context(locale="ru-RU", viewport={"width": 390, "height": 844})
-        contexts.append(context)
-        return context.new_page()
-
-    yield new_page
-    for context in contexts:
-        context.close()
 
 
 def shot(page: Page, name: str) -> None:
@@ -90,15 +75,15 @@ TEXT = {
 
 @pytest.mark.parametrize(("lang", "student", "family_name"),
                          [("ru", "dvasiliev", "Васильев"), ("en", "asokolov", "Соколов")])
-def test_helpdesk_finds_a_student_and_locks_them(browser_page: Callable[[], Page], site: str,
+def test_helpdesk_finds_a_student_and_locks_them(phone_pages: Callable[[], Page], site: str,
                                                  lang: str, student: str,
                                                  family_name: str) -> None:
     text = TEXT[lang]
-    person = browser_page()
+    person = phone_pages()
     log_in(person, site, "tpu", student, lang)  # the student exists once logged in
     expect(person.locator("[data-account]").first).to_be_visible()
 
-    page = browser_page()
+    page = phone_pages()
     staff_signs_in(page, site, "tusur", "demo", lang)
     expect(page.get_by_role("heading", level=1)).to_have_text(text["search"])
     page.get_by_label(text["box"]).fill(family_name)
@@ -127,24 +112,24 @@ def test_helpdesk_finds_a_student_and_locks_them(browser_page: Callable[[], Page
     expect(page.locator("body")).to_contain_text("ticket 4711: stolen password")
     shot(page, f"{lang}-4-locked")
 
-    again = browser_page()
+    again = phone_pages()
     log_in(again, site, "tpu", student, lang)
     expect(again.get_by_role("alert")).to_contain_text(text["refused"])
     shot(again, f"{lang}-5-login-refused")
 
 
 def test_a_tsu_helpdesk_gets_no_such_person_for_a_tpu_student(
-        browser_page: Callable[[], Page], site: str) -> None:
-    person = browser_page()
+        phone_pages: Callable[[], Page], site: str) -> None:
+    person = phone_pages()
     log_in(person, site, "tpu", "mpetrova", "ru")
     expect(person.locator("[data-account]").first).to_be_visible()
-    everyone = browser_page()
+    everyone = phone_pages()
     staff_signs_in(everyone, site, "tusur", "demo", "ru")
     everyone.get_by_label(TEXT["ru"]["box"]).fill("mpetrova")
     everyone.get_by_label(TEXT["ru"]["box"]).press("Enter")
     sub = everyone.locator("tr[data-sub]").get_attribute("data-sub")
 
-    page = browser_page()
+    page = phone_pages()
     staff_signs_in(page, site, "tsu", "demo", "ru")
     expect(page.get_by_text("helpdesk:tsu")).to_be_visible()
     page.get_by_label(TEXT["ru"]["box"]).fill("mpetrova")

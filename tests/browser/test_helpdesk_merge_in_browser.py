@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from demo.slapd import free_port
 from demo.stack import ProviderStack
@@ -46,21 +46,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with ProviderStack(tmp_path_factory.mktemp("helpdesk-merge-browser"), port=free_port(),
                        extra_config=ROLES) as stack:
         yield stack.issuer
-
-
-@pytest.fixture
-def pages(chromium: Browser) -> Iterator[Callable[[], Page]]:
-    """A fresh phone-sized browser (no cookies) for each person of a test."""
-    contexts = []
-
-    def new_page() -> Page:
-        context = chromium.new_context(locale="ru-RU", viewport={"width": 390, "height": 844})
-        contexts.append(context)
-        return context.new_page()
-
-    yield new_page
-    for context in contexts:
-        context.close()
 
 
 def logged_in(new_page: Callable[[], Page], site: str, org: str, username: str) -> None:
@@ -99,12 +84,12 @@ def accounts(page: Page) -> list[str]:
     ("ru", ("tpu", "epopova"), ("tsu", "olga.kozlova")),
     ("en", ("tpu", "omorozova"), ("tsu", "vera.stepanova"))])
 def test_merge_two_people_with_a_preview_then_undo_it(
-        pages: Callable[[], Page], site: str, lang: str, one: tuple[str, str],
+        phone_pages: Callable[[], Page], site: str, lang: str, one: tuple[str, str],
         other: tuple[str, str]) -> None:
     text = TEXT[lang]
-    logged_in(pages, site, *one)
-    logged_in(pages, site, *other)
-    page = pages()
+    logged_in(phone_pages, site, *one)
+    logged_in(phone_pages, site, *other)
+    page = phone_pages()
     staff_signs_in(page, site, "tusur", "demo", lang)
     open_person(page, site, lang, one[1])
     page.get_by_role("link", name=text["merge"]).click()
@@ -138,12 +123,12 @@ def test_merge_two_people_with_a_preview_then_undo_it(
     ("ru", (("tpu", "nfedorov"), ("tsu", "pavel.nikitin"), ("tusur", "frolov.ka"))),
     ("en", (("tpu", "svolkov"), ("tsu", "ksenia.egorova"), ("tusur", "karpov.ev")))])
 def test_split_two_accounts_off_then_undo_the_unlink(
-        pages: Callable[[], Page], site: str, lang: str,
+        phone_pages: Callable[[], Page], site: str, lang: str,
         people: tuple[tuple[str, str], ...]) -> None:
     text = TEXT[lang]
     for org, username in people:
-        logged_in(pages, site, org, username)
-    page = pages()
+        logged_in(phone_pages, site, org, username)
+    page = phone_pages()
     staff_signs_in(page, site, "tusur", "demo", lang)
     subs = [open_person(page, site, lang, username) for _org, username in people]
     for other in subs[1:]:
@@ -176,11 +161,11 @@ def test_split_two_accounts_off_then_undo_the_unlink(
 
 
 def test_a_tsu_helpdesk_cannot_merge_or_undo_with_a_tpu_account(
-        pages: Callable[[], Page], site: str) -> None:
+        phone_pages: Callable[[], Page], site: str) -> None:
     text = TEXT["ru"]
     for org, username in (("tpu", "dvasiliev"), ("tsu", "roman.belov"), ("tpu", "tlebedeva")):
-        logged_in(pages, site, org, username)
-    everyone = pages()
+        logged_in(phone_pages, site, org, username)
+    everyone = phone_pages()
     staff_signs_in(everyone, site, "tusur", "demo", "ru")
     lebedeva = open_person(everyone, site, "ru", "tlebedeva")
     belov = open_person(everyone, site, "ru", "roman.belov")
@@ -189,7 +174,7 @@ def test_a_tsu_helpdesk_cannot_merge_or_undo_with_a_tpu_account(
     confirm(everyone, "ru", "one person")
     expect(everyone.get_by_role("status").first).to_have_text(text["merged"])
 
-    page = pages()
+    page = phone_pages()
     staff_signs_in(page, site, "tsu", "demo", "ru")
     response = page.goto(f"{site}/helpdesk/people/{belov}/merge/{lebedeva}")
     assert response is not None and response.status == 404
