@@ -6,6 +6,7 @@ message that says what to run.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -46,7 +47,10 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@cache
 def head_revision() -> str | None:
+    """The newest migration this installation ships: read from the scripts once per process
+    (they do not change while it runs)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
