@@ -78,6 +78,9 @@ class PersonPage:
     timeline: tuple[AuditEvent, ...]
     details: dict[int, Any]  # each event's details, redacted for the scope
     proposal_accounts: dict[int, str]  # each open proposal's account, redacted for the scope
+    timeline_kinds: tuple[str, ...] = ()  # the kinds of event in the trail, for its filter
+    timeline_kind: str = ""  # the kind shown, or every kind
+    timeline_older: int | None = None  # the cursor of the next, older page of the timeline
 
 
 def accounts(identity: Identity, scope: HelpdeskScope,
@@ -115,10 +118,16 @@ def search(db: Session, q: str, *, settings: Settings, scope: HelpdeskScope,
 
 
 def person(db: Session, settings: Settings, identity: Identity,
-           scope: HelpdeskScope) -> PersonPage:
+           scope: HelpdeskScope, *, event_type: str | None = None,
+           before: int | None = None) -> PersonPage:
+    """The whole page; its timeline of one kind of event when ``event_type`` is one the trail
+    holds, from event ``before`` (exclusive) back when given."""
     precedence = settings.linking.primary_precedence
     lines = accounts(identity, scope, precedence)
-    events, _cursor = helpdesk.audit_trail(db, identity, limit=TIMELINE, scope=scope)
+    kinds = tuple(helpdesk.audit_types(db, identity, scope=scope))
+    event_type = event_type if event_type in kinds else None
+    events, older = helpdesk.audit_trail(db, identity, limit=TIMELINE, scope=scope,
+                                         before=before, event_type=event_type)
     organizations = list(settings.organizations)
     proposals = open_proposals(db, identity)
     return PersonPage(
@@ -127,6 +136,7 @@ def person(db: Session, settings: Settings, identity: Identity,
         access=helpdesk.redact_access(explain(db, settings, identity), scope,
                                       settings.organizations),
         consents=tuple(_consents(db, identity)), timeline=tuple(events),
+        timeline_kinds=kinds, timeline_kind=event_type or "", timeline_older=older,
         details={e.id: scope.redact(e.details, organizations) for e in events},
         proposal_accounts={p.id: _visible_key(db.get_one(LinkedAccount, p.account_id), scope)
                            for p in proposals})

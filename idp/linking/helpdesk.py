@@ -275,19 +275,35 @@ def related_identity_ids(db: Session, identity: Identity) -> list[int]:
 
 
 def audit_trail(db: Session, identity: Identity, *, limit: int, before: int | None = None,
-                scope: HelpdeskScope | None = None) -> tuple[list[AuditEvent], int | None]:
-    """Events of the identity and of its aliases, newest first; an unlink that created the
-    identity is found by the new ``sub`` it recorded. A scoped helpdesk sees only the events
-    of its organizations' accounts."""
-    stmt = select(AuditEvent).where(_trail_of(db, identity))
-    if scope is not None and scope.organizations is not None:
-        stmt = stmt.where(AuditEvent.organization.in_(sorted(scope.organizations)))
+                scope: HelpdeskScope | None = None,
+                event_type: str | None = None) -> tuple[list[AuditEvent], int | None]:
+    """Events of the identity and of its aliases, newest first (of one ``event_type`` when
+    given); an unlink that created the identity is found by the new ``sub`` it recorded. A
+    scoped helpdesk sees only the events of its organizations' accounts."""
+    stmt = _scoped_trail(db, identity, scope)
+    if event_type is not None:
+        stmt = stmt.where(AuditEvent.type == event_type)
     if before is not None:
         stmt = stmt.where(AuditEvent.id < before)
     found = list(db.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit + 1)))
     more = len(found) > limit
     found = found[:limit]
     return found, (found[-1].id if more else None)
+
+
+def audit_types(db: Session, identity: Identity, *,
+                scope: HelpdeskScope | None = None) -> list[str]:
+    """The kinds of event in the identity's trail as ``scope`` sees it, for a filter."""
+    stmt = _scoped_trail(db, identity, scope).with_only_columns(AuditEvent.type).distinct()
+    return sorted(db.scalars(stmt))
+
+
+def _scoped_trail(db: Session, identity: Identity,
+                  scope: HelpdeskScope | None) -> Select[AuditEvent]:
+    stmt = select(AuditEvent).where(_trail_of(db, identity))
+    if scope is not None and scope.organizations is not None:
+        stmt = stmt.where(AuditEvent.organization.in_(sorted(scope.organizations)))
+    return stmt
 
 
 def audit_export(db: Session, identity: Identity | None, *, since: datetime | None = None,

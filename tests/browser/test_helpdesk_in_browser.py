@@ -62,14 +62,15 @@ TEXT = {
            "reason": "Причина (обязательно, сохраняется в журнале)", "confirm": "Подтвердить",
            "done": "Человек заблокирован.", "locked": "заблокирован", "active": "активен",
            "refused": "заблокирована службой поддержки", "accounts": "Связанные учётные записи",
-           "timeline": "Журнал событий, сначала новые"},
+           "timeline": "Журнал событий, сначала новые", "show": "Показать события",
+           "apply": "Показать"},
     "en": {"search": "Find a person", "box": "Name, username, e-mail, campus ID or sub",
            "lock": "Lock", "preview": "What will change",
            "no_login": "The person cannot log in anywhere until unlocked.",
            "reason": "Reason (required, kept in the audit trail)", "confirm": "Confirm",
            "done": "The person is locked.", "locked": "locked", "active": "active",
            "refused": "locked by the helpdesk", "accounts": "Linked accounts",
-           "timeline": "Audit trail, newest first"},
+           "timeline": "Audit trail, newest first", "show": "Show events", "apply": "Show"},
 }
 
 
@@ -111,6 +112,12 @@ def test_helpdesk_finds_a_student_and_locks_them(phone_pages: Callable[[], Page]
     expect(page.locator("[data-state]")).to_have_text(text["locked"])
     expect(page.locator("body")).to_contain_text("ticket 4711: stolen password")
     shot(page, f"{lang}-4-locked")
+
+    # The timeline shows one kind of event when asked.
+    page.get_by_label(text["show"]).select_option("identity.locked")
+    page.get_by_role("button", name=text["apply"], exact=True).click()
+    expect(page.locator("[data-event]")).to_have_count(1)
+    expect(page.locator('[data-event="identity.locked"]')).to_contain_text("ticket 4711")
 
     again = phone_pages()
     log_in(again, site, "tpu", student, lang)

@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from demo import people
 from demo.slapd import SlapdServer
 from idp.app import create_app
+from idp.linking import console
 from idp.storage.audit import AuditEventType
 from tests.flows.conftest import make_settings
 from tests.flows.test_account import events
@@ -98,6 +99,42 @@ def test_search_person_lock_and_unlock(app: Flask) -> None:
     done = post_form(browser, preview, f"/helpdesk/people/{sub}/unlock", {"reason": "verified"})
     assert done.status_code == 302
     assert logs_in(app, "tpu", "dvasiliev").status_code == 302
+
+
+def test_the_timeline_filters_by_kind_and_pages_back(app: Flask,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three logins and a lock: the filter lists the kinds the trail holds and shows one kind;
+    two events to a page here, the older ones a link away, the filter kept; an unknown kind
+    shows everything; Russian labels on a Russian page."""
+    for _ in range(3):
+        assert logs_in(app, "tpu", "dvasiliev").status_code == 302
+    browser, _page = staff(app, "tusur", "demo")
+    sub = sub_in(browser.get("/helpdesk/?q=dvasiliev").get_data(as_text=True))
+    preview = browser.get(f"/helpdesk/people/{sub}/lock")
+    assert post_form(browser, preview, f"/helpdesk/people/{sub}/lock",
+                     {"reason": "checking"}).status_code == 302
+
+    person = browser.get(f"/helpdesk/people/{sub}?lang=en").get_data(as_text=True)
+    assert "Show events" in person and '<option value="identity.locked">' in person
+    assert '<option value="login.succeeded">' in person
+    locked = browser.get(f"/helpdesk/people/{sub}?event=identity.locked").get_data(as_text=True)
+    assert re.findall(r'data-event="([^"]+)"', locked) == ["identity.locked"]
+    assert '<option value="identity.locked" selected>' in locked
+
+    monkeypatch.setattr(console, "TIMELINE", 2)
+    first = browser.get(f"/helpdesk/people/{sub}?event=login.succeeded").get_data(as_text=True)
+    assert re.findall(r'data-event="([^"]+)"', first) == ["login.succeeded"] * 2
+    older = re.search(r'href="([^"]+)"[^>]*rel="next">Older events<', first)
+    assert older, first[-3000:]
+    rest = browser.get(older.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert re.findall(r'data-event="([^"]+)"', rest) == ["login.succeeded"]
+    assert 'rel="next"' not in rest
+
+    everything = browser.get(f"/helpdesk/people/{sub}?event=no.such&lang=ru").get_data(as_text=True)
+    assert "Показать события" in everything and "Все события" in everything
+    newest = re.findall(r'data-event="([^"]+)"', person)
+    assert re.findall(r'data-event="([^"]+)"', everything) == newest[:2]  # every kind
+    assert browser.get(f"/helpdesk/people/{sub}?before=x' OR 1=1").status_code == 200
 
 
 def test_a_scoped_helpdesk_sees_only_its_organizations_people(app: Flask) -> None:

@@ -64,7 +64,10 @@ def person(sub: str) -> Any:
     identity = _person(sub)
     if identity is None:
         return not_found()
-    page = console.person(context.db(), context.settings(), identity, scope())
+    before = request.args.get("before", "")
+    page = console.person(context.db(), context.settings(), identity, scope(),
+                          event_type=request.args.get("event") or None,
+                          before=int(before) if before.isdigit() and len(before) < 18 else None)
     sessions = [(account_key(s.account) if scope().includes(s.account.organization)
                  else s.account.organization, s.created_at, s.expires_at)
                 for s in active_sessions(context.db(), identity.id)]
