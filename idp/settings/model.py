@@ -7,9 +7,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from enum import StrEnum
 from typing import Any
+
+from idp.settings.access_model import (
+    AccessSettings as AccessSettings,
+)
+from idp.settings.access_model import (
+    ConnectorSettings as ConnectorSettings,
+)
+from idp.settings.access_model import (
+    DeliverySettings as DeliverySettings,
+)
+from idp.settings.access_model import (
+    PassSettings as PassSettings,
+)
+from idp.settings.access_model import (
+    PolicySettings as PolicySettings,
+)
+from idp.settings.access_model import (  # the access part, re-exported
+    ResourceKind as ResourceKind,
+)
+from idp.settings.access_model import (
+    ResourceSettings as ResourceSettings,
+)
 
 
 class DirectoryType(StrEnum):
@@ -285,82 +306,6 @@ class OutboundSettings:
     min_refetch_s: int = 30
 
 
-class ResourceKind(StrEnum):
-    LIBRARY = "library"
-    SPORTS = "sports"
-    CULTURE = "culture"
-    COURSE = "course"
-    SERVICE = "service"
-
-
-@dataclass(frozen=True)
-class ResourceSettings:
-    """``[access.resources.ID]``: something a person may use, offered by ``provider`` (an
-    organization id; empty: the consortium) and delivered through ``connectors``."""
-
-    id: str
-    name: str
-    name_ru: str
-    kind: ResourceKind
-    provider: str = ""
-    connectors: tuple[str, ...] = ()
-    # An eduPerson entitlement URI carried in the ``entitlements`` claim while the grant holds.
-    entitlement: str = ""
-
-
-@dataclass(frozen=True)
-class PolicySettings:
-    """``[access.policies.ID]``: who gets ``resources``. Every condition given must hold for
-    one and the same account; an empty one holds for any."""
-
-    id: str
-    resources: tuple[str, ...]
-    organizations: tuple[str, ...] = ()
-    affiliations: tuple[str, ...] = ()
-    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    valid_from: date | None = None
-    valid_until: date | None = None
-    grace_days: int = 0
-
-
-@dataclass(frozen=True)
-class AccessSettings:
-    resources: Mapping[str, ResourceSettings] = field(default_factory=dict)
-    policies: Mapping[str, PolicySettings] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ConnectorSettings:
-    """``[connectors.NAME]``: a connector instance; ``options`` are its type's own keys, with
-    ``*_file`` secrets already read (``secret_file`` arrives as ``secret``)."""
-
-    name: str
-    type: str
-    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
-
-
-@dataclass(frozen=True)
-class DeliverySettings:
-    """``[delivery]``: how the worker retries deliveries (idp.provisioning.worker)."""
-
-    first_retry_s: float = 10.0
-    max_retry_s: float = 3600.0
-    max_age_s: float = 259200.0
-    claim_timeout_s: float = 300.0
-    batch_size: int = 100
-    poll_interval_s: float = 2.0
-
-
-@dataclass(frozen=True)
-class PassSettings:
-    """``[pass]``: the signed sports and culture passes on "My Campus ID" (docs/connectors.md)."""
-
-    # How long one pass is valid, in seconds; the page renews it well before.
-    lifetime_s: int = 300
-    # How long a verifier may use the revocation list (/pass/revoked) before fetching it again.
-    revocation_ttl_s: int = 60
-
-
 @dataclass(frozen=True)
 class HealthSettings:
     """``[health]``: what ``/readyz`` checks and which of its parts a load balancer needs."""
@@ -422,10 +367,10 @@ class Settings:
     helpdesk: HelpdeskSettings = HelpdeskSettings()
     keys: KeySettings = KeySettings()
     outbound: OutboundSettings = OutboundSettings()
-    access: AccessSettings = AccessSettings()
+    access: AccessSettings = field(default_factory=AccessSettings)
     connectors: Mapping[str, ConnectorSettings] = field(default_factory=dict)
-    delivery: DeliverySettings = DeliverySettings()
-    passes: PassSettings = PassSettings()  # the [pass] table
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    passes: PassSettings = field(default_factory=PassSettings)  # the [pass] table
     health: HealthSettings = HealthSettings()
     metrics: MetricsSettings = MetricsSettings()
     logging: LoggingSettings = LoggingSettings()
