@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,9 @@ from urllib.parse import unquote
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from idp import logs
+from idp.logs import scrub
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -31,11 +35,15 @@ CLIENT = "campus_id.client_id"  # WSGI environ key: the client_id the request na
 REQUEST_ID = "campus_id.request_id"  # WSGI environ key: the request's id (idp.web.request_id)
 MAX_CLIENT = 64
 MAX_PATH = 200
+_PLAIN = re.compile(r"[\x21-\x7e]*")
 
 
 def printable(value: str, limit: int) -> str:
     """``value`` cut to ``limit`` characters, with anything but printable ASCII escaped."""
-    text = value[:limit].encode("ascii", "backslashreplace").decode("ascii")
+    text = value[:limit]
+    if _PLAIN.fullmatch(text):  # the usual case, without a look at each character
+        return text
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
     return "".join(c if " " < c < "\x7f" else f"\\x{ord(c):02x}" for c in text)
 
 
@@ -85,18 +93,22 @@ def access_fields(environ: dict[str, Any], status: str, size: int, duration_ms: 
     a body."""
     return {
         "remote": printable(str(environ.get("REMOTE_ADDR") or "-"), 64),
-        "method": printable(str(environ.get("REQUEST_METHOD") or "-"), 16),
-        "path": log_path(environ),
+        "method": scrub(printable(str(environ.get("REQUEST_METHOD") or "-"), 16)),
+        "path": scrub(log_path(environ)),
         "status": printable(status, 3),
         "bytes": size,
         "duration_ms": duration_ms,
-        "client": environ.get(CLIENT) or "-",
+        "client": scrub(environ.get(CLIENT) or "-"),
         "request_id": environ.get(REQUEST_ID) or "-",
     }
 
 
 def log_access(environ: dict[str, Any], status: str, size: int, duration_ms: int) -> None:
     fields = access_fields(environ, status, size, duration_ms)
+    message = (f'{fields["remote"]} "{fields["method"]} {fields["path"]}" {fields["status"]} '
+               f'{size} {duration_ms}ms client={fields["client"]}')
+    if logs.access(message, fields):
+        return
     ACCESS_LOG.info('%s "%s %s" %s %s %dms client=%s', fields["remote"], fields["method"],
                     fields["path"], fields["status"], size, duration_ms, fields["client"],
                     extra=fields)

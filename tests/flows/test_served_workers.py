@@ -67,9 +67,13 @@ def test_a_client_disabled_in_one_worker_is_refused_by_both_at_once(provider: Pr
 
 def test_sigterm_stops_the_server_and_its_workers(provider: ProviderStack) -> None:
     assert provider.process is not None
+    last = "last-before-stop"
+    requests.get(f"{provider.issuer}/jwks", headers={"X-Request-ID": last}, timeout=10)
     provider.process.send_signal(signal.SIGTERM)
     assert provider.process.wait(30) == 0
     log = Path(provider.workdir / "provider.log").read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in log, log[-2000:]
+    # Access lines wait to be written in batches: the stop writes those still waiting.
+    assert any(last in line and "/jwks" in line for line in log.splitlines()), log[-2000:]
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{provider.issuer}/.well-known/openid-configuration", timeout=5)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,90 @@ def test_the_example_file_documents_the_logging_settings() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     assert "[logging]" in text and '# format = "json"' in text and 'level = "info"' in text
     assert load_settings(EXAMPLE, SECRET).logging.level is LogLevel.INFO
+
+
+@pytest.fixture
+def installed() -> Iterator[None]:
+    """The process's logging as ``idp serve`` sets it up (this module's handler alone)."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    root.handlers = []
+    yield
+    root.handlers, root.level = saved_handlers, saved_level
+    logs._ACCESS = None
+
+
+ACCESS_ENVIRON = {"REMOTE_ADDR": "10.0.0.7", "REQUEST_METHOD": "POST", "PATH_INFO": "/token",
+                  "campus_id.client_id": "svc-lib", "campus_id.request_id": "req-9"}
+
+
+@pytest.mark.parametrize("settings", [JSON, TEXT], ids=["json", "text"])
+def test_an_access_line_the_short_way_is_the_line_logging_writes(installed: None,
+                                                                 settings: LoggingSettings) -> None:
+    from idp.web.access_log import ACCESS_LOG, access_fields, log_access
+
+    short, through_logging = io.StringIO(), io.StringIO()
+    handler = logs.configure(settings, short, force=True)
+    assert handler is not None
+    log_access(ACCESS_ENVIRON, "200", 512, 3)
+    handler.flush()
+    ours = logging.StreamHandler(through_logging)  # the formatter and filters, by logging
+    ours.setFormatter(logs.formatter(settings))
+    for made in logs.handler(settings).filters:
+        ours.addFilter(made)
+    fields = access_fields(ACCESS_ENVIRON, "200", 512, 3)
+    record = ACCESS_LOG.makeRecord(ACCESS_LOG.name, logging.INFO, __file__, 1,
+                                   '%s "%s %s" %s %s %dms client=%s',
+                                   ("10.0.0.7", "POST", "/token", "200", 512, 3, "svc-lib"),
+                                   None, extra=fields)
+    ours.handle(record)
+    [line], [expected] = short.getvalue().splitlines(), through_logging.getvalue().splitlines()
+    if settings is JSON:
+        line_fields, expected_fields = json.loads(line), json.loads(expected)
+        assert line_fields.pop("time")[:16] == expected_fields.pop("time")[:16]
+        assert line_fields == expected_fields
+    else:
+        assert line[:16] == expected[:16] and line[23:] == expected[23:]  # up to the milliseconds
+
+
+def test_access_lines_wait_for_a_batch_and_never_pass_a_later_record(installed: None) -> None:
+    from idp.web.access_log import log_access
+
+    out = io.StringIO()
+    logs.configure(JSON, out, force=True)
+    for n in range(3):
+        log_access({**ACCESS_ENVIRON, "PATH_INFO": f"/r{n}"}, "200", 1, 1)
+    assert out.getvalue() == ""  # waiting for the batch
+    logging.getLogger("tests.logs.after").warning("after the requests")
+    written = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line.get("path") or line["message"] for line in written] == [
+        "/r0", "/r1", "/r2", "after the requests"]
+    for _ in range(logs.BATCH_LINES):
+        log_access(ACCESS_ENVIRON, "200", 1, 1)
+    assert len(out.getvalue().splitlines()) == 4 + logs.BATCH_LINES  # a full batch is written
+
+
+def test_access_lines_are_written_within_moments_when_nothing_else_comes(installed: None) -> None:
+    from idp.web.access_log import log_access
+
+    out = io.StringIO()
+    logs.configure(JSON, out, force=True)
+    log_access(ACCESS_ENVIRON, "200", 1, 1)
+    deadline = time.monotonic() + 5
+    while not out.getvalue():
+        assert time.monotonic() < deadline, "the access line was never written"
+        time.sleep(0.02)
+    assert json.loads(out.getvalue())["client"] == "svc-lib"
+
+
+def test_what_a_caller_sent_in_an_access_line_is_redacted(installed: None) -> None:
+    from idp.web.access_log import log_access
+
+    out = io.StringIO()
+    handler = logs.configure(JSON, out, force=True)
+    assert handler is not None
+    log_access({**ACCESS_ENVIRON, "PATH_INFO": "/cb/code=SPLxyz", "campus_id.client_id":
+                "access_token=SPLabc"}, "404", 1, 1)
+    handler.flush()
+    line = out.getvalue()
+    assert "SPL" not in line and json.loads(line)["path"] == "/cb/code=[redacted]"
