@@ -29,6 +29,7 @@ from idp.settings import OidcSettings
 from idp.storage.base import utcnow
 from idp.storage.clients import Client
 from idp.storage.identities import Identity
+from idp.storage.refresh_rows import SpentRefreshToken
 from idp.storage.refresh_tokens import RefreshToken, new_family_id
 from idp.storage.tokens import AccessToken, digest
 
@@ -106,7 +107,7 @@ def store_issued(db: Session, oidc: OidcSettings, token: dict[str, Any], request
         return  # the caller need not even open a session (``idp.oidc.server``)
     user: Identity | None = request.user
     code = request.authorization_code
-    parent: RefreshToken | None = request.refresh_token
+    parent: SpentRefreshToken | None = request.refresh_token
     now = utcnow()
     family_id = parent.family_id if parent is not None else None
     if "refresh_token" in token and user is not None:

@@ -12,22 +12,18 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from functools import cache
-from typing import cast
 
 from sqlalchemy import (
     ForeignKey,
     Integer,
     Select,
     String,
-    Table,
     Text,
-    Update,
     bindparam,
     select,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, joinedload, lazyload, mapped_column, relationship
-from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.storage.base import Base, UtcDateTime, utcnow
 from idp.storage.clients import Client
@@ -98,29 +94,6 @@ def _find_refresh_token() -> Select[RefreshToken]:
     return (select(RefreshToken).where(RefreshToken.token_hash == bindparam("token_hash"))
             .options(lazyload(RefreshToken.client),
                      joinedload(RefreshToken.identity).lazyload(Identity.accounts)))
-
-
-def mark_rotated(db: Session, token: RefreshToken) -> bool:
-    """Atomically spend the token; False when it was spent or revoked in the meantime.
-
-    A prepared statement on the session's connection, not an ORM update: that one flushed the
-    session and evaluated its condition against every loaded object, a third of a refresh's
-    CPU. The loaded ``token`` is brought up to date by hand."""
-    now = utcnow()
-    result = db.connection().execute(_mark_rotated(), {"token_id": token.id, "now": now})
-    if not result.rowcount:
-        return False
-    set_committed_value(token, "rotated_at", now)
-    return True
-
-
-@cache
-def _mark_rotated() -> Update:
-    table = cast(Table, RefreshToken.__table__)
-    return (update(table)
-            .where(table.c.id == bindparam("token_id"), table.c.rotated_at.is_(None),
-                   table.c.revoked_at.is_(None))
-            .values(rotated_at=bindparam("now")))
 
 
 def revoke_family(db: Session, family_id: str) -> tuple[int, int]:
