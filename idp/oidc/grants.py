@@ -11,14 +11,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode
 from flask import g
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, Table, bindparam, insert, select
 
 from idp import context
 from idp.identity.release import released_claims
@@ -32,6 +32,7 @@ from idp.storage.tokens import AuthorizationCode, digest, find_code, mark_code_u
 
 # Discovery's response_modes_supported: the code goes back in the query, nowhere else.
 RESPONSE_MODES = ("query",)
+_INSERT_CODE = insert(cast(Table, AuthorizationCode.__table__))
 # The client an ID token is being signed for: Authlib asks for the user's claims without it.
 _ID_TOKEN_AUDIENCE: ContextVar[Client] = ContextVar("id_token_audience")
 
@@ -78,13 +79,23 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
     def validate_authorization_request(self) -> str:
         """Authlib's validation, and a response_mode other than ``query`` refused rather than
         ignored (OAuth 2.0 Multiple Response Type Encoding Practices 2.1): the error goes back
-        to the validated redirect URI in the query, the only mode this provider has."""
+        to the validated redirect URI in the query, the only mode this provider has.
+
+        Authlib validates a grant's request twice when the code is issued in the request that
+        checked it (``get_consent_grant``, then ``create_authorization_response``): nothing
+        the checks read changes between the two (the same parameters, client and person), so
+        a request that passed once passes again with the same redirect URI; a failure is never
+        remembered."""
+        validated: str | None = getattr(self, "_validated_redirect_uri", None)
+        if validated is not None:
+            return validated
         redirect_uri: str = super().validate_authorization_request()
         mode = self.request.payload.data.get("response_mode")
         if mode is not None and mode not in RESPONSE_MODES:
             raise InvalidRequestError("This response_mode is not supported: the response comes in "
                                       "the query (response_mode=query).",
                                       redirect_uri=redirect_uri, state=self.request.payload.state)
+        self._validated_redirect_uri = redirect_uri
         return redirect_uri
 
     def save_authorization_code(self, code: str, request: Any) -> None:
@@ -96,21 +107,24 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         if login is not None:  # logout must reach this client (Back-Channel Logout 2.7)
             public_sid(login)
             remember_client(db, login.id, request.client)
-        db.add(
-            AuthorizationCode(
-                code_hash=digest(code),
-                client_pk=request.client.id,
-                identity_id=user.identity.id,
-                redirect_uri=request.payload.redirect_uri or "",
-                scope=request.scope,
-                nonce=data.get("nonce"),
-                auth_time=user.auth_time,
-                code_challenge=data.get("code_challenge"),
-                code_challenge_method=data.get("code_challenge_method"),
-                login_session_id=login.id if login is not None else None,
-                expires_at=utcnow() + timedelta(seconds=lifetime),
-            )
-        )
+        # A prepared INSERT on the session's connection: nothing reads the row back in this
+        # request, and the ORM's unit of work at commit cost more than the statement.
+        now = utcnow()
+        db.connection().execute(_INSERT_CODE, dict(
+            code_hash=digest(code),
+            client_pk=request.client.id,
+            identity_id=user.identity.id,
+            redirect_uri=request.payload.redirect_uri or "",
+            scope=request.scope,
+            nonce=data.get("nonce"),
+            auth_time=user.auth_time,
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+            created_at=now,
+            expires_at=now + timedelta(seconds=lifetime),
+            used_at=None,
+            login_session_id=login.id if login is not None else None,
+        ))
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         found = find_code(context.db(), code)

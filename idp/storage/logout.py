@@ -14,8 +14,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
+from typing import cast
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import ForeignKey, Integer, String, Table, Text, UniqueConstraint, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.sql import Executable
@@ -74,16 +75,20 @@ class LogoutDelivery(Base):
 def remember_client(db: Session, login_session_id: int, client: Client) -> None:
     """Note that ``client`` took part in the session (once per pair): one INSERT that does
     nothing when the pair is there already, where a SELECT first cost a statement more and
-    let two concurrent authorizations of one session and client collide."""
-    db.execute(_remember_client(db.get_bind().dialect.name),
-               {"login_session_id": login_session_id, "client_pk": client.id, "created_at": utcnow()})
+    let two concurrent authorizations of one session and client collide. On the session's
+    connection, in its transaction: the ORM's bulk insert path (a flush first, a RETURNING
+    nobody reads) cost more than the statement."""
+    connection = db.connection()
+    connection.execute(_remember_client(connection.dialect.name),
+                       {"login_session_id": login_session_id, "client_pk": client.id,
+                        "created_at": utcnow()})
 
 
 @cache
 def _remember_client(dialect: str) -> Executable:
     """Built once per dialect (PostgreSQL and SQLite, the two supported, spell it alike)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (insert(LoginSessionClient)
+    return (insert(cast(Table, LoginSessionClient.__table__))
             .on_conflict_do_nothing(index_elements=["login_session_id", "client_pk"]))
 
 
