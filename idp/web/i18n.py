@@ -286,8 +286,10 @@ def current_language() -> str:
     chosen = g.get("ui_language") or request.args.get(COOKIE) or request.cookies.get(COOKIE)
     if chosen in LANGUAGES:
         return chosen
-    best = request.accept_languages.best_match(LANGUAGES)
-    return best or "ru"
+    accepted: str | None = g.get("accepted_language")
+    if accepted is None:  # a page asks often (every text); the header is matched once
+        accepted = g.accepted_language = request.accept_languages.best_match(LANGUAGES) or "ru"
+    return accepted
 
 
 def translate(key: str, **values: str) -> str:
