@@ -1,55 +1,65 @@
-"""A service's usual client credentials request answered past Authlib's generic request
-handling, with the same token, storage, metrics and response as Authlib's path.
+"""A service's usual client credentials request answered from its raw parts, before Flask and
+past Authlib's generic request handling, with the same token, storage, metric and response as
+Authlib's path (``idp.oidc.client_credentials.ServiceGrant``).
 
-Before its grant does anything, Authlib's token endpoint wraps the request (the URL rebuilt
-and checked), picks a grant class by trying each, makes a grant object and tries the client
-authentication methods in turn; for a service asking for a self-contained token that was most
-of the request's own work (bench/profile.py, ``cc-es256``). ``issue`` takes only a request
-that Authlib's path (``idp.oidc.client_credentials.ServiceGrant``) answers with a token:
+For a service asking for a self-contained token, the request's own work was mostly the
+framework's: Flask's request and context objects, its hooks, then Authlib wrapping the request
+again, picking a grant class by trying each and trying the client authentication methods in
+turn (bench/profile.py, ``cc-es256``). ``issue`` takes only a request Authlib's path answers
+with a token:
 
-* no query, and a form body of ``grant_type=client_credentials`` and at most a ``scope``, each
-  once;
+* a form body of ``grant_type=client_credentials`` and at most a ``scope``, each once, and no
+  query;
 * a transport Authlib accepts (``is_secure_transport``, judged on the same scheme and host);
-* HTTP Basic credentials (RFC 6749 2.3.1) that Authlib reads alike, of a live client whose
-  secret they carry, that may authenticate with ``client_secret_basic`` and use this grant;
+* HTTP Basic credentials (RFC 6749 2.3.1) that Authlib reads alike, of a live client (not
+  disabled) that this
+  process remembers (``ClientCache.remembered``: no database read here), whose secret they
+  carry, that may authenticate with ``client_secret_basic`` and use this grant;
 * a scope the client may have (``service_scope``).
 
-It answers with the server's own token generator, ``save_token`` (storage when the token is
-stored, the metric) and ``handle_response``. Anything else, every error included, returns
-``None`` and the request goes the whole way through Authlib, which answers it as it always
-has (``invalid_client`` with ``WWW-Authenticate``, ``invalid_scope``, ``unauthorized_client``,
-``unsupported_grant_type``). Nothing here has an effect before the token is made, so a request
-that falls through is as if it had not been here. Not sent: Authlib's
+It answers with the server's own token generator, the storage of ``save_token`` (an opaque
+token's row, in a session of its own, committed), its metric, and Authlib's response (the same
+JSON, the same headers). Anything else, every error included, returns ``None``, and the request
+goes the whole way through Flask and Authlib, which answer it as they always have
+(``invalid_client`` with ``WWW-Authenticate``, ``invalid_scope``, ``unauthorized_client``, a
+client read afresh from the database). Nothing here has an effect before the token is made, so
+a request that falls through is as if it had not been here. Not sent: Authlib's
 ``client_authenticated`` signal, which nothing in the provider listens to.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from authlib.common.security import is_secure_transport
 from authlib.oauth2.rfc6749 import InvalidScopeError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
-from flask import Request
 
+from idp.metrics import record
 from idp.oidc.client_credentials import ServiceGrant, service_scope
-from idp.oidc.server import CampusAuthorizationServer, basic_credentials_readable
+from idp.oidc.tokens import is_self_contained, store_issued
 from idp.storage.clients import Client
 
+if TYPE_CHECKING:
+    from idp.context import Services
+    from idp.oidc.server import CampusAuthorizationServer
+
 GRANT_TYPE: str = ServiceGrant.GRANT_TYPE
-FORM = "application/x-www-form-urlencoded"
 PARAMETERS = frozenset({"grant_type", "scope"})
 PAYLOAD = BasicOAuth2Payload({"grant_type": GRANT_TYPE})
 INSECURE_TRANSPORT = "AUTHLIB_INSECURE_TRANSPORT"  # Authlib's switch, read on every request
+HEADERS: list[tuple[str, str]] = list(ServiceGrant.TOKEN_RESPONSE_HEADER)
 
 
 @dataclass(frozen=True)
 class ServiceRequest:
-    """What the server's ``save_token`` reads of Authlib's request, for this grant's token."""
+    """What ``store_issued`` reads of Authlib's request, for this grant's token."""
 
     client: Client
     payload: BasicOAuth2Payload = PAYLOAD
@@ -58,22 +68,37 @@ class ServiceRequest:
     refresh_token: None = None
 
 
-def issue(server: CampusAuthorizationServer, request: Request) -> Any:
-    """The token response to ``request``, or None when Authlib's path must answer it."""
-    params = _parameters(request)
-    if params is None or not _secure(request.scheme, request.host):
+@dataclass(frozen=True)
+class Answer:
+    """The token response, as Authlib's Flask integration makes it."""
+
+    client_id: str
+    body: bytes
+    headers: list[tuple[str, str]]
+
+
+def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str, host: str,
+          authorization: str, body: bytes) -> Answer | None:
+    """The token response to a request of these parts, or None when Authlib's path must
+    answer it (``body``: the form, of the form's content type)."""
+    params = _parameters(body)
+    if params is None or not _secure(scheme, host):
         return None
-    client = _authenticated(server, request)
+    client = _authenticated(services, authorization)
     if client is None:
         return None
     try:
         scope = service_scope(client, params.get("scope"))
     except InvalidScopeError:
         return None
-    token = server.generate_token(grant_type=GRANT_TYPE, client=client, scope=scope,
-                                  include_refresh_token=False)
-    server.save_token(token, ServiceRequest(client))
-    return server.handle_response(200, token, ServiceGrant.TOKEN_RESPONSE_HEADER)
+    token: dict[str, Any] = server.generate_token(grant_type=GRANT_TYPE, client=client,
+                                                  scope=scope, include_refresh_token=False)
+    if not is_self_contained(GRANT_TYPE, client, token["access_token"]):
+        with services.sessions() as db:
+            store_issued(db, services.settings.oidc, token, ServiceRequest(client))
+            db.commit()
+    record.token_issued(GRANT_TYPE, client.client_id)
+    return Answer(client.client_id, json.dumps(token).encode(), HEADERS)
 
 
 def _secure(scheme: str, host: str) -> bool:
@@ -88,11 +113,14 @@ def _secure_origin(origin: str) -> bool:
     return bool(is_secure_transport(origin))
 
 
-def _parameters(request: Request) -> dict[str, str] | None:
-    """The form's parameters when they are this grant's alone, each given once."""
-    if request.args or request.mimetype != FORM:
+def _parameters(body: bytes) -> dict[str, str] | None:
+    """The form's parameters when they are this grant's alone, each given once (read as
+    Werkzeug reads a form: UTF-8, a bad byte replaced, blank values kept)."""
+    try:
+        pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8",
+                          errors="replace", max_num_fields=len(PARAMETERS))
+    except ValueError:  # more fields than this grant has
         return None
-    pairs = list(request.form.items(multi=True))
     params = dict(pairs)
     if (len(params) != len(pairs) or params.get("grant_type") != GRANT_TYPE
             or not params.keys() <= PARAMETERS):
@@ -100,16 +128,18 @@ def _parameters(request: Request) -> dict[str, str] | None:
     return params
 
 
-def _authenticated(server: CampusAuthorizationServer, request: Request) -> Client | None:
-    """The client of the request's HTTP Basic credentials, when Authlib would authenticate it
-    by them for this grant."""
-    if not basic_credentials_readable(request):
+def _authenticated(services: Services, authorization: str) -> Client | None:
+    """The remembered client of these HTTP Basic credentials, when Authlib would authenticate
+    it by them for this grant."""
+    try:
+        client_id, secret = extract_basic_authorization({"Authorization": authorization})
+    except ValueError:  # not base64 of UTF-8: the usual path answers invalid_client
         return None
-    client_id, secret = extract_basic_authorization(request.headers)
     if not client_id or not secret:
         return None
-    client = server.query_client(client_id)
-    if (client is None or not client.check_client_secret(secret)
+    client = services.clients.remembered(client_id)
+    if (client is None or client.disabled  # as unknown to Authlib (``query_client``)
+            or not client.check_client_secret(secret)
             or not client.check_endpoint_auth_method("client_secret_basic", "token")
             or not client.check_grant_type(GRANT_TYPE)):
         return None

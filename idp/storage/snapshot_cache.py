@@ -61,6 +61,16 @@ class SnapshotCache(Generic[K, V]):
                     self._entries[key] = (now, value)
         return value, False
 
+    def remembered(self, key: K) -> V | None:
+        """The value remembered for ``key`` while it is fresh; None when only the database
+        can tell (nothing is read here)."""
+        if self._shared.value != self._shared_seen:
+            self.clear()
+        entry = self._entries.get(key)
+        if entry is not None and self._clock() - entry[0] < self.ttl_s:
+            return entry[1]
+        return None
+
     def forget(self, key: K) -> None:
         """Drop one entry: the next lookup reads the database."""
         with self._lock:

@@ -27,7 +27,7 @@ from flask import (
 
 from idp import context
 from idp.identity.release import released_claims
-from idp.oidc import service_tokens
+from idp.oidc import basic_introspection
 from idp.oidc.descriptions import description
 from idp.oidc.discovery import provider_metadata
 from idp.oidc.grants import AuthenticatedUser
@@ -211,10 +211,8 @@ def pushed_authorization_request() -> Any:
 
 @bp.post("/token")
 def token() -> Any:
-    srv = server()
-    response = service_tokens.issue(srv, request._get_current_object())  # type: ignore[attr-defined]
-    if response is None:
-        response = srv.create_token_response()
+    # The usual client credentials request was answered before Flask (idp.web.token_lane).
+    response = server().create_token_response()
     db = context.open_db()
     if db is not None:
         if response.status_code == 200:
@@ -226,8 +224,11 @@ def token() -> Any:
 
 @bp.post("/introspect")
 def introspect() -> Any:
-    """RFC 7662: read-only, so nothing to commit."""
-    return server().create_endpoint_response("introspection")
+    """RFC 7662: read-only, so nothing to commit. The usual request of a resource server with
+    HTTP Basic credentials is answered past Authlib's request handling (``basic_introspection``)."""
+    srv = server()
+    response = basic_introspection.answer(srv, request._get_current_object())  # type: ignore[attr-defined]
+    return response if response is not None else srv.create_endpoint_response("introspection")
 
 
 @bp.post("/revoke")
@@ -247,7 +248,7 @@ def userinfo() -> Any:
     value = _bearer_token()
     if not value:
         return _bearer_error(401, None)
-    db = context.read_db()
+    db = context.read_connection()
     found = find_person_token(db, value)
     if found is None or not found.is_active() or found.identity is None:
         return _bearer_error(401, "invalid_token")
