@@ -26,6 +26,7 @@ from idp.storage.identities import (
     LinkedAccount,
     find_account,
     new_identity,
+    note_login,
 )
 
 MAX_CREATE_ATTEMPTS = 5
@@ -129,7 +130,7 @@ def find_or_create_account(db: Session, found: DirectoryAccount, *,
     for _ in range(MAX_CREATE_ATTEMPTS):
         account = find_account(db, found.organization, found.external_id)
         if account is not None:
-            _refresh(account, found)
+            _refresh(db, account, found)
             return account, False
         try:
             with db.begin_nested():
@@ -161,9 +162,13 @@ def _create(db: Session, found: DirectoryAccount, attach_to: Identity | None = N
     return account
 
 
-def _refresh(account: LinkedAccount, found: DirectoryAccount) -> None:
+def _refresh(db: Session, account: LinkedAccount, found: DirectoryAccount) -> None:
+    kept = _kept(found)
+    if account.username == found.username and account.attributes == kept:
+        note_login(db, account, utcnow())  # the usual login: only the time changes
+        return
     account.username = found.username
-    account.attributes = _kept(found)
+    account.attributes = kept
     account.last_login_at = utcnow()
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -20,14 +20,18 @@ from sqlalchemy import (
     ForeignKey,
     Select,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    Update,
     bindparam,
     exists,
     false,
     select,
+    update,
 )
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.storage.base import Base, UtcDateTime, utcnow
 
@@ -158,6 +162,21 @@ def _find_account() -> Select[LinkedAccount]:
             .where(LinkedAccount.organization == bindparam("organization"),
                    LinkedAccount.external_id == bindparam("external_id"))
             .options(joinedload(LinkedAccount.identity)))
+
+
+def note_login(db: Session, account: LinkedAccount, at: datetime) -> None:
+    """Set the account's ``last_login_at`` by one prepared UPDATE on the session's connection,
+    for a login that changed nothing else on it (no unit of work, whose flush cost more than
+    the statement); the loaded object is brought up to date by hand."""
+    db.connection().execute(_note_login(), {"account_id": account.id, "at": at})
+    set_committed_value(account, "last_login_at", at)
+
+
+@cache
+def _note_login() -> Update:
+    table = cast(Table, LinkedAccount.__table__)
+    return update(table).where(table.c.id == bindparam("account_id")).values(
+        last_login_at=bindparam("at"))
 
 
 def find_identity_by_sub(db: Session, sub: str) -> Identity | None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from functools import cache
+from typing import cast
 
-from sqlalchemy import ForeignKey, Integer, Select, String, bindparam, select
+from sqlalchemy import ForeignKey, Integer, Select, String, Table, bindparam, insert, select
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from idp.storage.base import Base, UtcDateTime, utcnow
@@ -40,6 +41,23 @@ class LoginSession(Base):
 
 def new_session_id() -> str:
     return secrets.token_urlsafe(32)
+
+
+def start_session(db: Session, identity_id: int, account_id: int, auth_time: int,
+                  expires_at: datetime) -> str:
+    """A new login session, by one prepared INSERT on the session's connection (nothing reads
+    the row back in the request that starts it); returns the id for the browser's cookie."""
+    session_id = new_session_id()
+    db.connection().execute(_INSERT_SESSION, {
+        "session_id": session_id,
+        "sid": new_session_id(),  # relying parties' name for it, set now: no UPDATE at first use
+        "identity_id": identity_id, "account_id": account_id, "auth_time": auth_time,
+        "created_at": utcnow(), "expires_at": expires_at, "ended_at": None,
+    })
+    return session_id
+
+
+_INSERT_SESSION = insert(cast(Table, LoginSession.__table__))
 
 
 def public_sid(login: LoginSession) -> str:

@@ -12,7 +12,7 @@ from idp.oidc.delivery_worker import hand_off
 from idp.oidc.logout import Signer, end_session
 from idp.storage.base import utcnow
 from idp.storage.identities import LinkedAccount
-from idp.storage.sessions import LoginSession, find_session, new_session_id
+from idp.storage.sessions import LoginSession, find_session, start_session
 
 KEY = "sid"
 
@@ -22,26 +22,20 @@ def current_login() -> LoginSession | None:
     return find_session(context.db(), sid) if sid else None
 
 
-def start_login_session(account: LinkedAccount, auth_time: int) -> LoginSession:
+def start_login_session(account: LinkedAccount, auth_time: int) -> str:
+    """A new server-side session for ``account`` in a fresh cookie; returns its id."""
     lifetime = context.settings().server.session_lifetime_s
-    login = LoginSession(
-        session_id=new_session_id(),
-        sid=new_session_id(),  # relying parties' name for it, set now: no UPDATE at first use
-        identity_id=account.identity_id,
-        account_id=account.id,
-        auth_time=auth_time,
-        expires_at=utcnow() + timedelta(seconds=lifetime),
-    )
-    context.db().add(login)
+    session_id = start_session(context.db(), account.identity_id, account.id, auth_time,
+                               utcnow() + timedelta(seconds=lifetime))
     pending = session.get("pending", {})
     pushed = session.get("pushed", {})  # pushed requests this browser is in the middle of
     session.clear()  # a fresh cookie after login: no fixation of an earlier session
-    session[KEY] = login.session_id
+    session[KEY] = session_id
     session["pending"] = pending
     if pushed:
         session["pushed"] = pushed
     session.permanent = True
-    return login
+    return session_id
 
 
 def end_login_session(reason: str = "logout", client_id: str | None = None) -> list[int]:
