@@ -6,6 +6,8 @@ Layout follows Authlib: the grant stores and consumes codes; extensions add the 
 
 from __future__ import annotations
 
+import secrets
+import string
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -97,6 +99,11 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
                                       redirect_uri=redirect_uri, state=self.request.payload.state)
         self._validated_redirect_uri = redirect_uri
         return redirect_uri
+
+    def generate_authorization_code(self) -> str:
+        """Authlib's code (48 letters and digits, each drawn uniformly from the system's
+        randomness), made from random bytes in one pass rather than a choice per letter."""
+        return random_letters(self.AUTHORIZATION_CODE_LENGTH)
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         user: AuthenticatedUser = request.user
@@ -206,6 +213,20 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
         client = _ID_TOKEN_AUDIENCE.get()
         return released_claims(context.settings(), client, identity, scope.split(),
                                context.release_policies(client.id))
+
+
+_LETTERS = string.ascii_letters + string.digits
+# Byte b becomes letter b % 62; the 8 bytes above 247 are dropped, so each letter has 4 bytes.
+_BYTE_TO_LETTER = bytes(ord(_LETTERS[b % len(_LETTERS)]) for b in range(256))
+_UNEVEN_BYTES = bytes(range(256 // len(_LETTERS) * len(_LETTERS), 256))
+
+
+def random_letters(length: int) -> str:
+    """``length`` letters and digits, each uniform and independent (``secrets``)."""
+    drawn = b""
+    while len(drawn) < length:
+        drawn += secrets.token_bytes(length + 16).translate(_BYTE_TO_LETTER, _UNEVEN_BYTES)
+    return drawn[:length].decode("ascii")
 
 
 @cache

@@ -59,6 +59,15 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             oauth_request.payload = _Parameters(current)
         return oauth_request
 
+    def create_authorization_response(self, request: Any = None, grant_user: Any = None,
+                                      grant: Any = None) -> Any:
+        """Authlib's, over the grant's own request when a grant is given: Authlib would wrap
+        the HTTP request once more only to read its ``state`` for an error (and a request
+        with resolved parameters carries it in the grant's request, not in the query)."""
+        if request is None and grant is not None:
+            request = grant.request
+        return super().create_authorization_response(request, grant_user, grant)
+
     def validate_authorization_params(self, params: dict[str, str]) -> None:
         """Check a pushed request as /authorize would (RFC 9126 2.1), before any login;
         raises Authlib's OAuth2Error."""
