@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from flask import Flask, current_app, g, has_request_context
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.directory.base import PasswordDirectory
@@ -45,13 +45,17 @@ class Services:
         return ring
 
     @cached_property
-    def read_sessions(self) -> sessionmaker[Session] | None:
-        """Sessions that only read, in autocommit (``read_db``); None on SQLite, where a
-        request reads in its own session."""
+    def reads(self) -> Engine | None:
+        """The engine in autocommit, for reads only (``read_db``, ``read_connection``); None on
+        SQLite, where a request reads in its own session."""
         if self.engine.dialect.name == "sqlite":
             return None
-        reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        return sessionmaker(reads, expire_on_commit=False)
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @cached_property
+    def read_sessions(self) -> sessionmaker[Session] | None:
+        """Sessions that only read, in autocommit (``read_db``); None on SQLite."""
+        return None if self.reads is None else sessionmaker(self.reads, expire_on_commit=False)
 
     @cached_property
     def clients(self) -> ClientCache:
@@ -130,6 +134,19 @@ def read_db() -> Session:
     return session
 
 
+def read_connection() -> Connection:
+    """``read_db`` for Core statements alone (UserInfo's and introspection's token rows): the
+    pooled connection itself, without a session's bookkeeping around it. On SQLite the
+    connection of ``db``."""
+    reads = services().reads
+    if reads is None:
+        return db().connection()
+    if "read_connection" not in g:
+        g.read_connection = reads.connect()
+    connection: Connection = g.read_connection
+    return connection
+
+
 def open_db() -> Session | None:
     """The request's unit of work if anything opened it: a request answered from memory
     alone (a cached client, a self-contained token) has none to commit."""
@@ -156,8 +173,9 @@ def client(client_id: str) -> Client | None:
 
 
 def release_policies(client_pk: int) -> Policies:
-    """The client's release policy to apply (not to change): at most a couple of seconds old."""
-    return services().release_policies.get(db(), client_pk)
+    """The client's release policy to apply (not to change): at most a couple of seconds old.
+    No session is opened when it is remembered."""
+    return services().release_policies.get(db, client_pk)
 
 
 def client_by_pk(pk: int) -> Client | None:
@@ -175,7 +193,7 @@ def forget_cached_clients() -> bool:
 
 
 def _close_session(_exc: BaseException | None) -> None:
-    for name in ("db", "read_db"):
+    for name in ("db", "read_db", "read_connection"):
         session = g.pop(name, None)
         if session is not None:
             session.close()  # rolls back whatever was not committed

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from idp.settings.model import ResourceSettings
@@ -18,7 +18,7 @@ from idp.storage.provisioning import AccessGrant, GrantState
 HOLDING = (GrantState.ACTIVE.value, GrantState.GRACE.value)
 
 
-def granted_entitlements(db: Session | None, resources: Mapping[str, ResourceSettings],
+def granted_entitlements(db: Session | Connection | None, resources: Mapping[str, ResourceSettings],
                          identity_id: int) -> list[str]:
     carried = {r.id: r.entitlement for r in resources.values() if r.entitlement}
     if not carried or db is None:

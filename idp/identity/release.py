@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, object_session
 
 from idp.identity.claim_names import ALWAYS_RELEASED, COMPANIONS
@@ -45,7 +46,7 @@ def release(claims: Mapping[str, Any], allowed: frozenset[str] | None) -> dict[s
 
 def released_claims(settings: Settings, client: Client, identity: Person[Account],
                     scopes: Iterable[str], policies: Mapping[str, frozenset[str]],
-                    db: Session | None = None) -> dict[str, Any]:
+                    db: Session | Connection | None = None) -> dict[str, Any]:
     """The claims ``client`` receives about ``identity`` for the granted ``scopes``, with the
     subject it sees (public or pairwise, ``idp.identity.subjects``), under the client's release
     ``policies`` (``idp.context.release_policies``). ``db``: where the person's grants are

@@ -14,7 +14,6 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from sqlalchemy.orm import Session
 
 from idp import context
 from idp.identity.subjects import subject_for
@@ -38,16 +37,15 @@ def find_token(token: str, hint: str | None) -> AnyToken | None:
 
 def read_token(token: str, hint: str | None) -> ReadToken | None:
     """``find_token`` for reading only (``idp.context.read_db``): a stored access token as a
-    row (``idp.storage.token_rows``), not an ORM object."""
-    db = context.read_db()
+    row (``idp.storage.token_rows``) on the bare connection, not an ORM object."""
     if hint == "refresh_token":
-        return find_refresh_token(db, token) or _read_access_token(db, token)
-    return _read_access_token(db, token) or find_refresh_token(db, token)
+        return find_refresh_token(context.read_db(), token) or _read_access_token(token)
+    return _read_access_token(token) or find_refresh_token(context.read_db(), token)
 
 
-def _read_access_token(db: Session, value: str) -> StoredToken | SelfContainedToken | None:
+def _read_access_token(value: str) -> StoredToken | SelfContainedToken | None:
     """As ``find_any_access_token``: by digest first, then by its signature."""
-    found = find_stored_token(db, value)
+    found = find_stored_token(context.read_connection(), value)
     if found is not None:
         return found
     return self_contained(value, issuer=context.settings().server.issuer,

@@ -34,14 +34,17 @@ class PolicyCache(SnapshotCache[int, Policies]):
                  shared: Any = None) -> None:
         super().__init__(_WATCH, ttl_s, clock, shared)
 
-    def get(self, db: Session, client_pk: int) -> Policies:
-        """``policies_of(db, client_pk)``, possibly ``ttl_s`` old, read-only."""
+    def get(self, db: Session | Callable[[], Session], client_pk: int) -> Policies:
+        """``policies_of(db, client_pk)``, possibly ``ttl_s`` old, read-only. ``db`` may be a
+        function giving the session, called only when the database is read."""
         policies, _ = self.get_or_read(client_pk, lambda: self._read(db, client_pk))
         assert policies is not None  # _read always has an answer, if only an empty one
         return policies
 
     @staticmethod
-    def _read(db: Session, client_pk: int) -> Policies:
+    def _read(db: Session | Callable[[], Session], client_pk: int) -> Policies:
+        if callable(db):
+            db = db()
         rows = db.execute(select(_TABLE.c.organization, _TABLE.c.claims)
                           .where(_TABLE.c.client_pk == client_pk)).all()
         return MappingProxyType({org: frozenset(claims) for org, claims in rows})

@@ -16,8 +16,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Select, Table, bindparam, select
 
 from idp.storage.base import utcnow
 from idp.storage.identities import Identity, LinkedAccount, PrimaryAccount
@@ -69,7 +68,7 @@ class PersonToken:
         return self.revoked_at is None and utcnow() < self.expires_at
 
 
-def find_person_token(db: Session, token: str) -> PersonToken | None:
+def find_person_token(db: Connection, token: str) -> PersonToken | None:
     """The stored token ``token`` with its person, or None."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
@@ -130,7 +129,7 @@ class StoredToken(TokenState):
     identity: SubjectRow | None
 
 
-def find_stored_token(db: Session, token: str) -> StoredToken | None:
+def find_stored_token(db: Connection, token: str) -> StoredToken | None:
     """The stored token ``token`` with its person's ``sub``, or None."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
