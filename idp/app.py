@@ -22,7 +22,7 @@ from idp.oidc.server import create_server
 from idp.settings import Settings
 from idp.storage.base import make_engine, make_session_factory, utcnow
 from idp.storage.migrate import ensure_current, hold_startup_lock
-from idp.web import access_log, csrf, errors, i18n, raw_request, request_id, security, token_lane
+from idp.web import access_log, csrf, errors, i18n, lanes, raw_request, request_id, security
 from idp.web import account as account_views
 from idp.web import admin as admin_views
 from idp.web import api as api_views
@@ -75,7 +75,7 @@ def create_app(settings: Settings) -> Flask:
         throttle=build_throttle(settings.throttle),
     ))
     server = app.extensions[oidc_views.SERVER] = create_server(app)
-    token_lane.init_app(app, server)  # the innermost WSGI layer: before ProxyFix
+    lanes.init_app(app, server, documents=oidc_views.documents(app))  # innermost: before ProxyFix
     if settings.server.trust_forwarded_headers:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     raw_request.init_app(app, settings.server.issuer,  # first: see its init_app

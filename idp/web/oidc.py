@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -16,6 +17,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError
 from flask import (
     Blueprint,
+    Flask,
     Response,
     current_app,
     jsonify,
@@ -54,10 +56,16 @@ def server() -> CampusAuthorizationServer:
     return found
 
 
+DISCOVERY_HEADERS = [("Content-Type", "application/json"), *PUBLIC_CACHE.items()]
+# [keys] activation_delay_s may not be shorter: a new key is in every cached copy first.
+JWKS_HEADERS = [("Content-Type", "application/jwk-set+json"),
+                ("Cache-Control", f"public, max-age={JWKS_MAX_AGE_S}")]
+
+
 @bp.get("/.well-known/openid-configuration")
 def discovery() -> Response:
-    return Response(_discovery_body(context.settings().server.issuer), mimetype="application/json",
-                    headers=PUBLIC_CACHE)
+    """Also answered before Flask (``documents``, ``idp.web.lanes``)."""
+    return Response(_discovery_body(context.settings().server.issuer), headers=DISCOVERY_HEADERS)
 
 
 @lru_cache(maxsize=4)
@@ -68,9 +76,18 @@ def _discovery_body(issuer: str) -> bytes:
 
 @bp.get("/jwks")
 def jwks() -> Response:
-    # [keys] activation_delay_s may not be shorter: a new key is in every cached copy first.
-    return Response(context.services().keyring().jwks_body, mimetype="application/jwk-set+json",
-                    headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE_S}"})
+    """Also answered before Flask (``documents``, ``idp.web.lanes``)."""
+    return Response(context.services().keyring().jwks_body, headers=JWKS_HEADERS)
+
+
+def documents(app: Flask) -> dict[str, tuple[Callable[[], bytes], list[tuple[str, str]]]]:
+    """The GETs a fast lane answers alike (``idp.web.lanes``): path → (body, headers)."""
+    services = context.services_of(app)
+    issuer = services.settings.server.issuer
+    return {
+        "/.well-known/openid-configuration": (lambda: _discovery_body(issuer), DISCOVERY_HEADERS),
+        "/jwks": (lambda: services.keys.current().jwks_body, JWKS_HEADERS),
+    }
 
 
 def _consent_grant(sent: dict[str, str], params: dict[str, str], user: Any) -> Any:

@@ -1,20 +1,14 @@
 """The token endpoint answers a service's client credentials request alike however it is sent:
 HTTP Basic or the form, usual or unusual, right or wrong (idp.oidc.service_tokens answers the
-usual one itself, before Flask, ``idp.web.token_lane``; Authlib the rest)."""
+usual one itself, before Flask, ``idp.web.lanes``; Authlib the rest)."""
 
 from __future__ import annotations
 
 import base64
-import json
-from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import EnvironBuilder, TestResponse
-from werkzeug.wrappers import Request
 
-from idp.web.access_log import CLIENT
 from tests.flows.conftest import SERVICE, SERVICE_JWT
 from tests.support.tokens import client_credentials, introspect
 
@@ -91,47 +85,4 @@ def test_no_token_over_plain_http_to_a_public_host(browser: FlaskClient) -> None
                             base_url="http://id.campus.test")
     assert response.status_code == 400 and response.json["error"] == "insecure_transport"
     assert client_credentials(browser, SERVICE).status_code == 200  # http://localhost
-
-
-def _jose_part(token: str, index: int) -> dict[str, Any]:
-    part = token.split(".")[index]
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-    return decoded
-
-
-@pytest.mark.parametrize("service", [SERVICE, SERVICE_JWT], ids=["opaque", "jwt"])
-def test_the_lane_answers_as_authlib_does(app: Flask, browser: FlaskClient,
-                                          service: tuple[str, str]) -> None:
-    """The usual request, answered before Flask (idp.web.token_lane), and the same request in
-    a content type the lane leaves to Authlib: the same status, headers, fields and claims."""
-    basic = {"Authorization": "Basic " + base64.b64encode(":".join(service).encode()).decode()}
-    assert client_credentials(browser, service).status_code == 200  # now remembered
-    environ = EnvironBuilder("/token", method="POST", headers=basic, data="grant_type=client_credentials",
-                             content_type="application/x-www-form-urlencoded").get_environ()
-    started: list[Any] = []
-    body = b"".join(app.wsgi_app(environ, lambda status, headers, *_: started.extend([status, headers])))
-    status, headers = started
-    assert "werkzeug.request" not in environ  # Flask never saw it
-    assert environ.get(CLIENT) == service[0]  # named in the access line
-    lane = TestResponse([body], status, headers, request=Request(environ))
-    authlib = browser.post("/token", data="grant_type=client_credentials", headers=basic,
-                           content_type="application/x-www-form-urlencoded; charset=utf-8")
-    assert lane.status_code == authlib.status_code == 200
-    own = {"Content-Length", "X-Request-ID"}  # each response's own
-    assert [(n, v) for n, v in lane.headers if n not in own] == [
-        (n, v) for n, v in authlib.headers if n not in own]
-    assert lane.json is not None and authlib.json is not None
-    assert lane.json.keys() == authlib.json.keys()
-    assert {k: v for k, v in lane.json.items() if k != "access_token"} == {
-        k: v for k, v in authlib.json.items() if k != "access_token"}
-    ours, theirs = lane.json["access_token"], authlib.json["access_token"]
-    if service == SERVICE_JWT:
-        assert _jose_part(ours, 0) == _jose_part(theirs, 0)  # alg, kid, typ at+jwt
-        claims, expected = _jose_part(ours, 1), _jose_part(theirs, 1)
-        assert claims["jti"] != expected["jti"]
-        assert claims["exp"] - claims["iat"] == expected["exp"] - expected["iat"]
-        skip = {"jti", "iat", "exp"}
-        assert {k: v for k, v in claims.items() if k not in skip} == {
-            k: v for k, v in expected.items() if k not in skip}
-    assert introspect(browser, service, ours).json["active"] is True
 

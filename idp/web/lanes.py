@@ -1,0 +1,139 @@
+"""Fast lanes: the few requests that come by the thousand and need nothing of Flask, answered as
+WSGI calls before Flask builds a request. Each lane answers the same bytes and headers its
+view would (tests/flows/test_lanes.py compares them); a request a lane declines goes on to
+Flask untouched, a body the lane read handed on as it came.
+
+- ``POST /token``: a service's usual client credentials request (``idp.oidc.service_tokens``
+  says which requests and why);
+- ``GET /.well-known/openid-configuration`` and ``GET /jwks``: documents that change with the
+  issuer or the signing keys alone.
+
+The innermost WSGI layer (inside ProxyFix, so the scheme and host are the public ones), so the
+layers around the application still apply to a lane's answer: the request id, the security
+headers, the refusal of an oversized body or a bad host (a refused request never takes a
+lane), the access line (which names the client). An answer is timed and counted under its
+view's endpoint name, as Flask's hooks count it (``idp.metrics.web``).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flask import Flask
+
+from idp import context
+from idp.metrics import web as metrics_web
+from idp.oidc import service_tokens
+from idp.web.access_log import CLIENT, MAX_CLIENT, printable
+from idp.web.raw_request import MAX_BODY, REFUSED
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from idp.oidc.server import CampusAuthorizationServer
+
+FORM = "application/x-www-form-urlencoded"
+DISCOVERY = "/.well-known/openid-configuration"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    client_id: str | None = None
+
+
+Lane = Callable[["WSGIEnvironment"], Answer | None]
+
+
+class Lanes:
+    """WSGI middleware: a lane per (method, path), tried before the application."""
+
+    def __init__(self, app: WSGIApplication, flask_app: Flask,
+                 lanes: dict[tuple[str, str], Lane]) -> None:
+        self.app = app
+        self.flask_app = flask_app
+        self.lanes = lanes
+        self.metrics = context.services_of(flask_app).settings.metrics.enabled
+        self._endpoints: dict[tuple[str, str], str] = {}
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        key = (environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
+        lane = self.lanes.get(key)
+        if lane is not None and REFUSED not in environ:
+            started = time.perf_counter()
+            answer = lane(environ)
+            if answer is not None:
+                if answer.client_id:
+                    environ[CLIENT] = printable(answer.client_id, MAX_CLIENT)
+                start_response(answer.status, [*answer.headers,
+                                               ("Content-Length", str(len(answer.body)))])
+                if self.metrics:
+                    metrics_web.observe(self._endpoint(key), int(answer.status[:3]), started)
+                return [answer.body]
+        return self.app(environ, start_response)
+
+    def _endpoint(self, key: tuple[str, str]) -> str:
+        """The view's endpoint name, as Flask's hooks count it (routes are registered after
+        the lanes are put in place)."""
+        if key not in self._endpoints:
+            endpoint, _ = self.flask_app.url_map.bind("localhost").match(key[1], method=key[0])
+            self._endpoints[key] = str(endpoint)
+        return self._endpoints[key]
+
+
+def service_token(server: CampusAuthorizationServer, services: context.Services) -> Lane:
+    def lane(environ: WSGIEnvironment) -> Answer | None:
+        if (environ.get("CONTENT_TYPE") != FORM or environ.get("QUERY_STRING")
+                or environ.get("HTTP_AUTHORIZATION", "")[:6].lower() != "basic "):
+            return None
+        body = _body(environ)
+        if body is None:
+            return None
+        issued = service_tokens.issue(
+            server, services, scheme=environ.get("wsgi.url_scheme", "http"),
+            host=environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
+            authorization=environ["HTTP_AUTHORIZATION"], body=body)
+        if issued is None:
+            environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it as it came
+            return None
+        return Answer("200 OK", issued.headers, issued.body, issued.client_id)
+    return lane
+
+
+def document(body: Callable[[], bytes], headers: list[tuple[str, str]]) -> Lane:
+    """A GET answered by ``body()`` (the view's own, kept by whoever makes it)."""
+    def lane(environ: WSGIEnvironment) -> Answer:
+        return Answer("200 OK", headers, body())
+    return lane
+
+
+def _body(environ: WSGIEnvironment) -> bytes | None:
+    """The whole body when its length is given and small enough to be a token request."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+    if not 0 < length <= MAX_BODY:
+        return None
+    body: bytes = environ["wsgi.input"].read(length)
+    if len(body) != length:  # the client went away mid-body: Flask's path says what it says
+        environ["wsgi.input"] = io.BytesIO(body)
+        return None
+    return body
+
+
+def init_app(app: Flask, server: CampusAuthorizationServer, *,
+             documents: dict[str, tuple[Callable[[], bytes], list[tuple[str, str]]]]) -> None:
+    """Call before ProxyFix wraps ``app.wsgi_app``: a lane must see the public scheme and host
+    as Flask would. ``documents``: path → (body, headers) of a GET answered alike by its view."""
+    services = context.services_of(app)
+    lanes: dict[tuple[str, str], Lane] = {("POST", "/token"): service_token(server, services)}
+    for path, (body, headers) in documents.items():
+        lanes[("GET", path)] = document(body, headers)
+    app.wsgi_app = Lanes(app.wsgi_app, app, lanes)  # type: ignore[method-assign]

@@ -1,0 +1,110 @@
+"""The fast lanes (``idp.web.lanes``) answer exactly as the views behind them would: the same
+request sent through the whole application with the lanes and without them gets the same
+status, headers, fields and claims; the lane's answer never reached Flask."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import EnvironBuilder, TestResponse
+from werkzeug.wrappers import Request
+
+from idp.web.access_log import CLIENT
+from idp.web.lanes import Lanes
+from tests.flows.conftest import SERVICE, SERVICE_JWT
+from tests.support.tokens import client_credentials, introspect
+
+OWN = {"Content-Length", "X-Request-ID"}  # each response's own
+
+
+def lanes_of(app: Flask) -> Lanes:
+    layer: Any = app.wsgi_app
+    while not isinstance(layer, Lanes):
+        layer = getattr(layer, "app", None) or layer.wsgi_app
+    return layer
+
+
+@pytest.fixture
+def without_lanes(app: Flask) -> Iterator[Any]:
+    """Call to send what follows the way Flask answers it."""
+    lanes = lanes_of(app)
+    kept = lanes.lanes
+
+    def switch_off() -> None:
+        lanes.lanes = {}
+    yield switch_off
+    lanes.lanes = kept
+
+
+def through_the_lane(app: Flask, environ: dict[str, Any]) -> TestResponse:
+    started: list[Any] = []
+
+    def start(status: str, headers: list[tuple[str, str]], *_: Any) -> Any:
+        started.extend([status, headers])
+    body = b"".join(app.wsgi_app(environ, start))
+    assert "werkzeug.request" not in environ  # Flask never made a request of it
+    status, headers = started
+    return TestResponse([body], status, headers, request=Request(environ))
+
+
+def same_headers(ours: TestResponse, theirs: TestResponse) -> None:
+    assert [(n, v) for n, v in ours.headers if n not in OWN] == [
+        (n, v) for n, v in theirs.headers if n not in OWN]
+
+
+def _jose_part(token: str, index: int) -> dict[str, Any]:
+    part = token.split(".")[index]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return decoded
+
+
+@pytest.mark.parametrize("service", [SERVICE, SERVICE_JWT], ids=["opaque", "jwt"])
+def test_a_service_token_is_the_one_authlib_gives(app: Flask, browser: FlaskClient,
+                                                  without_lanes: Any,
+                                                  service: tuple[str, str]) -> None:
+    basic = {"Authorization": "Basic " + base64.b64encode(":".join(service).encode()).decode()}
+    assert client_credentials(browser, service).status_code == 200  # now remembered
+
+    def sent() -> dict[str, Any]:
+        environ: dict[str, Any] = EnvironBuilder(
+            "/token", method="POST", headers=list(basic.items()), data="grant_type=client_credentials",
+            content_type="application/x-www-form-urlencoded").get_environ()
+        return environ
+    environ = sent()
+    lane = through_the_lane(app, environ)
+    assert environ.get(CLIENT) == service[0]  # named in the access line
+    without_lanes()
+    authlib = browser.open(sent())
+    assert lane.status_code == authlib.status_code == 200
+    same_headers(lane, authlib)
+    assert lane.json is not None and authlib.json is not None
+    assert {k: v for k, v in lane.json.items() if k != "access_token"} == {
+        k: v for k, v in authlib.json.items() if k != "access_token"}
+    ours, theirs = lane.json["access_token"], authlib.json["access_token"]
+    if service == SERVICE_JWT:
+        assert _jose_part(ours, 0) == _jose_part(theirs, 0)  # alg, kid, typ at+jwt
+        claims, expected = _jose_part(ours, 1), _jose_part(theirs, 1)
+        assert claims["jti"] != expected["jti"]
+        assert claims["exp"] - claims["iat"] == expected["exp"] - expected["iat"]
+        skip = {"jti", "iat", "exp"}
+        assert {k: v for k, v in claims.items() if k not in skip} == {
+            k: v for k, v in expected.items() if k not in skip}
+    introspected = introspect(browser, service, ours).json
+    assert introspected is not None and introspected["active"] is True
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/jwks"])
+def test_a_published_document_is_the_one_its_view_gives(app: Flask, browser: FlaskClient,
+                                                        without_lanes: Any, path: str) -> None:
+    lane = through_the_lane(app, EnvironBuilder(path).get_environ())
+    without_lanes()
+    view = browser.get(path)
+    assert lane.status_code == view.status_code == 200
+    same_headers(lane, view)
+    assert lane.get_data() == view.get_data() and lane.json is not None
