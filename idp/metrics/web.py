@@ -53,7 +53,7 @@ def _finished(response: Response) -> Response:
 
 
 def observe(endpoint: str, status: int, started: float) -> None:
-    """An answer made before Flask (``idp.web.token_lane``), timed and counted as Flask's are."""
+    """An answer made before Flask (``idp.web.lanes``), timed and counted as Flask's are."""
     _timer(endpoint).observe(time.perf_counter() - started)
     _counter(endpoint, status).inc()
 

@@ -228,7 +228,7 @@ def pushed_authorization_request() -> Any:
 
 @bp.post("/token")
 def token() -> Any:
-    # The usual client credentials request was answered before Flask (idp.web.token_lane).
+    # The usual client credentials request was answered before Flask (idp.web.lanes).
     response = server().create_token_response()
     db = context.open_db()
     if db is not None:
