@@ -9,24 +9,87 @@ set, so both answers are kept.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from types import FunctionType
 from typing import Any
 
 from flask import Flask
-from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import URLSafeTimedSerializer
+from flask.json import dumps as json_dumps
+from flask.json.tag import TaggedJSONSerializer
+from flask.sessions import SecureCookieSessionInterface, session_json_serializer
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+
+class KeptKeySigner(TimestampSigner):
+    """itsdangerous' timestamp signer with each derived key computed once: it derived the
+    key (an HMAC over the salt) again for every cookie signed or checked."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._derived: dict[str | bytes | None, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        derived = self._derived.get(secret_key)
+        if derived is None:
+            derived = self._derived[secret_key] = super().derive_key(secret_key)
+        return derived
+
+
+class PlainFirstSerializer:
+    """Flask's tagged JSON for session cookies, byte for byte: a session of plain JSON values
+    (str, int, bool, None, lists and dicts of them, which is all the provider keeps) is
+    dumped without walking it through every tag, which leaves such a value as it is anyway;
+    anything else goes through the tags. Loading untags each object as the JSON decoder
+    makes it, which is what Flask's walk over the decoded value does."""
+
+    def __init__(self, tagged: TaggedJSONSerializer) -> None:
+        self.tagged = tagged
+        self.tag_keys = frozenset(tagged.tags)
+
+    def dumps(self, value: Any) -> str:
+        if not self._plain(value):
+            return self.tagged.dumps(value)
+        dumped: str = json_dumps(value, separators=(",", ":"))
+        return dumped
+
+    def loads(self, value: str | bytes) -> Any:
+        return json.loads(value, object_hook=self.tagged.untag)
+
+    def _plain(self, value: Any) -> bool:
+        kind = type(value)
+        if kind is dict:
+            if len(value) == 1 and next(iter(value)) in self.tag_keys:
+                return False  # a dict Flask would tag, to tell it from a tagged value
+            return all(type(k) is str and (type(v) in _PLAIN_LEAVES or self._plain(v))
+                       for k, v in value.items())
+        if kind is list:
+            return all(type(v) in _PLAIN_LEAVES or self._plain(v) for v in value)
+        return kind in _PLAIN_LEAVES
+
+
+_PLAIN_LEAVES = frozenset({str, int, bool, type(None)})
 
 
 class OnceSignedCookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions with the signer built at the first request."""
+    """Flask's signed-cookie sessions with the signer built at the first request, its keys
+    derived once, and plain session values serialised without the tag walk: the cookie is
+    the same, byte for byte."""
+
+    serializer = PlainFirstSerializer(session_json_serializer)  # type: ignore[assignment]
 
     def __init__(self) -> None:
         self._signer: URLSafeTimedSerializer | None = None
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         if self._signer is None:
-            self._signer = super().get_signing_serializer(app)
+            signer = super().get_signing_serializer(app)
+            if signer is not None:
+                signer.signer = KeptKeySigner
+                kept = signer.make_signer()
+                signer.make_signer = lambda salt=None: kept if salt is None else (  # type: ignore[method-assign]
+                    URLSafeTimedSerializer.make_signer(signer, salt))
+            self._signer = signer
         return self._signer
 
 
