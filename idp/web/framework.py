@@ -1,10 +1,11 @@
-"""Flask as the provider runs it, minus two costs every request paid for nothing.
+"""Flask as the provider runs it, minus costs every request paid for nothing.
 
 The benchmark's profile (``python -m bench.profile discovery --profile``) showed them: Flask's
 cookie sessions build a new itsdangerous signer for every request, test-serialising a value
 each time, and Flask asks ``inspect`` whether every view and hook is a coroutine function at
 every call. The secret key is fixed when the app is built and the views and hooks are a fixed
-set, so both answers are kept.
+set, so both answers are kept. ``bench.profile login`` showed the rest of the cookie's cost:
+the signing key derived again for every cookie, and every value walked through every tag.
 """
 
 from __future__ import annotations
