@@ -155,7 +155,10 @@ def _find_code() -> Select[AuthorizationCode]:
         .where(AuthorizationCode.code_hash == bindparam("code_hash"))
         .options(lazyload(AuthorizationCode.client),
                  joinedload(AuthorizationCode.identity).joinedload(Identity.accounts),
-                 joinedload(AuthorizationCode.login_session).lazyload(LoginSession.identity),
+                 # Of the login session, only what the ID token takes (its sid).
+                 joinedload(AuthorizationCode.login_session).load_only(LoginSession.id,
+                                                                       LoginSession.sid)
+                 .lazyload(LoginSession.identity),
                  joinedload(AuthorizationCode.login_session).lazyload(LoginSession.account))
     )
 
