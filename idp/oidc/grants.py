@@ -13,14 +13,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode
 from flask import g
-from sqlalchemy import Select, Table, bindparam, insert, select
+from sqlalchemy import Select, bindparam, select
 
 from idp import context
 from idp.identity.release import released_claims
@@ -28,13 +28,11 @@ from idp.settings.clients import is_uri_text
 from idp.storage.base import utcnow
 from idp.storage.clients import Client
 from idp.storage.identities import Identity
-from idp.storage.logout import remember_client
 from idp.storage.sessions import LoginSession, public_sid
-from idp.storage.tokens import AuthorizationCode, digest, find_code, mark_code_used
+from idp.storage.tokens import AuthorizationCode, digest, find_code, mark_code_used, store_code
 
 # Discovery's response_modes_supported: the code goes back in the query, nowhere else.
 RESPONSE_MODES = ("query",)
-_INSERT_CODE = insert(cast(Table, AuthorizationCode.__table__))
 # The client an ID token is being signed for: Authlib asks for the user's claims without it.
 _ID_TOKEN_AUDIENCE: ContextVar[Client] = ContextVar("id_token_audience")
 
@@ -113,11 +111,8 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         login = user.login_session
         if login is not None:  # logout must reach this client (Back-Channel Logout 2.7)
             public_sid(login)
-            remember_client(db, login.id, request.client)
-        # A prepared INSERT on the session's connection: nothing reads the row back in this
-        # request, and the ORM's unit of work at commit cost more than the statement.
         now = utcnow()
-        db.connection().execute(_INSERT_CODE, dict(
+        store_code(db, dict(
             code_hash=digest(code),
             client_pk=request.client.id,
             identity_id=user.identity.id,

@@ -16,7 +16,7 @@ from enum import StrEnum
 from functools import cache
 from typing import cast
 
-from sqlalchemy import ForeignKey, Integer, String, Table, Text, UniqueConstraint, select
+from sqlalchemy import CTE, ForeignKey, Integer, String, Table, Text, UniqueConstraint, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.sql import Executable
@@ -72,7 +72,18 @@ class LogoutDelivery(Base):
     client: Mapped[Client] = relationship(lazy="joined")
 
 
-def remember_client(db: Session, login_session_id: int, client: Client) -> None:
+def remember_client_cte() -> CTE:
+    """``remember_client``'s INSERT as a WITH clause of another PostgreSQL statement, over the
+    bind parameters ``login_session_id``, ``client_pk`` and ``created_at``."""
+    table = cast(Table, LoginSessionClient.__table__)
+    return (postgresql.insert(table)
+            .values(login_session_id=bindparam("login_session_id"),
+                    client_pk=bindparam("client_pk"), created_at=bindparam("created_at"))
+            .on_conflict_do_nothing(index_elements=["login_session_id", "client_pk"])
+            .cte("remembered_client"))
+
+
+def remember_client(db: Session, login_session_id: int, client: Client | int) -> None:
     """Note that ``client`` took part in the session (once per pair): one INSERT that does
     nothing when the pair is there already, where a SELECT first cost a statement more and
     let two concurrent authorizations of one session and client collide. On the session's
@@ -80,7 +91,8 @@ def remember_client(db: Session, login_session_id: int, client: Client) -> None:
     nobody reads) cost more than the statement."""
     connection = db.connection()
     connection.execute(_remember_client(connection.dialect.name),
-                       {"login_session_id": login_session_id, "client_pk": client.id,
+                       {"login_session_id": login_session_id,
+                        "client_pk": client if isinstance(client, int) else client.id,
                         "created_at": utcnow()})
 
 

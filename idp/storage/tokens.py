@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     ForeignKey,
+    Insert,
     Integer,
     Select,
     String,
@@ -35,6 +36,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from idp.storage.base import Base, UtcDateTime, utcnow
 from idp.storage.clients import Client
 from idp.storage.identities import Identity
+from idp.storage.logout import remember_client, remember_client_cte
 from idp.storage.sessions import LoginSession
 
 
@@ -138,6 +140,33 @@ class AccessToken(TokenState, Base):
     def is_active(self) -> bool:
         return self.revoked_at is None and utcnow() < self.expires_at
 
+
+
+def store_code(db: Session, row: dict[str, Any]) -> None:
+    """Insert a code (``row``: every column but the id) by a prepared statement on the
+    session's connection (nothing reads it back in the request that issues it). Issued in a
+    login session, the code's client is noted as taking part in it (logout must reach it,
+    ``idp.storage.logout.remember_client``): on PostgreSQL in the same statement, a
+    data-modifying WITH, so one round trip does both."""
+    connection = db.connection()
+    if row["login_session_id"] is None:
+        connection.execute(_INSERT_CODE, row)
+    elif connection.dialect.name == "postgresql":
+        connection.execute(_insert_code_remembering_client(), row)
+    else:
+        remember_client(db, row["login_session_id"], row["client_pk"])
+        connection.execute(_INSERT_CODE, row)
+
+
+_INSERT_CODE = insert(cast(Table, AuthorizationCode.__table__))
+
+
+@cache
+def _insert_code_remembering_client() -> Insert:
+    codes = cast(Table, AuthorizationCode.__table__)
+    columns = [column.name for column in codes.columns if column.name != "id"]
+    return (insert(codes).values({name: bindparam(name) for name in columns})
+            .add_cte(remember_client_cte()))
 
 
 def find_code(db: Session, code: str) -> AuthorizationCode | None:

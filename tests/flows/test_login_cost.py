@@ -19,7 +19,8 @@ def test_a_returning_persons_login_runs_a_fixed_set_of_statements(app: Flask) ->
     in before: nothing on the first visit, the account, its refresh, the audit event and the
     session at login, the session, nonce, session's client and code at the second visit, the
     code, access token, refresh token (this client gets one) and the code's claiming at the
-    token endpoint; three commits. PostgreSQL adds nothing (its BEGIN is implicit), SQLite
+    token endpoint (on PostgreSQL the session's client and the code are one statement, so are
+    the two tokens); three commits. PostgreSQL adds nothing (its BEGIN is implicit), SQLite
     its BEGIN IMMEDIATE, left out here."""
     services = app.extensions["campus_id"]
     # The client and its release policy are read once per 2 s; a slow machine must not see a
@@ -53,5 +54,9 @@ def test_a_returning_persons_login_runs_a_fixed_set_of_statements(app: Flask) ->
     finally:
         event.remove(engine, "before_cursor_execute", statement)
         event.remove(engine, "commit", commit)
-    assert statements == {"POST /login": 4, "GET /authorize": 4, "POST /token": 4}, "\n".join(seen[-6:])
+    # On PostgreSQL the session's client goes in with the code, and the refresh token with the
+    # access token, each pair as one statement (a data-modifying WITH).
+    paired = 1 if engine.dialect.name == "postgresql" else 0
+    assert statements == {"POST /login": 4, "GET /authorize": 4 - paired,
+                          "POST /token": 4 - paired}, "\n".join(seen[-6:])
     assert commits == {"POST /login": 1, "GET /authorize": 1, "POST /token": 1}
