@@ -1,0 +1,59 @@
+"""The two checks of Authlib's generic request handling that a narrow path past it must make
+alike (``basic_introspection``, ``refresh_requests``): the transport, and a client's HTTP Basic
+credentials (RFC 6749 2.3.1), each answered as Authlib would answer it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from authlib.common.security import is_secure_transport
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from flask import Request
+
+from idp.oidc.server import CampusAuthorizationServer, basic_credentials_readable
+from idp.storage.clients import Client
+
+FORM = "application/x-www-form-urlencoded"
+METHOD = "client_secret_basic"
+INSECURE_TRANSPORT = "AUTHLIB_INSECURE_TRANSPORT"  # Authlib's switch, read on every request
+
+
+def secure(request: Request) -> bool:
+    """Authlib's judgement of the transport, which reads the scheme and host alone."""
+    return bool(os.getenv(INSECURE_TRANSPORT)) or _secure_origin(
+        f"{request.scheme}://{request.host}/")
+
+
+@lru_cache(maxsize=64)
+def _secure_origin(origin: str) -> bool:
+    """Remembered: parsing the host as an address cost as much as the rest of the checks."""
+    return bool(is_secure_transport(origin))
+
+
+def form_parameters(request: Request, allowed: frozenset[str]) -> dict[str, str] | None:
+    """The form's parameters when they are among ``allowed``, each given once, with no query."""
+    if request.args or request.mimetype != FORM:
+        return None
+    pairs = list(request.form.items(multi=True))
+    params = dict(pairs)
+    if len(params) != len(pairs) or not params.keys() <= allowed:
+        return None
+    return params
+
+
+def basic_client(server: CampusAuthorizationServer, request: Request,
+                 endpoint: str) -> Client | None:
+    """The client of the request's HTTP Basic credentials, when Authlib would authenticate it
+    by them at ``endpoint`` (a live client whose secret they carry, allowed that method)."""
+    if not basic_credentials_readable(request):
+        return None
+    client_id, secret = extract_basic_authorization(request.headers)
+    if not client_id or not secret:
+        return None
+    client = server.query_client(client_id)
+    if (client is None or not client.check_client_secret(secret)
+            or not client.check_endpoint_auth_method(METHOD, endpoint)):
+        return None
+    return client
