@@ -29,7 +29,7 @@ from flask import (
 
 from idp import context
 from idp.identity.release import released_claims
-from idp.oidc import basic_introspection
+from idp.oidc import basic_introspection, refresh_requests
 from idp.oidc.descriptions import description
 from idp.oidc.discovery import provider_metadata
 from idp.oidc.grants import AuthenticatedUser
@@ -228,8 +228,12 @@ def pushed_authorization_request() -> Any:
 
 @bp.post("/token")
 def token() -> Any:
-    # The usual client credentials request was answered before Flask (idp.web.lanes).
-    response = server().create_token_response()
+    # The usual client credentials request was answered before Flask (idp.web.lanes); a
+    # confidential client's usual refresh is answered past Authlib's request handling.
+    srv = server()
+    response = refresh_requests.issue(srv, request._get_current_object())  # type: ignore[attr-defined]
+    if response is None:
+        response = srv.create_token_response()
     db = context.open_db()
     if db is not None:
         if response.status_code == 200:
