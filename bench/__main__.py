@@ -6,7 +6,8 @@ worker bound to CPU 0, wrk bound to CPU 1: the empty Flask route and client cred
 Figures are this machine's: the table starts with its raw signing rate per core so each token
 figure can be read as a fraction of that limit. Environment knobs: ``BENCH_SECONDS`` (per
 measurement, default 8), ``BENCH_POSTGRES_URL`` (an admin URL for a throwaway database),
-``BENCH_REDIS_URL`` (default redis://127.0.0.1:6379/0; empty to run without Redis).
+``BENCH_REDIS_URL`` (default redis://127.0.0.1:6379/0; empty to run without Redis),
+``BENCH_THREADS`` (``[server] threads`` of every server measured, default 4, the provider's).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ SERVICES = {  # client credentials clients: access token format and signing algo
     "client credentials opaque": ("bench-cc-opaque", "opaque", "RS256"),
 }
 CONCURRENCY = (16, 64)
-THREADS = 4  # [server] threads, its default
+THREADS = int(os.environ.get("BENCH_THREADS", "4"))  # [server] threads; 4 is its default
 FLOORS = {"floor: empty WSGI app": "app", "floor: empty Flask route": "flask_app"}
 DEFAULT_ENGINE = ServerEngine.GRANIAN  # what `idp serve` runs without [server] engine
 ENGINES = (ServerEngine.GRANIAN, ServerEngine.GUNICORN)
@@ -213,8 +214,9 @@ def worker_memory(master_pid: int) -> list[int]:
 
 def print_table(rates: dict[str, float], rows: list[Row], memory: list[int], workers: int) -> None:
     print()
-    print(f"Campus ID benchmark: {os.cpu_count()} cores, {DEFAULT_ENGINE} workers = {workers}, PostgreSQL, "
-          f"{'Redis' if REDIS_URL else 'no Redis'}, {SECONDS:g} s per measurement")
+    print(f"Campus ID benchmark: {os.cpu_count()} cores, {DEFAULT_ENGINE} workers = {workers} "
+          f"of {THREADS} threads, PostgreSQL, {'Redis' if REDIS_URL else 'no Redis'}, "
+          f"{SECONDS:g} s per measurement")
     print("Raw signing rate, one core: " + ", ".join(f"{alg} {rate:,.0f}/s" for alg, rate in rates.items()))
     print("Load generators, each a process of its own: wrk with one thread for every row but full logins, "
           "which the Node generator drives (cookies, a form to read).")
@@ -372,7 +374,7 @@ def main() -> int:
                     rows.append(Row(floor_name, concurrency, result["rps"], result["p50_ms"],
                                     result["p99_ms"], result["errors"], result["first_error"]))
         stack = ProviderStack(Path(tmp), port=free_port(), clients=clients, workers=workers,
-                              database_url=db_url)
+                              database_url=db_url, extra_config={"server": {"threads": THREADS}})
         with stack:
             assert stack.process is not None
             meta = requests.get(f"{stack.issuer}/.well-known/openid-configuration", timeout=5).json()
