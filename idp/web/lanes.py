@@ -5,6 +5,8 @@ Flask untouched, a body the lane read handed on as it came.
 
 - ``POST /token``: a service's usual client credentials request (``idp.oidc.service_tokens``
   says which requests and why);
+- ``GET /userinfo`` with the bearer token in the header (``idp.oidc.userinfo``): the claims,
+  on one pooled connection; a refusal goes to Flask, which says it;
 - ``GET /.well-known/openid-configuration`` and ``GET /jwks``: documents that change with the
   issuer or the signing keys alone.
 
@@ -21,13 +23,16 @@ import io
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from flask import Flask
+from flask import Flask, Response
+from sqlalchemy.orm import Session
 
 from idp import context
 from idp.metrics import web as metrics_web
 from idp.oidc import service_tokens
+from idp.oidc.userinfo import Refused
+from idp.oidc.userinfo import claims as userinfo_claims
 from idp.web.access_log import CLIENT, MAX_CLIENT, printable
 from idp.web.raw_request import MAX_BODY, REFUSED
 
@@ -71,8 +76,9 @@ class Lanes:
             if answer is not None:
                 if answer.client_id:
                     environ[CLIENT] = printable(answer.client_id, MAX_CLIENT)
-                start_response(answer.status, [*answer.headers,
-                                               ("Content-Length", str(len(answer.body)))])
+                start_response(answer.status, [*answer.headers, *(
+                    [] if any(name == "Content-Length" for name, _ in answer.headers)
+                    else [("Content-Length", str(len(answer.body)))])])
                 if self.metrics:
                     metrics_web.observe(self._endpoint(key), int(answer.status[:3]), started)
                 return [answer.body]
@@ -106,6 +112,33 @@ def service_token(server: CampusAuthorizationServer, services: context.Services)
     return lane
 
 
+def userinfo(flask_app: Flask, services: context.Services) -> Lane:
+    engine = services.reads if services.reads is not None else services.engine
+
+    def lane(environ: WSGIEnvironment) -> Answer | None:
+        scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        token = value.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None
+        opened: list[Session] = []
+
+        def session() -> Session:
+            if not opened:
+                opened.append(services.sessions())
+            return opened[0]
+        try:
+            with engine.connect() as connection:
+                answer = userinfo_claims(services, connection, session, token)
+        finally:
+            for made in opened:
+                made.close()
+        if isinstance(answer, Refused):
+            return None
+        response = cast(Response, flask_app.json.response(answer))  # jsonify's bytes, headers
+        return Answer(response.status, list(response.headers.items()), response.get_data())
+    return lane
+
+
 def document(body: Callable[[], bytes], headers: list[tuple[str, str]]) -> Lane:
     """A GET answered by ``body()`` (the view's own, kept by whoever makes it)."""
     def lane(environ: WSGIEnvironment) -> Answer:
@@ -133,7 +166,8 @@ def init_app(app: Flask, server: CampusAuthorizationServer, *,
     """Call before ProxyFix wraps ``app.wsgi_app``: a lane must see the public scheme and host
     as Flask would. ``documents``: path → (body, headers) of a GET answered alike by its view."""
     services = context.services_of(app)
-    lanes: dict[tuple[str, str], Lane] = {("POST", "/token"): service_token(server, services)}
+    lanes: dict[tuple[str, str], Lane] = {("POST", "/token"): service_token(server, services),
+                                          ("GET", "/userinfo"): userinfo(app, services)}
     for path, (body, headers) in documents.items():
         lanes[("GET", path)] = document(body, headers)
     app.wsgi_app = Lanes(app.wsgi_app, app, lanes)  # type: ignore[method-assign]

@@ -28,18 +28,18 @@ from flask import (
 )
 
 from idp import context
-from idp.identity.release import released_claims
 from idp.oidc import basic_introspection, refresh_requests
 from idp.oidc.descriptions import description
 from idp.oidc.discovery import provider_metadata
 from idp.oidc.grants import AuthenticatedUser
 from idp.oidc.pushed import PAR_LIFETIME_S, authorization_params, push_request
 from idp.oidc.server import CampusAuthorizationServer, ResolvedAuthorization
+from idp.oidc.userinfo import Refused
+from idp.oidc.userinfo import claims as userinfo_claims
 from idp.settings.model import JWKS_MAX_AGE_S
 from idp.storage import audit, grants
 from idp.storage.audit import AuditEventType
 from idp.storage.sessions import LoginSession
-from idp.storage.token_rows import find_person_token
 from idp.web import consent, pending
 from idp.web.csrf import check_form_token
 from idp.web.session import current_login
@@ -262,25 +262,15 @@ def revoke() -> Any:
 
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo() -> Any:
-    """OpenID Connect Core 5.3, with the bearer token in the header or the form (RFC 6750 2).
-
-    Opaque and JWT access tokens are both looked up by digest, so a revoked one of either
-    kind is refused, and so is one issued by the client credentials grant (no person)."""
+    """OpenID Connect Core 5.3, with the bearer token in the header or the form (RFC 6750 2);
+    also answered before Flask for a token in the header (``idp.web.lanes``)."""
     value = _bearer_token()
     if not value:
         return _bearer_error(401, None)
-    db = context.read_connection()
-    found = find_person_token(db, value)
-    if found is None or not found.is_active() or found.identity is None:
-        return _bearer_error(401, "invalid_token")
-    client = context.client_by_pk(found.client_pk)
-    if client is None:  # deleted (which revokes its tokens anyway)
-        return _bearer_error(401, "invalid_token")
-    scopes = found.scope.split()
-    if "openid" not in scopes:
-        return _bearer_error(403, "insufficient_scope")
-    return jsonify(released_claims(context.settings(), client, found.identity, scopes,
-                                   context.release_policies(client.id), db))
+    answer = userinfo_claims(context.services(), context.read_connection(), context.db, value)
+    if isinstance(answer, Refused):
+        return _bearer_error(answer.status, answer.error)
+    return jsonify(answer)
 
 
 def _bearer_token() -> str | None:

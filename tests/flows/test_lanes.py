@@ -1,6 +1,7 @@
 """The fast lanes (``idp.web.lanes``) answer exactly as the views behind them would: the same
 request sent through the whole application with the lanes and without them gets the same
-status, headers, fields and claims; the lane's answer never reached Flask."""
+status, headers, fields and claims; the lane's answer never reached Flask. What a lane
+declines (a refusal, anything unusual) the view answers as before."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from werkzeug.wrappers import Request
 
 from idp.web.access_log import CLIENT
 from idp.web.lanes import Lanes
-from tests.flows.conftest import SERVICE, SERVICE_JWT
+from tests.flows.conftest import RP1, SERVICE, SERVICE_JWT
+from tests.support.oidc_client import sign_in
 from tests.support.tokens import client_credentials, introspect
 
 OWN = {"Content-Length", "X-Request-ID"}  # each response's own
@@ -108,3 +110,27 @@ def test_a_published_document_is_the_one_its_view_gives(app: Flask, browser: Fla
     assert lane.status_code == view.status_code == 200
     same_headers(lane, view)
     assert lane.get_data() == view.get_data() and lane.json is not None
+
+
+def test_userinfo_is_the_claims_its_view_gives(app: Flask, browser: FlaskClient,
+                                               without_lanes: Any) -> None:
+    tokens = RP1.token(browser, sign_in(browser, RP1, "demo@tpu.ru", "demo")["code"]).json
+    assert tokens is not None
+    token = tokens["access_token"]
+    environ = EnvironBuilder("/userinfo", headers=[("Authorization", f"Bearer {token}")]).get_environ()
+    lane = through_the_lane(app, environ)
+    without_lanes()
+    # As a relying party's server asks: no cookie of the person's browser.
+    view = app.test_client().get("/userinfo", headers={"Authorization": f"Bearer {token}"})
+    assert lane.status_code == view.status_code == 200
+    same_headers(lane, view)
+    assert lane.get_data() == view.get_data() and lane.json is not None and lane.json["sub"]
+
+
+def test_a_refused_bearer_token_is_answered_by_the_view(app: Flask, browser: FlaskClient) -> None:
+    service = client_credentials(browser, SERVICE).json
+    assert service is not None
+    for token in ("no-such-token", service["access_token"]):
+        refused = browser.get("/userinfo", headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code == 401
+        assert refused.headers["WWW-Authenticate"] == 'Bearer realm="campus-id", error="invalid_token"'

@@ -35,8 +35,10 @@ class Captured:
 
     def __init__(self) -> None:
         self.out = io.StringIO()
+        self.handler = logs.handler(LoggingSettings(LogFormat.JSON, LogLevel.DEBUG), self.out)
 
     def records(self) -> list[dict[str, Any]]:
+        self.handler.flush()  # access lines wait for a batch (idp.logs)
         return [json.loads(line) for line in self.out.getvalue().splitlines()]
 
     def clear(self) -> None:
@@ -47,7 +49,7 @@ class Captured:
 @pytest.fixture
 def captured() -> Iterator[Captured]:
     found = Captured()
-    handler = logs.handler(LoggingSettings(LogFormat.JSON, LogLevel.DEBUG), found.out)
+    handler = found.handler
     root = logging.getLogger()
     level = root.level
     root.addHandler(handler)
