@@ -283,13 +283,24 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 
 def current_language() -> str:
-    chosen = g.get("ui_language") or request.args.get(COOKIE) or request.cookies.get(COOKIE)
-    if chosen in LANGUAGES:
-        return chosen
-    accepted: str | None = g.get("accepted_language")
-    if accepted is None:  # a page asks often (every text); the header is matched once
-        accepted = g.accepted_language = request.accept_languages.best_match(LANGUAGES) or "ru"
-    return accepted
+    """``g.ui_language`` when a view set one, else the query's or the cookie's choice, else the
+    best match of Accept-Language, else Russian. A page asks once per text: what the request
+    itself says is worked out once and kept in ``g``."""
+    chosen = g.get("ui_language")
+    if chosen:
+        return chosen if chosen in LANGUAGES else _requested_language(accept_only=True)
+    return _requested_language()
+
+
+def _requested_language(*, accept_only: bool = False) -> str:
+    key = "accepted_language" if accept_only else "requested_language"
+    found: str | None = g.get(key)
+    if found is None:
+        chosen = None if accept_only else (request.args.get(COOKIE) or request.cookies.get(COOKIE))
+        found = chosen if chosen in LANGUAGES else (
+            request.accept_languages.best_match(LANGUAGES) or "ru")
+        setattr(g, key, found)
+    return found
 
 
 def translate(key: str, **values: str) -> str:
