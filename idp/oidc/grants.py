@@ -162,7 +162,8 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
         memo: dict[tuple[int, str], bool] = g.setdefault("nonces_seen", {})
         if key not in memo:
             params = {"client_pk": request.client.id, "nonce": nonce}
-            memo[key] = context.db().scalars(_nonce_used(), params).first() is not None
+            # On the session's connection: one plain column, no ORM entity to make.
+            memo[key] = context.db().connection().execute(_nonce_used(), params).first() is not None
         return memo[key]
 
     def get_client_algorithm(self, client: Client) -> str:

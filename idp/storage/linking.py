@@ -108,10 +108,10 @@ def settled(db: Session, account: LinkedAccount, expected: Mapping[str, str | No
     for n, (rule, digest) in enumerate(digests):
         params[f"rule_{n}"], params[f"hash_{n}"] = rule, digest
     stored: dict[str, str | None] = {}
-    # Without a flush first: the login's pending change of the account (its attributes, its
-    # last login) is nothing this reads, and it goes out with the login's other writes.
-    with db.no_autoflush:
-        rows = db.execute(_settled(len(digests)), params).all()
+    # On the session's connection, without the ORM around a read of plain columns, and without
+    # a flush first: the login's pending change of the account (its attributes) is nothing
+    # this reads, and it goes out with the login's other writes.
+    rows = db.connection().execute(_settled(len(digests)), params).all()
     for account_id, stored_rule, stored_hash in rows:
         if account_id != account.id:
             return False  # a match: the full procedure decides, under the locks
