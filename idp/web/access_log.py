@@ -62,11 +62,12 @@ def named_client() -> str | None:
             value = request.form.get("client_id")  # usually parsed by the view already
         except HTTPException:  # a body that could not be read: nothing to name
             value = None
-    return value or _basic_user()
+    return value or basic_user(request.headers.get("Authorization", ""))
 
 
-def _basic_user() -> str | None:
-    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+def basic_user(authorization: str) -> str | None:
+    """The user (client_id) of an HTTP Basic ``Authorization`` header, unchecked."""
+    scheme, _, credentials = authorization.strip().partition(" ")
     if scheme.lower() != "basic":
         return None
     try:

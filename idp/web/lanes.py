@@ -4,7 +4,9 @@ view would (tests/flows/test_lanes.py compares them); a request a lane declines 
 Flask untouched, a body the lane read handed on as it came.
 
 - ``POST /token``: a service's usual client credentials request (``idp.oidc.service_tokens``
-  says which requests and why);
+  says which requests and why), then a confidential client's usual refresh
+  (``idp.oidc.refresh_requests``);
+- ``POST /introspect``: a resource server's usual request (``idp.oidc.basic_introspection``);
 - ``GET /userinfo`` with the bearer token in the header (``idp.oidc.userinfo``): the claims,
   on one pooled connection; a refusal goes to Flask, which says it;
 - ``GET /.well-known/openid-configuration`` and ``GET /jwks``: documents that change with the
@@ -15,25 +17,32 @@ layers around the application still apply to a lane's answer: the request id, th
 headers, the refusal of an oversized body or a bad host (a refused request never takes a
 lane), the access line (which names the client). An answer is timed and counted under its
 view's endpoint name, as Flask's hooks count it (``idp.metrics.web``).
+
+The refresh and introspection lanes run in an application context (``idp.context``'s database
+session and remembered clients, committed and closed as the token view does) with a plain
+request object over the environ: no request context, no routing, no hooks, no session cookie.
+Should one fail, the request goes to Flask as if the lane had not been there (its transaction
+rolled back), and the one error mapping answers it.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from flask import Flask, Response
+from flask import Flask, Request, Response
 from sqlalchemy.orm import Session
 
 from idp import context
 from idp.metrics import web as metrics_web
-from idp.oidc import service_tokens
+from idp.oidc import basic_introspection, refresh_requests, service_tokens
 from idp.oidc.userinfo import Refused
 from idp.oidc.userinfo import claims as userinfo_claims
-from idp.web.access_log import CLIENT, MAX_CLIENT, printable
+from idp.web.access_log import CLIENT, MAX_CLIENT, basic_user, printable
 from idp.web.raw_request import MAX_BODY, REFUSED
 
 if TYPE_CHECKING:
@@ -41,6 +50,7 @@ if TYPE_CHECKING:
 
     from idp.oidc.server import CampusAuthorizationServer
 
+log = logging.getLogger(__name__)
 FORM = "application/x-www-form-urlencoded"
 DISCOVERY = "/.well-known/openid-configuration"
 
@@ -112,6 +122,54 @@ def service_token(server: CampusAuthorizationServer, services: context.Services)
     return lane
 
 
+def first_of(*lanes: Lane) -> Lane:
+    """The answer of the first of ``lanes`` that answers (each hands the body on as it came)."""
+    def lane(environ: WSGIEnvironment) -> Answer | None:
+        for each in lanes:
+            answer = each(environ)
+            if answer is not None:
+                return answer
+        return None
+    return lane
+
+
+def in_app_context(flask_app: Flask, answer: Callable[[Request], Response | None], *,
+                   commit: bool) -> Lane:
+    """A lane for a narrow path written against a request object (``answer``: the response,
+    or None when the view must answer). ``commit``: the request's unit of work is committed
+    after a 200, as the token view does."""
+    def lane(environ: WSGIEnvironment) -> Answer | None:
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        if (environ.get("CONTENT_TYPE") != FORM or environ.get("QUERY_STRING")
+                or authorization[:6].lower() != "basic "):
+            return None
+        body = _body(environ)
+        if body is None:
+            return None
+        environ["wsgi.input"] = io.BytesIO(body)
+        response: Response | None = None
+        try:
+            with flask_app.app_context():
+                response = answer(flask_app.request_class(environ))
+                made = context.open_db()
+                if response is not None and made is not None:
+                    if commit and response.status_code == 200:
+                        made.commit()
+                    else:
+                        made.rollback()
+        except Exception:
+            log.warning("a fast lane failed on %s; the view answers", environ.get("PATH_INFO"),
+                        exc_info=True)
+            response = None
+        environ.pop("werkzeug.request", None)
+        if response is None:
+            environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it as it came
+            return None
+        return Answer(response.status, list(response.headers.items()), response.get_data(),
+                      basic_user(authorization))
+    return lane
+
+
 def userinfo(flask_app: Flask, services: context.Services) -> Lane:
     engine = services.reads if services.reads is not None else services.engine
 
@@ -166,8 +224,15 @@ def init_app(app: Flask, server: CampusAuthorizationServer, *,
     """Call before ProxyFix wraps ``app.wsgi_app``: a lane must see the public scheme and host
     as Flask would. ``documents``: path → (body, headers) of a GET answered alike by its view."""
     services = context.services_of(app)
-    lanes: dict[tuple[str, str], Lane] = {("POST", "/token"): service_token(server, services),
-                                          ("GET", "/userinfo"): userinfo(app, services)}
+    lanes: dict[tuple[str, str], Lane] = {
+        ("POST", "/token"): first_of(
+            service_token(server, services),
+            in_app_context(app, lambda request: refresh_requests.issue(server, request),
+                           commit=True)),
+        ("POST", "/introspect"): in_app_context(
+            app, lambda request: basic_introspection.answer(server, request), commit=False),
+        ("GET", "/userinfo"): userinfo(app, services),
+    }
     for path, (body, headers) in documents.items():
         lanes[("GET", path)] = document(body, headers)
     app.wsgi_app = Lanes(app.wsgi_app, app, lanes)  # type: ignore[method-assign]

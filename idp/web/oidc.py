@@ -28,7 +28,6 @@ from flask import (
 )
 
 from idp import context
-from idp.oidc import basic_introspection, refresh_requests
 from idp.oidc.descriptions import description
 from idp.oidc.discovery import provider_metadata
 from idp.oidc.grants import AuthenticatedUser
@@ -228,12 +227,9 @@ def pushed_authorization_request() -> Any:
 
 @bp.post("/token")
 def token() -> Any:
-    # The usual client credentials request was answered before Flask (idp.web.lanes); a
-    # confidential client's usual refresh is answered past Authlib's request handling.
-    srv = server()
-    response = refresh_requests.issue(srv, request._get_current_object())  # type: ignore[attr-defined]
-    if response is None:
-        response = srv.create_token_response()
+    # A service's usual client credentials request and a confidential client's usual refresh
+    # were answered before Flask (idp.web.lanes).
+    response = server().create_token_response()
     db = context.open_db()
     if db is not None:
         if response.status_code == 200:
@@ -246,10 +242,8 @@ def token() -> Any:
 @bp.post("/introspect")
 def introspect() -> Any:
     """RFC 7662: read-only, so nothing to commit. The usual request of a resource server with
-    HTTP Basic credentials is answered past Authlib's request handling (``basic_introspection``)."""
-    srv = server()
-    response = basic_introspection.answer(srv, request._get_current_object())  # type: ignore[attr-defined]
-    return response if response is not None else srv.create_endpoint_response("introspection")
+    HTTP Basic credentials was answered before Flask (``idp.web.lanes``)."""
+    return server().create_endpoint_response("introspection")
 
 
 @bp.post("/revoke")

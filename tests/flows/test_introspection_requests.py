@@ -35,12 +35,15 @@ def seen(response: TestResponse) -> tuple[int, bytes, list[tuple[str, str]]]:
 
 
 @pytest.mark.parametrize("hint", [None, "access_token", "refresh_token", "something_else"])
-def test_basic_and_form_secrets_answer_the_same_bytes(browser: FlaskClient, hint: str | None) -> None:
+def test_basic_and_form_secrets_answer_the_same_bytes(app: Flask, browser: FlaskClient,
+                                                      hint: str | None) -> None:
     tokens = tokens_of(browser)
     service_token = client_credentials(browser, SERVICE).json["access_token"]
+    resource_server = app.test_client()  # no cookie of the person's browser
     for token in (tokens["access_token"], tokens["refresh_token"], service_token, "no-such-token"):
-        basic = introspect(browser, (RP1.client_id, RP1.secret), token, hint=hint)
-        form = introspect(browser, (RP1.client_id, RP1.secret), token, hint=hint, method="post")
+        basic = introspect(resource_server, (RP1.client_id, RP1.secret), token, hint=hint)
+        form = introspect(resource_server, (RP1.client_id, RP1.secret), token, hint=hint,
+                          method="post")
         assert seen(basic) == seen(form)
         other = introspect(browser, (RP2.client_id, RP2.secret), token, hint=hint)
         assert other.json == {"active": False}
@@ -70,7 +73,7 @@ def test_the_usual_request_is_answered_past_authlib(app: Flask, browser: FlaskCl
         introspect(browser, (RP1.client_id, "wrong-secret-0123456789"), tokens["access_token"]),
         browser.post("/introspect", data={"token": ""}, auth=(RP1.client_id, RP1.secret)),
     ]
-    assert answered == [True, False, False, False, False, False]
+    assert answered[0] is True and True not in answered[1:]  # a query: never offered to it
     assert [r.status_code for r in unusual] == [200, 200, 200, 401, 400]
     assert unusual[0].json["active"] is True and unusual[1].json["active"] is True
     assert unusual[3].json["error"] == "invalid_client" and "WWW-Authenticate" in unusual[3].headers

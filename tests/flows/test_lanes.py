@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
+from idp.oidc import basic_introspection
 from idp.web.access_log import CLIENT
 from idp.web.lanes import Lanes
 from tests.flows.conftest import RP1, SERVICE, SERVICE_JWT
@@ -134,3 +135,17 @@ def test_a_refused_bearer_token_is_answered_by_the_view(app: Flask, browser: Fla
         refused = browser.get("/userinfo", headers={"Authorization": f"Bearer {token}"})
         assert refused.status_code == 401
         assert refused.headers["WWW-Authenticate"] == 'Bearer realm="campus-id", error="invalid_token"'
+
+
+def test_a_lane_that_fails_leaves_the_request_to_its_view(app: Flask, browser: FlaskClient,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing a lane began is kept (its transaction rolled back), and the view answers."""
+    def broken(server: Any, request: Any) -> Any:
+        request.form  # noqa: B018 -- the body read, as the narrow path reads it
+        raise RuntimeError("a lane's own bug")
+    monkeypatch.setattr(basic_introspection, "answer", broken)
+    service = client_credentials(browser, SERVICE).json
+    assert service is not None
+    answered = introspect(app.test_client(), SERVICE, service["access_token"])
+    assert answered.status_code == 200 and answered.json is not None
+    assert answered.json["active"] is True
