@@ -22,8 +22,12 @@ INSECURE_TRANSPORT = "AUTHLIB_INSECURE_TRANSPORT"  # Authlib's switch, read on e
 
 def secure(request: Request) -> bool:
     """Authlib's judgement of the transport, which reads the scheme and host alone."""
-    return bool(os.getenv(INSECURE_TRANSPORT)) or _secure_origin(
-        f"{request.scheme}://{request.host}/")
+    return secure_origin(request.scheme, request.host)
+
+
+def secure_origin(scheme: str, host: str) -> bool:
+    """``secure`` of a request's scheme and host."""
+    return bool(os.getenv(INSECURE_TRANSPORT)) or _secure_origin(f"{scheme}://{host}/")
 
 
 @lru_cache(maxsize=64)

@@ -30,18 +30,16 @@ a request that falls through is as if it had not been here. Not sent: Authlib's
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from authlib.common.security import is_secure_transport
 from authlib.oauth2.rfc6749 import InvalidScopeError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 
 from idp.metrics import record
+from idp.oidc.basic_clients import secure_origin
 from idp.oidc.client_credentials import ServiceGrant, service_scope
 from idp.oidc.tokens import is_self_contained, store_issued
 from idp.storage.clients import Client
@@ -53,7 +51,6 @@ if TYPE_CHECKING:
 GRANT_TYPE: str = ServiceGrant.GRANT_TYPE
 PARAMETERS = frozenset({"grant_type", "scope"})
 PAYLOAD = BasicOAuth2Payload({"grant_type": GRANT_TYPE})
-INSECURE_TRANSPORT = "AUTHLIB_INSECURE_TRANSPORT"  # Authlib's switch, read on every request
 HEADERS: list[tuple[str, str]] = list(ServiceGrant.TOKEN_RESPONSE_HEADER)
 
 
@@ -82,7 +79,7 @@ def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str,
     """The token response to a request of these parts, or None when Authlib's path must
     answer it (``body``: the form, of the form's content type)."""
     params = _parameters(body)
-    if params is None or not _secure(scheme, host):
+    if params is None or not secure_origin(scheme, host):
         return None
     client = _authenticated(services, authorization)
     if client is None:
@@ -99,18 +96,6 @@ def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str,
             db.commit()
     record.token_issued(GRANT_TYPE, client.client_id)
     return Answer(client.client_id, json.dumps(token).encode(), HEADERS)
-
-
-def _secure(scheme: str, host: str) -> bool:
-    """Authlib's judgement of the transport, which reads the scheme and host alone."""
-    return bool(os.getenv(INSECURE_TRANSPORT)) or _secure_origin(f"{scheme}://{host}/")
-
-
-@lru_cache(maxsize=64)
-def _secure_origin(origin: str) -> bool:
-    """Remembered: parsing the host as an address (a loopback one may use http) cost as much
-    as the rest of the checks."""
-    return bool(is_secure_transport(origin))
 
 
 def _parameters(body: bytes) -> dict[str, str] | None:
