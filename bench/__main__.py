@@ -7,7 +7,9 @@ Figures are this machine's: the table starts with its raw signing rate per core 
 figure can be read as a fraction of that limit. Environment knobs: ``BENCH_SECONDS`` (per
 measurement, default 8), ``BENCH_POSTGRES_URL`` (an admin URL for a throwaway database),
 ``BENCH_REDIS_URL`` (default redis://127.0.0.1:6379/0; empty to run without Redis),
-``BENCH_THREADS`` (``[server] threads`` of every server measured, default 4, the provider's).
+``BENCH_THREADS`` (``[server] threads`` of every server measured, default 4, the provider's),
+``BENCH_ROWS`` (words separated by commas: only the provider's rows whose name has one, e.g.
+``login``; the floors and engines are measured still).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ SERVICES = {  # client credentials clients: access token format and signing algo
 }
 CONCURRENCY = (16, 64)
 THREADS = int(os.environ.get("BENCH_THREADS", "4"))  # [server] threads; 4 is its default
+ONLY = [word.strip() for word in os.environ.get("BENCH_ROWS", "").split(",") if word.strip()]
 FLOORS = {"floor: empty WSGI app": "app", "floor: empty Flask route": "flask_app"}
 DEFAULT_ENGINE = ServerEngine.GRANIAN  # what `idp serve` runs without [server] engine
 ENGINES = (ServerEngine.GRANIAN, ServerEngine.GUNICORN)
@@ -379,6 +382,8 @@ def main() -> int:
             assert stack.process is not None
             meta = requests.get(f"{stack.issuer}/.well-known/openid-configuration", timeout=5).json()
             for name, spec_for in scenarios(stack.issuer, meta):
+                if ONLY and not any(word in name for word in ONLY):
+                    continue
                 measure({**spec_for(16), "seconds": min(2.0, SECONDS)})  # warm-up
                 for concurrency in CONCURRENCY:
                     result = measure(spec_for(concurrency))
