@@ -236,7 +236,8 @@ def count_sql(app: Flask, call: Call, count: int = 20) -> tuple[float, float]:
     """SQL statements and commits per call: a figure no other load on the machine can blur."""
     from sqlalchemy import event
 
-    engine = app.extensions["campus_id"].engine
+    services = app.extensions["campus_id"]
+    engines = [services.engine] + ([services.reads] if services.reads is not None else [])
     seen = {"statements": 0, "commits": 0}
 
     def statement(*_: Any) -> None:
@@ -245,14 +246,16 @@ def count_sql(app: Flask, call: Call, count: int = 20) -> tuple[float, float]:
     def commit(*_: Any) -> None:
         seen["commits"] += 1
 
-    event.listen(engine, "before_cursor_execute", statement)
-    event.listen(engine, "commit", commit)
+    for engine in engines:  # the reads' engine too (idp.storage.base.make_read_engine)
+        event.listen(engine, "before_cursor_execute", statement)
+        event.listen(engine, "commit", commit)
     try:
         for _ in range(count):
             call()
     finally:
-        event.remove(engine, "before_cursor_execute", statement)
-        event.remove(engine, "commit", commit)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", statement)
+            event.remove(engine, "commit", commit)
     return seen["statements"] / count, seen["commits"] / count
 
 

@@ -18,6 +18,7 @@ from idp.oidc.delivery_worker import BackgroundDelivery, attach
 from idp.oidc.keys import KeyRing
 from idp.oidc.live_keys import LiveKeyRing
 from idp.settings import Settings
+from idp.storage.base import make_read_engine
 from idp.storage.client_cache import ClientCache
 from idp.storage.clients import Client
 from idp.storage.release_cache import Policies, PolicyCache
@@ -48,9 +49,7 @@ class Services:
     def reads(self) -> Engine | None:
         """The engine in autocommit, for reads only (``read_db``, ``read_connection``); None on
         SQLite, where a request reads in its own session."""
-        if self.engine.dialect.name == "sqlite":
-            return None
-        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        return make_read_engine(self.engine)
 
     @cached_property
     def read_sessions(self) -> sessionmaker[Session] | None:

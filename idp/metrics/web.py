@@ -32,6 +32,8 @@ def init_app(app: Flask) -> None:
         return
     count_audit_events(services.sessions)
     watch_pool(services.engine)
+    if services.reads is not None:  # made now, before a server forks its workers
+        watch_pool(services.reads)
     app.before_request_funcs.setdefault(None, []).insert(0, _started)  # before any refusal
     app.after_request(_finished)
     if settings.token:

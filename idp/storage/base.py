@@ -74,6 +74,26 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def make_read_engine(engine: Engine) -> Engine | None:
+    """An engine of its own for statements that only read, in autocommit (no BEGIN before nor
+    ROLLBACK after them), over the same database as ``engine``; None on SQLite. Its own pool:
+    connections set to autocommit once, not switched to it and back at every checkout as an
+    ``execution_options`` engine over the shared pool does (about 200 Python calls of each
+    UserInfo request). Disposed with ``engine``: closed by the process that made it, only
+    dropped by a forked worker (the parent's connections are not the worker's to close)."""
+    if engine.dialect.name == "sqlite":
+        return None
+    reads = create_engine(engine.url, isolation_level="AUTOCOMMIT")
+    _ping_when_idle(reads)
+    made_in = os.getpid()
+
+    @event.listens_for(engine, "engine_disposed")
+    def _disposed(_engine: Engine) -> None:
+        reads.dispose(close=os.getpid() == made_in)
+
+    return reads
+
+
 def _create_private(path: Path) -> None:
     """Create a missing SQLite file readable by its owner only (0600) before SQLite opens it:
     SQLite would make it, and its journal and WAL files after it, readable by everyone. An
