@@ -1,18 +1,21 @@
-"""The two checks of Authlib's generic request handling that a narrow path past it must make
-alike (``basic_introspection``, ``refresh_requests``): the transport, and a client's HTTP Basic
-credentials (RFC 6749 2.3.1), each answered as Authlib would answer it.
+"""The checks of Authlib's generic request handling that a narrow path past it must make alike
+(``basic_introspection``, ``refresh_requests``, ``service_tokens``): the transport, the form,
+and a client's HTTP Basic credentials (RFC 6749 2.3.1), each answered as Authlib would answer
+it; over a request object, or over a request's raw parts (a fast lane, ``idp.web.lanes``).
 """
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
+from urllib.parse import parse_qsl
 
 from authlib.common.security import is_secure_transport
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Request
 
 from idp.oidc.server import CampusAuthorizationServer, basic_credentials_readable
+from idp.storage.client_cache import ClientCache
 from idp.storage.clients import Client
 
 FORM = "application/x-www-form-urlencoded"
@@ -58,6 +61,39 @@ def basic_client(server: CampusAuthorizationServer, request: Request,
         return None
     client = server.query_client(client_id)
     if (client is None or not client.check_client_secret(secret)
+            or not client.check_endpoint_auth_method(METHOD, endpoint)):
+        return None
+    return client
+
+
+def raw_form(body: bytes, allowed: frozenset[str]) -> dict[str, str] | None:
+    """``form_parameters`` of a body of the form's content type (the lane checked the type and
+    that there is no query), read as Werkzeug reads a form: UTF-8, a bad byte replaced, blank
+    values kept."""
+    try:
+        pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8",
+                          errors="replace", max_num_fields=len(allowed))
+    except ValueError:  # more fields than allowed
+        return None
+    params = dict(pairs)
+    if len(params) != len(pairs) or not params.keys() <= allowed:
+        return None
+    return params
+
+
+def remembered_client(clients: ClientCache, authorization: str, endpoint: str) -> Client | None:
+    """``basic_client`` of an Authorization header, from the clients this process remembers
+    (nothing read from the database): None too when the client is not remembered, for the
+    usual path to look it up."""
+    try:
+        client_id, secret = extract_basic_authorization({"Authorization": authorization})
+    except ValueError:  # not base64 of UTF-8: the usual path answers invalid_client
+        return None
+    if not client_id or not secret:
+        return None
+    client = clients.remembered(client_id)
+    if (client is None or client.disabled  # as unknown to Authlib (``query_client``)
+            or not client.check_client_secret(secret)
             or not client.check_endpoint_auth_method(METHOD, endpoint)):
         return None
     return client

@@ -37,7 +37,7 @@ class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
         today's order: spent, revoked, expired; otherwise (another client's) none. An error
         after the spending (a scope beyond the token's) rolls it back with the request."""
         db = context.db()
-        spent = spend_refresh_token(db, refresh_token, self.request.client)
+        spent = spend_refresh_token(db.connection(), refresh_token, self.request.client)
         if spent is not None:
             return spent
         found = find_refresh_token(db, refresh_token)

@@ -196,7 +196,7 @@ def create_server(app: Flask) -> CampusAuthorizationServer:
     server.register_token_generator(
         "default",
         TokenGenerator(settings.server.issuer, settings.oidc,
-                       lambda alg: services.keyring().key_for(alg)),
+                       lambda alg: services.keyring().key_for(alg), settings.server.secret_key),
     )
     server.register_grant(CodeGrant, [OpenIDCodeExtension(require_nonce=False), PkceExtension()])
     server.register_grant(RefreshGrant)

@@ -19,10 +19,9 @@ from typing import Any, cast
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from joserfc.jwk import KeySet
-from sqlalchemy import Insert, Table, bindparam, insert
+from sqlalchemy import Connection, Insert, Table, bindparam, insert
 from sqlalchemy.orm import Session
 
-from idp import context
 from idp.identity.subjects import subject_for
 from idp.oidc.access_tokens import revoked_with_client
 from idp.oidc.keys import SUPPORTED_ALGS, JoseKey
@@ -43,10 +42,11 @@ class JwtAccessTokens(JWTBearerTokenGenerator):  # type: ignore[misc]
     """RFC 9068 access tokens signed with the current key of one algorithm (with its kid)."""
 
     def __init__(self, issuer: str, alg: str, key_for: Callable[[str], JoseKey],
-                 lifetime_s: int) -> None:
+                 lifetime_s: int, secret_key: str) -> None:
         super().__init__(issuer, alg=alg, refresh_token_generator=random_token,
                          expires_generator=lambda client, grant_type: lifetime_s)
         self.key_for = key_for
+        self.secret_key = secret_key  # of pairwise subjects: no application context needed
 
     def get_jwks(self) -> KeySet:
         # One key only: joserfc then names it in the header's kid.
@@ -64,17 +64,19 @@ class JwtAccessTokens(JWTBearerTokenGenerator):  # type: ignore[misc]
         """A person's ``sub`` as this client sees it (pairwise or public), as in its ID token."""
         if user is None:
             return {}
-        return {"sub": subject_for(client, user, context.settings().server.secret_key)}
+        return {"sub": subject_for(client, user, self.secret_key)}
 
 
 class TokenGenerator:
     """Authlib's token generator interface, choosing the access token format per client."""
 
-    def __init__(self, issuer: str, oidc: OidcSettings, key_for: Callable[[str], JoseKey]) -> None:
+    def __init__(self, issuer: str, oidc: OidcSettings, key_for: Callable[[str], JoseKey],
+                 secret_key: str) -> None:
         lifetime = oidc.access_token_lifetime_s
         self.opaque = BearerTokenGenerator(random_token, random_token,
                                            lambda client, grant_type: lifetime)
-        self.jwt = {alg: JwtAccessTokens(issuer, alg, key_for, lifetime) for alg in SUPPORTED_ALGS}
+        self.jwt = {alg: JwtAccessTokens(issuer, alg, key_for, lifetime, secret_key)
+                    for alg in SUPPORTED_ALGS}
 
     def __call__(self, grant_type: str, client: Client, user: Identity | None = None,
                  scope: str | None = None, expires_in: int | None = None,
@@ -97,11 +99,13 @@ def gets_refresh_token(client: Client, grant_type: str, scope: str | None) -> bo
             or "offline_access" in client.get_allowed_scope(scope).split())
 
 
-def store_issued(db: Session, oidc: OidcSettings, token: dict[str, Any], request: Any) -> None:
+def store_issued(db: Session | Connection, oidc: OidcSettings, token: dict[str, Any],
+                 request: Any) -> None:
     """Keep digests of what a token response carries (RFC 6749 5.1), tied to their family.
 
-    Prepared INSERTs on the session's connection, not the ORM: nothing reads the rows back in
-    this request, and the unit of work cost more than signing the token (bench/profile.py)."""
+    Prepared INSERTs on the session's connection (or on ``db`` itself, a connection in the
+    caller's transaction), not the ORM: nothing reads the rows back in this request, and the
+    unit of work cost more than signing the token (bench/profile.py)."""
     client: Client = request.client
     if is_self_contained(request.payload.grant_type, client, token["access_token"]):
         return  # the caller need not even open a session (``idp.oidc.server``)
@@ -147,11 +151,11 @@ def store_issued(db: Session, oidc: OidcSettings, token: dict[str, Any], request
     _insert(db, params, with_refresh)
 
 
-def _insert(db: Session, params: dict[str, Any], with_refresh: bool) -> None:
+def _insert(db: Session | Connection, params: dict[str, Any], with_refresh: bool) -> None:
     """The access token's row, and the refresh token's first when there is one: on PostgreSQL
     both in one statement (the refresh token's INSERT as a data-modifying WITH), one round trip
     fewer per code exchange and refresh."""
-    connection = db.connection()
+    connection = db if isinstance(db, Connection) else db.connection()
     if with_refresh and connection.dialect.name == "postgresql":
         connection.execute(_insert_pair(), params)
         return

@@ -16,8 +16,7 @@ from datetime import datetime
 from functools import cache
 from typing import cast
 
-from sqlalchemy import Table, Update, bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, Update, bindparam, select, update
 
 from idp.storage.base import UtcDateTime, utcnow
 from idp.storage.clients import Client
@@ -60,11 +59,13 @@ class SpentRefreshToken:
         return self.scope
 
 
-def spend_refresh_token(db: Session, token: str, client: Client) -> SpentRefreshToken | None:
-    """Mark ``token`` rotated when it is live and ``client``'s; None when it is not (or unknown)."""
+def spend_refresh_token(connection: Connection, token: str,
+                        client: Client) -> SpentRefreshToken | None:
+    """Mark ``token`` rotated when it is live and ``client``'s; None when it is not (or unknown).
+    ``connection``: in the caller's transaction (a session's, or one of its own)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    row = db.connection().execute(_spend(), {
+    row = connection.execute(_spend(), {
         "presented_hash": digest(token), "presenter_pk": client.id, "now": utcnow()}).first()
     if row is None:
         return None

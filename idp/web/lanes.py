@@ -5,7 +5,7 @@ Flask untouched, a body the lane read handed on as it came.
 
 - ``POST /token``: a service's usual client credentials request (``idp.oidc.service_tokens``
   says which requests and why), then a confidential client's usual refresh
-  (``idp.oidc.refresh_requests``);
+  (``idp.oidc.refresh_requests``), each from the request's raw parts with no Flask object;
 - ``POST /introspect``: a resource server's usual request (``idp.oidc.basic_introspection``);
 - ``GET /userinfo`` with the bearer token in the header (``idp.oidc.userinfo``): the claims,
   on one pooled connection; a refusal goes to Flask, which says it;
@@ -18,11 +18,11 @@ headers, the refusal of an oversized body or a bad host (a refused request never
 lane), the access line (which names the client). An answer is timed and counted under its
 view's endpoint name, as Flask's hooks count it (``idp.metrics.web``).
 
-The refresh and introspection lanes run in an application context (``idp.context``'s database
-session and remembered clients, committed and closed as the token view does) with a plain
-request object over the environ: no request context, no routing, no hooks, no session cookie.
-Should one fail, the request goes to Flask as if the lane had not been there (its transaction
-rolled back), and the one error mapping answers it.
+The introspection lane runs in an application context (``idp.context``'s database session and
+remembered clients, closed as its view does) with a plain request object over the environ: no
+request context, no routing, no hooks, no session cookie. Should it or the refresh lane fail,
+the request goes to Flask as if the lane had not been there (its transaction rolled back), and
+the one error mapping answers it.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class Answer:
 
 
 Lane = Callable[["WSGIEnvironment"], Answer | None]
+Issued = service_tokens.Answer | refresh_requests.Answer
 
 
 class Lanes:
@@ -104,6 +105,20 @@ class Lanes:
 
 
 def service_token(server: CampusAuthorizationServer, services: context.Services) -> Lane:
+    return raw_token(lambda **parts: service_tokens.issue(server, services, **parts))
+
+
+def refresh_token(server: CampusAuthorizationServer, services: context.Services) -> Lane:
+    """A refresh fails over to the view: nothing it began is kept (its transaction is rolled
+    back, and nothing after its commit can fail)."""
+    return raw_token(lambda **parts: refresh_requests.issue(server, services, **parts),
+                     fails_over=True)
+
+
+def raw_token(issue: Callable[..., Issued | None], *, fails_over: bool = False) -> Lane:
+    """A token request with HTTP Basic credentials and a form, answered by ``issue`` from the
+    request's raw parts (scheme, host, Authorization header, body), or declined (None).
+    ``fails_over``: an error in ``issue`` is logged and the view answers the request."""
     def lane(environ: WSGIEnvironment) -> Answer | None:
         if (environ.get("CONTENT_TYPE") != FORM or environ.get("QUERY_STRING")
                 or environ.get("HTTP_AUTHORIZATION", "")[:6].lower() != "basic "):
@@ -111,10 +126,17 @@ def service_token(server: CampusAuthorizationServer, services: context.Services)
         body = _body(environ)
         if body is None:
             return None
-        issued = service_tokens.issue(
-            server, services, scheme=environ.get("wsgi.url_scheme", "http"),
-            host=environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
-            authorization=environ["HTTP_AUTHORIZATION"], body=body)
+        parts = {"scheme": environ.get("wsgi.url_scheme", "http"),
+                 "host": environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
+                 "authorization": environ["HTTP_AUTHORIZATION"], "body": body}
+        issued: Issued | None = None
+        try:
+            issued = issue(**parts)
+        except Exception:
+            if not fails_over:
+                raise
+            log.warning("a fast lane failed on %s; the view answers", environ.get("PATH_INFO"),
+                        exc_info=True)
         if issued is None:
             environ["wsgi.input"] = io.BytesIO(body)  # Flask reads it as it came
             return None
@@ -225,10 +247,8 @@ def init_app(app: Flask, server: CampusAuthorizationServer, *,
     as Flask would. ``documents``: path → (body, headers) of a GET answered alike by its view."""
     services = context.services_of(app)
     lanes: dict[tuple[str, str], Lane] = {
-        ("POST", "/token"): first_of(
-            service_token(server, services),
-            in_app_context(app, lambda request: refresh_requests.issue(server, request),
-                           commit=True)),
+        ("POST", "/token"): first_of(service_token(server, services),
+                                     refresh_token(server, services)),
         ("POST", "/introspect"): in_app_context(
             app, lambda request: basic_introspection.answer(server, request), commit=False),
         ("GET", "/userinfo"): userinfo(app, services),

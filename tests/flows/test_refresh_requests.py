@@ -42,8 +42,8 @@ def narrow(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     answered: list[bool] = []
     issue = refresh_requests.issue
 
-    def spy(server: Any, request: Any) -> Any:
-        response = issue(server, request)
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        response = issue(*args, **kwargs)
         answered.append(response is not None)
         return response
 
