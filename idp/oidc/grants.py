@@ -27,6 +27,7 @@ from idp.identity.release import released_claims
 from idp.settings.clients import is_uri_text
 from idp.storage.base import utcnow
 from idp.storage.clients import Client
+from idp.storage.code_rows import ClaimedCode, CodePerson, SessionSid, claim_code
 from idp.storage.identities import Identity
 from idp.storage.sessions import LoginSession, public_sid
 from idp.storage.tokens import AuthorizationCode, digest, find_code, mark_code_used, store_code
@@ -128,8 +129,17 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
             login_session_id=login.id if login is not None else None,
         ))
 
-    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-        found = find_code(context.db(), code)
+    def query_authorization_code(self, code: str,
+                                 client: Client) -> ClaimedCode | AuthorizationCode | None:
+        """On PostgreSQL the code is claimed (marked used) by the statement that finds it
+        (``code_rows.claim_code``); when that matches nothing, or on SQLite, the code is read
+        to say why, and a usable one is claimed as Authlib's path ends
+        (``delete_authorization_code``)."""
+        db = context.db()
+        claimed = claim_code(db, code, client.id)
+        if claimed is not None:
+            return claimed
+        found = find_code(db, code)
         if found is None or found.client_pk != client.id:
             return None
         if found.used_at is not None:
@@ -138,12 +148,14 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
             raise InvalidGrantError("The authorization code has expired.")
         return found
 
-    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+    def delete_authorization_code(self, authorization_code: ClaimedCode | AuthorizationCode) -> None:
         # Marked used, not deleted: a second use must be recognised (RFC 6749 4.1.2).
+        if isinstance(authorization_code, ClaimedCode):
+            return  # marked used by the statement that found it
         if not mark_code_used(context.db(), authorization_code):
             raise CodeReusedError(authorization_code)
 
-    def authenticate_user(self, authorization_code: AuthorizationCode) -> Identity:
+    def authenticate_user(self, authorization_code: ClaimedCode | AuthorizationCode) -> Identity | CodePerson:
         return authorization_code.identity
 
 
@@ -169,12 +181,15 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
     def get_client_algorithm(self, client: Client) -> str:
         return client.id_token_signed_response_alg
 
-    def get_authorization_code_claims(self, authorization_code: AuthorizationCode) -> dict[str, Any]:
+    def get_authorization_code_claims(self, authorization_code: ClaimedCode | AuthorizationCode,
+                                      ) -> dict[str, Any]:
         """Authlib's claims plus ``sid``, the login session's id for relying parties
         (Back-Channel Logout 1.0, section 2.1)."""
         claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
-        login = authorization_code.login_session  # loaded with the code (``find_code``)
-        if login is not None:
+        login = authorization_code.login_session  # loaded with the code
+        if isinstance(login, SessionSid):
+            claims["sid"] = login.sid or public_sid(context.db().get_one(LoginSession, login.id))
+        elif login is not None:
             claims["sid"] = public_sid(login)
         return claims
 
@@ -203,12 +218,14 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
             _ID_TOKEN_AUDIENCE.reset(reset)
         return encoded
 
-    def generate_user_info(self, user: Identity | AuthenticatedUser, scope: str) -> dict[str, Any]:
-        """The claims released to the client the ID token is for (``idp.identity.release``)."""
+    def generate_user_info(self, user: Identity | CodePerson | AuthenticatedUser,
+                           scope: str) -> dict[str, Any]:
+        """The claims released to the client the ID token is for (``idp.identity.release``);
+        a person's grants read in the request's session (a row was loaded in none)."""
         identity = user.identity if isinstance(user, AuthenticatedUser) else user
         client = _ID_TOKEN_AUDIENCE.get()
         return released_claims(context.settings(), client, identity, scope.split(),
-                               context.release_policies(client.id))
+                               context.release_policies(client.id), db=context.db())
 
 
 _LETTERS = string.ascii_letters + string.digits
@@ -249,8 +266,10 @@ class PkceExtension(CodeChallenge):  # type: ignore[misc]
             raise InvalidRequestError("code_challenge_method must be S256.")
         super().validate_code_challenge(grant, redirect_uri)
 
-    def get_authorization_code_challenge(self, authorization_code: AuthorizationCode) -> str | None:
+    def get_authorization_code_challenge(self, authorization_code: ClaimedCode | AuthorizationCode,
+                                         ) -> str | None:
         return authorization_code.code_challenge
 
-    def get_authorization_code_challenge_method(self, authorization_code: AuthorizationCode) -> str | None:
+    def get_authorization_code_challenge_method(
+            self, authorization_code: ClaimedCode | AuthorizationCode) -> str | None:
         return authorization_code.code_challenge_method
