@@ -15,7 +15,8 @@ answers with a token:
 * a refresh token that ``spend_refresh_token`` spends: live and this client's.
 
 The spending and the new tokens' rows are one transaction on one pooled connection, committed
-before the answer, with no ORM session around it. Anything else returns ``None`` with nothing
+before the answer, with no ORM session around it (on PostgreSQL the driver's connection itself,
+``idp.storage.driver``). Anything else returns ``None`` with nothing
 changed (a token that is not spent is left as it was: its transaction is rolled back), and the
 request goes the whole way through Flask and Authlib, which answer it as they always have,
 reuse detection included. Not sent: Authlib's ``client_authenticated`` signal, which nothing
@@ -29,12 +30,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from sqlalchemy import Connection, Engine
 
 from idp.metrics import record
 from idp.oidc.basic_clients import raw_form, remembered_client, secure_origin
 from idp.oidc.refresh import RefreshGrant
 from idp.oidc.tokens import store_issued
 from idp.storage.clients import Client
+from idp.storage.driver import DriverConnection
 from idp.storage.refresh_rows import RefreshPerson, SpentRefreshToken, spend_refresh_token
 
 if TYPE_CHECKING:
@@ -79,7 +82,7 @@ def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str,
     if client is None or not client.check_grant_type(GRANT_TYPE):
         return None
     services.keyring()  # any reload of the signing keys done before the transaction begins
-    with services.engine.connect() as connection:
+    with _connection(services.engine) as connection:
         spent = spend_refresh_token(connection, params["refresh_token"], client)
         if spent is None:
             return None  # rolled back as the connection goes back to the pool
@@ -94,3 +97,9 @@ def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str,
         connection.commit()
     record.token_issued(GRANT_TYPE, client.client_id)
     return answer
+
+
+def _connection(engine: Engine) -> Connection | DriverConnection:
+    """On PostgreSQL the driver's own (``idp.storage.driver``: the spending and the storage
+    need no type processing there); elsewhere SQLAlchemy's."""
+    return DriverConnection(engine) if engine.dialect.name == "postgresql" else engine.connect()

@@ -28,6 +28,7 @@ from idp.oidc.keys import SUPPORTED_ALGS, JoseKey
 from idp.settings import OidcSettings
 from idp.storage.base import utcnow
 from idp.storage.clients import Client
+from idp.storage.driver import DriverConnection
 from idp.storage.identities import Identity
 from idp.storage.refresh_rows import SpentRefreshToken
 from idp.storage.refresh_tokens import RefreshToken, new_family_id
@@ -99,13 +100,14 @@ def gets_refresh_token(client: Client, grant_type: str, scope: str | None) -> bo
             or "offline_access" in client.get_allowed_scope(scope).split())
 
 
-def store_issued(db: Session | Connection, oidc: OidcSettings, token: dict[str, Any],
-                 request: Any) -> None:
+def store_issued(db: Session | Connection | DriverConnection, oidc: OidcSettings,
+                 token: dict[str, Any], request: Any) -> None:
     """Keep digests of what a token response carries (RFC 6749 5.1), tied to their family.
 
     Prepared INSERTs on the session's connection (or on ``db`` itself, a connection in the
     caller's transaction), not the ORM: nothing reads the rows back in this request, and the
-    unit of work cost more than signing the token (bench/profile.py)."""
+    unit of work cost more than signing the token (bench/profile.py). The statements need no
+    type processing on PostgreSQL (``idp.storage.driver``)."""
     client: Client = request.client
     if is_self_contained(request.payload.grant_type, client, token["access_token"]):
         return  # the caller need not even open a session (``idp.oidc.server``)
@@ -151,11 +153,12 @@ def store_issued(db: Session | Connection, oidc: OidcSettings, token: dict[str, 
     _insert(db, params, with_refresh)
 
 
-def _insert(db: Session | Connection, params: dict[str, Any], with_refresh: bool) -> None:
+def _insert(db: Session | Connection | DriverConnection, params: dict[str, Any],
+            with_refresh: bool) -> None:
     """The access token's row, and the refresh token's first when there is one: on PostgreSQL
     both in one statement (the refresh token's INSERT as a data-modifying WITH), one round trip
     fewer per code exchange and refresh."""
-    connection = db if isinstance(db, Connection) else db.connection()
+    connection = db.connection() if isinstance(db, Session) else db
     if with_refresh and connection.dialect.name == "postgresql":
         connection.execute(_insert_pair(), params)
         return

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Table, Update, bindparam, select, update
 
 from idp.storage.base import UtcDateTime, utcnow
 from idp.storage.clients import Client
+from idp.storage.driver import DriverConnection
 from idp.storage.identities import Identity
 from idp.storage.refresh_tokens import RefreshToken
 from idp.storage.tokens import digest
@@ -59,23 +60,24 @@ class SpentRefreshToken:
         return self.scope
 
 
-def spend_refresh_token(connection: Connection, token: str,
+def spend_refresh_token(connection: Connection | DriverConnection, token: str,
                         client: Client) -> SpentRefreshToken | None:
     """Mark ``token`` rotated when it is live and ``client``'s; None when it is not (or unknown).
     ``connection``: in the caller's transaction (a session's, or one of its own)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     row = connection.execute(_spend(), {
-        "presented_hash": digest(token), "presenter_pk": client.id, "now": utcnow()}).first()
+        "presented_hash": digest(token), "presenter_pk": client.id, "now": utcnow()}).fetchone()
     if row is None:
         return None
-    return SpentRefreshToken(row.id, row.family_id, row.client_pk, row.code_id, row.scope,
-                             row.auth_time, row.expires_at, RefreshPerson(row.identity_id, row.sub))
+    id_, family_id, client_pk, identity_id, code_id, scope, auth_time, expires_at, sub = row
+    return SpentRefreshToken(id_, family_id, client_pk, code_id, scope, auth_time, expires_at,
+                             RefreshPerson(identity_id, sub))
 
 
 @cache
 def _spend() -> Update:
-    """Built once: every refresh runs it."""
+    """Built once: every refresh runs it. Its RETURNING in ``spend_refresh_token``'s order."""
     table = cast(Table, RefreshToken.__table__)
     identity = cast(Table, Identity.__table__)
     now = bindparam("now", type_=UtcDateTime())

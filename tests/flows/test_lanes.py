@@ -102,6 +102,36 @@ def test_a_service_token_is_the_one_authlib_gives(app: Flask, browser: FlaskClie
     assert introspected is not None and introspected["active"] is True
 
 
+def test_a_refresh_is_the_one_authlib_gives(app: Flask, browser: FlaskClient,
+                                           without_lanes: Any) -> None:
+    """The same headers, in order, and the same JSON, keys in the same order (Flask's)."""
+    code = sign_in(browser, RP1, "demo@tpu.ru", "demo", scope="openid profile offline_access")
+    tokens = RP1.token(browser, code["code"]).json
+    assert tokens is not None
+    basic = "Basic " + base64.b64encode(f"{RP1.client_id}:{RP1.secret}".encode()).decode()
+
+    def sent(token: str) -> dict[str, Any]:
+        environ: dict[str, Any] = EnvironBuilder(
+            "/token", method="POST", headers=[("Authorization", basic)],
+            data=f"grant_type=refresh_token&refresh_token={token}",
+            content_type="application/x-www-form-urlencoded").get_environ()
+        return environ
+    environ = sent(tokens["refresh_token"])
+    lane = through_the_lane(app, environ)
+    assert environ.get(CLIENT) == RP1.client_id  # named in the access line
+    assert lane.status_code == 200 and lane.json is not None
+    without_lanes()
+    authlib = app.test_client().open(sent(lane.json["refresh_token"]))
+    assert authlib.status_code == 200 and authlib.json is not None
+    same_headers(lane, authlib)
+    assert list(lane.json) == list(authlib.json) == sorted(authlib.json)
+    fresh = {"access_token", "refresh_token"}
+    assert {k: v for k, v in lane.json.items() if k not in fresh} == {
+        k: v for k, v in authlib.json.items() if k not in fresh}
+    assert introspect(browser, (RP1.client_id, RP1.secret),
+                      authlib.json["access_token"]).json["active"] is True
+
+
 @pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/jwks"])
 def test_a_published_document_is_the_one_its_view_gives(app: Flask, browser: FlaskClient,
                                                         without_lanes: Any, path: str) -> None:
