@@ -8,12 +8,14 @@ run with its parameters as the driver takes them: no type's bind or result proce
 statements whose columns need none there (text, integers, aware datetimes) belong here. Rows
 come as plain tuples. The connection is the engine pool's (its checkout ping applies); the
 statements are one transaction, committed by the caller and rolled back when the connection
-goes back to the pool without a commit. The engine's statement events do not see them.
+goes back to the pool without a commit. The engine's statement events do not see them: a
+counter that must (bench/profile.py) adds itself to ``OBSERVERS``, told "statement" and
+"commit".
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from types import TracebackType
 from typing import Any
@@ -21,6 +23,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import Executable
+
+OBSERVERS: list[Callable[[str], None]] = []
 
 
 class DriverConnection:
@@ -33,11 +37,15 @@ class DriverConnection:
         self._raw = engine.raw_connection()
 
     def execute(self, statement: Executable, parameters: dict[str, Any]) -> DriverRows:
+        for observer in OBSERVERS:
+            observer("statement")
         cursor = self._raw.cursor()
         cursor.execute(_sql(statement, self.dialect), parameters)
         return DriverRows(cursor)
 
     def commit(self) -> None:
+        for observer in OBSERVERS:
+            observer("commit")
         self._raw.commit()
 
     def close(self) -> None:

@@ -201,17 +201,18 @@ def userinfo(flask_app: Flask, services: context.Services) -> Lane:
         if scheme.lower() != "bearer" or not token:
             return None
         opened: list[Session] = []
-
-        def session() -> Session:
-            if not opened:
-                opened.append(services.sessions())
-            return opened[0]
-        try:
-            with engine.connect() as connection:
+        with engine.connect() as connection:
+            def session() -> Session:
+                """On the lane's one connection: on SQLite a second one would wait for the
+                write lock the first one's BEGIN IMMEDIATE holds."""
+                if not opened:
+                    opened.append(Session(bind=connection))
+                return opened[0]
+            try:
                 answer = userinfo_claims(services, connection, session, token)
-        finally:
-            for made in opened:
-                made.close()
+            finally:
+                for made in opened:
+                    made.close()
         if isinstance(answer, Refused):
             return None
         response = cast(Response, flask_app.json.response(answer))  # jsonify's bytes, headers

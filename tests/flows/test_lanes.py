@@ -148,6 +148,9 @@ def test_userinfo_is_the_claims_its_view_gives(app: Flask, browser: FlaskClient,
     tokens = RP1.token(browser, sign_in(browser, RP1, "demo@tpu.ru", "demo")["code"]).json
     assert tokens is not None
     token = tokens["access_token"]
+    services = app.extensions["campus_id"]
+    services.clients.clear()  # read from the database in the lane: on SQLite, on its one
+    services.release_policies.clear()  # connection (a second would wait for the write lock)
     environ = EnvironBuilder("/userinfo", headers=[("Authorization", f"Bearer {token}")]).get_environ()
     lane = through_the_lane(app, environ)
     without_lanes()
