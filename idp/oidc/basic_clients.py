@@ -7,6 +7,7 @@ it; over a request object, or over a request's raw parts (a fast lane, ``idp.web
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl
 
@@ -64,6 +65,16 @@ def basic_client(server: CampusAuthorizationServer, request: Request,
             or not client.check_endpoint_auth_method(METHOD, endpoint)):
         return None
     return client
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A token response made past Flask (``service_tokens``, ``refresh_requests``), as Authlib's
+    Flask integration makes it; ``client_id`` for the access line."""
+
+    client_id: str
+    body: bytes
+    headers: list[tuple[str, str]]
 
 
 def raw_form(body: bytes, allowed: frozenset[str]) -> dict[str, str] | None:

@@ -33,7 +33,7 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from sqlalchemy import Connection, Engine
 
 from idp.metrics import record
-from idp.oidc.basic_clients import raw_form, remembered_client, secure_origin
+from idp.oidc.basic_clients import Issued, raw_form, remembered_client, secure_origin
 from idp.oidc.refresh import RefreshGrant
 from idp.oidc.tokens import store_issued
 from idp.storage.clients import Client
@@ -61,17 +61,8 @@ class RefreshRequest:
     authorization_code: None = None
 
 
-@dataclass(frozen=True)
-class Answer:
-    """The token response, as Authlib's Flask integration makes it."""
-
-    client_id: str
-    body: bytes
-    headers: list[tuple[str, str]]
-
-
 def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str, host: str,
-          authorization: str, body: bytes) -> Answer | None:
+          authorization: str, body: bytes) -> Issued | None:
     """The token response to a request of these parts, or None when Authlib's path must
     answer it (``body``: the form, of the form's content type)."""
     params = raw_form(body, PARAMETERS)
@@ -93,7 +84,7 @@ def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str,
                      RefreshRequest(client, spent.identity, spent))
         # Flask's JSON of Authlib's response (sorted keys, ASCII only), made before the
         # commit: once the token is spent, nothing may fail and leave the request to Authlib.
-        answer = Answer(client.client_id, json.dumps(token, sort_keys=True).encode(), HEADERS)
+        answer = Issued(client.client_id, json.dumps(token, sort_keys=True).encode(), HEADERS)
         connection.commit()
     record.token_issued(GRANT_TYPE, client.client_id)
     return answer

@@ -32,14 +32,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 from authlib.oauth2.rfc6749 import InvalidScopeError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from authlib.oauth2.rfc6749.util import extract_basic_authorization
 
 from idp.metrics import record
-from idp.oidc.basic_clients import secure_origin
+from idp.oidc.basic_clients import Issued, raw_form, remembered_client, secure_origin
 from idp.oidc.client_credentials import ServiceGrant, service_scope
 from idp.oidc.tokens import is_self_contained, store_issued
 from idp.storage.clients import Client
@@ -65,24 +63,16 @@ class ServiceRequest:
     refresh_token: None = None
 
 
-@dataclass(frozen=True)
-class Answer:
-    """The token response, as Authlib's Flask integration makes it."""
-
-    client_id: str
-    body: bytes
-    headers: list[tuple[str, str]]
-
-
 def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str, host: str,
-          authorization: str, body: bytes) -> Answer | None:
+          authorization: str, body: bytes) -> Issued | None:
     """The token response to a request of these parts, or None when Authlib's path must
     answer it (``body``: the form, of the form's content type)."""
-    params = _parameters(body)
-    if params is None or not secure_origin(scheme, host):
+    params = raw_form(body, PARAMETERS)
+    if (params is None or params.get("grant_type") != GRANT_TYPE
+            or not secure_origin(scheme, host)):
         return None
-    client = _authenticated(services, authorization)
-    if client is None:
+    client = remembered_client(services.clients, authorization, "token")
+    if client is None or not client.check_grant_type(GRANT_TYPE):
         return None
     try:
         scope = service_scope(client, params.get("scope"))
@@ -95,37 +85,4 @@ def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str,
             store_issued(db, services.settings.oidc, token, ServiceRequest(client))
             db.commit()
     record.token_issued(GRANT_TYPE, client.client_id)
-    return Answer(client.client_id, json.dumps(token).encode(), HEADERS)
-
-
-def _parameters(body: bytes) -> dict[str, str] | None:
-    """The form's parameters when they are this grant's alone, each given once (read as
-    Werkzeug reads a form: UTF-8, a bad byte replaced, blank values kept)."""
-    try:
-        pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="utf-8",
-                          errors="replace", max_num_fields=len(PARAMETERS))
-    except ValueError:  # more fields than this grant has
-        return None
-    params = dict(pairs)
-    if (len(params) != len(pairs) or params.get("grant_type") != GRANT_TYPE
-            or not params.keys() <= PARAMETERS):
-        return None
-    return params
-
-
-def _authenticated(services: Services, authorization: str) -> Client | None:
-    """The remembered client of these HTTP Basic credentials, when Authlib would authenticate
-    it by them for this grant."""
-    try:
-        client_id, secret = extract_basic_authorization({"Authorization": authorization})
-    except ValueError:  # not base64 of UTF-8: the usual path answers invalid_client
-        return None
-    if not client_id or not secret:
-        return None
-    client = services.clients.remembered(client_id)
-    if (client is None or client.disabled  # as unknown to Authlib (``query_client``)
-            or not client.check_client_secret(secret)
-            or not client.check_endpoint_auth_method("client_secret_basic", "token")
-            or not client.check_grant_type(GRANT_TYPE)):
-        return None
-    return client
+    return Issued(client.client_id, json.dumps(token).encode(), HEADERS)

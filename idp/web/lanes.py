@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from idp import context
 from idp.metrics import web as metrics_web
 from idp.oidc import basic_introspection, refresh_requests, service_tokens
+from idp.oidc.basic_clients import Issued
 from idp.oidc.userinfo import Refused
 from idp.oidc.userinfo import claims as userinfo_claims
 from idp.web.access_log import CLIENT, MAX_CLIENT, basic_user, printable
@@ -64,7 +65,6 @@ class Answer:
 
 
 Lane = Callable[["WSGIEnvironment"], Answer | None]
-Issued = service_tokens.Answer | refresh_requests.Answer
 
 
 class Lanes:
