@@ -25,7 +25,7 @@ from idp.storage.base import UtcDateTime, utcnow
 from idp.storage.identities import Identity, LinkedAccount, PrimaryAccount
 from idp.storage.sessions import LoginSession
 from idp.storage.token_rows import AccountRow, ChosenAccount, PersonRow
-from idp.storage.tokens import AuthorizationCode, digest
+from idp.storage.tokens import AuthorizationCode, CodeAnswers, digest
 
 MAX_CODE_LENGTH = 512
 
@@ -48,7 +48,7 @@ class SessionSid:
 
 
 @dataclass(frozen=True)
-class ClaimedCode:
+class ClaimedCode(CodeAnswers):
     """A code just marked used, with Authlib's AuthorizationCodeMixin as ``AuthorizationCode``
     implements it (OpenID Connect flavour)."""
 
@@ -63,24 +63,6 @@ class ClaimedCode:
     code_challenge_method: str | None
     identity: CodePerson
     login_session: SessionSid | None
-
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_nonce(self) -> str | None:
-        return self.nonce
-
-    def get_auth_time(self) -> int:
-        return self.auth_time
-
-    def get_acr(self) -> str | None:
-        return None
-
-    def get_amr(self) -> list[str]:
-        return ["pwd"]
 
     def is_expired(self) -> bool:
         return False  # the claim took only a live code

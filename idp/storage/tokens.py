@@ -44,7 +44,35 @@ def digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
-class AuthorizationCode(Base):
+class CodeAnswers:
+    """What Authlib's AuthorizationCodeMixin (OIDC flavour) asks of a code, from its fields:
+    the ORM row's and the claimed row's (``idp.storage.code_rows``)."""
+
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    auth_time: int
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return self.auth_time
+
+    def get_acr(self) -> str | None:
+        return None
+
+    def get_amr(self) -> list[str]:
+        return ["pwd"]
+
+
+class AuthorizationCode(CodeAnswers, Base):
     __tablename__ = "authorization_codes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,25 +96,6 @@ class AuthorizationCode(Base):
     client: Mapped[Client] = relationship(lazy="joined")
     identity: Mapped[Identity] = relationship(lazy="joined")
     login_session: Mapped[LoginSession | None] = relationship(lazy="select")
-
-    # --- Authlib AuthorizationCodeMixin (OIDC flavour) -------------------------------------
-    def get_redirect_uri(self) -> str:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_nonce(self) -> str | None:
-        return self.nonce
-
-    def get_auth_time(self) -> int:
-        return self.auth_time
-
-    def get_acr(self) -> str | None:
-        return None
-
-    def get_amr(self) -> list[str]:
-        return ["pwd"]
 
     def is_expired(self) -> bool:
         return utcnow() >= self.expires_at
