@@ -109,16 +109,15 @@ def service_token(server: CampusAuthorizationServer, services: context.Services)
 
 
 def refresh_token(server: CampusAuthorizationServer, services: context.Services) -> Lane:
-    """A refresh fails over to the view: nothing it began is kept (its transaction is rolled
-    back, and nothing after its commit can fail)."""
-    return raw_token(lambda **parts: refresh_requests.issue(server, services, **parts),
-                     fails_over=True)
+    return raw_token(lambda **parts: refresh_requests.issue(server, services, **parts))
 
 
-def raw_token(issue: Callable[..., Issued | None], *, fails_over: bool = False) -> Lane:
+def raw_token(issue: Callable[..., Issued | None]) -> Lane:
     """A token request with HTTP Basic credentials and a form, answered by ``issue`` from the
-    request's raw parts (scheme, host, Authorization header, body), or declined (None).
-    ``fails_over``: an error in ``issue`` is logged and the view answers the request."""
+    request's raw parts (scheme, host, Authorization header, body), or declined (None). An
+    error in ``issue`` (the database gone, say) is logged and the view answers the request,
+    through the one error mapping: nothing ``issue`` began is kept (a transaction not
+    committed is rolled back; after a commit nothing in it can fail)."""
     def lane(environ: WSGIEnvironment) -> Answer | None:
         if (environ.get("CONTENT_TYPE") != FORM or environ.get("QUERY_STRING")
                 or environ.get("HTTP_AUTHORIZATION", "")[:6].lower() != "basic "):
@@ -132,9 +131,7 @@ def raw_token(issue: Callable[..., Issued | None], *, fails_over: bool = False) 
         issued: Issued | None = None
         try:
             issued = issue(**parts)
-        except Exception:
-            if not fails_over:
-                raise
+        except Exception:  # the view answers it, its errors mapped in one place
             log.warning("a fast lane failed on %s; the view answers", environ.get("PATH_INFO"),
                         exc_info=True)
         if issued is None:

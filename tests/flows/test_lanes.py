@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
-from idp.oidc import basic_introspection
+from idp.oidc import basic_introspection, service_tokens
 from idp.web.access_log import CLIENT
 from idp.web.lanes import Lanes
 from tests.flows.conftest import RP1, SERVICE, SERVICE_JWT
@@ -128,8 +128,8 @@ def test_a_refresh_is_the_one_authlib_gives(app: Flask, browser: FlaskClient,
     fresh = {"access_token", "refresh_token"}
     assert {k: v for k, v in lane.json.items() if k not in fresh} == {
         k: v for k, v in authlib.json.items() if k not in fresh}
-    assert introspect(browser, (RP1.client_id, RP1.secret),
-                      authlib.json["access_token"]).json["active"] is True
+    active = introspect(browser, (RP1.client_id, RP1.secret), authlib.json["access_token"]).json
+    assert active is not None and active["active"] is True
 
 
 @pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/jwks"])
@@ -182,3 +182,15 @@ def test_a_lane_that_fails_leaves_the_request_to_its_view(app: Flask, browser: F
     answered = introspect(app.test_client(), SERVICE, service["access_token"])
     assert answered.status_code == 200 and answered.json is not None
     assert answered.json["active"] is True
+
+
+def test_a_token_lane_that_fails_leaves_the_request_to_the_view(
+        app: Flask, browser: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert client_credentials(browser, SERVICE_JWT).status_code == 200  # remembered
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("a lane's own bug")
+    monkeypatch.setattr(service_tokens, "issue", broken)
+    answered = client_credentials(browser, SERVICE_JWT)
+    assert answered.status_code == 200 and answered.json is not None
+    assert answered.json["token_type"] == "Bearer"
