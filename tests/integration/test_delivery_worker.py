@@ -52,13 +52,14 @@ from idp.storage.identities import DISABLED, Identity
 from idp.storage.migrate import upgrade
 from idp.storage.provisioning import AccessGrant, DeliveryJob, PolicyFingerprint
 from tests.conftest import _reset_postgres
+from tests.support.delivery import wait_until_due
 from tests.support.webhook_receiver import SECRET, Post, WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
 # Small enough that a test sees retries and dead letters; large enough that a slow receiver
 # (0.3 s) stays well inside each call's deadline (half the claim timeout).
 FAST = {"first_retry_s": 0.01, "max_retry_s": 0.02, "max_age_s": 3600.0,
-        "claim_timeout_s": 4.0, "batch_size": 10, "poll_interval_s": 0.05}
+        "claim_timeout_s": 60.0, "batch_size": 10, "poll_interval_s": 0.05}
 
 
 def settings(url: str, hook_url: str, **delivery: Any) -> Settings:
@@ -159,7 +160,7 @@ def test_a_500_is_retried_and_then_delivered(sessions: sessionmaker[Session], da
     run_once(w)
     [job] = jobs(sessions)
     assert (job.state, job.attempts, job.last_error) == ("pending", 1, "HTTP 500: database is down")
-    time.sleep(0.03)  # past its next attempt (first_retry_s 0.01)
+    wait_until_due(sessions)  # past its next attempt
     run_once(w)
     w.close()
     [job] = jobs(sessions)
@@ -233,7 +234,7 @@ def test_a_revoke_never_overtakes_its_grant(sessions: sessionmaker[Session],
     run_once(w)
     assert script.delivered == [("grant", boris.campus_id)]  # anna's revoke waits its turn
     assert [j.state for j in jobs(sessions)] == ["pending", "done", "pending"]
-    time.sleep(0.03)
+    wait_until_due(sessions)  # past its next attempt
     run_once(w)  # anna's grant now; her revoke in the next batch, once the grant is done
     run_once(w)
     w.close()

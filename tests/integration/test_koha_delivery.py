@@ -7,7 +7,6 @@ holds is a dead letter at once with Koha's words."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -21,7 +20,7 @@ from idp.settings.model import (
     ResourceSettings,
     Settings,
 )
-from tests.support.delivery import jobs, one_resource, student_logs_in
+from tests.support.delivery import jobs, one_resource, student_logs_in, wait_until_due
 from tests.support.koha_standin import KohaStandIn, KohaState
 
 
@@ -69,7 +68,7 @@ def test_a_grant_becomes_a_patron_and_waits_while_koha_is_down(
         waiting = jobs(sessions)[1]
         assert (waiting.state, waiting.attempts) == ("pending", attempt)
         assert waiting.last_error == "Koha refused the connection"
-        time.sleep(0.03)  # past its next attempt (max_retry_s 0.02)
+        wait_until_due(sessions)  # past its next attempt
 
     koha.start()  # same port, same patrons
     run_once(sessions, s)

@@ -8,7 +8,6 @@ token dead-letters the job with Moodle's message, for the admin to see."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -24,7 +23,7 @@ from idp.settings.model import (
     Settings,
 )
 from idp.storage.identities import Identity
-from tests.support.delivery import jobs, one_resource, student_logs_in
+from tests.support.delivery import jobs, one_resource, student_logs_in, wait_until_due
 from tests.support.moodle_standin import MoodleStandIn
 
 TOKEN = "4f1c0ffee4f1c0ffee4f1c0ffee4f1c0"
@@ -73,7 +72,7 @@ def test_moodle_down_then_back_the_job_waits_and_is_delivered(
     assert job.last_error.startswith("Moodle core_user_get_users_by_field: HTTP 503")
     assert moodle.site.users == {}
     moodle.http_status = None  # back
-    time.sleep(0.03)  # past the job's next attempt
+    wait_until_due(sessions)  # past its next attempt
     w.run(once=True)
     w.close()
     [job] = jobs(sessions)

@@ -6,7 +6,6 @@ reconcile pass reads the active Users (RFC 7644 section 3.4.2.4) and repairs the
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -26,7 +25,7 @@ from idp.settings.model import (
     Settings,
 )
 from idp.storage.provisioning import DeliveryJob
-from tests.support.delivery import jobs, one_resource, student_logs_in
+from tests.support.delivery import jobs, one_resource, student_logs_in, wait_until_due
 from tests.support.scim_server import TOKEN, ScimServer
 
 
@@ -77,7 +76,7 @@ def test_a_grant_reaches_the_library_and_waits_while_it_is_down(
         waiting = jobs(sessions)[1]
         assert (waiting.state, waiting.attempts) == ("pending", attempt)
         assert waiting.last_error == "find by externalId: connection refused"
-        time.sleep(0.03)  # past its next attempt (max_retry_s 0.02)
+        wait_until_due(sessions)  # past its next attempt
 
     library.start()  # same port; an in-memory server comes back empty
     run_once(sessions, s)
