@@ -319,6 +319,8 @@ def run(app: Flask, name: str, args: argparse.Namespace) -> None:
         figures = measure_rounds(call, per_round, rounds)
         profiler.disable()
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.lines)
+        if args.dump:
+            profiler.dump_stats(args.dump)  # for pstats: who calls what (print_callers)
     else:
         figures = measure_rounds(call, per_round, rounds)
     per_call = statistics.median(figures)
@@ -342,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="print where the CPU time goes")
     parser.add_argument("--sort", default="cumulative", help="pstats sort key (cumulative, tottime)")
     parser.add_argument("--lines", type=int, default=45)
+    parser.add_argument("--dump", metavar="FILE", help="with --profile: keep the profile for pstats")
     args = parser.parse_args(argv)
 
     from idp.app import create_app

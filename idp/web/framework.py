@@ -16,7 +16,6 @@ from types import FunctionType
 from typing import Any
 
 from flask import Flask
-from flask.json import dumps as json_dumps
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSessionInterface, session_json_serializer
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
@@ -51,8 +50,7 @@ class PlainFirstSerializer:
     def dumps(self, value: Any) -> str:
         if not self._plain(value):
             return self.tagged.dumps(value)
-        dumped: str = json_dumps(value, separators=(",", ":"))
-        return dumped
+        return _PLAIN_JSON.encode(value)
 
     def loads(self, value: str | bytes) -> Any:
         return json.loads(value, object_hook=self.tagged.untag)
@@ -70,6 +68,9 @@ class PlainFirstSerializer:
 
 
 _PLAIN_LEAVES = frozenset({str, int, bool, type(None)})
+# What Flask's tagged serializer asks of the app's JSON provider (compact, ASCII, sorted keys),
+# without finding the app through its context for every cookie.
+_PLAIN_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, sort_keys=True)
 
 
 class OnceSignedCookieSessions(SecureCookieSessionInterface):
