@@ -179,9 +179,7 @@ def scenarios(issuer: str, meta: dict[str, Any]) -> list[tuple[str, Callable[[in
     common = {"base": issuer, "seconds": SECONDS}
     found: list[tuple[str, Callable[[int], dict[str, Any]]]] = []
     for name, (client_id, _, _) in SERVICES.items():
-        found.append((name, lambda c, client_id=client_id: {
-            **common, "scenario": "form", "concurrency": c, "path": "/token", "headers": basic(client_id),
-            "form": {"grant_type": "client_credentials", "scope": SERVICE_SCOPE}}))
+        found.append((name, _client_credentials(common, client_id)))
     found += [
         ("refresh (rotation)", lambda c: {**common, "scenario": "refresh", "concurrency": c,
                                           "users": users, "redirect_uri": REDIRECT_URI, **LOGIN_CLIENT}),
@@ -198,6 +196,15 @@ def scenarios(issuer: str, meta: dict[str, Any]) -> list[tuple[str, Callable[[in
                                               **LOGIN_CLIENT}),
     ]
     return found
+
+
+def _client_credentials(common: dict[str, Any], client_id: str) -> Callable[[int], dict[str, Any]]:
+    """The spec of a service's client credentials request, for a concurrency."""
+    def spec(concurrency: int) -> dict[str, Any]:
+        return {**common, "scenario": "form", "concurrency": concurrency, "path": "/token",
+                "headers": basic(client_id),
+                "form": {"grant_type": "client_credentials", "scope": SERVICE_SCOPE}}
+    return spec
 
 
 def worker_memory(master_pid: int) -> list[int]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask, session
 from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import TimestampSigner
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from idp.web.framework import CampusFlask
 
@@ -61,12 +61,13 @@ def without_expiry(header: str) -> str:
 @pytest.mark.parametrize("values", [v for v in SESSIONS if v])
 def test_each_reads_the_others_cookie(values: dict[str, Any]) -> None:
     for writer, reader in ((CampusFlask, Flask), (Flask, CampusFlask)):
-        written = app_of(writer)
-        value = SecureCookieSessionInterface().get_signing_serializer(written)
-        ours = written.session_interface.get_signing_serializer(written)
-        assert value is not None and ours is not None
-        cookie = (ours if writer is CampusFlask else value).dumps(dict(values))
-        read_by = app_of(reader)
-        loader = read_by.session_interface.get_signing_serializer(read_by)
-        assert loader is not None
-        assert loader.loads(cookie, max_age=60) == values
+        cookie = serializer(app_of(writer)).dumps(dict(values))
+        assert serializer(app_of(reader)).loads(cookie, max_age=60) == values
+
+
+def serializer(app: Flask) -> URLSafeTimedSerializer:
+    interface = app.session_interface
+    assert isinstance(interface, SecureCookieSessionInterface)
+    found = interface.get_signing_serializer(app)
+    assert found is not None
+    return found
