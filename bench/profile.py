@@ -58,6 +58,7 @@ from demo.stack import ProviderStack
 from idp.storage import driver
 
 Call = Callable[[], None]
+CURRENT_STEP = ["-"]  # the request under way, named in --statements
 
 
 def wsgi_call(app: Flask, method: str, path: str, *, headers: dict[str, str] | None = None,
@@ -128,6 +129,7 @@ class RawBrowser:
         for name, value in (headers or {}).items():
             environ["HTTP_" + name.upper().replace("-", "_")] = value
         seen: list[Any] = []
+        CURRENT_STEP[0] = timed or target
         started = time.thread_time()
         chunks = self.app(environ, lambda s, h, e=None: seen.extend((s, h)))  # type: ignore[arg-type]
         data = b"".join(chunks)
@@ -233,22 +235,31 @@ def _secret_pair() -> dict[str, str]:
     return {"client_id": LOGIN_CLIENT["client_id"], "secret": LOGIN_CLIENT["client_secret"]}
 
 
-def count_sql(app: Flask, call: Call, count: int = 20) -> tuple[float, float]:
-    """SQL statements and commits per call: a figure no other load on the machine can blur."""
+def count_sql(app: Flask, call: Call, count: int = 20, *,
+              show: bool = False) -> tuple[float, float]:
+    """SQL statements and commits per call: a figure no other load on the machine can blur.
+    ``show``: print each one (of the request it came in, for a login)."""
     from sqlalchemy import event
 
     services = app.extensions["campus_id"]
     engines = [services.engine] + ([services.reads] if services.reads is not None else [])
     seen = {"statements": 0, "commits": 0}
 
-    def statement(*_: Any) -> None:
+    def shown(text: str) -> None:
+        if show:
+            print(f"  [{CURRENT_STEP[0]}] {' '.join(text.split())[:150]}")
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
         seen["statements"] += 1
+        shown(sql)
 
     def commit(*_: Any) -> None:
         seen["commits"] += 1
+        shown("COMMIT")
 
     def past_sqlalchemy(kind: str) -> None:  # idp.storage.driver's statements
         seen["statements" if kind == "statement" else "commits"] += 1
+        shown(f"({kind} through idp.storage.driver)")
 
     for engine in engines:  # the reads' engine too (idp.storage.base.make_read_engine)
         event.listen(engine, "before_cursor_execute", statement)
@@ -307,6 +318,9 @@ HOT = ("cc-es256", "refresh", "userinfo", "introspection", "login")
 def run(app: Flask, name: str, args: argparse.Namespace) -> None:
     call = scenario(app, name)
     measure(call, min(50, args.count))  # warm-up: caches, pools, imports
+    if args.statements:
+        print(f"{name}: the statements of one call")
+        count_sql(app, call, 1, show=True)
     statements, commits = count_sql(app, call)
     calls = count_calls(call)
     rounds = max(1, args.rounds)
@@ -344,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="print where the CPU time goes")
     parser.add_argument("--sort", default="cumulative", help="pstats sort key (cumulative, tottime)")
     parser.add_argument("--lines", type=int, default=45)
+    parser.add_argument("--statements", action="store_true",
+                        help="print the SQL statements and commits of one call first")
     parser.add_argument("--dump", metavar="FILE", help="with --profile: keep the profile for pstats")
     args = parser.parse_args(argv)
 
