@@ -4,6 +4,7 @@ round-trips. Each cookie is made by both interfaces in the same second and compa
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -39,6 +40,10 @@ def cookie_of(app: Flask, values: dict[str, Any], *, permanent: bool) -> str:
 def app_of(kind: type[Flask]) -> Flask:
     app = kind(__name__)
     app.secret_key = "s" * 32
+
+    @app.get("/seen")
+    def seen() -> str:
+        return repr(sorted(session.items()))  # bytes and tuples as they are
     return app
 
 
@@ -71,3 +76,59 @@ def serializer(app: Flask) -> URLSafeTimedSerializer:
     found = interface.get_signing_serializer(app)
     assert found is not None
     return found
+
+
+def session_seen(app: Flask, cookie: str) -> str:
+    """What a view finds in the session when the browser sends ``cookie``."""
+    client = app.test_client()
+    client.set_cookie("session", cookie)
+    return client.get("/seen").get_data(as_text=True)
+
+
+def shown(values: dict[str, Any]) -> str:
+    return repr(sorted(values.items()))
+
+
+def signed_at(app: Flask, values: dict[str, Any], when: int,
+              monkeypatch: pytest.MonkeyPatch) -> str:
+    with monkeypatch.context() as m:
+        m.setattr(TimestampSigner, "get_timestamp", lambda self: when)
+        cookie: str = serializer(app).dumps(values)
+    return cookie
+
+
+@pytest.mark.parametrize("values", [v for v in SESSIONS if v])
+def test_a_good_cookie_is_read(values: dict[str, Any]) -> None:
+    app = app_of(CampusFlask)
+    assert session_seen(app, serializer(app).dumps(values)) == shown(values)
+
+
+def test_a_tampered_expired_or_future_cookie_starts_an_empty_session(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    app = app_of(CampusFlask)
+    lifetime = int(app.permanent_session_lifetime.total_seconds())
+    good = serializer(app).dumps({"sid": "mine"})
+    assert session_seen(app, good) == shown({"sid": "mine"})
+    payload, stamp, signature = good.split(".")
+    other = app_of(CampusFlask)
+    other.secret_key = "o" * 32
+    refused = [
+        f"{payload}.{stamp}.{signature[:-2]}AA",  # signature changed
+        serializer(other).dumps({"sid": "mine"}),  # another key
+        f"{serializer(app_of(Flask)).dumps({'sid': 'theirs'}).split('.')[0]}.{stamp}.{signature}",
+        payload, f"{payload}.{signature}", "", "...", "a.b.c", f"{payload}.{stamp}.!!!",
+        signed_at(app, {"sid": "old"}, int(time.time()) - lifetime - 5, monkeypatch),  # expired
+        signed_at(app, {"sid": "later"}, int(time.time()) + 60, monkeypatch),  # from the future
+    ]
+    for cookie in refused:
+        assert session_seen(app, cookie) == "[]", cookie
+
+
+def test_a_cookie_signed_with_a_fallback_key_is_still_read() -> None:
+    old = app_of(CampusFlask)
+    cookie = serializer(old).dumps({"sid": "before the key changed"})
+    rotated = app_of(CampusFlask)
+    rotated.config["SECRET_KEY_FALLBACKS"] = [old.secret_key]
+    rotated.secret_key = "n" * 32
+    assert session_seen(rotated, cookie) == shown({"sid": "before the key changed"})
+    assert session_seen(app_of(CampusFlask), serializer(rotated).dumps({"a": 1})) == "[]"
