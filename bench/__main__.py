@@ -8,8 +8,8 @@ figure can be read as a fraction of that limit. Environment knobs: ``BENCH_SECON
 measurement, default 8), ``BENCH_POSTGRES_URL`` (an admin URL for a throwaway database),
 ``BENCH_REDIS_URL`` (default redis://127.0.0.1:6379/0; empty to run without Redis),
 ``BENCH_THREADS`` (``[server] threads`` of every server measured, default 4, the provider's),
-``BENCH_ROWS`` (words separated by commas: only the provider's rows whose name has one, e.g.
-``login``; the floors and engines are measured still).
+``BENCH_ROWS`` (words separated by commas: only the rows whose name has one, e.g. ``login``;
+``floor`` for the floors, ``engine`` for the engines side by side).
 """
 
 from __future__ import annotations
@@ -369,6 +369,11 @@ def print_engines(pairs: list[tuple[str, Row]]) -> None:
         print(f"{name:29} " + " ".join(f"{cell:>18}" for cell in cells) + f"   {ratio:>5}")
 
 
+def wanted(name: str) -> bool:
+    """Whether ``BENCH_ROWS`` asks for the row ``name`` (every row without it)."""
+    return not ONLY or any(word in name for word in ONLY)
+
+
 def main() -> int:
     for tool in ("node", "wrk"):
         if shutil.which(tool) is None:
@@ -379,9 +384,11 @@ def main() -> int:
     workers = os.cpu_count() or 2
     clients = bench_clients()
     with tempfile.TemporaryDirectory(prefix="campus-bench-") as tmp, throwaway_postgres() as db_url:
-        pairs = engines_side_by_side(Path(tmp), db_url, clients)
+        pairs = engines_side_by_side(Path(tmp), db_url, clients) if wanted("engines") else []
         rows: list[Row] = []
         for floor_name, floor_app in FLOORS.items():
+            if not wanted(floor_name):
+                continue
             with floor_server(floor_app, DEFAULT_ENGINE, workers, THREADS, Path(tmp) / "floor.log") as floor:
                 spec = {"base": floor, "seconds": SECONDS, "scenario": "get", "path": "/"}
                 measure({**spec, "concurrency": 16, "seconds": min(2.0, SECONDS)})
@@ -395,7 +402,7 @@ def main() -> int:
             assert stack.process is not None
             meta = requests.get(f"{stack.issuer}/.well-known/openid-configuration", timeout=5).json()
             for name, spec_for in scenarios(stack.issuer, meta):
-                if ONLY and not any(word in name for word in ONLY):
+                if not wanted(name):
                     continue
                 measure({**spec_for(16), "seconds": min(2.0, SECONDS)})  # warm-up
                 for concurrency in CONCURRENCY:
@@ -407,7 +414,8 @@ def main() -> int:
                     time.sleep(0.5)
             memory = worker_memory(stack.process.pid)
     print_table(rates, rows, memory, workers)
-    print_engines(pairs)
+    if pairs:
+        print_engines(pairs)
     return 0
 
 
