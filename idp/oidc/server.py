@@ -13,9 +13,13 @@ from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2.base import invalid_error_characters
-from authlib.oauth2.rfc6749.errors import InvalidClientError, UnsupportedResponseTypeError
-from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from flask import Flask
+from authlib.oauth2.rfc6749.errors import (
+    InsecureTransportError,
+    InvalidClientError,
+    UnsupportedResponseTypeError,
+)
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, OAuth2Request
+from flask import Flask, Request
 from flask import request as flask_request
 
 from idp import context
@@ -52,7 +56,7 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         parameters. Made over the request object itself rather than Flask's proxy of it, with
         its parameters read once (``_Parameters``)."""
         current = flask_request._get_current_object()  # type: ignore[attr-defined]
-        oauth_request = FlaskOAuth2Request(current)
+        oauth_request = _Request(current)
         if isinstance(request, ResolvedAuthorization):
             oauth_request.payload = BasicOAuth2Payload(dict(request.params))
         else:
@@ -127,6 +131,32 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         elif isinstance(error, RefreshTokenReusedError):
             _revoke_after_refresh_token_reuse(error)
         return super().handle_error_response(request, error)
+
+
+# The attributes Authlib's request starts with (``OAuth2Request.__init__``), taken from one.
+_BLANK_REQUEST = {key: value for key, value in
+                  vars(OAuth2Request("GET", "https://localhost/")).items() if key != "uri"}
+
+
+class _Request(FlaskOAuth2Request):  # type: ignore[misc]
+    """Authlib's Flask request, with Authlib's transport check made on the scheme and host alone
+    (all it reads of the URL, remembered per origin) and the URL made only when read: no
+    grant or endpoint of ours reads it, and making it cost a third of the wrapping."""
+
+    def __init__(self, request: Request) -> None:
+        from idp.oidc.basic_clients import secure  # it imports this module
+        if not secure(request):
+            raise InsecureTransportError()
+        self.__dict__.update(_BLANK_REQUEST)
+        self.method = request.method
+        self.headers = request.headers
+        self._request = request  # its payload is set by ``create_oauth2_request``
+
+    @cached_property
+    def uri(self) -> str:
+        """``request.url``, as Authlib's request holds it."""
+        url: str = self._request.url
+        return url
 
 
 class _Parameters(FlaskOAuth2Payload):  # type: ignore[misc]

@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
@@ -38,10 +38,11 @@ from idp.oidc.userinfo import claims as userinfo_claims
 from idp.settings.model import JWKS_MAX_AGE_S
 from idp.storage import audit, grants
 from idp.storage.audit import AuditEventType
-from idp.storage.sessions import LoginSession
+from idp.storage.identities import Identity
+from idp.storage.sessions import LoginSession, SessionRow
 from idp.web import consent, pending
 from idp.web.csrf import check_form_token
-from idp.web.session import current_login
+from idp.web.session import current_login, current_login_row
 
 bp = Blueprint("oidc", __name__)
 SERVER = "campus_id.authorization_server"
@@ -110,17 +111,20 @@ def authorize() -> Any:
         params = _resolved(sent)
     except OAuth2Error as error:
         return _authorization_error(error)
-    login = current_login()
+    decision = request.form.get("consent") if request.method == "POST" else None
+    login = _signed_in(params, decision)
     user = _authenticated_user(login, sent, params)
     try:
         grant = _consent_grant(sent, params, user)
     except OAuth2Error as error:
         return _authorization_error(error)
+    if user is not None and isinstance(login, SessionRow) and not grant.client.trusted:
+        # The client changed since it was remembered: consent reads the whole person.
+        user = _authenticated_user(current_login(), sent, params)
     if user is None:  # prompt=none was answered with login_required by the grant
         return redirect("/login?rid=" + pending.remember(sent))
     client = grant.client
     scopes = set(client.get_allowed_scope(grant.request.scope).split())
-    decision = request.form.get("consent") if request.method == "POST" else None
     if decision is not None:
         check_form_token()
         return _finish(grant, user, decision == "allow", scopes)
@@ -154,7 +158,28 @@ def _resolved(sent: dict[str, str]) -> dict[str, str]:
     return params
 
 
-def _authenticated_user(login: LoginSession | None, sent: dict[str, str],
+def _signed_in(params: dict[str, str], decision: str | None) -> LoginSession | SessionRow | None:
+    """This browser's login session. As one row when the code will be issued at once, to a
+    trusted client with no consent to record: nothing then reads the person beyond their id
+    (``_light_user``); otherwise with the person, whom consent reads whole."""
+    if decision is None:
+        client = context.client(params.get("client_id", ""))
+        if client is not None and client.trusted:
+            row = current_login_row()
+            if row is None or row.sid is not None:  # else ``public_sid`` names it, on the ORM
+                return row
+    return current_login()
+
+
+def _light_user(login: SessionRow) -> AuthenticatedUser:
+    """The person of a session read as one row, standing in for ``LoginSession`` and its
+    ``Identity`` where issuing a code reads them: ``CodeGrant.save_authorization_code`` (the
+    identity's id, the session's id and ``sid``) and ``get_user_id`` (``sub``)."""
+    return AuthenticatedUser(cast(Identity, login.identity), login.auth_time,
+                             cast(LoginSession, login))
+
+
+def _authenticated_user(login: LoginSession | SessionRow | None, sent: dict[str, str],
                         params: dict[str, str]) -> AuthenticatedUser | None:
     """The session's person, unless this request needs a fresh login (prompt=login, max_age)."""
     if login is None:
@@ -165,6 +190,8 @@ def _authenticated_user(login: LoginSession | None, sent: dict[str, str],
         max_age = params.get("max_age", "")
         if max_age.isdigit() and time.time() - login.auth_time > int(max_age):
             return None
+    if isinstance(login, SessionRow):
+        return _light_user(login)
     return AuthenticatedUser(login.identity, login.auth_time, login)
 
 

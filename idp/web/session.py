@@ -12,7 +12,13 @@ from idp.oidc.delivery_worker import hand_off
 from idp.oidc.logout import Signer, end_session
 from idp.storage.base import utcnow
 from idp.storage.identities import LinkedAccount
-from idp.storage.sessions import LoginSession, find_session, start_session
+from idp.storage.sessions import (
+    LoginSession,
+    SessionRow,
+    find_session,
+    find_session_row,
+    start_session,
+)
 
 KEY = "sid"
 
@@ -20,6 +26,12 @@ KEY = "sid"
 def current_login() -> LoginSession | None:
     sid = session.get(KEY)
     return find_session(context.db(), sid) if sid else None
+
+
+def current_login_row() -> SessionRow | None:
+    """``current_login`` as one row (``sessions.find_session_row``): for a code issued at once."""
+    sid = session.get(KEY)
+    return find_session_row(context.db(), sid) if sid else None
 
 
 def start_login_session(account: LinkedAccount, auth_time: int) -> str:
