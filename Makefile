@@ -42,6 +42,7 @@ bench: $(STAMP) $(PEER_STAMP)
 	$(BIN)/python -m bench.access
 	$(BIN)/python -m bench.instances
 	$(BIN)/python -m bench.side_by_side
+	$(BIN)/python -m bench.login_split
 	$(BIN)/python -m bench.helpdesk_search
 
 lint: $(STAMP)
