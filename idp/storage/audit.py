@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import JSON, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import JSON, Insert, Integer, String, Table, insert, inspect, select
+from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column
 
 from idp import request_id as request_ids
 from idp.storage.base import Base, UtcDateTime, utcnow
@@ -124,6 +125,44 @@ def record(
     )
     db.add(event)
     return event
+
+
+def record_at_once(
+    db: Session,
+    type: AuditEventType,
+    *,
+    actor: str = "",
+    identity_id: int | None = None,
+    client_id: str | None = None,
+    organization: str | None = None,
+    ip: str | None = None,
+    **details: Any,
+) -> AuditEvent:
+    """``record``, written now by one prepared INSERT on the session's connection instead of
+    at the next flush (the unit of work cost several times the statement; the login writes
+    one per request). What a flush would do is kept: the session's pending changes go first
+    (ids stay in the order events happened), the row joins the session as if flushed, and
+    the mapper's ``after_insert`` listeners (the metrics' count) see it."""
+    if db.autoflush:
+        db.flush()
+    values = {"at": utcnow(), "type": type.value, "actor": printable(actor)[:200],
+              "identity_id": identity_id, "client_id": client_id, "organization": organization,
+              "ip": ip, "details": details, "request_id": request_ids.current()}
+    connection = db.connection()
+    values["id"] = connection.execute(_insert_event(), values).scalar_one()
+    event = AuditEvent(**values)
+    make_transient_to_detached(event)
+    db.add(event)
+    mapper = inspect(AuditEvent)
+    mapper.dispatch.after_insert(mapper, connection, inspect(event))  # as a flush calls it
+    return event
+
+
+@cache
+def _insert_event() -> Insert:
+    """Built once."""
+    table = cast(Table, AuditEvent.__table__)
+    return insert(table).returning(table.c.id)
 
 
 def printable(text: str) -> str:

@@ -10,6 +10,7 @@ a ``sub`` that is already an alias (checked in ``new_identity``).
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
@@ -30,8 +31,16 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
+from sqlalchemy.orm import (
+    Mapped,
+    Session,
+    joinedload,
+    make_transient_to_detached,
+    mapped_column,
+    relationship,
+)
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from idp.storage.base import Base, UtcDateTime, utcnow
 
@@ -177,6 +186,60 @@ def _note_login() -> Update:
     table = cast(Table, LinkedAccount.__table__)
     return update(table).where(table.c.id == bindparam("account_id")).values(
         last_login_at=bindparam("at"))
+
+
+@dataclass(frozen=True)
+class Touched:
+    """A known account that is logging in: the account (its ``last_login_at`` already set)
+    and whether its identity is locked, both read by the statement that set the time."""
+
+    account: LinkedAccount
+    locked: bool
+
+
+def touch_account(db: Session, organization: str, external_id: str, at: datetime) -> Touched | None:
+    """A login's ``find_account`` and ``note_login`` in one statement (UPDATE ... RETURNING,
+    on PostgreSQL and SQLite alike), the identity's lock with it; None for an account never
+    seen. Every login of a known account sets ``last_login_at``, changed or not, so the write
+    may come first. The account joins the session as if loaded (``_adopt``): the ORM's query
+    machinery cost more than the statement. Pending changes are flushed first, as the query
+    it replaces would have done."""
+    if db.autoflush:
+        db.flush()
+    params = {"org": organization, "ext_id": external_id, "at": at}
+    row = db.connection().execute(_touch_account(), params).one_or_none()
+    if row is None:
+        return None
+    values = row._asdict()
+    locked = values.pop("identity_locked_at") is not None
+    held = db.identity_map.get(identity_key(LinkedAccount, values["id"]))
+    if isinstance(held, LinkedAccount):  # already in the session: a query would return it
+        set_committed_value(held, "last_login_at", at)
+        return Touched(held, locked)
+    return Touched(_adopt(db, values), locked)
+
+
+def _adopt(db: Session, values: dict[str, Any]) -> LinkedAccount:
+    """The account for a row read without the ORM, persistent in ``db`` with these committed
+    values (its identity loads on first use, as a lazy relationship does)."""
+    account = LinkedAccount(**values)
+    make_transient_to_detached(account)
+    db.add(account)
+    return account
+
+
+@cache
+def _touch_account() -> Update:
+    """Built once (every login of a known account runs it)."""
+    accounts = cast(Table, LinkedAccount.__table__)
+    identities = cast(Table, Identity.__table__)
+    locked_at = (select(identities.c.locked_at).where(identities.c.id == accounts.c.identity_id)
+                 .scalar_subquery().label("identity_locked_at"))
+    return (update(accounts)
+            .where(accounts.c.organization == bindparam("org"),
+                   accounts.c.external_id == bindparam("ext_id"))
+            .values(last_login_at=bindparam("at"))
+            .returning(*accounts.c, locked_at))
 
 
 def find_identity_by_sub(db: Session, sub: str) -> Identity | None:
