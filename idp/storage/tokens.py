@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
     ForeignKey,
+    Index,
     Insert,
     Integer,
     Select,
@@ -74,6 +75,9 @@ class CodeAnswers:
 
 class AuthorizationCode(CodeAnswers, Base):
     __tablename__ = "authorization_codes"
+    # Is a nonce used again (exists_nonce)? Hash, not B-tree: a nonce may be longer than a
+    # B-tree entry can be (migration 0024).
+    __table_args__ = (Index("ix_authorization_codes_nonce", "nonce", postgresql_using="hash"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -3,6 +3,7 @@ UserInfo, single sign-on at a second relying party, for each directory schema.""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from typing import Any
@@ -94,6 +95,24 @@ def test_a_replayed_nonce_gets_no_code(browser: FlaskClient, app: Any) -> None:
     refused = callback_params(response)
     assert refused["error"] == "invalid_request" and "code" not in refused
     assert sign_in(other, RP1, "", "", nonce="another")["code"]  # a new nonce is fine
+
+
+def test_a_long_random_nonce_is_kept_and_still_checked(browser: FlaskClient) -> None:
+    """Nonces are found by an index (a hash index on PostgreSQL, whose entries have no size
+    limit, unlike a B-tree's 2,704 bytes): in a browser already signed in, a long one that
+    does not compress gets its code, its ID token carries it whole, and it is refused the
+    second time."""
+    assert sign_in(browser, RP1, "asmirnova@tpu.ru", "Passw0rd-asmirnova")["code"]
+    nonce = secrets.token_urlsafe(6000)  # 8,000 characters
+    params = RP1.params(nonce=nonce)
+    first = callback_params(browser.get("/authorize", query_string=params))
+    response = RP1.token(browser, first["code"])
+    assert response.status_code == 200, response.json
+    tokens = response.json
+    claims = verify_id_token(browser, RP1, tokens["id_token"], nonce, tokens["access_token"])
+    assert claims["nonce"] == nonce
+    again = callback_params(browser.get("/authorize", query_string=RP1.params(nonce=nonce)))
+    assert again["error"] == "invalid_request" and "code" not in again
 
 
 def test_a_code_redeemed_twice_at_once_gives_tokens_once(browser: FlaskClient, app: Any) -> None:
