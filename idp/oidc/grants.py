@@ -20,7 +20,8 @@ from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode
 from flask import g
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select
+from sqlalchemy.orm import Session
 
 from idp import context
 from idp.identity.release import released_claims
@@ -160,7 +161,23 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
 
 
 class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
-    """Signs ID tokens with the algorithm the client registered, using the current key."""
+    """Signs ID tokens with the algorithm the client registered, using the current key.
+
+    What the ID token reads beyond the request (the settings, keys and release policies, the
+    database) comes from ``services`` and ``database``: the request's by default, given
+    otherwise by a narrow path that runs with no Flask context (``idp.oidc.code_requests``)."""
+
+    def services(self) -> context.Services:
+        return context.services()
+
+    def database(self) -> Session | Connection:
+        """Where the person's grants are read (``released_claims``)."""
+        return context.db()
+
+    def orm_session(self) -> Session:
+        """For what only the ORM reads: a login session older than its ``sid`` column (named
+        by ``public_sid``), a client's release policy not remembered."""
+        return context.db()
 
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         """Authlib validates an authorization request up to twice per HTTP request (consent
@@ -188,20 +205,20 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
         claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
         login = authorization_code.login_session  # loaded with the code
         if isinstance(login, SessionSid):
-            claims["sid"] = login.sid or public_sid(context.db().get_one(LoginSession, login.id))
+            claims["sid"] = login.sid or public_sid(self.orm_session().get_one(LoginSession, login.id))
         elif login is not None:
             claims["sid"] = public_sid(login)
         return claims
 
     def resolve_client_private_key(self, client: Client) -> Any:
-        return context.services().keyring().key_for(self.get_client_algorithm(client))
+        return self.services().keyring().key_for(self.get_client_algorithm(client))
 
     def get_encode_header(self, client: Client) -> dict[str, str]:
         key = self.resolve_client_private_key(client)
         return {"alg": self.get_client_algorithm(client), "kid": str(key.kid), "typ": "JWT"}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
-        settings = context.settings()
+        settings = self.services().settings
         now = int(time.time())
         return {
             "iss": settings.server.issuer,
@@ -224,8 +241,10 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
         a person's grants read in the request's session (a row was loaded in none)."""
         identity = user.identity if isinstance(user, AuthenticatedUser) else user
         client = _ID_TOKEN_AUDIENCE.get()
-        return released_claims(context.settings(), client, identity, scope.split(),
-                               context.release_policies(client.id), db=context.db())
+        services = self.services()
+        return released_claims(services.settings, client, identity, scope.split(),
+                               services.release_policies.get(self.orm_session, client.id),
+                               db=self.database())
 
 
 _LETTERS = string.ascii_letters + string.digits

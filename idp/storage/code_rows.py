@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, select, update
+from sqlalchemy import Connection, Select, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from idp.storage.base import UtcDateTime, utcnow
@@ -68,12 +68,13 @@ class ClaimedCode(CodeAnswers):
         return False  # the claim took only a live code
 
 
-def claim_code(db: Session, code: str, client_pk: int) -> ClaimedCode | None:
+def claim_code(db: Session | Connection, code: str, client_pk: int) -> ClaimedCode | None:
     """Mark ``code`` used when it is live, unused and ``client_pk``'s, and return it; None when
-    it is not (or unknown), and always on SQLite (no statement run)."""
+    it is not (or unknown), and always on SQLite (no statement run). ``db``: the request's
+    session, or a connection in the caller's transaction."""
     if not code or len(code) > MAX_CODE_LENGTH:
         return None
-    connection = db.connection()
+    connection = db.connection() if isinstance(db, Session) else db
     if connection.dialect.name != "postgresql":
         return None
     rows = connection.execute(_claim(), {

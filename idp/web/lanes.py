@@ -32,14 +32,15 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, Request, Response
 from sqlalchemy.orm import Session
+from werkzeug.http import parse_cookie
 
 from idp import context
 from idp.metrics import web as metrics_web
-from idp.oidc import basic_introspection, refresh_requests, service_tokens
+from idp.oidc import basic_introspection, code_requests, refresh_requests, service_tokens
 from idp.oidc.basic_clients import Issued
 from idp.oidc.userinfo import Refused
 from idp.oidc.userinfo import claims as userinfo_claims
@@ -112,7 +113,40 @@ def refresh_token(server: CampusAuthorizationServer, services: context.Services)
     return raw_token(lambda **parts: refresh_requests.issue(server, services, **parts))
 
 
-def raw_token(issue: Callable[..., Issued | None]) -> Lane:
+def code_token(flask_app: Flask, server: CampusAuthorizationServer,
+               services: context.Services) -> Lane:
+    """The code exchange (``idp.oidc.code_requests``). A request that carries the browser's
+    cookies (a relying party in the person's browser, a test's browser) gets the session
+    cookie Flask's session handling would set: the same session interface opens it before
+    the exchange and saves it on the same response object, so a permanent session is
+    refreshed (``Set-Cookie``, ``Vary: Cookie``) exactly as the view's response has it."""
+    interface = flask_app.session_interface
+
+    def issue(*, environ: WSGIEnvironment, **parts: Any) -> Issued | None:
+        if not environ.get("HTTP_COOKIE"):
+            return code_requests.issue(server, services, **parts)
+        opened = interface.open_session(flask_app, cast(Request, _Cookies(environ)))
+        if opened is None or interface.is_null_session(opened):
+            return None  # no secret key: Flask's path says what it says
+        session = opened
+
+        def headers(body: bytes) -> list[tuple[str, str]]:
+            response = flask_app.response_class(body, headers=code_requests.HEADERS)
+            interface.save_session(flask_app, session, response)
+            return list(response.headers.items())
+        return code_requests.issue(server, services, headers=headers, **parts)
+    return raw_token(issue, with_environ=True)
+
+
+class _Cookies:
+    """What Flask's session interface reads of a request: its cookies, parsed as Flask's
+    request parses them."""
+
+    def __init__(self, environ: WSGIEnvironment) -> None:
+        self.cookies = parse_cookie(environ)
+
+
+def raw_token(issue: Callable[..., Issued | None], *, with_environ: bool = False) -> Lane:
     """A token request with HTTP Basic credentials and a form, answered by ``issue`` from the
     request's raw parts (scheme, host, Authorization header, body), or declined (None). An
     error in ``issue`` (the database gone, say) is logged and the view answers the request,
@@ -130,7 +164,7 @@ def raw_token(issue: Callable[..., Issued | None]) -> Lane:
                  "authorization": environ["HTTP_AUTHORIZATION"], "body": body}
         issued: Issued | None = None
         try:
-            issued = issue(**parts)
+            issued = issue(environ=environ, **parts) if with_environ else issue(**parts)
         except Exception:  # the view answers it, its errors mapped in one place
             log.warning("a fast lane failed on %s; the view answers", environ.get("PATH_INFO"),
                         exc_info=True)
@@ -246,7 +280,8 @@ def init_app(app: Flask, server: CampusAuthorizationServer, *,
     services = context.services_of(app)
     lanes: dict[tuple[str, str], Lane] = {
         ("POST", "/token"): first_of(service_token(server, services),
-                                     refresh_token(server, services)),
+                                     refresh_token(server, services),
+                                     code_token(app, server, services)),
         ("POST", "/introspect"): in_app_context(
             app, lambda request: basic_introspection.answer(server, request), commit=False),
         ("GET", "/userinfo"): userinfo(app, services),

@@ -1,0 +1,174 @@
+"""A confidential client's usual code exchange answered from its raw parts, before Flask and past
+Authlib's generic request handling, with the same claim of the code, tokens, ID token, storage,
+metric and response as Authlib's path (``idp.oidc.grants.CodeGrant`` with its OpenID Connect
+and PKCE extensions).
+
+The end of every login: Flask's request, context and hooks, then Authlib wrapping the request,
+picking a grant class by trying each, making a grant object with its hooks and trying the client
+authentication methods in turn, and the ORM session's execution around the two statements,
+cost about half the request's CPU (bench/profile.py ``login``, step "token, code"). ``issue``
+takes only a request that Authlib's path answers with tokens:
+
+* a form body of ``grant_type=authorization_code``, a ``code``, and at most a ``redirect_uri``
+  and a ``code_verifier``, each once, with no query;
+* a transport and HTTP Basic credentials Authlib accepts (``idp.oidc.basic_clients``), of a
+  client that this process remembers (no database read) and that may use this grant;
+* a code that ``claim_code`` claims (PostgreSQL: live, unused and this client's), whose
+  ``redirect_uri`` and PKCE challenge the request matches as Authlib checks them (its own
+  check of the verifier runs here), and whose login session has its ``sid``.
+
+The claim and the tokens' rows are one transaction on one pooled connection, committed before
+the answer. Anything else returns ``None`` with nothing changed (a claimed code is released:
+its transaction is rolled back), and the request goes the whole way through Flask and Authlib,
+which answer it as they always have: every error, a reused code (whose tokens are revoked),
+SQLite. Not sent: Authlib's ``client_authenticated`` signal, which nothing in the provider
+listens to.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oidc.core.grants.util import is_openid_scope
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from idp.metrics import record
+from idp.oidc.basic_clients import METHOD, Issued, raw_form, remembered_client, secure_origin
+from idp.oidc.grants import CodeGrant, OpenIDCodeExtension, PkceExtension
+from idp.oidc.tokens import store_issued
+from idp.storage.clients import Client
+from idp.storage.code_rows import ClaimedCode, CodePerson, SessionSid, claim_code
+from idp.storage.tokens import AuthorizationCode
+
+if TYPE_CHECKING:
+    from idp.context import Services
+    from idp.oidc.server import CampusAuthorizationServer
+
+GRANT_TYPE: str = CodeGrant.GRANT_TYPE
+PARAMETERS = frozenset({"grant_type", "code", "redirect_uri", "code_verifier"})
+PAYLOAD = BasicOAuth2Payload({"grant_type": GRANT_TYPE})
+HEADERS: list[tuple[str, str]] = list(CodeGrant.TOKEN_RESPONSE_HEADER)
+Headers = Callable[[bytes], list[tuple[str, str]]]
+PKCE = PkceExtension()  # as the server registers it: required for clients without a secret
+
+
+class Declined(Exception):
+    """The request is Authlib's to answer after all (its transaction rolled back)."""
+
+
+@dataclass
+class CodeRequest:
+    """What Authlib's checks, the ID token and ``store_issued`` read of Authlib's request."""
+
+    client: Client
+    form: dict[str, str]
+    authorization_code: ClaimedCode
+    user: CodePerson
+    auth_method: str = METHOD
+    payload: BasicOAuth2Payload = PAYLOAD
+    refresh_token: None = None
+
+
+@dataclass
+class _Grant:
+    """The grant as the PKCE check reads it (its request)."""
+
+    request: CodeRequest
+
+
+class LaneIdToken(OpenIDCodeExtension):
+    """The OpenID Connect extension's ID token, with the services and connection given rather
+    than the request context's; a login session without its ``sid`` yet is Authlib's path's
+    (it names one, a write through the ORM)."""
+
+    def __init__(self, services: Services, connection: Connection) -> None:
+        super().__init__(require_nonce=False)
+        self.given = services
+        self.connection = connection
+        self.made: list[Session] = []
+
+    def services(self) -> Services:
+        return self.given
+
+    def database(self) -> Connection:
+        return self.connection
+
+    def orm_session(self) -> Session:
+        """On the exchange's own connection (a client's release policy not remembered)."""
+        if not self.made:
+            self.made.append(Session(bind=self.connection))
+        return self.made[0]
+
+    def get_authorization_code_claims(self, authorization_code: ClaimedCode | AuthorizationCode,
+                                      ) -> dict[str, Any]:
+        login = authorization_code.login_session
+        if isinstance(login, SessionSid) and login.sid is None:
+            raise Declined("a login session without its sid")
+        claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
+        return claims
+
+    def close(self) -> None:
+        for made in self.made:
+            made.close()
+
+
+def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str, host: str,
+          authorization: str, body: bytes, headers: Headers = lambda _: HEADERS) -> Issued | None:
+    """The token response to a request of these parts, or None when Authlib's path must
+    answer it (``body``: the form, of the form's content type; ``headers``: the response's,
+    of its body, made before the commit: once the code is claimed, nothing may fail and leave
+    the request to Authlib)."""
+    params = raw_form(body, PARAMETERS)
+    if (params is None or params.get("grant_type") != GRANT_TYPE or not params.get("code")
+            or not secure_origin(scheme, host) or services.engine.dialect.name != "postgresql"):
+        return None
+    client = remembered_client(services.clients, authorization, "token")
+    if client is None or not client.check_grant_type(GRANT_TYPE):
+        return None
+    services.keyring()  # any reload of the signing keys done before the transaction begins
+    with services.engine.connect() as connection:
+        try:
+            body = _exchange(server, services, connection, client, params)
+        except Declined:
+            return None  # rolled back as the connection goes back to the pool
+        answer = Issued(client.client_id, body, headers(body))
+        connection.commit()
+    record.token_issued(GRANT_TYPE, client.client_id)
+    return answer
+
+
+def _exchange(server: CampusAuthorizationServer, services: Services, connection: Connection,
+              client: Client, params: dict[str, str]) -> bytes:
+    """Authlib's ``validate_token_request`` past the client, ``create_token_response`` and the
+    ID token, in its order, to the response's body; raises ``Declined`` where Authlib's path
+    would answer otherwise."""
+    code = claim_code(connection, params["code"], client.id)
+    if code is None:
+        raise Declined("unknown, another client's, used or expired")
+    original = code.get_redirect_uri()
+    if original and params.get("redirect_uri") != original:
+        raise Declined("another redirect_uri")
+    request = CodeRequest(client, params, code, code.identity)
+    try:
+        PKCE.validate_code_verifier(_Grant(request), None)
+    except OAuth2Error as refused:
+        raise Declined("the PKCE verifier") from refused
+    token: dict[str, Any] = server.generate_token(
+        grant_type=GRANT_TYPE, client=client, user=code.identity, scope=code.get_scope(),
+        include_refresh_token=client.check_grant_type("refresh_token"))
+    store_issued(connection, services.settings.oidc, token, request)
+    scope = token.get("scope")
+    if scope and is_openid_scope(scope):
+        id_token = LaneIdToken(services, connection)
+        try:
+            token["id_token"] = id_token.encode_id_token(token, request)
+        finally:
+            id_token.close()
+    # Flask's JSON of Authlib's response (sorted keys, ASCII only), made before the commit.
+    return json.dumps(token, sort_keys=True).encode()
