@@ -15,6 +15,7 @@ from sqlalchemy import JSON, Insert, Integer, String, Table, insert, inspect, se
 from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column
 
 from idp import request_id as request_ids
+from idp.storage import on_driver
 from idp.storage.base import Base, UtcDateTime, utcnow
 
 
@@ -138,18 +139,19 @@ def record_at_once(
     ip: str | None = None,
     **details: Any,
 ) -> AuditEvent:
-    """``record``, written now by one prepared INSERT on the session's connection instead of
+    """``record``, written now by one prepared INSERT in the session's transaction instead of
     at the next flush (the unit of work cost several times the statement; the login writes
-    one per request). What a flush would do is kept: the session's pending changes go first
-    (ids stay in the order events happened), the row joins the session as if flushed, and
-    the mapper's ``after_insert`` listeners (the metrics' count) see it."""
+    one per request), past SQLAlchemy's execution on PostgreSQL (``idp.storage.on_driver``).
+    What a flush would do is kept: the session's pending changes go first (ids stay in the
+    order events happened), the row joins the session as if flushed, and the mapper's
+    ``after_insert`` listeners (the metrics' count) see it."""
     if db.autoflush:
         db.flush()
     values = {"at": utcnow(), "type": type.value, "actor": printable(actor)[:200],
               "identity_id": identity_id, "client_id": client_id, "organization": organization,
               "ip": ip, "details": details, "request_id": request_ids.current()}
     connection = db.connection()
-    values["id"] = connection.execute(_insert_event(), values).scalar_one()
+    ((values["id"],),) = on_driver.rows(connection, _insert_event(), values)
     event = AuditEvent(**values)
     make_transient_to_detached(event)
     db.add(event)

@@ -42,6 +42,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from idp.storage import on_driver
 from idp.storage.base import Base, UtcDateTime, utcnow
 
 ACTIVE = "active"
@@ -207,11 +208,12 @@ def touch_account(db: Session, organization: str, external_id: str, at: datetime
     if db.autoflush:
         db.flush()
     params = {"org": organization, "ext_id": external_id, "at": at}
-    row = db.connection().execute(_touch_account(), params).one_or_none()
-    if row is None:
+    found = on_driver.rows(db.connection(), _touch_account(), params)
+    if not found:
         return None
-    values = row._asdict()
-    locked = values.pop("identity_locked_at") is not None
+    *columns, locked_at = found[0]
+    values = dict(zip(_ACCOUNT_COLUMNS, columns, strict=True))
+    locked = locked_at is not None
     held = db.identity_map.get(identity_key(LinkedAccount, values["id"]))
     if isinstance(held, LinkedAccount):  # already in the session: a query would return it
         set_committed_value(held, "last_login_at", at)
@@ -228,6 +230,9 @@ def _adopt(db: Session, values: dict[str, Any]) -> LinkedAccount:
     return account
 
 
+_ACCOUNT_COLUMNS = tuple(column.key for column in cast(Table, LinkedAccount.__table__).columns)
+
+
 @cache
 def _touch_account() -> Update:
     """Built once (every login of a known account runs it)."""
@@ -239,7 +244,7 @@ def _touch_account() -> Update:
             .where(accounts.c.organization == bindparam("org"),
                    accounts.c.external_id == bindparam("ext_id"))
             .values(last_login_at=bindparam("at"))
-            .returning(*accounts.c, locked_at))
+            .returning(*accounts.c, locked_at))  # the account's columns in _ACCOUNT_COLUMNS' order
 
 
 def find_identity_by_sub(db: Session, sub: str) -> Identity | None:

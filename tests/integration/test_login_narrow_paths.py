@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.directory.base import DirectoryAccount
@@ -95,14 +95,19 @@ def test_a_changed_account_is_refreshed_as_before(sessions: sessionmaker[Session
 
 
 def event_row(db: Session, event_id: int) -> dict[str, Any]:
-    row = db.execute(select(AuditEvent.__table__).where(AuditEvent.id == event_id)).one()
+    """The row as stored, its JSON as the text the database holds."""
+    table = AuditEvent.__table__
+    stmt = select(table, cast(table.c.details, Text).label("details_text")).where(
+        table.c.id == event_id)
+    row = db.execute(stmt).one()
     return {k: v for k, v in row._asdict().items() if k not in ("id", "at")}
 
 
 def test_record_at_once_writes_the_row_record_writes(sessions: sessionmaker[Session]) -> None:
     hooks.count_audit_events(sessions)
     given: dict[str, Any] = {"actor": "tpu:iva\x00nov", "identity_id": 7, "organization": "tpu",
-                             "ip": "192.0.2.1", "client_id": "app", "reason": "x"}
+                             "ip": "192.0.2.1", "client_id": "app", "reason": "пароль \"x\"",
+                             "tries": [1, None]}
     with sessions() as db:
         first = audit.record(db, AuditEventType.CONSENT_GRANTED, **given)
         db.flush()
@@ -113,7 +118,8 @@ def test_record_at_once_writes_the_row_record_writes(sessions: sessionmaker[Sess
         general, fast = event_row(db, first.id), event_row(db, narrow.id)
     assert general.pop("type") == "consent.granted" and fast.pop("type") == "login.succeeded"
     assert fast == general
-    assert noted == [("login.succeeded", "tpu", "tpu:iva\\x00nov", {"reason": "x"})]
+    assert noted == [("login.succeeded", "tpu", "tpu:iva\\x00nov",
+                      {"reason": "пароль \"x\"", "tries": [1, None]})]
 
 
 def test_record_at_once_keeps_the_order_of_pending_events(sessions: sessionmaker[Session]) -> None:
