@@ -17,12 +17,13 @@ takes only a request that Authlib's path answers with tokens:
   ``redirect_uri`` and PKCE challenge the request matches as Authlib checks them (its own
   check of the verifier runs here), and whose login session has its ``sid``.
 
-The claim and the tokens' rows are one transaction on one pooled connection, committed before
-the answer. Anything else returns ``None`` with nothing changed (a claimed code is released:
-its transaction is rolled back), and the request goes the whole way through Flask and Authlib,
-which answer it as they always have: every error, a reused code (whose tokens are revoked),
-SQLite. Not sent: Authlib's ``client_authenticated`` signal, which nothing in the provider
-listens to.
+The claim and the tokens' rows are one transaction on one pooled connection, the driver's own
+(``idp.storage.driver``: SQLAlchemy's execution around the two statements cost more than the
+driver's work), committed before the answer. Anything else returns ``None`` with nothing
+changed (a claimed code is released: its transaction is rolled back), and the request goes the
+whole way through Flask and Authlib, which answer it as they always have: every error, a
+reused code (whose tokens are revoked), SQLite. Not sent: Authlib's ``client_authenticated``
+signal, which nothing in the provider listens to.
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oidc.core.grants.util import is_openid_scope
-from sqlalchemy import Connection
+from sqlalchemy import Connection, ScalarResult
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from idp.metrics import record
 from idp.oidc.basic_clients import METHOD, Issued, raw_form, remembered_client, secure_origin
@@ -44,6 +46,7 @@ from idp.oidc.grants import CodeGrant, OpenIDCodeExtension, PkceExtension
 from idp.oidc.tokens import store_issued
 from idp.storage.clients import Client
 from idp.storage.code_rows import ClaimedCode, CodePerson, SessionSid, claim_code
+from idp.storage.driver import DriverConnection
 from idp.storage.tokens import AuthorizationCode
 
 if TYPE_CHECKING:
@@ -82,28 +85,56 @@ class _Grant:
     request: CodeRequest
 
 
-class LaneIdToken(OpenIDCodeExtension):
-    """The OpenID Connect extension's ID token, with the services and connection given rather
-    than the request context's; a login session without its ``sid`` yet is Authlib's path's
-    (it names one, a write through the ORM)."""
+class Reads:
+    """A connection of the read engine, opened only if a read needs it: the exchange's own
+    runs past SQLAlchemy (``idp.storage.driver``), and the ID token may read the person's
+    grants (``granted_entitlements``: a ``scalars`` call) or a release policy not remembered
+    (through an ORM session). Neither is written by the exchange, so a connection of its own
+    reads what the exchange's transaction would (each statement sees what is committed)."""
 
-    def __init__(self, services: Services, connection: Connection) -> None:
+    def __init__(self, services: Services) -> None:
+        self.engine = services.reads if services.reads is not None else services.engine
+        self.opened: list[Connection] = []
+        self.sessions: list[Session] = []
+
+    def connection(self) -> Connection:
+        if not self.opened:
+            self.opened.append(self.engine.connect())
+        return self.opened[0]
+
+    def scalars(self, statement: Executable) -> ScalarResult[Any]:
+        return self.connection().scalars(statement)
+
+    def session(self) -> Session:
+        if not self.sessions:
+            self.sessions.append(Session(bind=self.connection()))
+        return self.sessions[0]
+
+    def close(self) -> None:
+        for session in self.sessions:
+            session.close()
+        for connection in self.opened:
+            connection.close()
+
+
+class LaneIdToken(OpenIDCodeExtension):
+    """The OpenID Connect extension's ID token, with the services and reads given rather than
+    the request context's; a login session without its ``sid`` yet is Authlib's path's (it
+    names one, a write through the ORM)."""
+
+    def __init__(self, services: Services, reads: Reads) -> None:
         super().__init__(require_nonce=False)
         self.given = services
-        self.connection = connection
-        self.made: list[Session] = []
+        self.reads = reads
 
     def services(self) -> Services:
         return self.given
 
     def database(self) -> Connection:
-        return self.connection
+        return cast(Connection, self.reads)  # all that is read of it is ``scalars``
 
     def orm_session(self) -> Session:
-        """On the exchange's own connection (a client's release policy not remembered)."""
-        if not self.made:
-            self.made.append(Session(bind=self.connection))
-        return self.made[0]
+        return self.reads.session()
 
     def get_authorization_code_claims(self, authorization_code: ClaimedCode | AuthorizationCode,
                                       ) -> dict[str, Any]:
@@ -112,10 +143,6 @@ class LaneIdToken(OpenIDCodeExtension):
             raise Declined("a login session without its sid")
         claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
         return claims
-
-    def close(self) -> None:
-        for made in self.made:
-            made.close()
 
 
 def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str, host: str,
@@ -132,7 +159,7 @@ def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str,
     if client is None or not client.check_grant_type(GRANT_TYPE):
         return None
     services.keyring()  # any reload of the signing keys done before the transaction begins
-    with services.engine.connect() as connection:
+    with DriverConnection(services.engine) as connection:
         try:
             body = _exchange(server, services, connection, client, params)
         except Declined:
@@ -143,8 +170,8 @@ def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str,
     return answer
 
 
-def _exchange(server: CampusAuthorizationServer, services: Services, connection: Connection,
-              client: Client, params: dict[str, str]) -> bytes:
+def _exchange(server: CampusAuthorizationServer, services: Services,
+              connection: DriverConnection, client: Client, params: dict[str, str]) -> bytes:
     """Authlib's ``validate_token_request`` past the client, ``create_token_response`` and the
     ID token, in its order, to the response's body; raises ``Declined`` where Authlib's path
     would answer otherwise."""
@@ -165,10 +192,10 @@ def _exchange(server: CampusAuthorizationServer, services: Services, connection:
     store_issued(connection, services.settings.oidc, token, request)
     scope = token.get("scope")
     if scope and is_openid_scope(scope):
-        id_token = LaneIdToken(services, connection)
+        reads = Reads(services)
         try:
-            token["id_token"] = id_token.encode_id_token(token, request)
+            token["id_token"] = LaneIdToken(services, reads).encode_id_token(token, request)
         finally:
-            id_token.close()
+            reads.close()
     # Flask's JSON of Authlib's response (sorted keys, ASCII only), made before the commit.
     return json.dumps(token, sort_keys=True).encode()

@@ -15,6 +15,7 @@ expired. The claim belongs to the request's transaction: a request refused after
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 from functools import cache
 from typing import Any, cast
 
@@ -22,6 +23,7 @@ from sqlalchemy import Connection, Select, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from idp.storage.base import UtcDateTime, utcnow
+from idp.storage.driver import DriverConnection
 from idp.storage.identities import Identity, LinkedAccount, PrimaryAccount
 from idp.storage.sessions import LoginSession
 from idp.storage.token_rows import AccountRow, ChosenAccount, PersonRow
@@ -68,36 +70,40 @@ class ClaimedCode(CodeAnswers):
         return False  # the claim took only a live code
 
 
-def claim_code(db: Session | Connection, code: str, client_pk: int) -> ClaimedCode | None:
+def claim_code(db: Session | Connection | DriverConnection, code: str,
+               client_pk: int) -> ClaimedCode | None:
     """Mark ``code`` used when it is live, unused and ``client_pk``'s, and return it; None when
     it is not (or unknown), and always on SQLite (no statement run). ``db``: the request's
-    session, or a connection in the caller's transaction."""
+    session, or a connection in the caller's transaction (the driver's own too: the rows are
+    read by position, and the one column whose type converts it, ``linked_at``, is converted
+    here alike)."""
     if not code or len(code) > MAX_CODE_LENGTH:
         return None
     connection = db.connection() if isinstance(db, Session) else db
     if connection.dialect.name != "postgresql":
         return None
     rows = connection.execute(_claim(), {
-        "presented_hash": digest(code), "presenter_pk": client_pk, "now": utcnow()}).all()
+        "presented_hash": digest(code), "presenter_pk": client_pk, "now": utcnow()}).fetchall()
     if not rows:
         return None
-    first = rows[0]
-    accounts = tuple(AccountRow(r.account_id, r.organization, r.username, r.attributes or {},
-                                r.linked_at)
-                     for r in rows if r.account_id is not None)
-    chosen = ChosenAccount(first.chosen_id) if first.chosen_id is not None else None
-    person = CodePerson(first.identity_id, first.sub, first.campus_id, accounts, chosen)
-    login = (SessionSid(first.login_session_id, first.sid)
-             if first.login_session_id is not None else None)
-    return ClaimedCode(first.id, first.client_pk, first.identity_id, first.redirect_uri,
-                       first.scope, first.nonce, first.auth_time, first.code_challenge,
-                       first.code_challenge_method, person, login)
+    (id_, code_client_pk, identity_id, redirect_uri, scope, nonce, auth_time, challenge,
+     challenge_method, login_session_id, sub, campus_id, *_, chosen_id, sid) = rows[0]
+    accounts = tuple(AccountRow(account_id, organization, username, attributes or {},
+                                linked_at.astimezone(UTC))
+                     for *_, account_id, organization, username, attributes, linked_at, _, _
+                     in rows if account_id is not None)
+    chosen = ChosenAccount(chosen_id) if chosen_id is not None else None
+    person = CodePerson(identity_id, sub, campus_id, accounts, chosen)
+    login = SessionSid(login_session_id, sid) if login_session_id is not None else None
+    return ClaimedCode(id_, code_client_pk, identity_id, redirect_uri, scope, nonce, auth_time,
+                       challenge, challenge_method, person, login)
 
 
 @cache
 def _claim() -> Select[Any]:
     """Built once: every code exchange on PostgreSQL runs it. One row per account of the
-    person, in the relationship's order (by id)."""
+    person, in the relationship's order (by id); ``claim_code`` reads its columns in this
+    order."""
     codes = cast(Table, AuthorizationCode.__table__)
     identity = cast(Table, Identity.__table__)
     account = cast(Table, LinkedAccount.__table__)

@@ -70,6 +70,11 @@ class DriverRows:
         row: Sequence[Any] | None = self._cursor.fetchone()
         return row
 
+    def fetchall(self) -> list[Sequence[Any]]:
+        """The rows left of a statement that returns rows."""
+        rows: list[Sequence[Any]] = self._cursor.fetchall()
+        return rows
+
 
 @cache
 def _sql(statement: Executable, dialect: Dialect) -> str:
