@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
+from urllib.parse import urlparse, urlunparse
 
-from authlib.common.urls import add_params_to_uri
+from authlib.common.urls import add_params_to_uri, url_encode
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2.base import invalid_error_characters
@@ -121,9 +122,21 @@ class CampusAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         success or error (the token, introspection, revocation and PAR endpoints answer the
         client directly), and each names this issuer (RFC 9207 2)."""
         if status == 302:
-            headers = [(name, add_params_to_uri(value, [("iss", self.issuer)])
-                        if name == "Location" else value) for name, value in headers]
+            headers = [(name, self.with_issuer(value) if name == "Location" else value)
+                       for name, value in headers]
         return super().handle_response(status, body, headers)
+
+    def with_issuer(self, location: str) -> str:
+        """``add_params_to_uri(location, [("iss", issuer)])``, without decoding and encoding the
+        query again: every redirect here was made by ``add_params_to_uri`` into the query, so
+        its query is already what encoding its own parameters gives, and the issuer's pair
+        goes after them. A fragment (never made here) takes Authlib's own way."""
+        scheme, netloc, path, params, query, fragment = urlparse(location)
+        if fragment:
+            redirect: str = add_params_to_uri(location, [("iss", self.issuer)])
+            return redirect
+        pair = _issuer_pair(self.issuer)
+        return urlunparse((scheme, netloc, path, params, f"{query}&{pair}" if query else pair, ""))
 
     def handle_error_response(self, request: Any, error: Any) -> Any:
         if isinstance(error, CodeReusedError):
@@ -157,6 +170,13 @@ class _Request(FlaskOAuth2Request):  # type: ignore[misc]
         """``request.url``, as Authlib's request holds it."""
         url: str = self._request.url
         return url
+
+
+@lru_cache(maxsize=4)
+def _issuer_pair(issuer: str) -> str:
+    """``iss=…`` as Authlib's ``url_encode`` writes it."""
+    encoded: str = url_encode([("iss", issuer)])
+    return encoded
 
 
 class _Parameters(FlaskOAuth2Payload):  # type: ignore[misc]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Flask, Response, g, request
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from werkzeug.exceptions import HTTPException
 
 LANGUAGES = ("ru", "en")
@@ -351,8 +353,50 @@ def _posted_rid() -> str:
         return ""
 
 
+# The page's language, worked out once per page (``init_app``) rather than once per text.
+PAGE_LANGUAGE = "_page_language"
+
+
+@pass_context
+def page_language(page: Context) -> str:
+    """``lang()`` in a template: ``current_language`` as it was when the page began."""
+    found: str | None = page.get(PAGE_LANGUAGE)
+    return found or current_language()
+
+
+@pass_context
+def page_text(page: Context, key: str, **values: str) -> str:
+    """``t()`` in a template: ``translate`` in the page's language."""
+    language: str | None = page.get(PAGE_LANGUAGE)
+    text = MESSAGES[language or current_language()].get(key) or MESSAGES["en"].get(key, key)
+    return text.format(**values) if values else text
+
+
+class PageTexts:
+    """``texts[key]`` in a template: ``t(key)`` for a text without values, looked up as an item
+    rather than called (a call from a template costs several of Jinja's own)."""
+
+    __slots__ = ("language",)
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    def __getitem__(self, key: str) -> str:
+        return MESSAGES[self.language].get(key) or MESSAGES["en"].get(key, key)
+
+
+PAGE_TEXTS = {language: PageTexts(language) for language in LANGUAGES}
+
+
+def page_context() -> dict[str, object]:
+    """What every page gets: its language, and its texts in that language."""
+    language = current_language()
+    return {PAGE_LANGUAGE: language, "texts": PAGE_TEXTS[language]}
+
+
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(t=translate, lang=current_language, lang_switch_url=switch_url)
+    app.jinja_env.globals.update(t=page_text, lang=page_language, lang_switch_url=switch_url)
+    app.context_processor(page_context)
 
     @app.after_request
     def remember_choice(response: Response) -> Response:

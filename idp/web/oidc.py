@@ -146,8 +146,12 @@ def _resolved(sent: dict[str, str]) -> dict[str, str]:
     """The parameters the request carries (``idp.oidc.pushed``): ``sent`` itself, or those of
     its request object or pushed request. Spending a pushed request is committed at once, and
     this browser keeps the parameters of either for the rest of the flow."""
-    if "request" not in sent and "request_uri" not in sent and "client_id" not in sent:
-        return sent
+    if "request" not in sent and "request_uri" not in sent:
+        if "client_id" not in sent:
+            return sent
+        client = server().query_client(sent["client_id"])
+        if client is None or not client.require_pushed_authorization_requests:
+            return sent  # as ``authorization_params`` would, with no database session opened
     remembered = dict(session.get("pushed", {}))
     params = authorization_params(context.db(), server().query_client, sent,
                                   server().client_keys, context.settings().server.issuer,
