@@ -165,8 +165,10 @@ def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str,
         except Declined:
             return None  # rolled back as the connection goes back to the pool
         answer = Issued(client.client_id, body, headers(body))
+        # Counted before the commit, as Authlib's save_token counts it: after the commit
+        # nothing may fail and leave the request to the view, which would call it a reuse.
+        record.token_issued(GRANT_TYPE, client.client_id)
         connection.commit()
-    record.token_issued(GRANT_TYPE, client.client_id)
     return answer
 
 

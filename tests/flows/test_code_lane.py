@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder, TestResponse
 
+from idp.oidc import code_requests
 from idp.web.access_log import CLIENT
 from tests.flows.conftest import RP1
 from tests.flows.test_lanes import OWN, lanes_of, through_the_lane
@@ -127,6 +128,23 @@ def test_a_foreign_cookie_is_left_as_the_view_leaves_it(app: Flask, browser: Fla
     assert "Set-Cookie" not in lane.headers and "Vary" not in lane.headers
 
 
+def test_a_session_not_yet_signed_in_is_left_as_the_view_leaves_it(app: Flask, browser: FlaskClient,
+                                                                   without_lanes: Any) -> None:
+    """The cookie of a browser that only reached the login page (a session, not a permanent
+    one): whatever the view sets or varies on, the lane does."""
+    postgres_only(app)
+    first = sign_in(browser, RP1, "demo@tpu.ru", "demo")["code"]
+    second = sign_in(browser, RP1, "demo@tpu.ru", "demo")["code"]
+    stranger = app.test_client()
+    assert stranger.get("/authorize", query_string=RP1.params()).status_code == 302
+    found = stranger.get_cookie(COOKIE)
+    assert found is not None
+    lane = through_the_lane(app, exchange(first, found.value))
+    without_lanes()
+    view = through_the_view(app, exchange(second, found.value))
+    same_answer(lane, view)
+
+
 @pytest.mark.parametrize("changed", [
     {"redirect_uri": "https://rp1.example.org/other"},
     {"code_verifier": "x" * 50},
@@ -158,3 +176,17 @@ def test_a_reused_code_is_the_views_and_revokes_what_it_gave(app: Flask,
     assert again.json["error"] == "invalid_grant"
     active = introspect(browser, (RP1.client_id, RP1.secret), tokens["access_token"]).json
     assert active is not None and active["active"] is False
+
+
+def test_a_lane_that_fails_after_the_claim_leaves_the_code_to_the_view(
+        app: Flask, browser: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The claim is rolled back with the lane's transaction: the view redeems the code."""
+    postgres_only(app)
+    code = sign_in(browser, RP1, "demo@tpu.ru", "demo")["code"]
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("a lane's own bug")
+    monkeypatch.setattr(code_requests, "store_issued", broken)
+    answered = through_the_view(app, exchange(code, None))
+    assert answered.status_code == 200 and answered.json is not None
+    assert answered.json["id_token"]
