@@ -9,6 +9,8 @@ what happened.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from typing import cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -115,7 +117,16 @@ def check_password(db: Session, directory: PasswordDirectory, username: str, pas
 def counted_name(directory: PasswordDirectory, username: str) -> str:
     """The name the login throttle counts an attempt under: one per account, whichever of its
     names was typed (``LoginNames``)."""
-    return directory.login_name(username) if isinstance(directory, LoginNames) else username
+    if _takes_login_names(type(directory)):
+        return cast(LoginNames, directory).login_name(username)
+    return username
+
+
+@cache
+def _takes_login_names(kind: type) -> bool:
+    """``LoginNames`` asked once per class of directory: a protocol's ``isinstance`` check
+    walks its members at every call (every login asks)."""
+    return issubclass(kind, LoginNames)
 
 
 def upsert_account(db: Session, found: DirectoryAccount) -> LinkedAccount:

@@ -1,6 +1,7 @@
 """A statement run in an ORM session's transaction, on PostgreSQL past SQLAlchemy's execution:
-for the login's few statements, where the execution context and result objects SQLAlchemy
-builds around each cost more than the driver's own work (bench/profile.py, ``login``).
+for the login's few statements (a SELECT, or a write with RETURNING), where the execution
+context and result objects SQLAlchemy builds around each cost more than the driver's own
+work (bench/profile.py, ``login``).
 
 Like ``idp.storage.driver``, but on the session's connection (one transaction with its ORM
 writes), and converting as SQLAlchemy does: each parameter through its bind's type and each
@@ -18,12 +19,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import Insert, UpdateBase
 
 from idp.storage import driver
 
+Statement = UpdateBase | Select[Any]  # a SELECT, or a write with RETURNING
 Processor = Callable[[Any], Any]
 
 
@@ -34,9 +36,10 @@ class _Compiled:
     columns: tuple[tuple[int, Processor], ...]  # result columns whose type converts them
 
 
-def rows(connection: Connection, statement: UpdateBase,
+def rows(connection: Connection, statement: Statement,
          parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """The rows ``statement`` returns (its RETURNING columns, in order), converted."""
+    """The rows ``statement`` returns (its columns, or its RETURNING columns, in order),
+    converted."""
     dialect = connection.dialect
     if dialect.name != "postgresql":
         return [tuple(row) for row in connection.execute(statement, parameters)]
@@ -63,7 +66,7 @@ def rows(connection: Connection, statement: UpdateBase,
 
 
 @cache
-def _compile(statement: UpdateBase, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+def _compile(statement: Statement, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
     """The SQL for the driver and the conversions SQLAlchemy would apply."""
     compiled = statement.compile(dialect=dialect, column_keys=list(keys) or None)
     binds = []
@@ -79,5 +82,7 @@ def _compile(statement: UpdateBase, dialect: Dialect, keys: tuple[str, ...]) -> 
     return _Compiled(str(compiled), tuple(binds), tuple(columns))
 
 
-def _returned(statement: UpdateBase) -> Sequence[Any]:
+def _returned(statement: Statement) -> Sequence[Any]:
+    if isinstance(statement, Select):
+        return list(statement.selected_columns)
     return list(statement.exported_columns)

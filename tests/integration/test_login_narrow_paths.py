@@ -9,13 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, bindparam, cast, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.directory.base import DirectoryAccount
 from idp.identity.login import signed_in_account, upsert_account
 from idp.metrics import hooks
-from idp.storage import audit
+from idp.storage import audit, on_driver
 from idp.storage.audit import AuditEvent, AuditEventType
 from idp.storage.base import make_engine, make_session_factory, utcnow
 from idp.storage.identities import LinkedAccount, find_account, note_login, touch_account
@@ -129,3 +129,19 @@ def test_record_at_once_keeps_the_order_of_pending_events(sessions: sessionmaker
         db.commit()
         assert [e.type for e in audit.events(db)] == ["identity.created", "login.succeeded"]
         assert pending.id < narrow.id
+
+
+def test_on_driver_reads_a_select_as_sqlalchemy_does(sessions: sessionmaker[Session]) -> None:
+    """Parameters and columns converted by their types (an aware UTC datetime, JSON)."""
+    with sessions() as db:
+        upsert_account(db, found())
+        db.commit()
+    table = LinkedAccount.__table__
+    stmt = select(table.c.id, table.c.attributes, table.c.last_login_at, table.c.staff_role).where(
+        table.c.external_id == bindparam("ext_id"), table.c.last_login_at < bindparam("before"))
+    params = {"ext_id": "ext-ivanov", "before": utcnow() + timedelta(hours=1)}
+    with sessions() as db:
+        connection = db.connection()
+        expected = [tuple(row) for row in connection.execute(stmt, params)]
+        assert on_driver.rows(connection, stmt, params) == expected
+        assert len(expected) == 1 and expected[0][2].utcoffset() == timedelta(0)
