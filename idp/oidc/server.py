@@ -22,6 +22,7 @@ from authlib.oauth2.rfc6749.errors import (
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, OAuth2Request
 from flask import Flask, Request
 from flask import request as flask_request
+from werkzeug.datastructures import MultiDict
 
 from idp import context
 from idp.metrics import record
@@ -185,7 +186,14 @@ class _Parameters(FlaskOAuth2Payload):  # type: ignore[misc]
 
     @cached_property
     def data(self) -> Any:
-        return self._request.values
+        return sent_values(self._request)
+
+
+def sent_values(sent: Request) -> MultiDict[str, str]:
+    """``sent.values``: of a GET, its query alone (Werkzeug leaves a GET's form out of
+    ``values``), without the combined view over it."""
+    values: MultiDict[str, str] = sent.args if sent.method == "GET" else sent.values
+    return values
 
 
 def basic_credentials_readable(request: Any) -> bool:

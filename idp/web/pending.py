@@ -7,24 +7,38 @@ login the browser goes back to the stored authorization URL and nowhere else.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from flask import request, session
+
+from idp.oidc.server import sent_values
 
 MAX_PENDING = 5
 NOT_PARAMS = {"csrf_token", "consent"}
 
 
 def authorization_params() -> dict[str, str]:
-    """The authorization request's parameters, whether sent by GET or POST."""
-    return {k: v for k, v in request.values.items() if k not in NOT_PARAMS}
+    """The authorization request's parameters, whether sent by GET or POST (``sent_values``)."""
+    return {k: v for k, v in sent_values(request).items() if k not in NOT_PARAMS}
 
 
 def request_key(params: Mapping[str, str]) -> str:
-    return hashlib.sha256(urlencode(sorted(params.items())).encode()).hexdigest()
+    """The digest of ``urlencode(sorted(params.items()))``, with the text that quoting leaves
+    alone (letters, digits, ``_.-~``: most parameters' values) not passed through it."""
+    encoded = "&".join(f"{_quoted(k)}={_quoted(v)}" for k, v in sorted(params.items()))
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _quoted(text: str) -> str:
+    """``quote_plus(text)``, as ``urlencode`` quotes each name and value."""
+    return text if _UNQUOTED(text) else quote_plus(text)
+
+
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
 
 
 def remember(params: Mapping[str, str]) -> str:
@@ -59,7 +73,8 @@ def mark_fresh_login(rid: str) -> str | None:
 
 
 def is_fresh_login(params: Mapping[str, str]) -> bool:
-    return session.get("fresh") == request_key(params)
+    fresh = session.get("fresh")
+    return fresh is not None and fresh == request_key(params)
 
 
 def clear_fresh_login() -> None:
