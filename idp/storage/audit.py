@@ -12,10 +12,11 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import JSON, Insert, Integer, String, Table, insert, inspect, select
-from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from idp import request_id as request_ids
 from idp.storage import on_driver
+from idp.storage.adopted import adopt
 from idp.storage.base import Base, UtcDateTime, utcnow
 
 
@@ -152,9 +153,7 @@ def record_at_once(
               "ip": ip, "details": details, "request_id": request_ids.current()}
     connection = db.connection()
     ((values["id"],),) = on_driver.rows(connection, _insert_event(), values)
-    event = AuditEvent(**values)
-    make_transient_to_detached(event)
-    db.add(event)
+    event = adopt(db, AuditEvent, values)
     mapper = inspect(AuditEvent)
     mapper.dispatch.after_insert(mapper, connection, inspect(event))  # as a flush calls it
     return event

@@ -35,7 +35,6 @@ from sqlalchemy.orm import (
     Mapped,
     Session,
     joinedload,
-    make_transient_to_detached,
     mapped_column,
     relationship,
 )
@@ -43,6 +42,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from idp.storage import on_driver
+from idp.storage.adopted import adopt
 from idp.storage.base import Base, UtcDateTime, utcnow
 
 ACTIVE = "active"
@@ -202,7 +202,7 @@ def touch_account(db: Session, organization: str, external_id: str, at: datetime
     """A login's ``find_account`` and ``note_login`` in one statement (UPDATE ... RETURNING,
     on PostgreSQL and SQLite alike), the identity's lock with it; None for an account never
     seen. Every login of a known account sets ``last_login_at``, changed or not, so the write
-    may come first. The account joins the session as if loaded (``_adopt``): the ORM's query
+    may come first. The account joins the session as if loaded (``idp.storage.adopted``): the query
     machinery cost more than the statement. Pending changes are flushed first, as the query
     it replaces would have done."""
     if db.autoflush:
@@ -218,16 +218,7 @@ def touch_account(db: Session, organization: str, external_id: str, at: datetime
     if isinstance(held, LinkedAccount):  # already in the session: a query would return it
         set_committed_value(held, "last_login_at", at)
         return Touched(held, locked)
-    return Touched(_adopt(db, values), locked)
-
-
-def _adopt(db: Session, values: dict[str, Any]) -> LinkedAccount:
-    """The account for a row read without the ORM, persistent in ``db`` with these committed
-    values (its identity loads on first use, as a lazy relationship does)."""
-    account = LinkedAccount(**values)
-    make_transient_to_detached(account)
-    db.add(account)
-    return account
+    return Touched(adopt(db, LinkedAccount, values), locked)  # its identity loads on first use
 
 
 _ACCOUNT_COLUMNS = tuple(column.key for column in cast(Table, LinkedAccount.__table__).columns)
