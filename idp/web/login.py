@@ -110,8 +110,10 @@ def _next_page(name: str) -> str:
 
 
 def organization_choices() -> list[tuple[str, str]]:
-    """(id, name in the page language) of every organization, for the pages' choosers."""
-    return [(o.id, _org_label(o)) for o in context.settings().organizations.values()]
+    """(id, name in the page language) of every organization, for the pages' choosers (the
+    language asked once: reading it parses the request's preferences)."""
+    language = current_language()
+    return [(o.id, _org_label(o, language)) for o in context.settings().organizations.values()]
 
 
 def _split_hint(value: str) -> tuple[str, str]:
@@ -125,8 +127,10 @@ def _split_hint(value: str) -> tuple[str, str]:
     return value, ""
 
 
-def _org_label(org: OrganizationSettings) -> str:
-    return org.name_ru if current_language() == "ru" and org.name_ru else org.name
+def _org_label(org: OrganizationSettings, language: str | None = None) -> str:
+    """The organization's name in ``language`` (the page's when not given)."""
+    language = language if language is not None else current_language()
+    return org.name_ru if language == "ru" and org.name_ru else org.name
 
 
 def _render(rid: str, params: dict[str, str], error: str | None = None, *, username: str = "",
