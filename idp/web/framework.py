@@ -89,7 +89,10 @@ class OnceSignedCookieSessions(SecureCookieSessionInterface):
             if signer is not None:
                 signer.signer = KeptKeySigner
                 kept = signer.make_signer()
-                signer.make_signer = lambda salt=None: kept if salt is None else (  # type: ignore[method-assign]
+                # Reading a cookie asks for the signer by the serializer's own salt, writing
+                # one by None: both get the kept signer (a new one derived its key again).
+                own = (None, signer.salt)
+                signer.make_signer = lambda salt=None: kept if salt in own else (  # type: ignore[method-assign]
                     URLSafeTimedSerializer.make_signer(signer, salt))
             self._signer = signer
         return self._signer
