@@ -40,7 +40,8 @@ from idp.storage import audit, grants
 from idp.storage.audit import AuditEventType
 from idp.storage.identities import Identity
 from idp.storage.sessions import LoginSession, SessionRow
-from idp.web import consent, pending
+from idp.storage.tokens import digest
+from idp.web import consent, pending, session_budget
 from idp.web.csrf import check_form_token
 from idp.web.session import current_login, current_login_row
 
@@ -122,7 +123,11 @@ def authorize() -> Any:
         # The client changed since it was remembered: consent reads the whole person.
         user = _authenticated_user(current_login(), sent, params)
     if user is None:  # prompt=none was answered with login_required by the grant
-        return redirect("/login?rid=" + pending.remember(sent))
+        try:
+            return redirect("/login?rid=" + pending.remember(sent))
+        except session_budget.TooLarge as too_large:
+            return _authorization_error(InvalidRequestError(
+                too_large.description, redirect_uri=grant.redirect_uri, state=params.get("state")))
     client = grant.client
     scopes = set(client.get_allowed_scope(grant.request.scope).split())
     if decision is not None:
@@ -158,6 +163,11 @@ def _resolved(sent: dict[str, str]) -> dict[str, str]:
                                   remembered)
     if "request_uri" in sent or "request" in sent:
         session["pushed"] = remembered
+        kept = sent.get("request_uri") or "request:" + digest(sent["request"])
+        try:
+            session_budget.fit("pushed", kept)
+        except session_budget.TooLarge as too_large:
+            raise InvalidRequestError(too_large.description) from None
         context.db().commit()
     return params
 

@@ -16,6 +16,7 @@ from urllib.parse import quote_plus, urlencode
 from flask import request, session
 
 from idp.oidc.server import sent_values
+from idp.web import session_budget
 
 MAX_PENDING = 5
 NOT_PARAMS = {"csrf_token", "consent"}
@@ -42,12 +43,15 @@ _UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
 
 
 def remember(params: Mapping[str, str]) -> str:
+    """Keep the request for the login; its id. Raises ``session_budget.TooLarge`` (keeping
+    nothing) when the request alone would not fit in the session cookie."""
     rid = secrets.token_urlsafe(12)
     pending: dict[str, Any] = dict(session.get("pending", {}))
     while len(pending) >= MAX_PENDING:
         pending.pop(next(iter(pending)))
     pending[rid] = {"params": dict(params)}
     session["pending"] = pending
+    session_budget.fit("pending", rid)
     return rid
 
 

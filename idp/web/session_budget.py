@@ -1,0 +1,58 @@
+"""How much of an authorization flow in progress the session cookie may hold.
+
+The authorization requests waiting for a login (``pending``, ``idp.web.pending``) and the
+parameters of a pushed request or request object kept for the rest of the flow (``pushed``,
+``idp.oidc.pushed``) live in the signed session cookie. A browser drops a cookie over 4,096
+bytes without a word: the person would log in and land nowhere. So both stores share one
+budget; the oldest entries (abandoned tabs, most likely) go first, and a request that alone
+does not fit is refused with a clear error instead.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import session
+
+# Compact JSON bytes for both stores. Random text (states, nonces, PKCE challenges) hardly
+# compresses, and base64 adds a third: 3,000 bytes here make at most ~3,200 in the cookie,
+# which leaves room for the rest of the session (CSRF token, session id, fresh-login key).
+BUDGET = 3_000
+STORES = ("pending", "pushed")  # the first is emptied first
+_MEASURE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)  # as the cookie's JSON
+
+
+class TooLarge(Exception):
+    """The request alone needs more of the cookie than the budget allows."""
+
+    description = ("The authorization request is too large to keep while the person signs in "
+                   "(its parameters take more than 3,000 bytes); send it as a pushed "
+                   "authorization request (RFC 9126) with fewer or shorter parameters.")
+
+
+def size(key: str, value: Any) -> int:
+    return len(_MEASURE.encode({key: value}))
+
+
+def fit(store: str, key: str) -> None:
+    """Make the session's entry ``key`` of ``store`` (just written) fit in the budget by
+    dropping the oldest other entries of both stores; raises ``TooLarge`` (and drops the
+    entry) when it does not fit alone."""
+    kept = {name: dict(session.get(name) or {}) for name in STORES}
+    own = size(key, kept[store].get(key))
+    if own > BUDGET:
+        kept[store].pop(key, None)
+        session[store] = kept[store]
+        raise TooLarge(key)
+    used = own + sum(size(k, v) for name in STORES for k, v in kept[name].items()
+                     if (name, k) != (store, key))
+    if used <= BUDGET:
+        return
+    for name in STORES:
+        for other in list(kept[name]):
+            if used <= BUDGET:
+                break
+            if (name, other) != (store, key):
+                used -= size(other, kept[name].pop(other))
+        session[name] = kept[name]
