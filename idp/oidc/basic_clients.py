@@ -1,17 +1,15 @@
 """The checks of Authlib's generic request handling that a narrow path past it must make alike
-(``basic_introspection``, ``refresh_requests``, ``service_tokens``): the transport, the form,
-and a client's HTTP Basic credentials (RFC 6749 2.3.1), each answered as Authlib would answer
-it; over a request object, or over a request's raw parts (a fast lane, ``idp.web.lanes``).
+(``basic_introspection``, ``refresh_requests``, ``service_tokens``, ``code_requests``): the
+form and a client's HTTP Basic credentials (RFC 6749 2.3.1), each answered as Authlib would
+answer it; over a request object, or over a request's raw parts (a fast lane,
+``idp.web.lanes``). The transport: ``idp.oidc.transport``.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import parse_qsl
 
-from authlib.common.security import is_secure_transport
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Request
 
@@ -21,23 +19,6 @@ from idp.storage.clients import Client
 
 FORM = "application/x-www-form-urlencoded"
 METHOD = "client_secret_basic"
-INSECURE_TRANSPORT = "AUTHLIB_INSECURE_TRANSPORT"  # Authlib's switch, read on every request
-
-
-def secure(request: Request) -> bool:
-    """Authlib's judgement of the transport, which reads the scheme and host alone."""
-    return secure_origin(request.scheme, request.host)
-
-
-def secure_origin(scheme: str, host: str) -> bool:
-    """``secure`` of a request's scheme and host."""
-    return bool(os.getenv(INSECURE_TRANSPORT)) or _secure_origin(f"{scheme}://{host}/")
-
-
-@lru_cache(maxsize=64)
-def _secure_origin(origin: str) -> bool:
-    """Remembered: parsing the host as an address cost as much as the rest of the checks."""
-    return bool(is_secure_transport(origin))
 
 
 def form_parameters(request: Request, allowed: frozenset[str]) -> dict[str, str] | None:

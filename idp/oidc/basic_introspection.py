@@ -28,9 +28,10 @@ from typing import Any
 from authlib.consts import default_json_headers
 from flask import Request
 
-from idp.oidc.basic_clients import basic_client, form_parameters, secure
+from idp.oidc.basic_clients import basic_client, form_parameters
 from idp.oidc.introspection import Introspection
 from idp.oidc.server import CampusAuthorizationServer
+from idp.oidc.transport import secure
 
 PARAMETERS = frozenset({"token", "token_type_hint"})
 ENDPOINT = Introspection()  # its token methods read nothing of the server

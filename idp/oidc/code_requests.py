@@ -41,9 +41,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
 from idp.metrics import record
-from idp.oidc.basic_clients import METHOD, Issued, raw_form, remembered_client, secure_origin
+from idp.oidc.basic_clients import METHOD, Issued, raw_form, remembered_client
 from idp.oidc.grants import CodeGrant, OpenIDCodeExtension, PkceExtension
 from idp.oidc.tokens import store_issued
+from idp.oidc.transport import secure_origin
 from idp.storage.clients import Client
 from idp.storage.code_rows import ClaimedCode, CodePerson, SessionSid, claim_code
 from idp.storage.driver import DriverConnection

@@ -33,9 +33,10 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from sqlalchemy import Connection, Engine
 
 from idp.metrics import record
-from idp.oidc.basic_clients import Issued, raw_form, remembered_client, secure_origin
+from idp.oidc.basic_clients import Issued, raw_form, remembered_client
 from idp.oidc.refresh import RefreshGrant
 from idp.oidc.tokens import store_issued
+from idp.oidc.transport import secure_origin
 from idp.storage.clients import Client
 from idp.storage.driver import DriverConnection
 from idp.storage.refresh_rows import RefreshPerson, SpentRefreshToken, spend_refresh_token

@@ -34,6 +34,7 @@ from idp.oidc.introspection import Introspection
 from idp.oidc.refresh import RefreshGrant, RefreshTokenReusedError
 from idp.oidc.revocation import Revocation
 from idp.oidc.tokens import TokenGenerator, is_self_contained, store_issued
+from idp.oidc.transport import secure
 from idp.storage import audit
 from idp.storage.audit import AuditEventType
 from idp.storage.clients import Client
@@ -158,7 +159,6 @@ class _Request(FlaskOAuth2Request):  # type: ignore[misc]
     grant or endpoint of ours reads it, and making it cost a third of the wrapping."""
 
     def __init__(self, request: Request) -> None:
-        from idp.oidc.basic_clients import secure  # it imports this module
         if not secure(request):
             raise InsecureTransportError()
         self.__dict__.update(_BLANK_REQUEST)

@@ -37,9 +37,10 @@ from authlib.oauth2.rfc6749 import InvalidScopeError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 
 from idp.metrics import record
-from idp.oidc.basic_clients import Issued, raw_form, remembered_client, secure_origin
+from idp.oidc.basic_clients import Issued, raw_form, remembered_client
 from idp.oidc.client_credentials import ServiceGrant, service_scope
 from idp.oidc.tokens import is_self_contained, store_issued
+from idp.oidc.transport import secure_origin
 from idp.storage.clients import Client
 
 if TYPE_CHECKING:
