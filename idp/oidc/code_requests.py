@@ -29,11 +29,13 @@ signal, which nothing in the provider listens to.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oidc.core.grants.util import is_openid_scope
 from sqlalchemy import Connection, ScalarResult
@@ -60,6 +62,9 @@ PAYLOAD = BasicOAuth2Payload({"grant_type": GRANT_TYPE})
 HEADERS: list[tuple[str, str]] = list(CodeGrant.TOKEN_RESPONSE_HEADER)
 Headers = Callable[[bytes], list[tuple[str, str]]]
 PKCE = PkceExtension()  # as the server registers it: required for clients without a secret
+# Where Authlib's grant logs the tokens it issues (at debug level, their values redacted by
+# idp.logs): the same line from here, for whoever debugs a login.
+AUTHLIB_LOG = logging.getLogger(AuthorizationCodeGrant.__module__)
 
 
 class Declined(Exception):
@@ -192,6 +197,7 @@ def _exchange(server: CampusAuthorizationServer, services: Services,
     token: dict[str, Any] = server.generate_token(
         grant_type=GRANT_TYPE, client=client, user=code.identity, scope=code.get_scope(),
         include_refresh_token=client.check_grant_type("refresh_token"))
+    AUTHLIB_LOG.debug("Issue token %r to %r", token, client)  # Authlib's line, redacted by idp.logs
     store_issued(connection, services.settings.oidc, token, request)
     scope = token.get("scope")
     if scope and is_openid_scope(scope):
