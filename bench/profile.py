@@ -167,7 +167,9 @@ def browser_login(app: Flask, user: dict[str, str],
                            form={"csrf_token": csrf.group(1), "rid": rid.group(1), **user})
     response = web.request("GET", _local(response.header("Location")), timed=second)
     code = parse_qs(urlsplit(response.header("Location")).query)["code"][0]
-    token = web.request("POST", "/token", timed=token_step,
+    # The relying party's server redeems the code: it has none of the browser's cookies (as
+    # bench/load.mjs sends it).
+    token = RawBrowser(app).request("POST", "/token", timed=token_step,
                         headers=basic_of(LOGIN_CLIENT["client_id"], LOGIN_CLIENT["client_secret"]),
                         form={"grant_type": "authorization_code", "code": code,
                               "redirect_uri": REDIRECT_URI, "code_verifier": verifier})
