@@ -115,16 +115,9 @@ def record(
     ip: str | None = None,
     **details: Any,
 ) -> AuditEvent:
-    event = AuditEvent(
-        type=type.value,
-        actor=printable(actor)[:200],
-        identity_id=identity_id,
-        client_id=client_id,
-        organization=organization,
-        ip=ip,
-        details=details,
-        request_id=request_ids.current(),
-    )
+    """The event, added to ``db``: written at the next flush, committed with the caller's
+    transaction."""
+    event = AuditEvent(**_fields(type, actor, identity_id, client_id, organization, ip, details))
     db.add(event)
     return event
 
@@ -148,15 +141,22 @@ def record_at_once(
     ``after_insert`` listeners (the metrics' count) see it."""
     if db.autoflush:
         db.flush()
-    values = {"at": utcnow(), "type": type.value, "actor": printable(actor)[:200],
-              "identity_id": identity_id, "client_id": client_id, "organization": organization,
-              "ip": ip, "details": details, "request_id": request_ids.current()}
+    values = {"at": utcnow(),
+              **_fields(type, actor, identity_id, client_id, organization, ip, details)}
     connection = db.connection()
     ((values["id"],),) = on_driver.rows(connection, _insert_event(), values)
     event = adopt(db, AuditEvent, values)
     mapper = inspect(AuditEvent)
     mapper.dispatch.after_insert(mapper, connection, inspect(event))  # as a flush calls it
     return event
+
+
+def _fields(type: AuditEventType, actor: str, identity_id: int | None, client_id: str | None,
+            organization: str | None, ip: str | None, details: dict[str, Any]) -> dict[str, Any]:
+    """An event's columns (all but ``at`` and ``id``) as both ways write them."""
+    return {"type": type.value, "actor": printable(actor)[:200], "identity_id": identity_id,
+            "client_id": client_id, "organization": organization, "ip": ip, "details": details,
+            "request_id": request_ids.current()}
 
 
 @cache
