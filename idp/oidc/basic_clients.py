@@ -14,6 +14,7 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Request
 
 from idp.oidc.server import CampusAuthorizationServer, basic_credentials_readable
+from idp.oidc.transport import secure_origin
 from idp.storage.client_cache import ClientCache
 from idp.storage.clients import Client
 
@@ -89,3 +90,20 @@ def remembered_client(clients: ClientCache, authorization: str, endpoint: str) -
             or not client.check_endpoint_auth_method(METHOD, endpoint)):
         return None
     return client
+
+
+def usual_token_request(clients: ClientCache, *, scheme: str, host: str, authorization: str,
+                        body: bytes, allowed: frozenset[str], grant_type: str,
+                        required: str | None = None) -> tuple[dict[str, str], Client] | None:
+    """What a token lane starts from: the form (``raw_form`` of ``allowed``) asking for
+    ``grant_type``, with ``required`` given, over a secure transport, from a remembered client
+    allowed that grant; or None when Authlib's path must answer the request."""
+    params = raw_form(body, allowed)
+    if (params is None or params.get("grant_type") != grant_type
+            or (required is not None and not params.get(required))
+            or not secure_origin(scheme, host)):
+        return None
+    client = remembered_client(clients, authorization, "token")
+    if client is None or not client.check_grant_type(grant_type):
+        return None
+    return params, client

@@ -43,10 +43,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
 from idp.metrics import record
-from idp.oidc.basic_clients import METHOD, Issued, raw_form, remembered_client
+from idp.oidc.basic_clients import METHOD, Issued, usual_token_request
 from idp.oidc.grants import CodeGrant, OpenIDCodeExtension, PkceExtension
 from idp.oidc.tokens import store_issued
-from idp.oidc.transport import secure_origin
 from idp.storage.clients import Client
 from idp.storage.code_rows import ClaimedCode, CodePerson, SessionSid, claim_code
 from idp.storage.driver import DriverConnection
@@ -157,13 +156,14 @@ def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str,
     answer it (``body``: the form, of the form's content type; ``headers``: the response's,
     of its body, made before the commit: once the code is claimed, nothing may fail and leave
     the request to Authlib)."""
-    params = raw_form(body, PARAMETERS)
-    if (params is None or params.get("grant_type") != GRANT_TYPE or not params.get("code")
-            or not secure_origin(scheme, host) or services.engine.dialect.name != "postgresql"):
+    if services.engine.dialect.name != "postgresql":
         return None
-    client = remembered_client(services.clients, authorization, "token")
-    if client is None or not client.check_grant_type(GRANT_TYPE):
+    usual = usual_token_request(services.clients, scheme=scheme, host=host,
+                                authorization=authorization, body=body, allowed=PARAMETERS,
+                                grant_type=GRANT_TYPE, required="code")
+    if usual is None:
         return None
+    params, client = usual
     services.keyring()  # any reload of the signing keys done before the transaction begins
     with DriverConnection(services.engine) as connection:
         try:

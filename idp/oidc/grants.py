@@ -30,7 +30,7 @@ from idp.storage.base import utcnow
 from idp.storage.clients import Client
 from idp.storage.code_rows import ClaimedCode, CodePerson, SessionSid, claim_code
 from idp.storage.identities import Identity
-from idp.storage.sessions import LoginSession, public_sid
+from idp.storage.sessions import LoginSession, SessionPerson, SessionRow, public_sid
 from idp.storage.tokens import AuthorizationCode, digest, find_code, mark_code_used, store_code
 
 # Discovery's response_modes_supported: the code goes back in the query, nowhere else.
@@ -41,11 +41,20 @@ _ID_TOKEN_AUDIENCE: ContextVar[Client] = ContextVar("id_token_audience")
 
 @dataclass(frozen=True)
 class AuthenticatedUser:
-    """Who approved an authorization request, and when they last proved their password."""
+    """Who approved an authorization request, and when they last proved their password. For
+    a trusted client's usual authorization, the login session and its person read as one row
+    (``SessionRow``, ``SessionPerson``): all issuing a code reads of them; consent needs the
+    ORM ``Identity`` (``full_identity``)."""
 
-    identity: Identity
+    identity: Identity | SessionPerson
     auth_time: int
-    login_session: LoginSession | None = None
+    login_session: LoginSession | SessionRow | None = None
+
+    def full_identity(self) -> Identity:
+        """The ``Identity``, where more than its id and ``sub`` is read (consent, claims)."""
+        if not isinstance(self.identity, Identity):
+            raise TypeError("the person of a session read as a row has only its id and sub")
+        return self.identity
 
     def get_user_id(self) -> str:
         return self.identity.sub
@@ -111,8 +120,8 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         lifetime = context.settings().oidc.code_lifetime_s
         db = context.db()
         login = user.login_session
-        if login is not None:  # logout must reach this client (Back-Channel Logout 2.7)
-            public_sid(login)
+        if isinstance(login, LoginSession):  # logout must reach this client (Back-Channel
+            public_sid(login)  # Logout 2.7); a session read as a row has its sid
         now = utcnow()
         store_code(db, dict(
             code_hash=digest(code),
@@ -239,7 +248,7 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
                            scope: str) -> dict[str, Any]:
         """The claims released to the client the ID token is for (``idp.identity.release``);
         a person's grants read in the request's session (a row was loaded in none)."""
-        identity = user.identity if isinstance(user, AuthenticatedUser) else user
+        identity = user.full_identity() if isinstance(user, AuthenticatedUser) else user
         client = _ID_TOKEN_AUDIENCE.get()
         services = self.services()
         return released_claims(services.settings, client, identity, scope.split(),

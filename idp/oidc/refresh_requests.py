@@ -33,10 +33,9 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from sqlalchemy import Connection, Engine
 
 from idp.metrics import record
-from idp.oidc.basic_clients import Issued, raw_form, remembered_client
+from idp.oidc.basic_clients import Issued, usual_token_request
 from idp.oidc.refresh import RefreshGrant
 from idp.oidc.tokens import store_issued
-from idp.oidc.transport import secure_origin
 from idp.storage.clients import Client
 from idp.storage.driver import DriverConnection
 from idp.storage.refresh_rows import RefreshPerson, SpentRefreshToken, spend_refresh_token
@@ -66,13 +65,12 @@ def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str,
           authorization: str, body: bytes) -> Issued | None:
     """The token response to a request of these parts, or None when Authlib's path must
     answer it (``body``: the form, of the form's content type)."""
-    params = raw_form(body, PARAMETERS)
-    if (params is None or params.get("grant_type") != GRANT_TYPE
-            or not params.get("refresh_token") or not secure_origin(scheme, host)):
+    usual = usual_token_request(services.clients, scheme=scheme, host=host,
+                                authorization=authorization, body=body, allowed=PARAMETERS,
+                                grant_type=GRANT_TYPE, required="refresh_token")
+    if usual is None:
         return None
-    client = remembered_client(services.clients, authorization, "token")
-    if client is None or not client.check_grant_type(GRANT_TYPE):
-        return None
+    params, client = usual
     services.keyring()  # any reload of the signing keys done before the transaction begins
     with _connection(services.engine) as connection:
         spent = spend_refresh_token(connection, params["refresh_token"], client)

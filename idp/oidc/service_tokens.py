@@ -37,10 +37,9 @@ from authlib.oauth2.rfc6749 import InvalidScopeError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 
 from idp.metrics import record
-from idp.oidc.basic_clients import Issued, raw_form, remembered_client
+from idp.oidc.basic_clients import Issued, usual_token_request
 from idp.oidc.client_credentials import ServiceGrant, service_scope
 from idp.oidc.tokens import is_self_contained, store_issued
-from idp.oidc.transport import secure_origin
 from idp.storage.clients import Client
 
 if TYPE_CHECKING:
@@ -68,13 +67,12 @@ def issue(server: CampusAuthorizationServer, services: Services, *, scheme: str,
           authorization: str, body: bytes) -> Issued | None:
     """The token response to a request of these parts, or None when Authlib's path must
     answer it (``body``: the form, of the form's content type)."""
-    params = raw_form(body, PARAMETERS)
-    if (params is None or params.get("grant_type") != GRANT_TYPE
-            or not secure_origin(scheme, host)):
+    usual = usual_token_request(services.clients, scheme=scheme, host=host,
+                                authorization=authorization, body=body, allowed=PARAMETERS,
+                                grant_type=GRANT_TYPE)
+    if usual is None:
         return None
-    client = remembered_client(services.clients, authorization, "token")
-    if client is None or not client.check_grant_type(GRANT_TYPE):
-        return None
+    params, client = usual
     try:
         scope = service_scope(client, params.get("scope"))
     except InvalidScopeError:

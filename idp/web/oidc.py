@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
@@ -38,7 +38,6 @@ from idp.oidc.userinfo import claims as userinfo_claims
 from idp.settings.model import JWKS_MAX_AGE_S
 from idp.storage import audit, grants
 from idp.storage.audit import AuditEventType
-from idp.storage.identities import Identity
 from idp.storage.sessions import LoginSession, SessionRow
 from idp.storage.tokens import digest
 from idp.web import consent, pending, session_budget
@@ -137,14 +136,14 @@ def authorize() -> Any:
     needs_consent = not client.trusted and (
         "consent" in prompts or not grants.has_consent(
             context.db(), user.identity.id, client.id, scopes,
-            consent.released_attributes(client, user.identity, scopes))
+            consent.released_attributes(client, user.full_identity(), scopes))
     )
     if not needs_consent:
         return _issue_code(grant, user)
     if "none" in prompts:
         return _authorization_error(ConsentRequiredError(redirect_uri=grant.redirect_uri,
                                                          state=params.get("state")))
-    return consent.render(client, user.identity, scopes)
+    return consent.render(client, user.full_identity(), scopes)
 
 
 def _resolved(sent: dict[str, str]) -> dict[str, str]:
@@ -189,8 +188,7 @@ def _light_user(login: SessionRow) -> AuthenticatedUser:
     """The person of a session read as one row, standing in for ``LoginSession`` and its
     ``Identity`` where issuing a code reads them: ``CodeGrant.save_authorization_code`` (the
     identity's id, the session's id and ``sid``) and ``get_user_id`` (``sub``)."""
-    return AuthenticatedUser(cast(Identity, login.identity), login.auth_time,
-                             cast(LoginSession, login))
+    return AuthenticatedUser(login.identity, login.auth_time, login)
 
 
 def _authenticated_user(login: LoginSession | SessionRow | None, sent: dict[str, str],
@@ -212,7 +210,7 @@ def _authenticated_user(login: LoginSession | SessionRow | None, sent: dict[str,
 def _finish(grant: Any, user: AuthenticatedUser, allowed: bool, scopes: set[str]) -> Any:
     db = context.db()
     kind = AuditEventType.CONSENT_GRANTED if allowed else AuditEventType.CONSENT_DENIED
-    claims = consent.released_attributes(grant.client, user.identity, scopes)
+    claims = consent.released_attributes(grant.client, user.full_identity(), scopes)
     audit.record(db, kind, actor=user.identity.sub, identity_id=user.identity.id,
                  client_id=grant.client.client_id, scope=" ".join(sorted(scopes)), claims=claims)
     if not allowed:
