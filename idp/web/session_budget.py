@@ -27,8 +27,8 @@ class TooLarge(Exception):
     """The request alone needs more of the cookie than the budget allows."""
 
     description = ("The authorization request is too large to keep while the person signs in "
-                   "(its parameters take more than 3,000 bytes); send it as a pushed "
-                   "authorization request (RFC 9126) with fewer or shorter parameters.")
+                   "(its parameters take more than 3,000 bytes): send a shorter state, nonce "
+                   "or claims parameter.")
 
 
 def size(key: str, value: Any) -> int:

@@ -29,7 +29,7 @@ def test_a_request_too_large_to_keep_is_refused_to_the_relying_party(
     assert response.headers["Location"].startswith(RP1.redirect_uri)
     answer = callback_params(response)
     assert answer["error"] == "invalid_request" and answer["state"] == state
-    assert "pushed authorization request" in answer["error_description"]
+    assert "too large to keep while the person signs in" in answer["error_description"]
     assert all(size < BROWSER_LIMIT for size in cookie_sizes(response))
 
 
