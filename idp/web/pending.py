@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote_plus, urlencode
@@ -47,9 +48,9 @@ def remember(params: Mapping[str, str]) -> str:
     nothing) when the request alone would not fit in the session cookie."""
     rid = secrets.token_urlsafe(12)
     pending: dict[str, Any] = dict(session.get("pending", {}))
-    while len(pending) >= MAX_PENDING:
-        pending.pop(next(iter(pending)))
-    pending[rid] = {"params": dict(params)}
+    while len(pending) >= MAX_PENDING:  # the cookie keeps keys sorted, not in their order
+        pending.pop(session_budget.oldest_first(pending)[0])
+    pending[rid] = {"params": dict(params), "at": round(time.time(), 3)}
     session["pending"] = pending
     session_budget.fit("pending", rid)
     return rid

@@ -50,9 +50,20 @@ def fit(store: str, key: str) -> None:
     if used <= BUDGET:
         return
     for name in STORES:
-        for other in list(kept[name]):
+        for other in oldest_first(kept[name]):
             if used <= BUDGET:
                 break
             if (name, other) != (store, key):
                 used -= size(other, kept[name].pop(other))
         session[name] = kept[name]
+
+
+def oldest_first(entries: dict[str, Any]) -> list[str]:
+    """The keys of a store, oldest first: by the time a waiting request was kept (``at``); the
+    session cookie keeps keys sorted, so their order says nothing. Entries without a time (a
+    pushed request's parameters, a cookie from before) come first, in the order they have."""
+    def kept_at(key: str) -> float:
+        entry = entries[key]
+        at = entry.get("at") if isinstance(entry, dict) else None
+        return at if isinstance(at, int | float) else 0.0
+    return sorted(entries, key=kept_at)
