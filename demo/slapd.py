@@ -47,21 +47,68 @@ def ssha(password: str, salt: bytes | None = None) -> str:
     return "{SSHA}" + base64.b64encode(digest + salt).decode()
 
 
-def free_port() -> int:
-    """A port nobody listens on right now (the kernel's choice for 127.0.0.1:0)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+# Ports are chosen below the kernel's ephemeral range (where every outgoing connection takes its
+# local port, so a port chosen there can be taken by a client between the choice and the bind),
+# each test worker in a slice of its own (so two workers never hand out the same port).
+PORTS_LOW, PORTS_HIGH = 20000, 32000
+PORTS_PER_WORKER = 1000
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _port_slice() -> range:
+    """The ports this process chooses from: a pytest-xdist worker's own slice (``gw3`` →
+    the fourth), or the whole span for anyone else, at a place chosen by the process id."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    slices = (PORTS_HIGH - PORTS_LOW) // PORTS_PER_WORKER
+    if worker.startswith("gw") and worker[2:].isdigit():
+        low = PORTS_LOW + (int(worker[2:]) % slices) * PORTS_PER_WORKER
+        return range(low, low + PORTS_PER_WORKER)
+    return range(PORTS_LOW, PORTS_HIGH)
+
+
+_next_port: dict[int, int] = {}  # the next candidate, by process id (a fork starts afresh)
+
+
+def _candidates() -> Iterable[int]:
+    ports = _port_slice()
+    if _ephemeral_low() < PORTS_HIGH:  # an unusual range: the kernel's choice is as good
+        while True:
+            yield 0
+    pid = os.getpid()
+    at = _next_port.get(pid, (pid * 7919) % len(ports))
+    while True:
+        _next_port[pid] = (at + 1) % len(ports)
+        yield ports[at % len(ports)]
+        at = _next_port[pid]
+
+
+def _bind_free(sock: socket.socket) -> int:
+    for port in _candidates():
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
         return int(sock.getsockname()[1])
+    raise AssertionError("unreachable")  # _candidates never ends
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (see ``PORTS_LOW``)."""
+    with socket.socket() as sock:
+        return _bind_free(sock)
 
 
 def free_ports(count: int) -> list[int]:
-    """``count`` different free ports: each is held until all are chosen, so two calls in a
-    row cannot be handed the same port, as separate ``free_port`` calls can."""
+    """``count`` different free ports: each is held until all are chosen."""
     socks = [socket.socket() for _ in range(count)]
     try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in socks]
+        return [_bind_free(sock) for sock in socks]
     finally:
         for sock in socks:
             sock.close()
