@@ -130,7 +130,6 @@ def login_once(issuer: str, user: dict[str, str],
     response = web.post(f"{issuer}/login", allow_redirects=False, timeout=10, data={
         "csrf_token": csrf.group(1), "rid": rid.group(1), "organization": user["organization"],
         "username": user["username"], "password": user["password"]})
-    response = web.get(urljoin(issuer, response.headers["Location"]), allow_redirects=False, timeout=10)
     code = re.search(r"[?&]code=([^&]+)", response.headers.get("Location", ""))
     assert code, response.text[:300]
     token = requests.post(f"{issuer}/token", timeout=10, auth=(LOGIN_CLIENT["client_id"],

@@ -7,7 +7,7 @@
 // spec: {"scenario": "get"|"form"|"login", "base": "http://127.0.0.1:8080", "concurrency": 16,
 //        "seconds": 10, ...scenario fields}. "get" fetches spec.path (with spec.headers);
 // "form" posts spec.form (an object) to spec.path; "login" runs a whole browserless login per
-// iteration: authorize -> login form -> post -> authorize -> code -> token; "refresh" logs
+// iteration: authorize -> login form -> post (the code at once) -> token; "refresh" logs
 // each worker in once, unmeasured, then rotates that worker's refresh token per iteration.
 import http from "node:http";
 import https from "node:https";
@@ -21,7 +21,7 @@ const client = base.protocol === "https:" ? https : http;
 const agent = new client.Agent({ keepAlive: true, maxSockets: spec.concurrency * 2,
                                  ...(spec.ca_file ? { ca: fs.readFileSync(spec.ca_file) } : {}) });
 
-// Each HTTP request's own latency too: a whole login is five requests, and its latency at a
+// Each HTTP request's own latency too: a whole login is four requests, and its latency at a
 // concurrency c is about c / (logins per second) whatever the server does.
 const requestLatencies = [];
 
@@ -97,8 +97,7 @@ async function login(user, scope = "openid profile email campus") {
   });
   jar.take(res);
   if (res.status !== 302) throw new Error(`login post: ${res.status}`);
-  res = await request("GET", pathOf(res.headers.location), { headers: { cookie: jar.header() } });
-  const location = res.headers.location ?? "";
+  const location = res.headers.location ?? "";  // the code at once
   const code = new URL(location, base).searchParams.get("code");
   if (res.status !== 302 || !code) throw new Error(`code: ${res.status} ${location.slice(0, 80)}`);
   const basic = Buffer.from(`${spec.client_id}:${spec.client_secret}`).toString("base64");

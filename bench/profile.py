@@ -12,7 +12,7 @@ introspection-cc-es256,
 userinfo, refresh, login, or ``hot`` for the hot paths one after the other (cc-es256, refresh,
 userinfo, introspection, login) in one process. ``introspection`` asks about a person's (stored)
 access token, ``introspection-cc-es256`` about a service's self-contained JWT, checked by its
-signature. ``login`` also prints the CPU of each of its five requests.
+signature. ``login`` also prints the CPU of each of its four requests.
 
 The figure is the median of ``--rounds`` rounds (the spread shows how much the machine's other
 work blurred it): CPU time is charged to this thread alone, but a busy machine still slows the
@@ -85,8 +85,8 @@ def wsgi_call(app: Flask, method: str, path: str, *, headers: dict[str, str] | N
 
 # CPU seconds of each step of the logins made so far (``login`` prints them per login).
 STEPS: defaultdict[str, float] = defaultdict(float)
-LOGIN_STEPS = ("authorize, no session", "login page", "login post (LDAP bind)",
-               "authorize, code", "token, code")
+LOGIN_STEPS = ("authorize, no session", "login page", "login post (LDAP bind, code)",
+               "token, code")
 
 
 class Answer:
@@ -148,7 +148,8 @@ class RawBrowser:
 
 def browser_login(app: Flask, user: dict[str, str],
                   scope: str = "openid profile email campus") -> dict[str, Any]:
-    """authorize -> login form -> post -> code -> token, one fresh cookie jar per login."""
+    """authorize -> login form -> post (the code at once) -> token, one fresh cookie jar per
+    login."""
     web = RawBrowser(app)
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
@@ -156,7 +157,7 @@ def browser_login(app: Flask, user: dict[str, str],
                        "redirect_uri": REDIRECT_URI, "scope": scope, "state": "s",
                        "nonce": secrets.token_urlsafe(8),
                        "code_challenge": challenge, "code_challenge_method": "S256"})
-    first, page_step, post_step, second, token_step = LOGIN_STEPS
+    first, page_step, post_step, token_step = LOGIN_STEPS
     response = web.request("GET", f"/authorize?{query}", timed=first)
     page = web.request("GET", _local(response.header("Location")), timed=page_step)
     text = page.body.decode()
@@ -165,7 +166,6 @@ def browser_login(app: Flask, user: dict[str, str],
     assert csrf and rid, (response.status, response.header("Location"), text[-1500:])
     response = web.request("POST", "/login", timed=post_step,
                            form={"csrf_token": csrf.group(1), "rid": rid.group(1), **user})
-    response = web.request("GET", _local(response.header("Location")), timed=second)
     code = parse_qs(urlsplit(response.header("Location")).query)["code"][0]
     # The relying party's server redeems the code: it has none of the browser's cookies (as
     # bench/load.mjs sends it).

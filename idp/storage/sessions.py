@@ -45,20 +45,29 @@ def new_session_id() -> str:
 
 
 def start_session(db: Session, identity_id: int, account_id: int, auth_time: int,
-                  expires_at: datetime) -> str:
-    """A new login session, by one prepared INSERT on the session's connection (nothing reads
-    the row back in the request that starts it); returns the id for the browser's cookie."""
+                  expires_at: datetime) -> tuple[str, SessionRow]:
+    """A new login session, by one prepared INSERT on the session's connection; returns the
+    id for the browser's cookie and the session as a code issued at once reads it (the
+    INSERT returns its id and the person's ``sub``: nothing reads the row back)."""
     session_id = new_session_id()
-    db.connection().execute(_INSERT_SESSION, {
-        "session_id": session_id,
-        "sid": new_session_id(),  # relying parties' name for it, set now: no UPDATE at first use
+    sid = new_session_id()  # relying parties' name for it, set now: no UPDATE at first use
+    row: Any = db.connection().execute(_insert_session(), {
+        "session_id": session_id, "sid": sid,
         "identity_id": identity_id, "account_id": account_id, "auth_time": auth_time,
         "created_at": utcnow(), "expires_at": expires_at, "ended_at": None,
-    })
-    return session_id
+        "person_id": identity_id,
+    }).one()
+    return session_id, SessionRow(row.id, sid, auth_time, SessionPerson(identity_id, row.sub))
 
 
-_INSERT_SESSION = insert(cast(Table, LoginSession.__table__))
+@cache
+def _insert_session() -> Any:
+    """Built once (every login runs it)."""
+    login = cast(Table, LoginSession.__table__)
+    identity = cast(Table, Identity.__table__)
+    sub = (select(identity.c.sub).where(identity.c.id == bindparam("person_id"))
+           .scalar_subquery().label("sub"))
+    return insert(login).returning(login.c.id, sub)
 
 
 def public_sid(login: LoginSession) -> str:

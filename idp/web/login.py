@@ -22,6 +22,7 @@ from idp.settings import OrganizationSettings
 from idp.storage.identities import LinkedAccount, account_key
 from idp.web import pending
 from idp.web.i18n import current_language, translate, wait_text
+from idp.web.oidc import continue_after_login
 from idp.web.session import current_login, start_login_session
 
 bp = Blueprint("login", __name__)
@@ -90,7 +91,9 @@ def login_submit() -> Any:
     start_login_session(outcome.account, int(time.time()))
     db.commit()
     target = pending.mark_fresh_login(rid) if rid else None
-    return redirect(target or NEXT_PAGES.get(next_page, "/"))
+    if target is not None:
+        return continue_after_login(params, target)
+    return redirect(NEXT_PAGES.get(next_page, "/"))
 
 
 def _recompute_access(account: LinkedAccount) -> None:

@@ -90,12 +90,13 @@ def documents(app: Flask) -> dict[str, tuple[Callable[[], bytes], list[tuple[str
     }
 
 
-def _consent_grant(sent: dict[str, str], params: dict[str, str], user: Any) -> Any:
-    """Authlib's validation of the request; made once more on fresh client rows when it
-    failed on remembered ones (a redirect URI just added in another worker)."""
+def _consent_grant(params: dict[str, str], user: Any, in_query: bool) -> Any:
+    """Authlib's validation of the request (read from this HTTP request when ``in_query``);
+    made once more on fresh client rows when it failed on remembered ones (a redirect URI
+    just added in another worker)."""
     def validate() -> Any:
         return server().get_consent_grant(
-            request=None if params is sent else ResolvedAuthorization(params), end_user=user)
+            request=None if in_query else ResolvedAuthorization(params), end_user=user)
     try:
         return validate()
     except OAuth2Error:
@@ -106,18 +107,32 @@ def _consent_grant(sent: dict[str, str], params: dict[str, str], user: Any) -> A
 
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
-    sent = pending.authorization_params()
+    decision = request.form.get("consent") if request.method == "POST" else None
+    return _authorize(pending.authorization_params(), decision)
+
+
+def continue_after_login(sent: dict[str, str], url: str) -> Any:
+    """Right after the login that request ``sent`` waited for: its answer to the relying party
+    at once (a code, or an error it is told), as ``/authorize`` would give it, which saves the
+    browser a round trip and the provider a request. A page to show instead (consent, an
+    error of ours) is shown at ``url``, the request's ``/authorize``, so that reloading it
+    does not post the login form again."""
+    return _authorize(sent, None, page_at=url)
+
+
+def _authorize(sent: dict[str, str], decision: str | None, page_at: str | None = None) -> Any:
+    """The authorization endpoint over the parameters ``sent`` (this HTTP request's unless
+    ``page_at`` is given: then a redirect to it stands for every page)."""
     try:
         params = _resolved(sent)
     except OAuth2Error as error:
-        return _authorization_error(error)
-    decision = request.form.get("consent") if request.method == "POST" else None
+        return _authorization_error(error, page_at)
     login = _signed_in(params, decision)
     user = _authenticated_user(login, sent, params)
     try:
-        grant = _consent_grant(sent, params, user)
+        grant = _consent_grant(params, user, in_query=params is sent and page_at is None)
     except OAuth2Error as error:
-        return _authorization_error(error)
+        return _authorization_error(error, page_at)
     if user is not None and isinstance(login, SessionRow) and not grant.client.trusted:
         # The client changed since it was remembered: consent reads the whole person.
         user = _authenticated_user(current_login(), sent, params)
@@ -143,6 +158,8 @@ def authorize() -> Any:
     if "none" in prompts:
         return _authorization_error(ConsentRequiredError(redirect_uri=grant.redirect_uri,
                                                          state=params.get("state")))
+    if page_at is not None:
+        return redirect(page_at)
     return consent.render(client, user.full_identity(), scopes)
 
 
@@ -228,11 +245,14 @@ def _issue_code(grant: Any, user: AuthenticatedUser) -> Any:
     return response
 
 
-def _authorization_error(error: OAuth2Error) -> Any:
+def _authorization_error(error: OAuth2Error, page_at: str | None = None) -> Any:
     """Redirect the error to the client only once its redirect URI is known to be registered
-    (RFC 6749 4.1.2.1); otherwise tell the person on a page of our own."""
+    (RFC 6749 4.1.2.1); otherwise tell the person on a page of our own (at ``page_at``, when
+    given: ``continue_after_login``)."""
     if getattr(error, "redirect_uri", None):
         return server().handle_error_response(None, error)
+    if page_at is not None:
+        return redirect(page_at)
     description = error.description or error.error
     return render_template("error.html", message=description), 400
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import request, session
+from flask import g, request, session
 
 from idp import context
 from idp.oidc.delivery_worker import hand_off
@@ -29,16 +29,26 @@ def current_login() -> LoginSession | None:
 
 
 def current_login_row() -> SessionRow | None:
-    """``current_login`` as one row (``sessions.find_session_row``): for a code issued at once."""
+    """``current_login`` as one row (``sessions.find_session_row``): for a code issued at once
+    (by the request that started the session, without reading it back)."""
     sid = session.get(KEY)
-    return find_session_row(context.db(), sid) if sid else None
+    if not sid:
+        return None
+    started: tuple[str, SessionRow] | None = g.get(_STARTED)
+    if started is not None and started[0] == sid:
+        return started[1]
+    return find_session_row(context.db(), sid)
+
+
+_STARTED = "campus_id.started_login"  # (cookie's session id, its row) of this request's login
 
 
 def start_login_session(account: LinkedAccount, auth_time: int) -> str:
     """A new server-side session for ``account`` in a fresh cookie; returns its id."""
     lifetime = context.settings().server.session_lifetime_s
-    session_id = start_session(context.db(), account.identity_id, account.id, auth_time,
-                               utcnow() + timedelta(seconds=lifetime))
+    session_id, row = start_session(context.db(), account.identity_id, account.id, auth_time,
+                                    utcnow() + timedelta(seconds=lifetime))
+    setattr(g, _STARTED, (session_id, row))
     pending = session.get("pending", {})
     pushed = session.get("pushed", {})  # pushed requests this browser is in the middle of
     session.clear()  # a fresh cookie after login: no fixation of an earlier session

@@ -215,12 +215,15 @@ class Browser:
             "csrf_token": _match(CSRF, page.text), "rid": _match(RID, page.text),
             "username": username, "password": password})
         assert response.status_code == 302, response.text[:300]
-        consent = self.follow(response)
+        app_redirect = f"{app_page.rsplit('/protected/', 1)[0]}/protected/redirect_uri?"
+        # Straight back to the app with the code, unless the consent page comes first.
+        consent = response if response.headers["Location"].startswith(app_redirect) else (
+            self.follow(response))
         if consent.status_code == 200:
             consent = self.post(consent.url, {"csrf_token": _match(CSRF, consent.text),
                                               "consent": "allow"})
         callback = consent.headers["Location"]
-        assert callback.startswith(f"{app_page.rsplit('/protected/', 1)[0]}/protected/redirect_uri?")
+        assert callback.startswith(app_redirect)
         back = self.follow(self.follow(consent))
         assert back.url == app_page, back.url
         return back

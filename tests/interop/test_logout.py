@@ -81,11 +81,12 @@ class Browser:
                 "username": username, "password": password}
         response = self.post("/login", form)
         assert response.status_code == 302, response.text[:300]
-        consent_url = response.headers["Location"]
-        response = self.get(consent_url)
-        if response.status_code == 200:
-            response = self.post(consent_url, {"csrf_token": _match(CSRF, response.text),
-                                               "consent": "allow"})
+        if response.headers["Location"].startswith("/authorize"):  # consent first (else the code)
+            consent_url = response.headers["Location"]
+            response = self.get(consent_url)
+            if response.status_code == 200:
+                response = self.post(consent_url, {"csrf_token": _match(CSRF, response.text),
+                                                   "consent": "allow"})
         assert response.status_code == 302, response.text[:300]
         return str(response.headers["Location"])
 

@@ -37,12 +37,13 @@ def browse_to_callback(provider: ProviderStack, authorization_url: str, username
     response = web.post(urljoin(provider.issuer, "/login"), allow_redirects=False, timeout=10, verify=ca,
                         data={"csrf_token": csrf, "rid": rid, "username": username, "password": password})
     assert response.status_code == 302, response.text[:300]
-    consent_url = urljoin(provider.issuer, response.headers["Location"])
-    response = get(consent_url)
-    if response.status_code == 200:  # not remembered from an earlier login: the consent page
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', response.text).group(1)  # type: ignore[union-attr]
-        response = web.post(consent_url, data={"csrf_token": csrf, "consent": "allow"},
-                            allow_redirects=False, timeout=10, verify=ca)
+    if not response.headers["Location"].startswith(REDIRECT_URI):  # consent first (else the code)
+        consent_url = urljoin(provider.issuer, response.headers["Location"])
+        response = get(consent_url)
+        if response.status_code == 200:  # not remembered from an earlier login: the consent page
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', response.text).group(1)  # type: ignore[union-attr]
+            response = web.post(consent_url, data={"csrf_token": csrf, "consent": "allow"},
+                                allow_redirects=False, timeout=10, verify=ca)
     assert response.status_code == 302
     location = response.headers["Location"]
     assert location.startswith(REDIRECT_URI)

@@ -71,8 +71,13 @@ def login(browser: FlaskClient, login_page: TestResponse, username: str, passwor
 
 
 def follow(browser: FlaskClient, response: TestResponse) -> TestResponse:
+    """The page a redirect within the provider leads to. A redirect out of it is the answer
+    itself: a relying party's callback (after a login, the code comes at once)."""
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return browser.get(response.headers["Location"])
+    location = response.headers["Location"]
+    if not location.startswith("/"):
+        return response
+    return browser.get(location)
 
 
 def callback_params(response: TestResponse) -> dict[str, str]:
@@ -87,8 +92,8 @@ def sign_in(browser: FlaskClient, rp: RelyingParty, username: str, password: str
     params = rp.params(**extra)
     response = browser.get("/authorize", query_string=params)
     if response.status_code == 302 and response.headers["Location"].startswith("/login"):
-        response = login(browser, follow(browser, response), username, password, organization)
-        response = follow(browser, response)
+        response = follow(browser, login(browser, follow(browser, response), username, password,
+                                         organization))
     if response.status_code == 200 and consent is not None:
         response = browser.post("/authorize", query_string=params,
                                 data={"csrf_token": csrf_of(response), "consent": consent})
