@@ -18,6 +18,7 @@ from flask import request, session
 
 from idp.oidc.server import sent_values
 from idp.web import session_budget
+from idp.web.csrf import csrf_token
 
 MAX_PENDING = 5
 NOT_PARAMS = {"csrf_token", "consent"}
@@ -52,6 +53,7 @@ def remember(params: Mapping[str, str]) -> str:
         pending.pop(session_budget.oldest_first(pending)[0])
     pending[rid] = {"params": dict(params), "at": round(time.time(), 3)}
     session["pending"] = pending
+    csrf_token()  # the login form's, made now: showing the form then leaves the cookie as it is
     session_budget.fit("pending", rid)
     return rid
 
