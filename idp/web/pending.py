@@ -1,7 +1,8 @@
 """Authorization requests waiting for a login, remembered in the session by a random id.
 
 The login form carries only that id, so it cannot be turned into an open redirect: after a
-login the browser goes back to the stored authorization URL and nowhere else.
+login the stored request is answered (its code or error to its checked redirect URI) or the
+browser goes back to the stored authorization URL, and nowhere else.
 """
 
 from __future__ import annotations
