@@ -81,11 +81,10 @@ def _candidates() -> Iterable[int]:
         while True:
             yield 0
     pid = os.getpid()
-    at = _next_port.get(pid, (pid * 7919) % len(ports))
     while True:
-        _next_port[pid] = (at + 1) % len(ports)
+        at = _next_port.get(pid, pid * 7919)
+        _next_port[pid] = at + 1
         yield ports[at % len(ports)]
-        at = _next_port[pid]
 
 
 def _bind_free(sock: socket.socket) -> int:
