@@ -15,7 +15,8 @@ from idp.provisioning.explain import grants_for
 from idp.settings.model import Settings
 from idp.storage.identities import Identity
 from idp.storage.provisioning import GrantState
-from idp.web.i18n import MESSAGES, current_language, translate
+from idp.web.i18n import current_language, translate
+from idp.web.messages import MESSAGES
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {

@@ -21,7 +21,8 @@ from idp.storage.cards import active_card
 from idp.storage.identities import Identity, get_identity
 from idp.web.card_images import barcode_svg, data_uri, printable_card, qr_svg
 from idp.web.card_png import printable_card_png
-from idp.web.i18n import MESSAGES, current_language, translate
+from idp.web.i18n import current_language, translate
+from idp.web.messages import MESSAGES
 from idp.web.session import current_login
 
 TEXTS: dict[str, dict[str, str]] = {

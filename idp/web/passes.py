@@ -20,7 +20,8 @@ from idp.passes.revoked import revocation_list
 from idp.settings.model import JWKS_MAX_AGE_S, Settings
 from idp.storage.base import utcnow
 from idp.storage.identities import Identity, get_identity
-from idp.web.i18n import MESSAGES, current_language, translate
+from idp.web.i18n import current_language, translate
+from idp.web.messages import MESSAGES
 from idp.web.session import current_login
 
 bp = Blueprint("passes", __name__)

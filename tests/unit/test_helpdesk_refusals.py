@@ -12,7 +12,7 @@ from flask import Flask
 from idp.errors import Conflict, IdpError, InvalidInput, NotFound
 from idp.web.helpdesk import texts_actions
 from idp.web.helpdesk.refusals import KNOWN, refusal
-from idp.web.i18n import MESSAGES
+from idp.web.messages import MESSAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("idp/linking/merge.py", "idp/linking/split.py", "idp/linking/undo.py",

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from idp.identity.claims import primary_account
 from idp.storage.identities import Identity, LinkedAccount, PrimaryAccount
-from idp.web.i18n import MESSAGES
+from idp.web.messages import MESSAGES
 
 
 def person() -> Identity:

@@ -15,7 +15,7 @@ from idp.provisioning import deliveries as service
 from idp.storage.provisioning import JobState
 from idp.web.admin.blueprint import bp
 from idp.web.admin.staff import forbidden, staff, staff_required
-from idp.web.i18n import MESSAGES
+from idp.web.messages import MESSAGES
 
 REASON = "retried in the admin UI"
 SHOWN = 500

@@ -3,7 +3,7 @@ is registered (kept here so the admin pages' words live with them)."""
 
 from __future__ import annotations
 
-from idp.web.i18n import MESSAGES
+from idp.web.messages import MESSAGES
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {

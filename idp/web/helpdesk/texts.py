@@ -3,7 +3,7 @@ blueprint is registered."""
 
 from __future__ import annotations
 
-from idp.web.i18n import MESSAGES
+from idp.web.messages import MESSAGES
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {

@@ -4,7 +4,7 @@ refusals (``refusals``); added to ``idp.web.i18n`` when the blueprint is registe
 
 from __future__ import annotations
 
-from idp.web.i18n import MESSAGES
+from idp.web.messages import MESSAGES
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {

@@ -25,7 +25,8 @@ from idp.web.admin.staff import write_cookie
 from idp.web.helpdesk.blueprint import AREA, bp, forbidden, helpdesk_required, not_found, scope, staff
 from idp.web.helpdesk.previewed import previewed_change
 from idp.web.helpdesk.views_actions import person_more
-from idp.web.i18n import MESSAGES, current_language, translate
+from idp.web.i18n import current_language, translate
+from idp.web.messages import MESSAGES
 from idp.web.session import deliver_logout_tokens, signer
 
 MAX_QUERY = 200
