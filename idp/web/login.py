@@ -90,9 +90,9 @@ def login_submit() -> Any:
     _recompute_access(outcome.account)
     start_login_session(outcome.account, int(time.time()))
     db.commit()
-    target = pending.mark_fresh_login(rid) if rid else None
-    if target is not None:
-        return continue_after_login(params, target)
+    waiting = pending.take(rid) if rid else None
+    if waiting is not None:
+        return continue_after_login(waiting)
     return redirect(NEXT_PAGES.get(next_page, "/"))
 
 

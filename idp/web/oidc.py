@@ -111,31 +111,33 @@ def authorize() -> Any:
     return _authorize(pending.authorization_params(), decision)
 
 
-def continue_after_login(sent: dict[str, str], url: str) -> Any:
+def continue_after_login(sent: dict[str, str]) -> Any:
     """Right after the login that request ``sent`` waited for: its answer to the relying party
     at once (a code, or an error it is told), as ``/authorize`` would give it, which saves the
     browser a round trip and the provider a request. A page to show instead (consent, an
-    error of ours) is shown at ``url``, the request's ``/authorize``, so that reloading it
-    does not post the login form again."""
-    return _authorize(sent, None, page_at=url)
+    error of ours) is shown at the request's ``/authorize`` (``pending.fresh_url``), so that
+    reloading it does not post the login form again."""
+    return _authorize(sent, None, after_login=True)
 
 
-def _authorize(sent: dict[str, str], decision: str | None, page_at: str | None = None) -> Any:
-    """The authorization endpoint over the parameters ``sent`` (this HTTP request's unless
-    ``page_at`` is given: then a redirect to it stands for every page)."""
+def _authorize(sent: dict[str, str], decision: str | None, after_login: bool = False) -> Any:
+    """The authorization endpoint over the parameters ``sent``: this HTTP request's, or
+    ``after_login`` those of the request a login just answered (freshly authenticated; a
+    redirect to its ``/authorize`` then stands for every page)."""
+    taken = sent if after_login else None
     try:
         params = _resolved(sent)
     except OAuth2Error as error:
-        return _authorization_error(error, page_at)
+        return _authorization_error(error, taken)
     login = _signed_in(params, decision)
-    user = _authenticated_user(login, sent, params)
+    user = _authenticated_user(login, sent, params, after_login)
     try:
-        grant = _consent_grant(params, user, in_query=params is sent and page_at is None)
+        grant = _consent_grant(params, user, in_query=params is sent and not after_login)
     except OAuth2Error as error:
-        return _authorization_error(error, page_at)
+        return _authorization_error(error, taken)
     if user is not None and isinstance(login, SessionRow) and not grant.client.trusted:
         # The client changed since it was remembered: consent reads the whole person.
-        user = _authenticated_user(current_login(), sent, params)
+        user = _authenticated_user(current_login(), sent, params, after_login)
     if user is None:  # prompt=none was answered with login_required by the grant
         try:
             return redirect("/login?rid=" + pending.remember(sent))
@@ -158,8 +160,8 @@ def _authorize(sent: dict[str, str], decision: str | None, page_at: str | None =
     if "none" in prompts:
         return _authorization_error(ConsentRequiredError(redirect_uri=grant.redirect_uri,
                                                          state=params.get("state")))
-    if page_at is not None:
-        return redirect(page_at)
+    if after_login:
+        return redirect(pending.fresh_url(sent))
     return consent.render(client, user.full_identity(), scopes)
 
 
@@ -209,11 +211,12 @@ def _light_user(login: SessionRow) -> AuthenticatedUser:
 
 
 def _authenticated_user(login: LoginSession | SessionRow | None, sent: dict[str, str],
-                        params: dict[str, str]) -> AuthenticatedUser | None:
-    """The session's person, unless this request needs a fresh login (prompt=login, max_age)."""
+                        params: dict[str, str], fresh: bool = False) -> AuthenticatedUser | None:
+    """The session's person, unless this request needs a fresh login (prompt=login, max_age)
+    and the login is not ``fresh`` (just made for it)."""
     if login is None:
         return None
-    if not pending.is_fresh_login(sent):
+    if not fresh and not pending.is_fresh_login(sent):
         if "login" in params.get("prompt", "").split():
             return None
         max_age = params.get("max_age", "")
@@ -245,14 +248,14 @@ def _issue_code(grant: Any, user: AuthenticatedUser) -> Any:
     return response
 
 
-def _authorization_error(error: OAuth2Error, page_at: str | None = None) -> Any:
+def _authorization_error(error: OAuth2Error, taken: dict[str, str] | None = None) -> Any:
     """Redirect the error to the client only once its redirect URI is known to be registered
-    (RFC 6749 4.1.2.1); otherwise tell the person on a page of our own (at ``page_at``, when
-    given: ``continue_after_login``)."""
+    (RFC 6749 4.1.2.1); otherwise tell the person on a page of our own (at the ``/authorize``
+    of ``taken``, a request a login just answered: ``continue_after_login``)."""
     if getattr(error, "redirect_uri", None):
         return server().handle_error_response(None, error)
-    if page_at is not None:
-        return redirect(page_at)
+    if taken is not None:
+        return redirect(pending.fresh_url(taken))
     description = error.description or error.error
     return render_template("error.html", message=description), 400
 

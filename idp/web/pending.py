@@ -64,20 +64,21 @@ def lookup(rid: str) -> dict[str, str] | None:
     return dict(entry["params"]) if entry else None
 
 
-def authorize_url(params: Mapping[str, str]) -> str:
-    return "/authorize?" + urlencode(params)
-
-
-def mark_fresh_login(rid: str) -> str | None:
-    """After a login for request ``rid``: that request counts as freshly authenticated."""
-    params = lookup(rid)
-    if params is None:
-        return None
+def take(rid: str) -> dict[str, str] | None:
+    """Request ``rid``'s parameters, no longer waiting: its login has just succeeded."""
     pending = dict(session.get("pending", {}))
-    pending.pop(rid, None)
+    entry = pending.pop(rid, None)
+    if entry is None:
+        return None
     session["pending"] = pending
+    return dict(entry["params"])
+
+
+def fresh_url(params: Mapping[str, str]) -> str:
+    """The taken request's ``/authorize``, counting there as freshly authenticated (made only
+    when a page is to be shown there: the code goes out from the login post without it)."""
     session["fresh"] = request_key(params)
-    return authorize_url(params)
+    return "/authorize?" + urlencode(params)
 
 
 def is_fresh_login(params: Mapping[str, str]) -> bool:
