@@ -115,9 +115,19 @@ def log_access(environ: dict[str, Any], status: str, size: int, duration_ms: int
                     extra=fields)
 
 
+WHOLE_MAX = 1024 * 1024  # an answer of declared length up to this goes to the server whole
+
+
 class AccessLogged:
-    """WSGI middleware: one access log line per request through ``log_access``, written when
-    the server closes the response (its whole body sent, or the client gone)."""
+    """WSGI middleware: one access log line per request through ``log_access``.
+
+    An answer of declared length (every answer Flask and the lanes make) is collected here
+    and handed to the server as one list: granian then writes its head and body together
+    (an iterator's head goes out first, its body after, and a server killed in between leaves
+    a proxy holding half an answer it can no longer resend) and needs no Python call per
+    chunk. Its line is written once the answer is ready. Any other answer (no length, or over
+    ``WHOLE_MAX``) streams, its line written when the server closes it (its whole body sent,
+    or the client gone)."""
 
     def __init__(self, app: WSGIApplication) -> None:
         self.app = app
@@ -125,9 +135,11 @@ class AccessLogged:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.monotonic()
         status = ["-"]
+        length: list[int | None] = [None]
 
         def start(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             status[0] = code.split(" ", 1)[0]
+            length[0] = declared_length(headers)
             return start_response(code, headers, exc_info)
 
         def done(size: int) -> None:
@@ -139,7 +151,34 @@ class AccessLogged:
             status[0] = "500"
             done(0)
             raise
-        return _Counted(body, done)
+        if length[0] is None or length[0] > WHOLE_MAX:
+            return _Counted(body, done)
+        try:
+            chunks = body if isinstance(body, list) else list(body)
+        except BaseException:
+            status[0] = "500"
+            _close(body, lambda: done(0))
+            raise
+        _close(body, lambda: done(sum(map(len, chunks))))
+        return chunks
+
+
+def declared_length(headers: list[tuple[str, str]]) -> int | None:
+    for name, value in headers:
+        if name.lower() == "content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _close(body: Iterable[bytes], then: Callable[[], None]) -> None:
+    """``body.close()`` as the WSGI server would call it (a Flask answer's teardown), then
+    ``then``, even if closing failed."""
+    try:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    finally:
+        then()
 
 
 class _Counted:
@@ -154,9 +193,4 @@ class _Counted:
             yield chunk
 
     def close(self) -> None:
-        try:
-            close = getattr(self.body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self.done(self.size)
+        _close(self.body, lambda: self.done(self.size))

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, exp
 from demo import people
 from demo.slapd import free_port
 from demo.stack import ProviderStack
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import keep_screenshot
 from tests.support import axe
 
 pytestmark = pytest.mark.browser
@@ -166,8 +166,7 @@ def test_page_is_accessible_and_fits_a_phone(chromium: Browser,
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     if name == "account":  # the sections of a student with access, not only the accounts
         expect(page.locator("#passes")).to_be_visible()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"a11y-{name}-{lang}.png"), full_page=True)
+    keep_screenshot(page, f"a11y-{name}-{lang}")
 
     found = axe.violations(page)
     assert not found, f"{name} ({lang}):\n{axe.report(found)}"
@@ -225,7 +224,6 @@ def test_a_wrong_password_is_announced_and_tied_to_the_field(chromium: Browser,
         expect(page.get_by_label("Username")).to_have_attribute("aria-invalid", "true")
         found = axe.violations(page)
         assert not found, axe.report(found)
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "a11y-login-error-en.png"), full_page=True)
+        keep_screenshot(page, "a11y-login-error-en")
     finally:
         context.close()

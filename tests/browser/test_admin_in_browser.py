@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from demo import people
 from demo.slapd import free_port
 from demo.stack import ProviderStack
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import keep_screenshot
 
 pytestmark = pytest.mark.browser
 MOODLE_URI = "https://moodle.tsu.example.org/admin/oauth2callback.php"
@@ -37,8 +37,7 @@ def admin_page(chromium: Browser) -> Iterator[Page]:
 
 
 def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"admin-{name}.png"), full_page=True)
+    keep_screenshot(page, f"admin-{name}")
 
 
 def secret_works(page: Page, issuer: str, client_id: str, secret: str) -> bool:

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from demo import people
 from demo.slapd import free_port
 from demo.stack import ProviderStack
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import keep_screenshot
 
 pytestmark = pytest.mark.browser
 ROLES = {"roles": {"helpdesk": ["tusur:demo"], "org_helpdesk": ["tsu:demo"]}}
@@ -28,8 +28,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"helpdesk-{name}.png"), full_page=True)
+    keep_screenshot(page, f"helpdesk-{name}")
 
 
 def log_in(page: Page, site: str, org: str, username: str, lang: str) -> None:

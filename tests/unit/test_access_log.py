@@ -9,6 +9,8 @@ import logging
 from typing import Any
 
 import pytest
+from flask import Flask, Response
+from werkzeug.test import EnvironBuilder
 
 from idp.web.access_log import REQUEST_ID, AccessLogged, log_path, printable
 from idp.web.serve import DevRequestLog
@@ -57,3 +59,42 @@ def test_an_application_that_raises_still_gets_its_access_line(
     [line] = caplog.records
     assert '"POST /token" 500 0' in line.getMessage()
     assert line.request_id == "abc-123"  # type: ignore[attr-defined]
+
+
+def test_an_answer_of_declared_length_goes_to_the_server_whole(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """As one list, so that granian writes its head and body together: a proxy never holds the
+    head of an answer whose instance died before its body (tests/integration/
+    test_three_instances.py kills one under load)."""
+    app = Flask(__name__)
+    closed: list[bool] = []
+
+    @app.get("/jwks")
+    def jwks() -> Response:
+        answer = Response('{"keys":[]}', mimetype="application/json")
+        answer.call_on_close(lambda: closed.append(True))
+        return answer
+
+    environ = EnvironBuilder(path="/jwks").get_environ()
+    with caplog.at_level(logging.INFO, logger="idp.access"):
+        body = AccessLogged(app.wsgi_app)(environ, lambda *_: None)  # type: ignore[arg-type]
+        assert body == [b'{"keys":[]}'] and closed == [True]
+        [line] = caplog.records  # written once the answer is ready
+    assert '"GET /jwks" 200 11' in line.getMessage()
+
+
+def test_an_answer_of_unknown_length_streams_and_is_logged_when_closed(
+        caplog: pytest.LogCaptureFixture) -> None:
+    def streaming(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"part one, "
+        yield b"part two"
+
+    environ = EnvironBuilder(path="/export").get_environ()
+    with caplog.at_level(logging.INFO, logger="idp.access"):
+        body = AccessLogged(streaming)(environ, lambda *_: None)  # type: ignore[arg-type]
+        assert not isinstance(body, list) and caplog.records == []
+        assert b"".join(body) == b"part one, part two"
+        body.close()  # type: ignore[attr-defined]
+    [line] = caplog.records
+    assert '"GET /export" 200 18' in line.getMessage()
