@@ -192,18 +192,28 @@ def free_port() -> int:
 
 def test_a_receiver_that_is_down_is_retried_then_dead_lettered(
         sessions: sessionmaker[Session], database_url: str) -> None:
-    s = settings(database_url, f"http://127.0.0.1:{free_port()}/hook", max_age_s=0.3)
+    s = settings(database_url, f"http://127.0.0.1:{free_port()}/hook", max_age_s=60)
     queued(sessions, s, 1)
     w = worker(sessions, s)
-    for _ in range(200):  # each pass tries once; the job is given up 0.3 s after it was queued
+    for _ in range(200):  # each pass tries once, after the (short) backoff
+        run_once(w)
+        if jobs(sessions)[0].attempts >= 2:
+            break
+        time.sleep(0.01)
+    [job] = jobs(sessions)
+    assert job.state == "pending" and job.attempts == 2  # retried, and to be retried again
+    with sessions() as db:  # the job grows older than max_age_s: the next failure is its last
+        db.get_one(DeliveryJob, job.id).created_at -= timedelta(seconds=61)
+        db.commit()
+    for _ in range(200):
         run_once(w)
         if jobs(sessions)[0].state == "failed":
             break
         time.sleep(0.01)
     w.close()
     [job] = jobs(sessions)
-    assert job.state == "failed" and job.attempts >= 2
-    assert job.last_error == "gave up after 0.3 s: connection refused"
+    assert job.state == "failed" and job.attempts == 3
+    assert job.last_error == "gave up after 60 s: connection refused"
 
 
 @dataclass
