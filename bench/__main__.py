@@ -27,7 +27,6 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
 
 import requests
 
@@ -122,8 +121,7 @@ def login_once(issuer: str, user: dict[str, str],
     params = {"response_type": "code", "client_id": LOGIN_CLIENT["client_id"], "redirect_uri": REDIRECT_URI,
               "scope": scope, "state": "s", "nonce": secrets.token_urlsafe(8), "code_challenge": challenge,
               "code_challenge_method": "S256"}
-    response = web.get(f"{issuer}/authorize", params=params, allow_redirects=False, timeout=10)
-    page = web.get(urljoin(issuer, response.headers["Location"]), timeout=10)
+    page = web.get(f"{issuer}/authorize", params=params, allow_redirects=False, timeout=10)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     rid = re.search(r'name="rid" value="([^"]*)"', page.text)
     assert csrf and rid, page.text[:300]

@@ -4,10 +4,10 @@ PostgreSQL database, Redis for the login throttle, the demo directories on a rea
 
     .venv/bin/python -m bench.instances [--seconds 10] [--instances 3] [--workers 1]
 
-Whole browserless logins (authorize, login page, form post with an LDAP bind answered with
-the code, token), driven by bench/load.mjs in a process of its own, at two concurrencies through
-nginx, then at the lower one straight to a single instance (plain http, no nginx) for
-comparison. Prints logins/s and p50/p99; asserts nothing: the figures are this machine's.
+Whole browserless logins (authorize showing the login form, form post with an LDAP bind
+answered with the code, token), driven by bench/load.mjs in a process of its own, at two
+concurrencies through nginx, then at the lower one straight to a single instance (plain
+http, no nginx) for comparison. Prints logins/s and p50/p99; asserts nothing: the figures are this machine's.
 Environment: ``BENCH_POSTGRES_URL`` (an admin URL for a throwaway database) and
 ``BENCH_REDIS_URL`` as for ``make bench``.
 """

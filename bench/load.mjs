@@ -21,7 +21,7 @@ const client = base.protocol === "https:" ? https : http;
 const agent = new client.Agent({ keepAlive: true, maxSockets: spec.concurrency * 2,
                                  ...(spec.ca_file ? { ca: fs.readFileSync(spec.ca_file) } : {}) });
 
-// Each HTTP request's own latency too: a whole login is four requests, and its latency at a
+// Each HTTP request's own latency too: a whole login is three requests, and its latency at a
 // concurrency c is about c / (logins per second) whatever the server does.
 const requestLatencies = [];
 
@@ -52,11 +52,6 @@ function timedRequest(method, path, headers, body) {
 const form = (fields) => new URLSearchParams(fields).toString();
 const FORM = { "content-type": "application/x-www-form-urlencoded" };
 
-function pathOf(location) {
-  const url = new URL(location, base);
-  return url.pathname + url.search;
-}
-
 class Jar {
   cookies = new Map();
   take(res) {
@@ -82,14 +77,11 @@ async function login(user, scope = "openid profile email campus") {
     scope, state: b64url(crypto.randomBytes(8)),
     nonce: b64url(crypto.randomBytes(8)), code_challenge: challenge, code_challenge_method: "S256",
   });
-  let res = await request("GET", authorize);
-  jar.take(res);
-  if (res.status !== 302) throw new Error(`authorize: ${res.status}`);
-  res = await request("GET", pathOf(res.headers.location), { headers: { cookie: jar.header() } });
+  let res = await request("GET", authorize);  // the login form, at the request itself
   jar.take(res);
   const csrf = /name="csrf_token" value="([^"]+)"/.exec(res.body)?.[1];
   const rid = /name="rid" value="([^"]*)"/.exec(res.body)?.[1] ?? "";
-  if (!csrf) throw new Error(`login page: ${res.status}`);
+  if (!csrf) throw new Error(`authorize, the login form: ${res.status}`);
   res = await request("POST", "/login", {
     headers: { ...FORM, cookie: jar.header() },
     body: form({ csrf_token: csrf, rid, organization: user.organization, username: user.username,

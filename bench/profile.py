@@ -12,7 +12,7 @@ introspection-cc-es256,
 userinfo, refresh, login, or ``hot`` for the hot paths one after the other (cc-es256, refresh,
 userinfo, introspection, login) in one process. ``introspection`` asks about a person's (stored)
 access token, ``introspection-cc-es256`` about a service's self-contained JWT, checked by its
-signature. ``login`` also prints the CPU of each of its four requests.
+signature. ``login`` also prints the CPU of each of its three requests.
 
 The figure is the median of ``--rounds`` rounds (the spread shows how much the machine's other
 work blurred it): CPU time is charged to this thread alone, but a busy machine still slows the
@@ -85,8 +85,7 @@ def wsgi_call(app: Flask, method: str, path: str, *, headers: dict[str, str] | N
 
 # CPU seconds of each step of the logins made so far (``login`` prints them per login).
 STEPS: defaultdict[str, float] = defaultdict(float)
-LOGIN_STEPS = ("authorize, no session", "login page", "login post (LDAP bind, code)",
-               "token, code")
+LOGIN_STEPS = ("authorize: the login form", "login post (LDAP bind, code)", "token, code")
 
 
 class Answer:
@@ -148,8 +147,8 @@ class RawBrowser:
 
 def browser_login(app: Flask, user: dict[str, str],
                   scope: str = "openid profile email campus") -> dict[str, Any]:
-    """authorize -> login form -> post (the code at once) -> token, one fresh cookie jar per
-    login."""
+    """authorize (the login form) -> post (the code at once) -> token, one fresh cookie jar
+    per login."""
     web = RawBrowser(app)
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
@@ -157,13 +156,12 @@ def browser_login(app: Flask, user: dict[str, str],
                        "redirect_uri": REDIRECT_URI, "scope": scope, "state": "s",
                        "nonce": secrets.token_urlsafe(8),
                        "code_challenge": challenge, "code_challenge_method": "S256"})
-    first, page_step, post_step, token_step = LOGIN_STEPS
-    response = web.request("GET", f"/authorize?{query}", timed=first)
-    page = web.request("GET", _local(response.header("Location")), timed=page_step)
+    form_step, post_step, token_step = LOGIN_STEPS
+    page = web.request("GET", f"/authorize?{query}", timed=form_step)
     text = page.body.decode()
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', text)
     rid = re.search(r'name="rid" value="([^"]*)"', text)
-    assert csrf and rid, (response.status, response.header("Location"), text[-1500:])
+    assert csrf and rid, (page.status, text[-1500:])
     response = web.request("POST", "/login", timed=post_step,
                            form={"csrf_token": csrf.group(1), "rid": rid.group(1), **user})
     code = parse_qs(urlsplit(response.header("Location")).query)["code"][0]
@@ -175,11 +173,6 @@ def browser_login(app: Flask, user: dict[str, str],
                               "redirect_uri": REDIRECT_URI, "code_verifier": verifier})
     assert token.status == 200, token.body
     return token.json()
-
-
-def _local(location: str) -> str:
-    parts = urlsplit(location)
-    return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
 def basic_of(client_id: str, secret: str) -> dict[str, str]:

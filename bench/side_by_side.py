@@ -188,7 +188,7 @@ def print_table(rows: list[Row]) -> None:
     print(f"Campus ID: idp serve ({campus_engine()}), {WORKERS} worker(s), PostgreSQL, passwords checked "
           "by a bind to slapd. "
           "Peer: one Node process, in-memory storage, development login (no password check).")
-    print("ratio = Campus ID req/s / peer req/s (full login: logins/s; four requests at Campus ID, "
+    print("ratio = Campus ID req/s / peer req/s (full login: logins/s; three requests at Campus ID, "
           "five at the peer)")
     print()
     print(f"{'row':29} {'Campus ID/s':>11} {'p99 ms':>8} {'peer/s':>9} {'p99 ms':>8} {'ratio':>6}")

@@ -1,8 +1,8 @@
 // Whole logins against the peer (server.mjs), driven as bench/load.mjs drives Campus ID's: one
 // browserless login per iteration at a fixed concurrency for a fixed time, over keep-alive
 // connections, from a process of its own. Five requests: authorize -> login form -> post the
-// form -> back to authorize -> code -> token (Campus ID's login post answers the code at once:
-// four).
+// form -> back to authorize -> code -> token (Campus ID shows its form at /authorize and its
+// login post answers the code at once: three).
 // Prints one JSON line as load.mjs does: requests, errors, first_error, rps, p50_ms, p99_ms.
 //
 //   node login.mjs '{"base": "http://127.0.0.1:PORT", "concurrency": 16, "seconds": 8,

@@ -36,7 +36,8 @@ from idp.storage.sessions import LoginSession, active_sessions
 from idp.web import account_card
 from idp.web.account_access import what_you_can_use
 from idp.web.i18n import translate, wait_text
-from idp.web.login import STATUS_MESSAGES, organization_choices
+from idp.web.login import STATUS_MESSAGES
+from idp.web.login_page import organization_choices
 from idp.web.passes import passes_for_page, renew_every_s
 from idp.web.security import content_security_policy
 from idp.web.session import (

@@ -1,9 +1,10 @@
-"""The login page: pick a university, type the login and password you have there.
+"""The login form's views: ``GET /login`` shows it (``idp.web.login_page``), ``POST /login``
+checks the password and answers the request that waited for the login.
 
-Typing ``ivanov@tpu.ru`` selects the organization by its scope. Messages never tell whether
-an account exists. A throttled attempt gets the form back with 429 and ``Retry-After``.
-A successful login recomputes the person's access grants over the attributes it just
-refreshed, in the login's transaction (none of it when no access policy is configured).
+Messages never tell whether an account exists. A throttled attempt gets the form back with
+429 and ``Retry-After``. A successful login recomputes the person's access grants over the
+attributes it just refreshed, in the login's transaction (none of it when no access policy is
+configured).
 """
 
 from __future__ import annotations
@@ -18,16 +19,14 @@ from idp.directory.base import AuthStatus
 from idp.errors import DirectoryUnavailable
 from idp.identity.login import login_with_password
 from idp.provisioning import grants
-from idp.settings import OrganizationSettings
 from idp.storage.identities import LinkedAccount, account_key
-from idp.web import pending
-from idp.web.i18n import current_language, translate, wait_text
+from idp.web import login_page, pending
+from idp.web.i18n import translate, wait_text
+from idp.web.login_page import NEXT_PAGES, next_page_name, org_label, render, split_hint
 from idp.web.oidc import continue_after_login
 from idp.web.session import current_login, start_login_session
 
 bp = Blueprint("login", __name__)
-MAX_USERNAME = 256
-NEXT_PAGES = {"account": "/account"}  # ?next=account: back to My Campus ID after the login
 STATUS_MESSAGES = {
     AuthStatus.INVALID_CREDENTIALS: "login.invalid",
     AuthStatus.ACCOUNT_DISABLED: "login.disabled",
@@ -45,25 +44,23 @@ def home() -> Any:
 @bp.get("/login")
 def login_form() -> Any:
     rid = request.args.get("rid", "")
-    params = pending.lookup(rid) or {}
-    username, org = _split_hint(params.get("login_hint", ""))
-    return _render(rid, params, username=username, organization=org,
-                   next_page=_next_page(request.args.get("next", "")))
+    return login_page.for_request(rid, pending.lookup(rid) or {},
+                                  next_page_name(request.args.get("next", "")))
 
 
 @bp.post("/login")
 def login_submit() -> Any:
     rid = request.form.get("rid", "")
     params = pending.lookup(rid) or {}
-    next_page = _next_page(request.form.get("next", ""))
-    username, org_id = _split_hint(request.form.get("username", "").strip())
+    next_page = next_page_name(request.form.get("next", ""))
+    username, org_id = split_hint(request.form.get("username", "").strip())
     org_id = org_id or request.form.get("organization", "")
     password = request.form.get("password", "")
     if not username or not password:
-        return _render(rid, params, translate("login.missing"), username=username, organization=org_id)
+        return render(rid, params, translate("login.missing"), username=username, organization=org_id)
     directory = context.services().directories.get(org_id)
     if directory is None:
-        return _render(rid, params, translate("login.unknown_org"), username=username, organization="")
+        return render(rid, params, translate("login.unknown_org"), username=username, organization="")
     db = context.db()
     try:
         outcome = login_with_password(db, directory, username, password, ip=request.remote_addr,
@@ -72,21 +69,21 @@ def login_submit() -> Any:
                                       client_id=params.get("client_id", "")[:64] or None)
     except DirectoryUnavailable:
         db.commit()
-        org_name = _org_label(context.settings().organizations[org_id])
+        org_name = org_label(context.settings().organizations[org_id])
         error = translate("login.unavailable", org=org_name)
-        return _render(rid, params, error, username=username, organization=org_id, status=503)
+        return render(rid, params, error, username=username, organization=org_id, status=503)
     if outcome.retry_after_s is not None:
         db.commit()
         error = translate("login.throttled", wait=wait_text(outcome.retry_after_s))
-        response = make_response(_render(rid, params, error, username=username,
-                                         organization=org_id, status=429))
+        response = make_response(render(rid, params, error, username=username,
+                                        organization=org_id, status=429))
         response.headers["Retry-After"] = str(outcome.retry_after_s)
         return response
     if outcome.account is None:
         db.commit()
         message = "login.identity_locked" if outcome.identity_locked else STATUS_MESSAGES[outcome.status]
-        return _render(rid, params, translate(message), username=username,
-                       organization=org_id, status=401)
+        return render(rid, params, translate(message), username=username,
+                      organization=org_id, status=401)
     _recompute_access(outcome.account)
     start_login_session(outcome.account, int(time.time()))
     db.commit()
@@ -104,42 +101,3 @@ def _recompute_access(account: LinkedAccount) -> None:
     if settings.access.policies:
         grants.recompute(context.db(), settings, [account.identity], actor=account_key(account),
                          reason="login")
-
-
-def _next_page(name: str) -> str:
-    """Where to go after a login without an authorization request: a name from a fixed list
-    (never a URL, so no open redirect)."""
-    return name if name in NEXT_PAGES else ""
-
-
-def organization_choices() -> list[tuple[str, str]]:
-    """(id, name in the page language) of every organization, for the pages' choosers (the
-    language asked once: reading it parses the request's preferences)."""
-    language = current_language()
-    return [(o.id, _org_label(o, language)) for o in context.settings().organizations.values()]
-
-
-def _split_hint(value: str) -> tuple[str, str]:
-    """``ivanov@tpu.ru`` → (``ivanov``, ``tpu``) when the scope is an organization's."""
-    value = value[:MAX_USERNAME]
-    name, sep, scope = value.rpartition("@")
-    if sep:
-        for org in context.settings().organizations.values():
-            if scope.lower() == org.scope.lower():
-                return name, org.id
-    return value, ""
-
-
-def _org_label(org: OrganizationSettings, language: str | None = None) -> str:
-    """The organization's name in ``language`` (the page's when not given)."""
-    language = language if language is not None else current_language()
-    return org.name_ru if language == "ru" and org.name_ru else org.name
-
-
-def _render(rid: str, params: dict[str, str], error: str | None = None, *, username: str = "",
-            organization: str = "", status: int = 200, next_page: str = "") -> Any:
-    client = context.client(params.get("client_id", "")) if params else None
-    page = render_template("login.html", rid=rid, client=client, organizations=organization_choices(),
-                           username=username, organization=organization, error=error,
-                           next_page=next_page or _next_page(request.values.get("next", "")))
-    return page, status

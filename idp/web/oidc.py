@@ -40,7 +40,7 @@ from idp.storage import audit, grants
 from idp.storage.audit import AuditEventType
 from idp.storage.sessions import LoginSession, SessionRow
 from idp.storage.tokens import digest
-from idp.web import consent, pending, session_budget
+from idp.web import consent, login_page, pending, session_budget
 from idp.web.csrf import check_form_token
 from idp.web.session import current_login, current_login_row
 
@@ -140,10 +140,13 @@ def _authorize(sent: dict[str, str], decision: str | None, after_login: bool = F
         user = _authenticated_user(current_login(), sent, params, after_login)
     if user is None:  # prompt=none was answered with login_required by the grant
         try:
-            return redirect("/login?rid=" + pending.remember(sent))
+            rid = pending.remember(sent)
         except session_budget.TooLarge as too_large:
             return _authorization_error(InvalidRequestError(
                 too_large.description, redirect_uri=grant.redirect_uri, state=params.get("state")))
+        if request.method == "GET":  # the form here: no redirect before it; a reload shows it again
+            return login_page.for_request(rid, sent)
+        return redirect("/login?rid=" + rid)  # a posted request: a reload must not post it again
     client = grant.client
     scopes = set(client.get_allowed_scope(grant.request.scope).split())
     if decision is not None:

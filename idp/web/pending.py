@@ -22,7 +22,7 @@ from idp.web import session_budget
 from idp.web.csrf import csrf_token
 
 MAX_PENDING = 5
-NOT_PARAMS = {"csrf_token", "consent"}
+NOT_PARAMS = {"csrf_token", "consent", "lang"}  # lang: the language switch of the form at /authorize
 
 
 def authorization_params() -> dict[str, str]:

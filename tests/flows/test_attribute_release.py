@@ -98,7 +98,7 @@ def test_an_empty_policy_releases_only_the_subject(app: Flask, browser: FlaskCli
 
 def consent_page(browser: FlaskClient, rp: RelyingParty, username: str, password: str) -> Any:
     response = browser.get("/authorize", query_string=rp.params())
-    page = follow(browser, login(browser, follow(browser, response), username, password))
+    page = follow(browser, login(browser, response, username, password))
     assert page.status_code == 200
     return page
 

@@ -75,7 +75,7 @@ def test_an_unsupported_response_mode_is_refused(browser: FlaskClient, mode: str
 
 def test_response_mode_query_is_the_default_spelled_out(browser: FlaskClient) -> None:
     params = RP1.params(response_mode="query")
-    page = follow(browser, browser.get("/authorize", query_string=params))
+    page = browser.get("/authorize", query_string=params)
     consent = follow(browser, login(browser, page, "demo@tpu.ru", "demo"))
     response = browser.post("/authorize", query_string=params,
                             data={"csrf_token": csrf_of(consent), "consent": "allow"})

@@ -20,7 +20,7 @@ from idp.storage.base import utcnow
 from idp.storage.identities import Identity
 from idp.storage.tokens import AuthorizationCode
 from tests.flows.conftest import MOODLE, RP1, SERVICE, SPA
-from tests.support.oidc_client import callback_params, csrf_of, follow, login, sign_in
+from tests.support.oidc_client import callback_params, csrf_of, login, sign_in
 
 
 def identities(app: Flask) -> int:
@@ -137,7 +137,7 @@ def test_code_of_another_client_or_redirect_uri(browser: FlaskClient) -> None:
     "*", ")(uid=*", "de*", "*)(|(uid=*", "demo)(objectClass=*", "demo\x00", "a" * 300, "\\2a",
 ])
 def test_filter_injection_never_logs_anyone_in(browser: FlaskClient, app: Flask, username: str) -> None:
-    page = follow(browser, browser.get("/authorize", query_string=RP1.params()))
+    page = browser.get("/authorize", query_string=RP1.params())
     response = login(browser, page, username, "demo", organization="tpu")
     assert response.status_code == 401
     assert "Неверный логин или пароль." in response.get_data(as_text=True)
@@ -145,7 +145,7 @@ def test_filter_injection_never_logs_anyone_in(browser: FlaskClient, app: Flask,
 
 
 def test_wrong_password_and_unknown_user_read_the_same(browser: FlaskClient, app: Flask) -> None:
-    page = follow(browser, browser.get("/authorize", query_string=RP1.params()))
+    page = browser.get("/authorize", query_string=RP1.params())
     wrong = login(browser, page, "demo", "wrong", organization="tpu").get_data(as_text=True)
     unknown = login(browser, page, "nobody-here", "wrong", organization="tpu").get_data(as_text=True)
     message = "Неверный логин или пароль."
@@ -154,7 +154,7 @@ def test_wrong_password_and_unknown_user_read_the_same(browser: FlaskClient, app
 
 
 def test_empty_password_is_refused_before_any_bind(browser: FlaskClient, app: Flask) -> None:
-    page = follow(browser, browser.get("/authorize", query_string=RP1.params()))
+    page = browser.get("/authorize", query_string=RP1.params())
     response = login(browser, page, "demo", "", organization="tpu")
     assert response.status_code == 200
     assert "Пожалуйста, заполните все поля." in response.get_data(as_text=True)
@@ -162,7 +162,7 @@ def test_empty_password_is_refused_before_any_bind(browser: FlaskClient, app: Fl
 
 
 def test_unknown_organization(browser: FlaskClient, app: Flask) -> None:
-    page = follow(browser, browser.get("/authorize", query_string=RP1.params()))
+    page = browser.get("/authorize", query_string=RP1.params())
     for org in ("", "mit"):
         response = login(browser, page, "demo", "demo", organization=org)
         assert "Пожалуйста, выберите свой университет." in response.get_data(as_text=True)
@@ -170,7 +170,7 @@ def test_unknown_organization(browser: FlaskClient, app: Flask) -> None:
 
 
 def test_disabled_active_directory_account_is_told_so(browser: FlaskClient, app: Flask) -> None:
-    page = follow(browser, browser.get("/authorize", query_string=RP1.params()))
+    page = browser.get("/authorize", query_string=RP1.params())
     response = login(browser, page, "baranov.ip@tusur.ru", "Passw0rd-baranov.ip")
     assert "Эта учётная запись отключена" in response.get_data(as_text=True)
     wrong = login(browser, page, "baranov.ip@tusur.ru", "wrong")
@@ -179,7 +179,7 @@ def test_disabled_active_directory_account_is_told_so(browser: FlaskClient, app:
 
 
 def test_forms_without_the_csrf_token_change_nothing(browser: FlaskClient, app: Flask) -> None:
-    page = follow(browser, browser.get("/authorize", query_string=RP1.params()))
+    page = browser.get("/authorize", query_string=RP1.params())
     forged = browser.post("/login", data={"organization": "tpu", "username": "demo", "password": "demo"})
     assert forged.status_code == 400 and "Форма устарела" in forged.get_data(as_text=True)
     assert identities(app) == 0
@@ -245,7 +245,7 @@ ONE_MB = 1024 * 1024
 
 
 def test_a_form_over_64_kb_is_refused_with_a_page(browser: FlaskClient, app: Flask) -> None:
-    page = follow(browser, browser.get("/authorize", query_string=RP1.params()))
+    page = browser.get("/authorize", query_string=RP1.params())
     for path in ("/login", "/authorize", "/account/link", "/logout", "/admin/tokens"):
         for size in (64 * 1024 + 1, ONE_MB, 10 * ONE_MB):
             response = browser.post(path, data={

@@ -11,26 +11,27 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
+from werkzeug.test import TestResponse
 
 from idp import context
 from idp.storage.clients import Client
 from tests.flows.conftest import PORTAL, RP2
-from tests.support.oidc_client import csrf_of, login
+from tests.support.oidc_client import csrf_of, is_login_form, login
 
 ISSUER = "https://id.campus.test"
 
 
-def _login_page(browser: FlaskClient, params: dict[str, str]) -> str:
-    """Where the request sends a browser with no session: the login form, for this request."""
+def _login_page(browser: FlaskClient, params: dict[str, str]) -> TestResponse:
+    """What the request shows a browser with no session: the login form, for this request,
+    at ``/authorize`` itself (no redirect before it)."""
     response = browser.get("/authorize", query_string=params)
-    assert response.status_code == 302 and response.headers["Location"].startswith("/login?rid=")
-    return str(response.headers["Location"])
+    assert is_login_form(response) and "Location" not in response.headers
+    return response
 
 
 def test_the_login_post_sends_the_code_to_the_relying_party(browser: FlaskClient) -> None:
     params = PORTAL.params()
-    to_login = _login_page(browser, params)
-    answer = login(browser, browser.get(to_login), "demo@tpu.ru", "demo")
+    answer = login(browser, _login_page(browser, params), "demo@tpu.ru", "demo")
     assert answer.status_code == 302
     location = urlsplit(answer.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == PORTAL.redirect_uri
@@ -45,8 +46,7 @@ def test_the_login_post_sends_the_code_to_the_relying_party(browser: FlaskClient
 
 def test_a_consent_page_is_shown_at_the_authorization_request(browser: FlaskClient) -> None:
     params = RP2.params()
-    to_login = _login_page(browser, params)
-    answer = login(browser, browser.get(to_login), "demo@tpu.ru", "demo")
+    answer = login(browser, _login_page(browser, params), "demo@tpu.ru", "demo")
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/authorize?")
     assert parse_qs(urlsplit(answer.headers["Location"]).query)["state"] == [params["state"]]
     page = browser.get(answer.headers["Location"])
@@ -64,8 +64,7 @@ def test_an_error_the_relying_party_may_not_hear_is_shown_at_the_request(
     """The portal's redirect URI was removed while the person typed their password: the code
     may not go there, and neither may the error (RFC 6749 4.1.2.1)."""
     app.extensions["campus_id"].clients.ttl_s = 0.0  # every request reads the client afresh
-    to_login = _login_page(browser, PORTAL.params())
-    page = browser.get(to_login)
+    page = _login_page(browser, PORTAL.params())
     with app.app_context():
         db = context.db()
         db.execute(update(Client).where(Client.client_id == PORTAL.client_id)

@@ -3,9 +3,11 @@ UserInfo, single sign-on at a second relying party, for each directory schema.""
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
+from html import unescape
 from typing import Any
 
 import pytest
@@ -16,7 +18,9 @@ from joserfc.jwk import KeySet
 from idp.oidc.grants import AuthenticatedUser  # noqa: F401 - the grant user type, imported for mypy
 from idp.storage import audit
 from tests.flows.conftest import RP1, RP2
-from tests.support.oidc_client import RelyingParty, callback_params, follow, login, sign_in
+from tests.support.oidc_client import RelyingParty, callback_params, follow, is_login_form, login, sign_in
+
+LANG_SWITCH = re.compile(r'class="lang" href="([^"]+)"')
 
 ISSUER = "https://id.campus.test"
 
@@ -89,8 +93,8 @@ def test_a_replayed_nonce_gets_no_code(browser: FlaskClient, app: Any) -> None:
 
     other = app.test_client()
     response = other.get("/authorize", query_string=RP1.params(nonce="once-only"))
-    assert response.headers["Location"].startswith("/login")  # nothing to check before a login
-    response = follow(other, login(other, follow(other, response), "asmirnova", "Passw0rd-asmirnova",
+    assert is_login_form(response)  # nothing to check before a login
+    response = follow(other, login(other, response, "asmirnova", "Passw0rd-asmirnova",
                                    "tpu"))
     refused = callback_params(response)
     assert refused["error"] == "invalid_request" and "code" not in refused
@@ -182,16 +186,23 @@ def _csrf(browser: FlaskClient) -> str:
 
 
 def test_login_page_offers_organizations_in_both_languages(browser: FlaskClient) -> None:
-    response = browser.get("/authorize", query_string=RP1.params())
-    page = follow(browser, response)
+    params = RP1.params()
+    page = browser.get("/authorize", query_string=params)  # the form, at the request itself
     html = page.get_data(as_text=True)
     assert 'lang="ru"' in html and "Томский политехнический университет" in html
     assert 'for="username"' in html and 'for="password"' in html and 'for="organization"' in html
     assert "«Библиотека ТГУ»" in html
-    english = browser.get(response.headers["Location"], headers={"Accept-Language": "en-GB,en"})
+    english = browser.get("/authorize", query_string=params, headers={"Accept-Language": "en-GB,en"})
     assert "Log in with your university account" in english.get_data(as_text=True)
     assert "Tomsk Polytechnic University" in english.get_data(as_text=True)
-    switched = browser.get(response.headers["Location"] + "&lang=en")
+    # The page's own language switch shows the same request in English; a login from there
+    # goes on with it (the switch's lang is no parameter of the request: consent comes next).
+    switch = LANG_SWITCH.search(html)
+    assert switch and switch.group(1).startswith("/authorize?")
+    switched = browser.get(unescape(switch.group(1)))
     assert "Log in with your university account" in switched.get_data(as_text=True)
     wrong = login(browser, page, "demo@tpu.ru", "not-the-password")
     assert wrong.status_code == 401
+    to_consent = login(browser, switched, "demo@tpu.ru", "demo")
+    assert to_consent.status_code == 302 and "lang=" not in to_consent.headers["Location"]
+    assert "Allow access" in follow(browser, to_consent).get_data(as_text=True)

@@ -89,7 +89,7 @@ def app(database: Database, directories: dict[str, SlapdServer],
 def signed_in(app: Flask) -> FlaskClient:
     browser = app.test_client()
     response = browser.get("/authorize", query_string=RP1.params())
-    response = follow(browser, login(browser, follow(browser, response), "demo", "demo", "tpu"))
+    response = follow(browser, login(browser, response, "demo", "demo", "tpu"))
     assert response.status_code == 200  # the consent page
     return browser
 

@@ -21,7 +21,7 @@ from idp.settings import Settings
 from idp.storage.grants import Consent
 from tests.flows.conftest import MOODLE, RP1, RP2, SPA, make_settings
 from tests.support.concurrency import together
-from tests.support.oidc_client import RelyingParty, callback_params, csrf_of, follow, login
+from tests.support.oidc_client import RelyingParty, callback_params, csrf_of, follow, is_login_form, login
 from tests.support.throttle import throttle_table
 
 ROUNDS = 40
@@ -61,8 +61,8 @@ def test_two_right_passwords_at_once_both_get_in(production_like: Flask) -> None
 def consent_page(browser: FlaskClient, rp: RelyingParty, params: dict[str, str],
                  username: str, password: str) -> TestResponse:
     response = browser.get("/authorize", query_string=params)
-    if response.status_code == 302 and response.headers["Location"].startswith("/login"):
-        response = follow(browser, login(browser, follow(browser, response), username, password,
+    if is_login_form(response):
+        response = follow(browser, login(browser, response, username, password,
                                            "tpu"))
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     return response

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from idp import logs
 from idp.settings.model import LogFormat, LoggingSettings, LogLevel
 from tests.flows.conftest import RP1, SERVICE
-from tests.support.oidc_client import follow, login, sign_in
+from tests.support.oidc_client import login, sign_in
 from tests.support.tokens import client_credentials, introspect, refresh, revoke
 
 USER, PASSWORD, WRONG = "asmirnova@tpu.ru", "Passw0rd-asmirnova", "Wr0ng-Passw0rd-guess"
@@ -44,7 +44,7 @@ def output() -> Iterator[dict[LogFormat, io.StringIO]]:
 
 def test_no_secret_of_a_login_and_token_exchange_is_logged(
         browser: FlaskClient, output: dict[LogFormat, io.StringIO]) -> None:
-    page = follow(browser, browser.get("/authorize", query_string=RP1.params()))
+    page = browser.get("/authorize", query_string=RP1.params())
     assert login(browser, page, USER, WRONG).status_code == 401  # the form again, with an error
     result = sign_in(browser, RP1, USER, PASSWORD, scope="openid profile offline_access")
     tokens = RP1.token(browser, result["code"]).json

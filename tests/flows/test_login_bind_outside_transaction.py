@@ -9,7 +9,7 @@ from flask import Flask
 from idp import context
 from idp.directory.base import AuthResult, PasswordDirectory
 from tests.flows.conftest import RP1
-from tests.support.oidc_client import csrf_of, follow, login
+from tests.support.oidc_client import csrf_of, login
 
 
 class WatchingDirectory:
@@ -34,7 +34,7 @@ def test_the_directory_is_asked_while_no_database_connection_is_held(app: Flask)
     browser = app.test_client()
     # A login for an authorization request, a wrong password, and a plain login.
     response = browser.get("/authorize", query_string=RP1.params())
-    assert login(browser, follow(browser, response), "demo", "demo", "tpu").status_code == 302
+    assert login(browser, response, "demo", "demo", "tpu").status_code == 302
     form = {"csrf_token": csrf_of(browser.get("/login")), "organization": "tpu",
             "username": "asmirnova", "password": "wrong"}
     assert browser.post("/login", data=form).status_code == 401

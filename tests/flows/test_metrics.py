@@ -16,7 +16,7 @@ from idp.app import create_app
 from idp.storage.base import make_engine
 from idp.storage.migrate import upgrade
 from tests.flows.conftest import RP1, SERVICE, SERVICE_JWT, make_settings
-from tests.support.oidc_client import follow, login, sign_in
+from tests.support.oidc_client import login, sign_in
 from tests.support.tokens import client_credentials
 
 TOKEN = "metrics-token-0123456789abcdef0123456789"
@@ -83,7 +83,7 @@ def test_a_login_a_refusal_and_a_token_are_counted(built: list[Flask], database_
     app = build(built, database_url, directories, enabled=True, token=TOKEN)
     before = scrape(app)
     browser = app.test_client()
-    refused = login(browser, follow(browser, browser.get("/authorize", query_string=RP1.params())),
+    refused = login(browser, browser.get("/authorize", query_string=RP1.params()),
                     "demo", "not-the-password", "tpu")
     assert refused.status_code == 401  # the form again, saying so
     code = sign_in(browser, RP1, "demo", "demo", "tpu")["code"]
@@ -136,7 +136,7 @@ def test_throttled_attempts_are_counted(built: list[Flask], database_url: str,
     before = scrape(app)
     browser = app.test_client()
     for _ in range(6):
-        page = follow(browser, browser.get("/authorize", query_string=RP1.params()))
+        page = browser.get("/authorize", query_string=RP1.params())
         assert login(browser, page, "asmirnova", "wrong-password", "tpu").status_code in (401, 429)
     after = scrape(app)
 

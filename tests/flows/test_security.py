@@ -44,7 +44,7 @@ def make_app() -> Iterator[Callable[[Settings], Flask]]:
 
 
 def test_pages_forbid_scripts_inline_code_and_framing(browser: FlaskClient) -> None:
-    login_page = follow(browser, browser.get("/authorize", query_string=RP1.params()))
+    login_page = browser.get("/authorize", query_string=RP1.params())
     consent = login(browser, login_page, "demo@tpu.ru", "demo")
     consent = follow(browser, consent)
     assert consent.status_code == 200 and "consent" in consent.get_data(as_text=True)

@@ -158,12 +158,10 @@ def wait_for_discovery(web: requests.Session, issuer: str, server: subprocess.Po
 def sign_in(web: requests.Session, authorize: str, params: dict[str, str], username: str,
             password: str) -> dict[str, str]:
     """authorize → the login form, filled like a person → (consent) → the callback's query."""
-    response = web.get(authorize, params=params, allow_redirects=False, timeout=10)
-    assert response.status_code == 302, response.text[:500]
-    login_page = web.get(urljoin(authorize, response.headers["Location"]), timeout=10)
-    assert login_page.status_code == 200, login_page.text[:500]
+    login_page = web.get(authorize, params=params, allow_redirects=False, timeout=10)
+    assert login_page.status_code == 200 and 'action="/login"' in login_page.text, login_page.text[:500]
     rid = RID.search(login_page.text)
-    response = web.post(login_page.url, allow_redirects=False, timeout=10, data={
+    response = web.post(urljoin(authorize, "/login"), allow_redirects=False, timeout=10, data={
         "csrf_token": csrf_of(login_page.text), "rid": rid.group(1) if rid else "",
         "organization": "tpu", "username": username, "password": password})
     assert response.status_code == 302, response.text[:500]

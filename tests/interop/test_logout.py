@@ -74,9 +74,8 @@ class Browser:
                              timeout=10, verify=str(self.provider.ca_file))
 
     def log_in(self, authorization_url: str, username: str, password: str) -> str:
-        response = self.get(authorization_url)
-        assert response.status_code == 302, response.text[:300]
-        page = self.get(response.headers["Location"])
+        page = self.get(authorization_url)  # the login form, at the request itself
+        assert page.status_code == 200 and 'action="/login"' in page.text, page.text[:300]
         form = {"csrf_token": _match(CSRF, page.text), "rid": _match(RID, page.text),
                 "username": username, "password": password}
         response = self.post("/login", form)

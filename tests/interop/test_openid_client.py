@@ -29,9 +29,8 @@ def browse_to_callback(provider: ProviderStack, authorization_url: str, username
     def get(url: str) -> requests.Response:
         return web.get(urljoin(provider.issuer, url), allow_redirects=False, timeout=10, verify=ca)
 
-    response = get(authorization_url)
-    assert response.status_code == 302, response.text[:300]
-    page = get(response.headers["Location"])
+    page = get(authorization_url)  # the login form, at the authorization request itself
+    assert page.status_code == 200 and 'action="/login"' in page.text, page.text[:300]
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     rid = re.search(r'name="rid" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     response = web.post(urljoin(provider.issuer, "/login"), allow_redirects=False, timeout=10, verify=ca,

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.support.oidc_client import csrf_of, login
+from tests.support.oidc_client import csrf_of, is_login_form, login
 
 
 def local(location: str) -> str:
@@ -27,9 +27,8 @@ def admin_sign_in(browser: FlaskClient, username: str, password: str, organizati
     response = browser.get(local(response.headers["Location"]))
     assert response.status_code == 302 and response.headers["Location"].startswith("/authorize")
     response = browser.get(local(response.headers["Location"]))
-    if response.status_code == 302 and response.headers["Location"].startswith("/login"):
-        page = browser.get(local(response.headers["Location"]))
-        response = login(browser, page, username, password, organization)  # the code at once
+    if is_login_form(response):
+        response = login(browser, response, username, password, organization)  # the code at once
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     assert f"/{area}/callback" in response.headers["Location"]
     response = browser.get(local(response.headers["Location"]))

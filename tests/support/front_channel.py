@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.support.oidc_client import csrf_of, follow, login
+from tests.support.oidc_client import csrf_of, follow, is_login_form, login
 
 USERNAME, PASSWORD = "asmirnova@tpu.ru", "Passw0rd-asmirnova"
 
@@ -15,8 +15,8 @@ def authorize(browser: FlaskClient, query: dict[str, str], username: str = USERN
               password: str = PASSWORD) -> TestResponse:
     """The response that ends the front channel: a redirect to the client, or an error page."""
     response = browser.get("/authorize", query_string=query)
-    if response.status_code == 302 and response.headers["Location"].startswith("/login"):
-        response = follow(browser, login(browser, follow(browser, response), username, password))
+    if is_login_form(response):
+        response = follow(browser, login(browser, response, username, password))
     if response.status_code == 200 and 'name="consent"' in response.get_data(as_text=True):
         response = browser.post("/authorize", query_string=query,
                                 data={"csrf_token": csrf_of(response), "consent": "allow"})

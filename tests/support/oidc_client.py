@@ -70,6 +70,11 @@ def login(browser: FlaskClient, login_page: TestResponse, username: str, passwor
     })
 
 
+def is_login_form(response: TestResponse) -> bool:
+    """The login page: shown by ``/authorize`` itself to a browser with no session."""
+    return response.status_code == 200 and 'action="/login"' in response.get_data(as_text=True)
+
+
 def follow(browser: FlaskClient, response: TestResponse) -> TestResponse:
     """The page a redirect within the provider leads to. A redirect out of it is the answer
     itself: a relying party's callback (after a login, the code comes at once)."""
@@ -91,9 +96,8 @@ def sign_in(browser: FlaskClient, rp: RelyingParty, username: str, password: str
     """The whole front channel: authorize → login → (consent) → callback parameters."""
     params = rp.params(**extra)
     response = browser.get("/authorize", query_string=params)
-    if response.status_code == 302 and response.headers["Location"].startswith("/login"):
-        response = follow(browser, login(browser, follow(browser, response), username, password,
-                                         organization))
+    if is_login_form(response):
+        response = follow(browser, login(browser, response, username, password, organization))
     if response.status_code == 200 and consent is not None:
         response = browser.post("/authorize", query_string=params,
                                 data={"csrf_token": csrf_of(response), "consent": consent})
