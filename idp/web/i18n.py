@@ -64,10 +64,16 @@ def wait_text(seconds: int) -> str:
 
 
 def switch_url() -> str:
-    """The same page in the other language (GET parameters kept)."""
-    args = request.args.to_dict(flat=False)
-    args[COOKIE] = ["en" if current_language() == "ru" else "ru"]
+    """The same page in the other language (GET parameters kept). The query as it came, with
+    the language added, when it names none: the login form at ``/authorize`` carries a whole
+    authorization request, not worth decoding and quoting again for one link."""
+    other = "en" if current_language() == "ru" else "ru"
     rid = _posted_rid()
+    if not rid and COOKIE not in request.args:
+        query = request.query_string.decode("ascii", "replace")  # ASCII: idp.web.raw_request
+        return f"{request.path}?{query}&{COOKIE}={other}" if query else f"{request.path}?{COOKIE}={other}"
+    args = request.args.to_dict(flat=False)
+    args[COOKIE] = [other]
     if rid:
         args["rid"] = [rid]
     return request.path + "?" + urlencode(args, doseq=True)

@@ -9,6 +9,7 @@ import threading
 import time
 from html import unescape
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
@@ -198,7 +199,10 @@ def test_login_page_offers_organizations_in_both_languages(browser: FlaskClient)
     # The page's own language switch shows the same request in English; a login from there
     # goes on with it (the switch's lang is no parameter of the request: consent comes next).
     switch = LANG_SWITCH.search(html)
-    assert switch and switch.group(1).startswith("/authorize?")
+    assert switch
+    link = urlsplit(unescape(switch.group(1)))
+    assert link.path == "/authorize"
+    assert parse_qs(link.query) == {**{k: [v] for k, v in params.items()}, "lang": ["en"]}
     switched = browser.get(unescape(switch.group(1)))
     assert "Log in with your university account" in switched.get_data(as_text=True)
     wrong = login(browser, page, "demo@tpu.ru", "not-the-password")
