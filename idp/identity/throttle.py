@@ -78,14 +78,10 @@ class LoginThrottle:
         if not self.settings.enabled:
             return attempt
         now = self.clock()
-        if attempt.address_key is not None:
-            until = self.store.blocked_until(attempt.address_key, now)
-            if until > now:
-                return self._refused(attempt, until - now, ThrottleScope.ADDRESS)
-        charged, until = self.store.add(attempt.account_key, 1, now, self.settings.account,
-                                        unless_blocked=True)
-        if not charged:
-            return self._refused(attempt, until - now, ThrottleScope.ACCOUNT)
+        refused_by, until = self.store.charge(attempt.account_key, attempt.address_key, now,
+                                              self.settings.account)
+        if refused_by:
+            return self._refused(attempt, until - now, ThrottleScope(refused_by))
         return attempt
 
     def succeeded(self, attempt: Attempt) -> None:
@@ -93,14 +89,9 @@ class LoginThrottle:
         failure, unless this account already earned it that credit a short while ago."""
         if not (self.settings.enabled and attempt.allowed):
             return
-        self.store.clear(attempt.account_key)
-        if attempt.address_key is None:
-            return
-        now = self.clock()
         gate = f"{attempt.address_key}:credit:{attempt.account_key.rsplit(':', 1)[-1]}"
-        first, _ = self.store.add(gate, 1, now, _CREDIT_GATE, unless_blocked=True)
-        if first:
-            self.store.add(attempt.address_key, -1, now, self.settings.address)
+        self.store.settle(attempt.account_key, attempt.address_key, gate, self.clock(),
+                          self.settings.address, _CREDIT_GATE)
 
     def failed(self, attempt: Attempt) -> None:
         """The account was charged in ``begin``; now the address is."""

@@ -35,7 +35,9 @@ def next_block(until: float, now: float, delay: float, amount: int) -> float:
 
 
 class ThrottleStore(Protocol):
-    """Where the counters live. Each operation on one key is atomic."""
+    """Where the counters live. Each operation on one key is atomic; ``charge`` and ``settle``,
+    a login attempt's two steps, are one call each to a shared store (``charge_with`` and
+    ``settle_with`` make them of the single-key operations, for a store of one process)."""
 
     def blocked_until(self, key: str, now: float) -> float:
         """The moment the key may try again (in the past when it may now)."""
@@ -50,6 +52,41 @@ class ThrottleStore(Protocol):
 
     def clear(self, key: str) -> None:
         ...
+
+    def charge(self, account: str, address: str | None, now: float,
+               schedule: ThrottleSchedule) -> tuple[str, float]:
+        """A login attempt's charge, in one step: ``("address", until)`` while the address is
+        blocked, else the account charged one failure unless blocked (``("account", until)``
+        when it is); ``("", until)`` when it was charged."""
+        ...
+
+    def settle(self, account: str, address: str | None, gate: str, now: float,
+               address_schedule: ThrottleSchedule, gate_schedule: ThrottleSchedule) -> None:
+        """A right password, in one step: the account cleared, and its address forgiven one
+        failure when ``gate`` (the account's credit to it) takes a charge."""
+        ...
+
+
+def charge_with(store: ThrottleStore, account: str, address: str | None, now: float,
+                schedule: ThrottleSchedule) -> tuple[str, float]:
+    """``ThrottleStore.charge`` over the store's single-key operations."""
+    if address is not None:
+        until = store.blocked_until(address, now)
+        if until > now:
+            return "address", until
+    charged, until = store.add(account, 1, now, schedule, unless_blocked=True)
+    return ("", until) if charged else ("account", until)
+
+
+def settle_with(store: ThrottleStore, account: str, address: str | None, gate: str, now: float,
+                address_schedule: ThrottleSchedule, gate_schedule: ThrottleSchedule) -> None:
+    """``ThrottleStore.settle`` over the store's single-key operations."""
+    store.clear(account)
+    if address is None:
+        return
+    first, _ = store.add(gate, 1, now, gate_schedule, unless_blocked=True)
+    if first:
+        store.add(address, -1, now, address_schedule)
 
 
 @dataclass
@@ -96,6 +133,14 @@ class MemoryStore:
     def clear(self, key: str) -> None:
         with self._lock:
             self._counters.pop(key, None)
+
+    def charge(self, account: str, address: str | None, now: float,
+               schedule: ThrottleSchedule) -> tuple[str, float]:
+        return charge_with(self, account, address, now, schedule)
+
+    def settle(self, account: str, address: str | None, gate: str, now: float,
+               address_schedule: ThrottleSchedule, gate_schedule: ThrottleSchedule) -> None:
+        settle_with(self, account, address, gate, now, address_schedule, gate_schedule)
 
     def _sweep(self, now: float) -> None:
         """Forget fully decayed counters, so that sprayed usernames do not fill the memory."""

@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
+import redis
 
 from idp.identity.throttle import LoginThrottle, ThrottleScope, account_key, address_key
 from idp.identity.throttle_redis import RedisStore
@@ -160,6 +162,35 @@ def test_redis_state_is_shared_between_processes(clock: FakeClock) -> None:
         assert not second.begin("tpu", "demo", "192.0.2.1").allowed
 
 
+class CountingRedis(redis.Redis):
+    """A Redis client that counts the commands it sends (each one a round trip)."""
+
+    sent: list[str]
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.sent.append(str(args[0]))
+        return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.redis
+def test_an_attempt_is_two_round_trips_to_redis(clock: FakeClock) -> None:
+    """Its charge and its outcome, each one script: with Redis on another host, every round
+    trip is a wait in every login."""
+    with redis_prefix() as prefix:
+        settings = ThrottleSettings(redis_url=REDIS_URL, key_prefix=prefix)
+        client = cast(CountingRedis, CountingRedis.from_url(REDIS_URL, decode_responses=True))
+        client.sent = []
+        throttle = LoginThrottle(RedisStore(REDIS_URL, client=client), settings, clock)
+        assert succeed(throttle, "warm-up") and fail(throttle, "warm-up")  # scripts loaded
+        client.sent.clear()
+        assert succeed(throttle, "demo")  # a right password: its address is forgiven one failure
+        assert client.sent == ["EVALSHA", "EVALSHA"]
+        client.sent.clear()
+        assert fail(throttle, "demo")
+        assert client.sent == ["EVALSHA", "EVALSHA"]
+        assert all(fail(throttle, "demo") for _ in range(4)) and not fail(throttle, "demo")
+
+
 def test_without_redis_each_process_counts_on_its_own(clock: FakeClock,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     settings = ThrottleSettings(redis_url="redis://127.0.0.1:1/0")
@@ -167,6 +198,7 @@ def test_without_redis_each_process_counts_on_its_own(clock: FakeClock,
     with caplog.at_level(logging.WARNING):
         assert all(fail(throttle, "demo") for _ in range(5))
         assert not fail(throttle, "demo")
+        assert succeed(throttle, "asmirnova") and not fail(throttle, "demo")  # still counted here
     assert sum("Redis does not answer" in r.getMessage() for r in caplog.records) == 1
 
 
