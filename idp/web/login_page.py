@@ -1,9 +1,10 @@
 """The login page itself: pick a university, type the login and password you have there.
 
 Shown where a login is needed: at ``/authorize`` for the request that waits for it (so a
-login costs the browser no redirect before the form), at ``GET /login`` (the language switch
-of that form, My Campus ID's sign-in), and again by the form's post when it failed. The form
-posts to ``/login`` with the waiting request's id only (``idp.web.pending``).
+login costs the browser no redirect before the form; its language switch reloads that
+request), again by the form's post when it failed (whose language switch leads to ``GET
+/login?rid=``), and at ``GET /login`` for My Campus ID's sign-in. The form posts to ``/login``
+with the waiting request's id only (``idp.web.pending``).
 
 Typing ``ivanov@tpu.ru`` selects the organization by its scope.
 """

@@ -1,7 +1,7 @@
 """The login form's CSRF token is made with the waiting authorization request, so showing the
-form again (``/login?rid=``, where its language switch and a failed post lead) changes nothing
-in the session: its answer sets no cookie (the session cookie is signed
-and sent again only when it changes), and the token it carries is the one the post is held to."""
+form again (``/login?rid=``, where the language switch of a failed post's form leads) changes
+nothing in the session: its answer sets no cookie (the session cookie is signed and sent
+again only when it changes), and the token it carries is the one the post is held to."""
 
 from __future__ import annotations
 
