@@ -20,9 +20,9 @@ from idp.errors import DirectoryUnavailable
 from idp.identity.login import login_with_password
 from idp.provisioning import grants
 from idp.storage.identities import LinkedAccount, account_key
-from idp.web import login_page, pending
+from idp.web import pending
 from idp.web.i18n import translate, wait_text
-from idp.web.login_page import NEXT_PAGES, next_page_name, org_label, render, split_hint
+from idp.web.login_page import NEXT_PAGES, for_request, next_page_name, org_label, render, split_hint
 from idp.web.oidc import continue_after_login
 from idp.web.session import current_login, start_login_session
 
@@ -44,8 +44,7 @@ def home() -> Any:
 @bp.get("/login")
 def login_form() -> Any:
     rid = request.args.get("rid", "")
-    return login_page.for_request(rid, pending.lookup(rid) or {},
-                                  next_page_name(request.args.get("next", "")))
+    return for_request(rid, pending.lookup(rid) or {}, next_page_name(request.args.get("next", "")))
 
 
 @bp.post("/login")

@@ -25,7 +25,7 @@ import requests
 from demo import people
 from demo.slapd import SlapdServer, free_port
 from demo.toml_writer import dumps
-from tests.support.oidc_client import RelyingParty
+from tests.support.oidc_client import RelyingParty, is_login_form
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 SOURCES = ("pyproject.toml", "README.md", "idp", "connectors", "demo")
@@ -159,7 +159,7 @@ def sign_in(web: requests.Session, authorize: str, params: dict[str, str], usern
             password: str) -> dict[str, str]:
     """authorize → the login form, filled like a person → (consent) → the callback's query."""
     login_page = web.get(authorize, params=params, allow_redirects=False, timeout=10)
-    assert login_page.status_code == 200 and 'action="/login"' in login_page.text, login_page.text[:500]
+    assert is_login_form(login_page), login_page.text[:500]
     rid = RID.search(login_page.text)
     response = web.post(urljoin(authorize, "/login"), allow_redirects=False, timeout=10, data={
         "csrf_token": csrf_of(login_page.text), "rid": rid.group(1) if rid else "",

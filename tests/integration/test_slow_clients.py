@@ -39,7 +39,7 @@ import requests
 from demo import people
 from demo.slapd import die_with_parent, free_port
 from demo.stack import ProviderStack
-from tests.support.oidc_client import CSRF, RID, s256
+from tests.support.oidc_client import CSRF, RID, is_login_form, s256
 
 SLOW_CONNECTIONS = 200
 DRIP_FOR_S = 30.0  # each slow connection sends a byte a second for this long at most
@@ -193,7 +193,7 @@ def log_in(issuer: str, verify: str | bool = True) -> tuple[str, float]:
               "code_challenge": s256(VERIFIER),
               "code_challenge_method": "S256"}
     page = http.get(f"{issuer}/authorize", params=params, allow_redirects=False, timeout=20)
-    assert page.status_code == 200 and 'action="/login"' in page.text
+    assert is_login_form(page)
     csrf, rid = CSRF.search(page.text), RID.search(page.text)
     assert csrf and rid, page.text[:300]
     response = http.post(f"{issuer}/login", allow_redirects=False, timeout=20, data={

@@ -33,6 +33,7 @@ import requests
 
 from demo.slapd import die_with_parent, free_port
 from demo.stack import ProviderStack
+from tests.support.oidc_client import is_login_form
 
 pytestmark = pytest.mark.interop
 ROOT = Path(__file__).resolve().parents[2]
@@ -209,7 +210,7 @@ class Browser:
         query = parse_qs(urlsplit(authorize).query)
         assert query["code_challenge_method"] == ["S256"] and query["code_challenge"]
         page = self.follow(to_provider)  # the login form, at the authorization request itself
-        assert page.status_code == 200 and 'action="/login"' in page.text, page.text[:300]
+        assert is_login_form(page), page.text[:300]
         response = self.post(urljoin(page.url, "/login"), {
             "csrf_token": _match(CSRF, page.text), "rid": _match(RID, page.text),
             "username": username, "password": password})
@@ -283,7 +284,7 @@ def test_login_refresh_and_rp_initiated_logout_through_apache(
     to_provider = browser.get(whoami)
     assert to_provider.status_code == 302
     form = browser.follow(to_provider)
-    assert form.status_code == 200 and 'action="/login"' in form.text
+    assert is_login_form(form)
 
 
 def test_ending_the_session_at_the_provider_logs_out_of_apache(

@@ -22,6 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from demo.stack import ProviderStack
 from tests.interop.conftest import INTEROP_DIR, REDIRECT_URI
+from tests.support.oidc_client import is_login_form
 
 pytestmark = pytest.mark.interop
 LOGGED_OUT = "http://127.0.0.1:9/logged-out"  # never fetched, like REDIRECT_URI
@@ -75,7 +76,7 @@ class Browser:
 
     def log_in(self, authorization_url: str, username: str, password: str) -> str:
         page = self.get(authorization_url)  # the login form, at the request itself
-        assert page.status_code == 200 and 'action="/login"' in page.text, page.text[:300]
+        assert is_login_form(page), page.text[:300]
         form = {"csrf_token": _match(CSRF, page.text), "rid": _match(RID, page.text),
                 "username": username, "password": password}
         response = self.post("/login", form)

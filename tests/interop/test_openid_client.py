@@ -16,6 +16,7 @@ import requests
 
 from demo.stack import ProviderStack
 from tests.interop.conftest import CLIENTS, INTEROP_DIR, REDIRECT_URI, SERVICE_AUDIENCE, SERVICES
+from tests.support.oidc_client import is_login_form
 
 pytestmark = pytest.mark.interop
 
@@ -30,7 +31,7 @@ def browse_to_callback(provider: ProviderStack, authorization_url: str, username
         return web.get(urljoin(provider.issuer, url), allow_redirects=False, timeout=10, verify=ca)
 
     page = get(authorization_url)  # the login form, at the authorization request itself
-    assert page.status_code == 200 and 'action="/login"' in page.text, page.text[:300]
+    assert is_login_form(page), page.text[:300]
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     rid = re.search(r'name="rid" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     response = web.post(urljoin(provider.issuer, "/login"), allow_redirects=False, timeout=10, verify=ca,

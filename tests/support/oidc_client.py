@@ -8,7 +8,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from flask.testing import FlaskClient
@@ -70,9 +70,18 @@ def login(browser: FlaskClient, login_page: TestResponse, username: str, passwor
     })
 
 
-def is_login_form(response: TestResponse) -> bool:
+class Page(Protocol):
+    """A test client's answer or a ``requests`` one."""
+
+    status_code: int
+
+    @property
+    def text(self) -> str: ...
+
+
+def is_login_form(response: Page) -> bool:
     """The login page: shown by ``/authorize`` itself to a browser with no session."""
-    return response.status_code == 200 and 'action="/login"' in response.get_data(as_text=True)
+    return response.status_code == 200 and 'action="/login"' in response.text
 
 
 def follow(browser: FlaskClient, response: TestResponse) -> TestResponse:
