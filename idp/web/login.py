@@ -85,11 +85,15 @@ def login_submit() -> Any:
                       organization=org_id, status=401)
     _recompute_access(outcome.account)
     start_login_session(outcome.account, int(time.time()))
-    db.commit()
     waiting = pending.take(rid) if rid else None
-    if waiting is not None:
-        return continue_after_login(waiting)
-    return redirect(NEXT_PAGES.get(next_page, "/"))
+    if waiting is None:
+        db.commit()
+        return redirect(NEXT_PAGES.get(next_page, "/"))
+    # One transaction: the session, its audit event and the code (when one is issued at once)
+    # are written together or not at all; a page or an error the answer shows commits here.
+    response = continue_after_login(waiting)
+    db.commit()
+    return response
 
 
 def _recompute_access(account: LinkedAccount) -> None:
