@@ -14,7 +14,6 @@ measurement, default 8), ``BENCH_POSTGRES_URL`` (an admin URL for a throwaway da
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -77,11 +76,11 @@ def throwaway_postgres() -> AbstractContextManager[str]:
 
 
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
-    """One measurement from a separate process, as a client would make it: wrk for fixed requests
-    and refresh chains, the Node generator for whole logins (bench/wrk.py says why)."""
+    """One measurement from a separate process, as a client would make it: wrk for fixed
+    requests, refresh chains and whole logins (bench/wrk.py says how)."""
     kind, base, concurrency = spec["scenario"], spec["base"], spec["concurrency"]
     if kind == "login":
-        return load(spec)
+        return wrk.login(spec)
     headers = spec.get("headers", {})
     if kind == "refresh":
         # One chain per connection, and one more: wrk calls request() once before it starts, to
@@ -95,16 +94,6 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
                      concurrency, spec["seconds"])
     if result["errors"]:
         result["first_error"] = wrk.first_error(base, spec["path"], method, headers, form)
-    return result
-
-
-def load(spec: dict[str, Any]) -> dict[str, Any]:
-    """One measurement by the Node load generator (a separate process, as a client would be)."""
-    done = subprocess.run(["node", str(HERE / "load.mjs"), json.dumps(spec)], capture_output=True,
-                          text=True, check=False, timeout=spec["seconds"] + 120)
-    if done.returncode != 0:
-        raise RuntimeError(f"load generator failed: {done.stderr.strip()[-2000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -226,8 +215,8 @@ def print_table(rates: dict[str, float], rows: list[Row], memory: list[int], wor
           f"of {THREADS} threads, PostgreSQL, {'Redis' if REDIS_URL else 'no Redis'}, "
           f"{SECONDS:g} s per measurement")
     print("Raw signing rate, one core: " + ", ".join(f"{alg} {rate:,.0f}/s" for alg, rate in rates.items()))
-    print("Load generators, each a process of its own: wrk with one thread for every row but full logins, "
-          "which the Node generator drives (cookies, a form to read).")
+    print("Load generator: wrk in a process of its own, with one thread for every row but full logins, "
+          "which it drives with one thread per connection (a cookie to keep, a form to read).")
     print("The floor rows are apps that do nothing (bare WSGI; one Flask route) behind the same "
           f"{DEFAULT_ENGINE} set-up, under wrk: no endpoint can beat them on this machine.")
     print()
@@ -372,11 +361,10 @@ def wanted(name: str) -> bool:
 
 
 def main() -> int:
-    for tool in ("node", "wrk"):
-        if shutil.which(tool) is None:
-            print(f"{tool} is needed for the load generators (scripts/install-system.sh installs it)",
-                  file=sys.stderr)
-            return 1
+    if shutil.which("wrk") is None:
+        print("wrk is needed for the load generator (scripts/install-system.sh installs it)",
+              file=sys.stderr)
+        return 1
     rates = signing_rates()
     workers = os.cpu_count() or 2
     clients = bench_clients()

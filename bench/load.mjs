@@ -1,6 +1,9 @@
-// The benchmark's load generator: one scenario at a fixed concurrency for a fixed time, from a
+// A load generator in Node: one scenario at a fixed concurrency for a fixed time, from a
 // process of its own, over keep-alive connections. Prints one JSON line: requests, errors,
-// requests per second, p50 and p99 latency in milliseconds.
+// requests per second, p50 and p99 latency in milliseconds. bench.instances drives logins
+// through nginx's TLS with it, and bench.side_by_side Campus ID's logins beside the peer's
+// (both under Node); `python -m bench` drives its logins with wrk (bench/wrk.py), which costs
+// the shared cores less.
 //
 //   node load.mjs '<json spec>'
 //

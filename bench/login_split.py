@@ -3,9 +3,10 @@
 `make bench` gives logins per second; this says what each login costs every process on the
 machine while they run: the provider's workers, PostgreSQL, slapd, Redis and the load
 generator itself, in CPU milliseconds per login, read from ``/proc`` before and after a
-measurement of the same load generator as `make bench` (2 workers of 4 threads, PostgreSQL,
-Redis, the demo directories). Their sum against the cores says how many logins per second
-the machine could give if nothing waited, and which process to make cheaper next.
+measurement of the same load generator as `make bench` (wrk, one thread per connection; 2
+workers of 4 threads, PostgreSQL, Redis, the demo directories). Their sum against the cores
+says how many logins per second the machine could give if nothing waited, and which process
+to make cheaper next.
 
     .venv/bin/python -m bench.login_split [--seconds 10] [--concurrency 16]
 
@@ -21,12 +22,13 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from bench.__main__ import THREADS, bench_clients, load, scenarios, throwaway_postgres
+from bench.__main__ import THREADS, bench_clients, scenarios, throwaway_postgres
+from bench.wrk import login
 from demo.slapd import free_port
 from demo.stack import ProviderStack
 
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
-GROUPS = ("provider", "postgres", "slapd", "redis-server", "node (load generator)")
+GROUPS = ("provider", "postgres", "slapd", "redis-server", "wrk (load generator)")
 
 
 def cpu_by_process() -> dict[int, tuple[str, int, float]]:
@@ -51,8 +53,8 @@ def group_of(pid: int, table: dict[int, tuple[str, int, float]], provider: int) 
         return "postgres"
     if name in ("slapd", "redis-server"):
         return name
-    if name == "node":
-        return "node (load generator)"
+    if name == "wrk":
+        return "wrk (load generator)"
     seen = pid
     while seen in table and seen > 1:  # the provider's master and each worker it forked
         if seen == provider:
@@ -97,14 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         with stack:
             assert stack.process is not None
             [(_, spec_for)] = [(n, s) for n, s in scenarios(stack.issuer, {}) if "login" in n]
-            load({**spec_for(args.concurrency), "seconds": 2.0})  # warm-up
+            login({**spec_for(args.concurrency), "seconds": 2.0})  # warm-up
             before, machine_before = cpu_by_process(), machine_cpu_s()
             children_before = children_cpu_s()
-            result = load({**spec_for(args.concurrency), "seconds": args.seconds})
+            result = login({**spec_for(args.concurrency), "seconds": args.seconds})
             after, machine_after = cpu_by_process(), machine_cpu_s()
             spent = split(before, after, stack.process.pid)
             # The generator ended before the second look: its CPU is this process's children's.
-            spent["node (load generator)"] += children_cpu_s() - children_before
+            spent["wrk (load generator)"] += children_cpu_s() - children_before
     logins = result["requests"]
     if not logins or result["errors"]:
         print(f"no clean measurement: {result}")

@@ -1,11 +1,14 @@
-"""The benchmark's wrk scripts against a small server that checks what wrk sends.
+"""The benchmark's wrk scripts against small servers that check what wrk sends.
 
-A script that sent the wrong body or lost a refresh chain would print a table of failures, or
-worse, of fast error responses; these tests catch that without running the whole benchmark.
+A script that sent the wrong body, lost a refresh chain or a login's cookie would print a table
+of failures, or worse, of fast error responses; these tests catch that without running the
+whole benchmark.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets
 import threading
@@ -107,3 +110,137 @@ def test_every_refresh_chain_survives_the_run(server: tuple[str, RotatingTokens]
     assert result["requests"] > 20
     assert result["errors"] == 0
     assert tokens.refused == 0
+
+
+class LoginSite:
+    """The three requests of a login as the provider checks them: the form's cookie and
+    csrf_token, the rid it names, the person's password, a code spent once, its PKCE verifier
+    and a nonce never seen before."""
+
+    USERS = {("uni", "ann"): "pw+ann&1", ("uni", "bob"): "pw bob=2"}
+    BASIC = "Basic " + base64.b64encode(b"web:web-secret").decode()
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.forms: dict[str, tuple[str, str, str]] = {}  # cookie -> csrf, rid, challenge
+        self.codes: dict[str, str] = {}  # code -> challenge
+        self.nonces: set[str] = set()
+        self.people: set[str] = set()
+        self.refused: list[str] = []
+
+    def authorize(self, query: dict[str, list[str]]) -> tuple[int, dict[str, str], str]:
+        nonce = query.get("nonce", [""])[0]
+        with self.lock:
+            if (not nonce or nonce in self.nonces or query.get("client_id") != ["web"]
+                    or query.get("code_challenge_method") != ["S256"]):
+                self.refused.append(f"authorize {query}")
+                return 400, {}, "bad request"
+            self.nonces.add(nonce)
+            cookie, csrf, rid = (secrets.token_urlsafe(8) for _ in range(3))
+            self.forms[cookie] = (csrf, rid, query["code_challenge"][0])
+        form = (f'<form><input type="hidden" name="csrf_token" value="{csrf}">'
+                f'<input type="hidden" name="rid" value="{rid}"></form>')
+        return 200, {"Set-Cookie": f"site={cookie}; HttpOnly; Path=/"}, form
+
+    def login(self, cookie: str, form: dict[str, list[str]]) -> tuple[int, dict[str, str], str]:
+        with self.lock:
+            kept = self.forms.pop(cookie.removeprefix("site="), None)
+            person = (form.get("organization", [""])[0], form.get("username", [""])[0])
+            if (kept is None or form.get("csrf_token") != [kept[0]] or form.get("rid") != [kept[1]]
+                    or self.USERS.get(person) != form.get("password", [""])[0]):
+                self.refused.append(f"login {form}")
+                return 401, {}, "no"
+            self.people.add(person[1])
+            code = secrets.token_urlsafe(12)
+            self.codes[code] = kept[2]
+        return 302, {"Location": f"http://127.0.0.1:9/cb?code={code}&state=s"}, ""
+
+    def token(self, authorization: str, form: dict[str, list[str]]) -> tuple[int, dict[str, str], str]:
+        with self.lock:
+            challenge = self.codes.pop(form.get("code", [""])[0], None)
+        verifier = form.get("code_verifier", [""])[0].encode()
+        made = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
+        if (authorization != self.BASIC or challenge != made
+                or form.get("redirect_uri") != ["http://127.0.0.1:9/cb"]):
+            self.refused.append(f"token {form}")
+            return 400, {}, '{"error": "invalid_grant"}'
+        return 200, {"Content-Type": "application/json"}, '{"access_token": "x"}'
+
+
+class QuietServer(ThreadingHTTPServer):
+    """wrk resets its connections when its time is up: not worth a traceback."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
+
+
+@pytest.fixture
+def login_site() -> Iterator[tuple[str, LoginSite]]:
+    site = LoginSite()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+        def answer(self, answer: tuple[int, dict[str, str], str]) -> None:
+            status, headers, text = answer
+            data = text.encode()
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            path, _, query = self.path.partition("?")
+            if path != "/authorize" or self.headers.get("Cookie"):
+                return self.answer((400, {}, "a new browser has no cookie"))
+            return self.answer(site.authorize(parse_qs(query)))
+
+        def do_POST(self) -> None:
+            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            if self.path == "/login":
+                return self.answer(site.login(self.headers.get("Cookie", ""), form))
+            return self.answer(site.token(self.headers.get("Authorization", ""), form))
+
+    httpd = QuietServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", site
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def login_spec(base: str, users: dict[tuple[str, str], str]) -> dict[str, object]:
+    return {"base": base, "concurrency": 3, "seconds": 1, "client_id": "web",
+            "client_secret": "web-secret", "redirect_uri": "http://127.0.0.1:9/cb",
+            "users": [{"organization": org, "username": name, "password": password}
+                      for (org, name), password in users.items()]}
+
+
+def test_the_login_driver_completes_whole_logins(login_site: tuple[str, LoginSite]) -> None:
+    """Each connection a browser after another: its cookie, form fields and code carried on,
+    a fresh nonce each time, every person's password sent as typed."""
+    base, site = login_site
+    result = wrk.login(login_spec(base, LoginSite.USERS))
+    assert site.refused == []
+    assert result["errors"] == 0
+    assert result["requests"] > 10
+    assert result["http_requests"] >= 3 * result["requests"]
+    assert site.people == {"ann", "bob"}
+    assert 0 < result["p50_ms"] <= result["p99_ms"]
+    assert 0 < result["request_p50_ms"] <= result["request_p99_ms"]
+
+
+def test_a_refused_login_counts_as_an_error_with_its_answer(login_site: tuple[str, LoginSite]) -> None:
+    base, site = login_site
+    result = wrk.login(login_spec(base, {("uni", "ann"): "wrong"}))
+    assert result["requests"] == 0
+    assert result["errors"] > 0
+    assert result["first_error"] == "login post: 401 "
+    assert site.nonces  # the forms were asked for and answered
