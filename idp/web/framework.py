@@ -38,7 +38,8 @@ class KeptKeySigner(TimestampSigner):
 
 class PlainFirstSerializer:
     """Flask's tagged JSON for session cookies, byte for byte: a session of plain JSON values
-    (str, int, bool, None, lists and dicts of them, which is all the provider keeps) is
+    (str, int, float, bool, None, lists and dicts of them, which is all the provider keeps: a
+    waiting request's time is a float) is
     dumped without walking it through every tag, which leaves such a value as it is anyway;
     anything else goes through the tags. Loading untags each object as the JSON decoder
     makes it, which is what Flask's walk over the decoded value does."""
@@ -67,7 +68,7 @@ class PlainFirstSerializer:
         return kind in _PLAIN_LEAVES
 
 
-_PLAIN_LEAVES = frozenset({str, int, bool, type(None)})
+_PLAIN_LEAVES = frozenset({str, int, float, bool, type(None)})
 # What Flask's tagged serializer asks of the app's JSON provider (compact, ASCII, sorted keys),
 # without finding the app through its context for every cookie.
 _PLAIN_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, sort_keys=True)

@@ -9,15 +9,18 @@ from typing import Any
 
 import pytest
 from flask import Flask, session
+from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from idp.web.framework import CampusFlask
+from idp.web.framework import CampusFlask, PlainFirstSerializer
 
 SESSIONS: list[dict[str, Any]] = [
     {},
     {"sid": "a" * 43},
     {"sid": "x", "pending": {"r1": {"client_id": "moodle", "nonce": "n"}}, "pushed": {}},
+    {"pending": {"r1": {"at": 1_800_000_000.125, "params": {"client_id": "moodle"}}},  # as kept
+     "ratio": 0.1, "big": 1e300, "small": -2.5e-7},
     {"b": 1, "a": [True, None, 2, "три"], "z": {"y": {"x": "Ünïcode ✓"}}},  # keys sorted
     {"when": b"bytes are tagged"},
     {"t": (1, 2)},  # a tuple: tagged
@@ -132,3 +135,17 @@ def test_a_cookie_signed_with_a_fallback_key_is_still_read() -> None:
     rotated.secret_key = "n" * 32
     assert session_seen(rotated, cookie) == shown({"sid": "before the key changed"})
     assert session_seen(app_of(CampusFlask), serializer(rotated).dumps({"a": 1})) == "[]"
+
+
+def test_what_the_provider_keeps_is_written_without_the_tag_walk() -> None:
+    """A waiting request (its time a float), the form's token and the login: plain JSON, so
+    the cookie is written without Flask's walk through every tag (the cost of every login's
+    two cookies)."""
+    class NoWalk(TaggedJSONSerializer):
+        def dumps(self, value: Any) -> str:
+            pytest.fail(f"tag walk: {value}")
+
+    plain_first = PlainFirstSerializer(NoWalk())
+    kept = {"csrf_token": "t" * 43, "login": "s" * 43,
+            "pending": {"r1": {"at": time.time(), "params": {"client_id": "moodle", "scope": "openid"}}}}
+    assert plain_first.loads(plain_first.dumps(kept)) == kept
