@@ -252,9 +252,9 @@ def count_sql(app: Flask, call: Call, count: int = 20, *,
         seen["commits"] += 1
         shown("COMMIT")
 
-    def past_sqlalchemy(kind: str) -> None:  # idp.storage.driver's statements
+    def past_sqlalchemy(kind: str, sql: str) -> None:  # idp.storage.driver's statements
         seen["statements" if kind == "statement" else "commits"] += 1
-        shown(f"({kind} through idp.storage.driver)")
+        shown(f"{sql or kind.upper()} (through the driver)")
 
     for engine in engines:  # the reads' engine too (idp.storage.base.make_read_engine)
         event.listen(engine, "before_cursor_execute", statement)

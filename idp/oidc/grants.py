@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from idp import context
 from idp.identity.release import released_claims
 from idp.settings.clients import is_uri_text
+from idp.storage import on_driver
 from idp.storage.base import utcnow
 from idp.storage.clients import Client
 from idp.storage.code_rows import ClaimedCode, CodePerson, SessionSid, claim_code
@@ -200,8 +201,8 @@ class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
         memo: dict[tuple[int, str], bool] = g.setdefault("nonces_seen", {})
         if key not in memo:
             params = {"client_pk": request.client.id, "nonce": nonce}
-            # On the session's connection: one plain column, no ORM entity to make.
-            memo[key] = context.db().connection().execute(_nonce_used(), params).first() is not None
+            # On the session's connection past SQLAlchemy's execution: one plain column.
+            memo[key] = bool(on_driver.rows(context.db().connection(), _nonce_used(), params))
         return memo[key]
 
     def get_client_algorithm(self, client: Client) -> str:

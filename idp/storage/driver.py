@@ -9,8 +9,8 @@ statements whose columns need none there (text, integers, aware datetimes) belon
 come as plain tuples. The connection is the engine pool's (its checkout ping applies); the
 statements are one transaction, committed by the caller and rolled back when the connection
 goes back to the pool without a commit. The engine's statement events do not see them: a
-counter that must (bench/profile.py) adds itself to ``OBSERVERS``, told "statement" and
-"commit".
+counter or a test that must (bench/profile.py) adds itself to ``OBSERVERS``, told
+("statement", its SQL) and ("commit", "").
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import Executable
 
-OBSERVERS: list[Callable[[str], None]] = []
+OBSERVERS: list[Callable[[str, str], None]] = []
 
 
 class DriverConnection:
@@ -37,15 +37,16 @@ class DriverConnection:
         self._raw = engine.raw_connection()
 
     def execute(self, statement: Executable, parameters: dict[str, Any]) -> DriverRows:
+        sql = _sql(statement, self.dialect)
         for observer in OBSERVERS:
-            observer("statement")
+            observer("statement", sql)
         cursor = self._raw.cursor()
-        cursor.execute(_sql(statement, self.dialect), parameters)
+        cursor.execute(sql, parameters)
         return DriverRows(cursor)
 
     def commit(self) -> None:
         for observer in OBSERVERS:
-            observer("commit")
+            observer("commit", "")
         self._raw.commit()
 
     def close(self) -> None:

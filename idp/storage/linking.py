@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from idp.storage import on_driver
 from idp.storage.base import Base, UtcDateTime, utcnow
 from idp.storage.identities import LinkedAccount
 
@@ -108,10 +109,10 @@ def settled(db: Session, account: LinkedAccount, expected: Mapping[str, str | No
     for n, (rule, digest) in enumerate(digests):
         params[f"rule_{n}"], params[f"hash_{n}"] = rule, digest
     stored: dict[str, str | None] = {}
-    # On the session's connection, without the ORM around a read of plain columns, and without
-    # a flush first: the login's pending change of the account (its attributes) is nothing
+    # On the session's connection past SQLAlchemy's execution (plain columns), and without a
+    # flush first: the login's pending change of the account (its attributes) is nothing
     # this reads, and it goes out with the login's other writes.
-    rows = db.connection().execute(_settled(len(digests)), params).all()
+    rows = on_driver.rows(db.connection(), _settled(len(digests)), params)
     for account_id, stored_rule, stored_hash in rows:
         if account_id != account.id:
             return False  # a match: the full procedure decides, under the locks

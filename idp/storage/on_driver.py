@@ -25,13 +25,14 @@ from sqlalchemy.sql.dml import Insert, UpdateBase
 
 from idp.storage import driver
 
-Statement = UpdateBase | Select[Any]  # a SELECT, or a write with RETURNING
+Statement = UpdateBase | Select[*tuple[Any, ...]]  # a SELECT, or a write with RETURNING
 Processor = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
+    fixed: tuple[tuple[str, Any], ...]  # parameters the statement sets itself (a LIMIT)
     binds: tuple[tuple[str, Processor], ...]  # parameters whose type converts them
     columns: tuple[tuple[int, Processor], ...]  # result columns whose type converts them
 
@@ -46,11 +47,12 @@ def rows(connection: Connection, statement: Statement,
     # An INSERT names its columns by the parameters given, as ``Connection.execute`` does.
     keys = tuple(parameters) if isinstance(statement, Insert) else ()
     compiled = _compile(statement, dialect, keys)
-    values = dict(parameters)
+    values = dict(compiled.fixed)
+    values.update(parameters)
     for name, process in compiled.binds:
         values[name] = process(values[name])
     for observer in driver.OBSERVERS:
-        observer("statement")
+        observer("statement", compiled.sql)
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(compiled.sql, values)
     found = cursor.fetchall()
@@ -69,6 +71,8 @@ def rows(connection: Connection, statement: Statement,
 def _compile(statement: Statement, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
     """The SQL for the driver and the conversions SQLAlchemy would apply."""
     compiled = statement.compile(dialect=dialect, column_keys=list(keys) or None)
+    fixed = tuple((name, bind.effective_value) for name, bind in compiled.binds.items()
+                  if not bind.required)
     binds = []
     for name, bind in compiled.binds.items():
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -79,7 +83,7 @@ def _compile(statement: Statement, dialect: Dialect, keys: tuple[str, ...]) -> _
         process = column.type.dialect_impl(dialect).result_processor(dialect, None)
         if process is not None:
             columns.append((index, process))
-    return _Compiled(str(compiled), tuple(binds), tuple(columns))
+    return _Compiled(str(compiled), fixed, tuple(binds), tuple(columns))
 
 
 def _returned(statement: Statement) -> Sequence[Any]:

@@ -14,6 +14,7 @@ from typing import Any, cast
 from sqlalchemy import ForeignKey, Integer, Select, String, Table, bindparam, insert, select
 from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
+from idp.storage import on_driver
 from idp.storage.base import Base, UtcDateTime, utcnow
 from idp.storage.identities import Identity, LinkedAccount
 
@@ -46,18 +47,19 @@ def new_session_id() -> str:
 
 def start_session(db: Session, identity_id: int, account_id: int, auth_time: int,
                   expires_at: datetime) -> tuple[str, SessionRow]:
-    """A new login session, by one prepared INSERT on the session's connection; returns the
-    id for the browser's cookie and the session as a code issued at once reads it (the
-    INSERT returns its id and the person's ``sub``: nothing reads the row back)."""
+    """A new login session, by one prepared INSERT on the session's connection (past
+    SQLAlchemy's execution, ``idp.storage.on_driver``); returns the id for the browser's
+    cookie and the session as a code issued at once reads it (the INSERT returns its id and
+    the person's ``sub``: nothing reads the row back)."""
     session_id = new_session_id()
     sid = new_session_id()  # relying parties' name for it, set now: no UPDATE at first use
-    row: Any = db.connection().execute(_insert_session(), {
+    ((row_id, sub),) = on_driver.rows(db.connection(), _insert_session(), {
         "session_id": session_id, "sid": sid,
         "identity_id": identity_id, "account_id": account_id, "auth_time": auth_time,
         "created_at": utcnow(), "expires_at": expires_at, "ended_at": None,
         "person_id": identity_id,
-    }).one()
-    return session_id, SessionRow(row.id, sid, auth_time, SessionPerson(identity_id, row.sub))
+    })
+    return session_id, SessionRow(row_id, sid, auth_time, SessionPerson(identity_id, sub))
 
 
 @cache

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, joinedload, lazyload, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
+from idp.storage import on_driver
 from idp.storage.base import Base, UtcDateTime, utcnow
 from idp.storage.clients import Client
 from idp.storage.identities import Identity
@@ -160,12 +161,13 @@ def store_code(db: Session, row: dict[str, Any]) -> None:
     session's connection (nothing reads it back in the request that issues it). Issued in a
     login session, the code's client is noted as taking part in it (logout must reach it,
     ``idp.storage.logout.remember_client``): on PostgreSQL in the same statement, a
-    data-modifying WITH, so one round trip does both."""
+    data-modifying WITH, so one round trip does both, past SQLAlchemy's execution
+    (``idp.storage.on_driver``)."""
     connection = db.connection()
     if row["login_session_id"] is None:
         connection.execute(_INSERT_CODE, row)
     elif connection.dialect.name == "postgresql":
-        connection.execute(_insert_code_remembering_client(), row)
+        on_driver.rows(connection, _insert_code_remembering_client(), row)
     else:
         remember_client(db, row["login_session_id"], row["client_pk"])
         connection.execute(_INSERT_CODE, row)
@@ -179,7 +181,7 @@ def _insert_code_remembering_client() -> Insert:
     codes = cast(Table, AuthorizationCode.__table__)
     columns = [column.name for column in codes.columns if column.name != "id"]
     return (insert(codes).values({name: bindparam(name) for name in columns})
-            .add_cte(remember_client_cte()))
+            .add_cte(remember_client_cte()).returning(codes.c.id))
 
 
 def find_code(db: Session, code: str) -> AuthorizationCode | None:

@@ -56,10 +56,10 @@ def test_a_returning_persons_login_runs_a_fixed_set_of_statements(app: Flask) ->
     def commit(*_: Any) -> None:
         commits[current[0]] += 1
 
-    def past_sqlalchemy(kind: str) -> None:  # idp.storage.driver's statements (PostgreSQL)
+    def past_sqlalchemy(kind: str, sql: str) -> None:  # idp.storage.driver's statements (PostgreSQL)
         if kind == "statement":
             statements[current[0]] += 1
-            seen.append(f"{current[0]}: (through the driver)")
+            seen.append(f"{current[0]}: {sql[:60]} (through the driver)")
         else:
             commits[current[0]] += 1
 
