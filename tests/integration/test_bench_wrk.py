@@ -13,6 +13,7 @@ import json
 import secrets
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -40,6 +41,26 @@ class RotatingTokens:
             fresh = secrets.token_urlsafe(16) + "+/="
             self.live.add(fresh)
             return fresh
+
+
+class QuietServer(ThreadingHTTPServer):
+    """wrk resets its connections when its time is up: not worth a traceback."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
+
+
+@contextmanager
+def served(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` served on a free loopback port, in a thread: its base URL."""
+    httpd = QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 @pytest.fixture
@@ -73,14 +94,8 @@ def server() -> Iterator[tuple[str, RotatingTokens]]:
                 return self.answer(400, {"error": "invalid_grant"})
             return self.answer(200, {"access_token": "x", "refresh_token": fresh})
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", tokens
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with served(Handler) as base:
+        yield base, tokens
 
 
 def test_a_fixed_form_post_arrives_whole(server: tuple[str, RotatingTokens]) -> None:
@@ -167,13 +182,6 @@ class LoginSite:
         return 200, {"Content-Type": "application/json"}, '{"access_token": "x"}'
 
 
-class QuietServer(ThreadingHTTPServer):
-    """wrk resets its connections when its time is up: not worth a traceback."""
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass
-
-
 @pytest.fixture
 def login_site() -> Iterator[tuple[str, LoginSite]]:
     site = LoginSite()
@@ -206,14 +214,8 @@ def login_site() -> Iterator[tuple[str, LoginSite]]:
                 return self.answer(site.login(self.headers.get("Cookie", ""), form))
             return self.answer(site.token(self.headers.get("Authorization", ""), form))
 
-    httpd = QuietServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", site
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with served(Handler) as base:
+        yield base, site
 
 
 def login_spec(base: str, users: dict[tuple[str, str], str]) -> dict[str, object]:
