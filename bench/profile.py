@@ -166,7 +166,7 @@ def browser_login(app: Flask, user: dict[str, str],
                            form={"csrf_token": csrf.group(1), "rid": rid.group(1), **user})
     code = parse_qs(urlsplit(response.header("Location")).query)["code"][0]
     # The relying party's server redeems the code: it has none of the browser's cookies (as
-    # bench/load.mjs sends it).
+    # the benchmark's login drivers send it).
     token = RawBrowser(app).request("POST", "/token", timed=token_step,
                         headers=basic_of(LOGIN_CLIENT["client_id"], LOGIN_CLIENT["client_secret"]),
                         form={"grant_type": "authorization_code", "code": code,

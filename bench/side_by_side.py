@@ -149,7 +149,7 @@ def rows_for(base: str, meta: dict[str, Any], login: Measure) -> list[tuple[str,
 
 
 def campus_logins(issuer: str) -> Measure:
-    """bench/load.mjs's login scenario, as ``python -m bench`` runs it, bound to LOAD_CPU."""
+    """bench/load.mjs's login scenario (Node, as the peer's driver is), bound to LOAD_CPU."""
     def measure(seconds: float) -> dict[str, Any]:
         spec = {"base": issuer, "seconds": seconds, "scenario": "login", "concurrency": CONCURRENCY,
                 "users": login_users(), "redirect_uri": REDIRECT_URI, **LOGIN_CLIENT}
