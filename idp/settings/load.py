@@ -156,6 +156,7 @@ def _server(r: TableReader) -> ServerSettings:
         tls_cert_file=r.string("tls_cert_file", ""),
         tls_key_file=r.string("tls_key_file", ""),
         engine=r.choice("engine", ServerEngine, ServerEngine.GRANIAN),
+        spread_connections=r.boolean("spread_connections", True),
     )
     if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
         r.problem("tls_cert_file", "tls_cert_file and tls_key_file go together")

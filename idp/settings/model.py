@@ -99,6 +99,7 @@ class ServerSettings:
     tls_cert_file: str = ""
     tls_key_file: str = ""
     engine: ServerEngine = ServerEngine.GRANIAN
+    spread_connections: bool = True
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ def serve(settings: Settings, host: str, port: int, *, dev: bool = False,
         return
     run_app(app, ServerEngine(engine or settings.server.engine), host, port,
             workers=settings.server.workers, threads=settings.server.threads, tls=tls,
-            after_fork=lambda: after_fork(app))
+            after_fork=lambda: after_fork(app), spread_connections=settings.server.spread_connections)
 
 
 def after_fork(app: Flask) -> None:
@@ -75,9 +75,11 @@ def after_fork(app: Flask) -> None:
 
 
 def run_app(app: Any, engine: ServerEngine, host: str, port: int, *, workers: int, threads: int,
-            tls: tuple[str, str] | None = None, after_fork: Callable[[], None] = lambda: None) -> None:
+            tls: tuple[str, str] | None = None, after_fork: Callable[[], None] = lambda: None,
+            spread_connections: bool = False) -> None:
     """Serve the WSGI ``app``, already built, until a signal stops the server; ``tls`` is a
-    certificate chain and key (PEM files). ``bench.floor`` serves its empty apps with it."""
+    certificate chain and key (PEM files); ``spread_connections`` (granian, more than one
+    worker): ``idp.web.connection_spread``. ``bench.floor`` serves its empty apps with it."""
     if engine is ServerEngine.GUNICORN:
         _serve_gunicorn(app, host, port, workers=workers, threads=threads, tls=tls,
                         after_fork=after_fork)
@@ -85,7 +87,7 @@ def run_app(app: Any, engine: ServerEngine, host: str, port: int, *, workers: in
         from idp.web import serve_granian
 
         serve_granian.run(app, host, port, workers=workers, threads=threads, tls=tls,
-                          after_fork=after_fork)
+                          after_fork=after_fork, spread_connections=spread_connections)
 
 
 def _serve_gunicorn(app: Any, host: str, port: int, *, workers: int, threads: int,

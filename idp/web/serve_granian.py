@@ -14,6 +14,9 @@
   killed after ``GRACEFUL_S``. SIGHUP: the workers are replaced one after another by fresh
   forks of the same app (the configuration is not read again, as under gunicorn with the app
   built before forking).
+- Connections spread over the workers (``[server] spread_connections``, more than one worker):
+  a worker holding more than its share ends the extra ones after a response
+  (``idp.web.connection_spread``).
 - The access log is ours (``idp.web.access_log.AccessLogged``, logger ``idp.access``): granian's
   own line has the query string and cannot show the client the request names, so it is off.
 - A body the application refuses unread (over 64 KB, ``idp.web.raw_request``) is read and
@@ -39,6 +42,7 @@ from granian.http import HTTP1Settings
 from granian.server.mp import MPServer
 
 from idp.web.access_log import AccessLogged
+from idp.web.connection_spread import ConnectionSpread, SharedCounts
 from idp.web.raw_request import REFUSED
 
 GRACEFUL_S = 5  # what a worker still has in hand when told to stop, before it is killed
@@ -48,15 +52,21 @@ _CHUNK = 64 * 1024
 
 
 def run(app: Any, host: str, port: int, *, workers: int, threads: int,
-        tls: tuple[str, str] | None, after_fork: Callable[[], None]) -> None:
+        tls: tuple[str, str] | None, after_fork: Callable[[], None],
+        spread_connections: bool = False) -> None:
     """Serve ``app`` (see ``idp.web.serve.run_app``)."""
     if multiprocessing.get_start_method() != "fork":  # Python 3.14 defaults to forkserver
         multiprocessing.set_start_method("fork", force=True)
-    served = AccessLogged(DrainRefused(app))
+    served: Any = AccessLogged(DrainRefused(app))
+    spread = ConnectionSpread(served, port, SharedCounts(workers)) \
+        if spread_connections and workers > 1 else None
 
     def load() -> Any:  # in each worker, right after the fork
         after_fork()
-        return served
+        if spread is None:
+            return served
+        spread.start()
+        return spread
 
     # https served by granian itself, for set-ups without a reverse proxy
     https = {"ssl_cert": Path(tls[0]), "ssl_key": Path(tls[1]),
