@@ -7,7 +7,7 @@ Figures are this machine's: the table starts with its raw signing rate per core 
 figure can be read as a fraction of that limit. Environment knobs: ``BENCH_SECONDS`` (per
 measurement, default 8), ``BENCH_POSTGRES_URL`` (an admin URL for a throwaway database),
 ``BENCH_REDIS_URL`` (default redis://127.0.0.1:6379/0; empty to run without Redis),
-``BENCH_THREADS`` (``[server] threads`` of every server measured, default 4, the provider's),
+``BENCH_THREADS`` (``[server] threads`` of every server measured, default 2, the provider's),
 ``BENCH_ROWS`` (words separated by commas: only the rows whose name has one, e.g. ``login``;
 ``floor`` for the floors, ``engine`` for the engines side by side).
 """
@@ -50,7 +50,7 @@ SERVICES = {  # client credentials clients: access token format and signing algo
     "client credentials opaque": ("bench-cc-opaque", "opaque", "RS256"),
 }
 CONCURRENCY = (16, 64)
-THREADS = int(os.environ.get("BENCH_THREADS", "4"))  # [server] threads; 4 is its default
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))  # [server] threads; 2 is its default
 ONLY = [word.strip() for word in os.environ.get("BENCH_ROWS", "").split(",") if word.strip()]
 FLOORS = {"floor: empty WSGI app": "app", "floor: empty Flask route": "flask_app"}
 DEFAULT_ENGINE = ServerEngine.GRANIAN  # what `idp serve` runs without [server] engine

@@ -150,7 +150,7 @@ def _server(r: TableReader) -> ServerSettings:
         dev_mode=dev_mode,
         secret_key=secret_key,
         workers=r.integer("workers", 2, minimum=1, maximum=64),
-        threads=r.integer("threads", 4, minimum=1, maximum=64),
+        threads=r.integer("threads", 2, minimum=1, maximum=64),
         session_lifetime_s=r.integer("session_lifetime_s", 8 * 3600, minimum=60, maximum=30 * 86400),
         trust_forwarded_headers=r.boolean("trust_forwarded_headers", False),
         tls_cert_file=r.string("tls_cert_file", ""),

@@ -93,7 +93,7 @@ class ServerSettings:
     dev_mode: bool
     secret_key: str
     workers: int = 2
-    threads: int = 4
+    threads: int = 2
     session_lifetime_s: int = 8 * 3600
     trust_forwarded_headers: bool = False
     tls_cert_file: str = ""
