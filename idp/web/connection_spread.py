@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-INTERVAL_S = 0.05  # how often a worker counts its connections (a count costs about 60 µs)
+INTERVAL_S = 0.05  # how often a worker counts its connections (about 0.1 ms a count, a few dozen files open)
 STALE_S = 1.0  # a worker whose count is older than this has stopped: its slot is free
 _FIELDS = 3  # per worker slot: pid, connections held, when counted (monotonic ms)
 
@@ -44,17 +44,31 @@ def held_connections(port: int, fds_dir: str = "/proc/self/fd") -> int | None:
     for name in names:
         try:
             fd = int(name)
-            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
-                continue
-            with socket.fromfd(fd, socket.AF_INET, socket.SOCK_STREAM) as sock:  # a duplicate
-                local = sock.getsockname()
-                if not isinstance(local, tuple) or local[1] != port:
-                    continue
-                sock.getpeername()  # the listening socket has no peer: OSError
+            if stat.S_ISSOCK(os.fstat(fd).st_mode) and _is_client_connection(fd, port):
+                held += 1
         except (OSError, ValueError):
-            continue  # closed meanwhile, not a socket of ours to count
-        held += 1
+            continue  # closed meanwhile
     return held
+
+
+def _is_client_connection(fd: int, port: int) -> bool:
+    """Whether the socket ``fd`` is a TCP connection whose local port is ``port``."""
+    duplicate = os.dup(fd)  # looked at through a duplicate: the server's own stays untouched
+    try:
+        sock = socket.socket(fileno=duplicate)  # its family and type read from the socket
+    except OSError:
+        os.close(duplicate)
+        raise
+    with sock:
+        if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.type != socket.SOCK_STREAM:
+            return False
+        if sock.getsockname()[1] != port:
+            return False
+        try:
+            sock.getpeername()
+        except OSError:
+            return False  # the listening socket: no peer
+        return True
 
 
 def fair_share(counts: Iterable[int], workers: int) -> int:
