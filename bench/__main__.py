@@ -33,7 +33,7 @@ from bench import wrk
 from bench.signing import signing_rates
 from demo import people
 from demo.slapd import free_port
-from demo.stack import ProviderStack
+from demo.stack import ProviderStack, wait_until_answering
 from demo.throwaway_db import throwaway_database
 from idp.settings.model import ServerEngine
 
@@ -270,16 +270,8 @@ def floor_server(app: str, engine: ServerEngine, workers: int, threads: int, log
             cwd=HERE.parent, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(base, timeout=1)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    tail = log.read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"the floor server did not start:\n{tail}") from None
-                time.sleep(0.1)
+        wait_until_answering(base, process, timeout_s=60,
+                             why=lambda: log.read_text(errors="replace")[-2000:])
         yield base
     finally:
         process.terminate()

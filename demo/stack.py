@@ -207,19 +207,11 @@ class ProviderStack:
         return done.stdout
 
     def _wait_ready(self) -> None:
-        url = f"{self.issuer}/.well-known/openid-configuration"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                log = (self.workdir / "provider.log").read_text(errors="replace")
-                raise RuntimeError(f"the provider exited at start:\n{log[-3000:]}")
-            try:
-                requests.get(url, timeout=1, verify=str(self.ca_file) if self.ca_file else True)
-                return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError(f"the provider did not answer at {url}")
+        assert self.process is not None
+        wait_until_answering(
+            f"{self.issuer}/.well-known/openid-configuration", self.process, timeout_s=30,
+            why=lambda: (self.workdir / "provider.log").read_text(errors="replace")[-3000:],
+            verify=str(self.ca_file) if self.ca_file else True)
 
     def stop(self) -> None:
         """The worker first (SIGTERM: it finishes the job in hand), then the provider, the
@@ -260,3 +252,20 @@ def _terminate(process: subprocess.Popen[bytes] | None) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(5)
+
+
+def wait_until_answering(url: str, process: subprocess.Popen[Any], *, timeout_s: float,
+                         why: Callable[[], str], verify: str | bool = True) -> None:
+    """Return once ``url`` answers HTTP at all; RuntimeError with ``why()`` (the server's log,
+    say) if ``process`` exits first or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited at start:\n{why()}")
+        try:
+            requests.get(url, timeout=1, verify=verify)
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not answer at {url}:\n{why()}") from None
+            time.sleep(0.1)

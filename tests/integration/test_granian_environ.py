@@ -9,13 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 import requests
 
 from demo.slapd import free_port
+from demo.stack import wait_until_answering
 
 SERVER = """
 import json, sys
@@ -31,29 +31,21 @@ SECRET = "not-for-requests-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def base() -> Iterator[str]:
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
+    log = tmp_path_factory.mktemp("granian-environ") / "server.log"
     env = {**os.environ, "IDP__SERVER__SECRET_KEY": SECRET, "HTTP_PROXY": "http://proxy.invalid:3128",
            "NO_PROXY": "*"}
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(log, "wb") as out:
+        server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env,
+                                  stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(url, timeout=1)
-                break
-            except requests.ConnectionError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(server.stderr.read().decode() if server.stderr else "") from None
-                time.sleep(0.1)
+        wait_until_answering(url, server, timeout_s=30, why=lambda: log.read_text(errors="replace"))
         yield url
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
-        if server.stderr:
-            server.stderr.close()
 
 
 def environ_of(url: str, **headers: str) -> dict[str, str]:
